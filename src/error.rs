@@ -1,0 +1,203 @@
+//! The core's error type: every way a blob or an `apply` call can be rejected.
+
+use core::fmt;
+
+/// Why a blob was rejected or an `apply` call refused. Every variant names what and where.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The blob is shorter than the fixed 256-byte header.
+    TruncatedHeader {
+        /// Bytes present.
+        found: usize,
+    },
+    /// The first 8 bytes are not the glocal magic.
+    BadMagic {
+        /// The 8 bytes found.
+        found: [u8; 8],
+    },
+    /// The format version is not one this build reads.
+    UnsupportedVersion {
+        /// Version in the header.
+        found: u16,
+        /// Version this build reads.
+        supported: u16,
+    },
+    /// The header length field is not 256.
+    BadHeaderLength {
+        /// Value found.
+        found: u16,
+    },
+    /// The endianness marker does not read back as written: the blob is byte-swapped
+    /// or this target is big-endian (blobs are little-endian and used in place).
+    WrongEndianness {
+        /// The marker as read on this target.
+        found: u32,
+    },
+    /// The weight dtype code is unknown to this build.
+    UnknownDtype {
+        /// Code found in the header.
+        found: u8,
+    },
+    /// The panel width is not the one the kernels are built for.
+    UnsupportedPanelWidth {
+        /// Width found.
+        found: u8,
+        /// Width the kernels use.
+        expected: u8,
+    },
+    /// Unknown flag bits are set, or the normalisation is not folded.
+    BadFlags {
+        /// Flags found.
+        found: u16,
+    },
+    /// `d_in` or `d_out` is zero or above the limit.
+    BadDims {
+        /// Input dimension.
+        d_in: u32,
+        /// Output dimension.
+        d_out: u32,
+    },
+    /// A header number is not what the dims imply (field named).
+    BadLayout {
+        /// Header field.
+        field: &'static str,
+        /// Value found.
+        found: u64,
+        /// Value the dims and dtype imply.
+        expected: u64,
+    },
+    /// `mean` or `std` is NaN or infinite, or `std <= 0`.
+    BadNormalisation {
+        /// Header field (`mean` or `std`).
+        field: &'static str,
+        /// Value found.
+        value: f64,
+    },
+    /// A name field is not NUL-padded UTF-8.
+    BadName {
+        /// Header field (`model` or `module`).
+        field: &'static str,
+    },
+    /// A reserved byte is not zero.
+    ReservedNotZero {
+        /// Offset of the first non-zero reserved byte.
+        offset: usize,
+    },
+    /// The blob length does not match the header's `total_len` (truncated or over-long).
+    LengthMismatch {
+        /// Length the header declares.
+        declared: u64,
+        /// Length of the buffer given.
+        found: usize,
+    },
+    /// The CRC-32C over header and payload does not match: the blob is corrupt.
+    ChecksumMismatch {
+        /// Checksum stored in the header.
+        stored: u32,
+        /// Checksum computed over the bytes.
+        computed: u32,
+    },
+    /// The blob does not start on a 4-byte boundary, so the payload cannot be used in place.
+    Misaligned {
+        /// Alignment required, in bytes.
+        required: usize,
+        /// Address of the blob.
+        address: usize,
+    },
+    /// The requested kernel cannot run on this CPU or was not compiled in.
+    KernelUnavailable {
+        /// Name of the ISA requested.
+        isa: &'static str,
+    },
+    /// The input length is zero or not a multiple of `d_in`.
+    InputLength {
+        /// Elements given.
+        found: usize,
+        /// `d_in`.
+        d_in: usize,
+    },
+    /// The output length is not `rows * d_out`.
+    OutputLength {
+        /// Elements given.
+        found: usize,
+        /// Elements needed.
+        expected: usize,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Error::TruncatedHeader { found } => {
+                write!(f, "blob truncated: {found} bytes, the header alone needs 256")
+            }
+            Error::BadMagic { found } => write!(f, "not a glocal blob: magic is {found:02x?}"),
+            Error::UnsupportedVersion { found, supported } => write!(
+                f,
+                "unsupported blob format version {found} (this build reads version {supported})"
+            ),
+            Error::BadHeaderLength { found } => {
+                write!(f, "header field header_len: expected 256, found {found}")
+            }
+            Error::WrongEndianness { found } => write!(
+                f,
+                "header field endian: read {found:#010x}, expected 0x01020304 (byte-swapped blob or big-endian target)"
+            ),
+            Error::UnknownDtype { found } => {
+                write!(f, "header field dtype: unknown weight dtype code {found}")
+            }
+            Error::UnsupportedPanelWidth { found, expected } => {
+                write!(f, "header field nr: panel width {found}, kernels use {expected}")
+            }
+            Error::BadFlags { found } => write!(
+                f,
+                "header field flags: {found:#06x} (unknown bits set, or normalisation not folded)"
+            ),
+            Error::BadDims { d_in, d_out } => write!(
+                f,
+                "header fields d_in/d_out: {d_in} x {d_out} (each must be 1..={})",
+                crate::format::MAX_DIM
+            ),
+            Error::BadLayout { field, found, expected } => {
+                write!(f, "header field {field}: expected {expected}, found {found}")
+            }
+            Error::BadNormalisation { field, value } => write!(
+                f,
+                "header field {field}: {value} (must be finite{})",
+                if field == "std" { " and > 0" } else { "" }
+            ),
+            Error::BadName { field } => {
+                write!(f, "header field {field}: not NUL-padded UTF-8")
+            }
+            Error::ReservedNotZero { offset } => {
+                write!(f, "reserved header byte at offset {offset:#x} is not zero")
+            }
+            Error::LengthMismatch { declared, found } => write!(
+                f,
+                "blob length {found} bytes, header declares {declared} ({})",
+                if (found as u64) < declared { "truncated" } else { "trailing bytes" }
+            ),
+            Error::ChecksumMismatch { stored, computed } => write!(
+                f,
+                "checksum mismatch: header says {stored:#010x}, bytes give {computed:#010x} (corrupt blob)"
+            ),
+            Error::Misaligned { required, address } => write!(
+                f,
+                "blob at address {address:#x} is not {required}-byte aligned (use glocal::embed_blob!, an mmap, or an aligned buffer)"
+            ),
+            Error::KernelUnavailable { isa } => {
+                write!(f, "kernel {isa} is not available on this CPU or build")
+            }
+            Error::InputLength { found, d_in } => write!(
+                f,
+                "input has {found} elements: need a positive multiple of d_in = {d_in}"
+            ),
+            Error::OutputLength { found, expected } => {
+                write!(f, "output has {found} elements: need rows x d_out = {expected}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for Error {}

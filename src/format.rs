@@ -1,0 +1,361 @@
+//! The packed blob format, version 1: header layout, parsing and validation.
+//!
+//! `docs/FORMAT.md` describes the same layout byte by byte; the constants here are the
+//! single source of truth for both the reader and the packer.
+
+use crate::dtype::WeightDtype;
+use crate::error::Error;
+
+/// The eight magic bytes every blob starts with.
+pub const MAGIC: [u8; 8] = *b"GLOCALW\x1a";
+/// The format version this build reads and writes.
+pub const VERSION: u16 = 1;
+/// Size of the fixed header, in bytes. Every section offset is a multiple of [`SECTION_ALIGN`].
+pub const HEADER_LEN: usize = 256;
+/// Alignment of every section relative to the blob start (a cache line).
+pub const SECTION_ALIGN: usize = 64;
+/// Alignment the blob's first byte must have in memory for the payload to be used in place.
+pub const BLOB_ALIGN: usize = 4;
+/// Written little-endian; reads back as this value only on a little-endian target.
+pub const ENDIAN_MARKER: u32 = 0x0102_0304;
+/// Panel width: output columns per packed panel. One width serves every target.
+pub const NR: usize = 16;
+/// Largest `d_in` or `d_out` accepted (keeps every size computation far from overflow).
+pub const MAX_DIM: u32 = 1 << 16;
+/// Bytes of a name field (model, module), NUL padded.
+pub const NAME_LEN: usize = 64;
+
+/// Flag: the source transform had a bias vector (clip_ViT-L/14 has none).
+pub const FLAG_HAS_BIAS: u16 = 1 << 0;
+/// Flag: mean and std are folded into weights and bias. Always set in version 1.
+pub const FLAG_NORM_FOLDED: u16 = 1 << 1;
+const KNOWN_FLAGS: u16 = FLAG_HAS_BIAS | FLAG_NORM_FOLDED;
+
+/// Byte offsets of the header fields (see `docs/FORMAT.md`).
+pub mod offsets {
+    /// `[u8; 8]` magic.
+    pub const MAGIC: usize = 0x00;
+    /// `u16` format version.
+    pub const VERSION: usize = 0x08;
+    /// `u16` header length (256).
+    pub const HEADER_LEN: usize = 0x0A;
+    /// `u32` endianness marker.
+    pub const ENDIAN: usize = 0x0C;
+    /// `u8` weight dtype code.
+    pub const DTYPE: usize = 0x10;
+    /// `u8` panel width.
+    pub const NR: usize = 0x11;
+    /// `u16` flags.
+    pub const FLAGS: usize = 0x12;
+    /// `u32` input dimension.
+    pub const D_IN: usize = 0x14;
+    /// `u32` output dimension.
+    pub const D_OUT: usize = 0x18;
+    /// `u32` number of panels.
+    pub const PANELS: usize = 0x1C;
+    /// `f64` original mean.
+    pub const MEAN: usize = 0x20;
+    /// `f64` original std.
+    pub const STD: usize = 0x28;
+    /// `u64` total blob length.
+    pub const TOTAL_LEN: usize = 0x30;
+    /// `u64` bias section offset.
+    pub const BIAS_OFFSET: usize = 0x38;
+    /// `u64` bias section length.
+    pub const BIAS_LEN: usize = 0x40;
+    /// `u64` weight section offset.
+    pub const WEIGHTS_OFFSET: usize = 0x48;
+    /// `u64` weight section length.
+    pub const WEIGHTS_LEN: usize = 0x50;
+    /// `u64` bytes from one panel to the next.
+    pub const PANEL_STRIDE: usize = 0x58;
+    /// `u64` auxiliary section offset (reserved, 0 in version 1).
+    pub const AUX_OFFSET: usize = 0x60;
+    /// `u64` auxiliary section length (reserved, 0 in version 1).
+    pub const AUX_LEN: usize = 0x68;
+    /// `[u8; 64]` model name.
+    pub const MODEL: usize = 0x70;
+    /// `[u8; 64]` module name.
+    pub const MODULE: usize = 0xB0;
+    /// `[u8; 12]` reserved, zero.
+    pub const RESERVED: usize = 0xF0;
+    /// `u32` CRC-32C of the blob with this field read as zero.
+    pub const CRC: usize = 0xFC;
+}
+
+const CRC32C: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
+
+/// Computes the blob checksum: CRC-32C (Castagnoli) over every byte of the blob except
+/// the 4-byte checksum field itself. Detects every single-bit and every burst error up to 32 bits.
+pub fn checksum(blob: &[u8]) -> u32 {
+    let mut digest = CRC32C.digest();
+    digest.update(blob.get(..offsets::CRC).unwrap_or(blob));
+    digest.update(blob.get(HEADER_LEN..).unwrap_or(&[]));
+    digest.finalize()
+}
+
+/// Sizes of every section, derived from dtype and dims alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Number of panels, `ceil(d_out / NR)`.
+    pub panels: u64,
+    /// Bytes from one panel to the next in the weight section.
+    pub panel_stride: u64,
+    /// Offset of the f32 bias section.
+    pub bias_offset: u64,
+    /// Length of the bias section (`panels * NR * 4`).
+    pub bias_len: u64,
+    /// Offset of the weight section.
+    pub weights_offset: u64,
+    /// Length of the weight section (`panels * panel_stride`).
+    pub weights_len: u64,
+    /// Length of the whole blob.
+    pub total_len: u64,
+}
+
+const fn round_up(v: u64, to: u64) -> u64 {
+    v.div_ceil(to) * to
+}
+
+impl Layout {
+    /// The layout of a blob with these dims and dtype. Dims must be within `1..=MAX_DIM`
+    /// (then nothing here can overflow a `u64`).
+    pub const fn new(dtype: WeightDtype, d_in: u32, d_out: u32) -> Layout {
+        let nr = NR as u64;
+        let panels = (d_out as u64).div_ceil(nr);
+        let panel_stride = round_up(d_in as u64 * nr * dtype.size() as u64, SECTION_ALIGN as u64);
+        let bias_offset = HEADER_LEN as u64;
+        let bias_len = panels * nr * 4;
+        let weights_offset = round_up(bias_offset + bias_len, SECTION_ALIGN as u64);
+        let weights_len = panels * panel_stride;
+        Layout {
+            panels,
+            panel_stride,
+            bias_offset,
+            bias_len,
+            weights_offset,
+            weights_len,
+            total_len: weights_offset + weights_len,
+        }
+    }
+}
+
+/// A parsed and validated header. Obtained from [`Header::parse`]; describes, it does not own.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Header {
+    /// Weight storage dtype.
+    pub dtype: WeightDtype,
+    /// Input dimension.
+    pub d_in: u32,
+    /// Output dimension.
+    pub d_out: u32,
+    /// Flags ([`FLAG_HAS_BIAS`], [`FLAG_NORM_FOLDED`]).
+    pub flags: u16,
+    /// The transform's original mean (already folded into the weights; informational).
+    pub mean: f64,
+    /// The transform's original std (already folded into the weights; informational).
+    pub std: f64,
+    /// Section layout.
+    pub layout: Layout,
+    /// Model name bytes, NUL padded.
+    pub model: [u8; NAME_LEN],
+    /// Module name bytes, NUL padded.
+    pub module: [u8; NAME_LEN],
+    /// Stored checksum.
+    pub crc: u32,
+}
+
+fn read<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(src) = bytes.get(at..at + N) {
+        out.copy_from_slice(src);
+    }
+    out
+}
+fn read_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(read(b, at))
+}
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(read(b, at))
+}
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(read(b, at))
+}
+fn read_f64(b: &[u8], at: usize) -> f64 {
+    f64::from_le_bytes(read(b, at))
+}
+
+/// The text of a NUL-padded name field, if it is valid.
+pub fn name_str(field: &[u8; NAME_LEN]) -> Option<&str> {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+    let (text, pad) = field.split_at(end);
+    if pad.iter().any(|&b| b != 0) {
+        return None;
+    }
+    core::str::from_utf8(text).ok()
+}
+
+impl Header {
+    /// Parses and validates the header fields of `blob` (not the checksum, not the length:
+    /// [`Header::validate_blob`] does both). Checks run in byte order, so the first bad field is reported.
+    pub fn parse(blob: &[u8]) -> Result<Header, Error> {
+        if blob.len() < HEADER_LEN {
+            return Err(Error::TruncatedHeader { found: blob.len() });
+        }
+        let magic: [u8; 8] = read(blob, offsets::MAGIC);
+        if magic != MAGIC {
+            return Err(Error::BadMagic { found: magic });
+        }
+        let version = read_u16(blob, offsets::VERSION);
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion { found: version, supported: VERSION });
+        }
+        let header_len = read_u16(blob, offsets::HEADER_LEN);
+        if header_len as usize != HEADER_LEN {
+            return Err(Error::BadHeaderLength { found: header_len });
+        }
+        let endian = u32::from_ne_bytes(read(blob, offsets::ENDIAN));
+        if endian != ENDIAN_MARKER {
+            return Err(Error::WrongEndianness { found: endian });
+        }
+        let code = blob[offsets::DTYPE];
+        let dtype = WeightDtype::from_code(code).ok_or(Error::UnknownDtype { found: code })?;
+        let nr = blob[offsets::NR];
+        if nr as usize != NR {
+            return Err(Error::UnsupportedPanelWidth { found: nr, expected: NR as u8 });
+        }
+        let flags = read_u16(blob, offsets::FLAGS);
+        if flags & !KNOWN_FLAGS != 0 || flags & FLAG_NORM_FOLDED == 0 {
+            return Err(Error::BadFlags { found: flags });
+        }
+        let d_in = read_u32(blob, offsets::D_IN);
+        let d_out = read_u32(blob, offsets::D_OUT);
+        if d_in == 0 || d_out == 0 || d_in > MAX_DIM || d_out > MAX_DIM {
+            return Err(Error::BadDims { d_in, d_out });
+        }
+        let layout = Layout::new(dtype, d_in, d_out);
+        let checks: [(&'static str, u64, u64); 8] = [
+            ("panels", read_u32(blob, offsets::PANELS) as u64, layout.panels),
+            ("total_len", read_u64(blob, offsets::TOTAL_LEN), layout.total_len),
+            ("bias_offset", read_u64(blob, offsets::BIAS_OFFSET), layout.bias_offset),
+            ("bias_len", read_u64(blob, offsets::BIAS_LEN), layout.bias_len),
+            ("weights_offset", read_u64(blob, offsets::WEIGHTS_OFFSET), layout.weights_offset),
+            ("weights_len", read_u64(blob, offsets::WEIGHTS_LEN), layout.weights_len),
+            ("panel_stride", read_u64(blob, offsets::PANEL_STRIDE), layout.panel_stride),
+            ("aux_offset", read_u64(blob, offsets::AUX_OFFSET), 0),
+        ];
+        for (field, found, expected) in checks {
+            if found != expected {
+                return Err(Error::BadLayout { field, found, expected });
+            }
+        }
+        let aux_len = read_u64(blob, offsets::AUX_LEN);
+        if aux_len != 0 {
+            return Err(Error::BadLayout { field: "aux_len", found: aux_len, expected: 0 });
+        }
+        let mean = read_f64(blob, offsets::MEAN);
+        if !mean.is_finite() {
+            return Err(Error::BadNormalisation { field: "mean", value: mean });
+        }
+        let std = read_f64(blob, offsets::STD);
+        if !(std.is_finite() && std > 0.0) {
+            return Err(Error::BadNormalisation { field: "std", value: std });
+        }
+        let model: [u8; NAME_LEN] = read(blob, offsets::MODEL);
+        if name_str(&model).is_none() {
+            return Err(Error::BadName { field: "model" });
+        }
+        let module: [u8; NAME_LEN] = read(blob, offsets::MODULE);
+        if name_str(&module).is_none() {
+            return Err(Error::BadName { field: "module" });
+        }
+        let reserved: [u8; 12] = read(blob, offsets::RESERVED);
+        if let Some(i) = reserved.iter().position(|&b| b != 0) {
+            return Err(Error::ReservedNotZero { offset: offsets::RESERVED + i });
+        }
+        Ok(Header {
+            dtype,
+            d_in,
+            d_out,
+            flags,
+            mean,
+            std,
+            layout,
+            model,
+            module,
+            crc: read_u32(blob, offsets::CRC),
+        })
+    }
+
+    /// Parses the header, then checks the blob length against `total_len` and the checksum.
+    pub fn validate_blob(blob: &[u8]) -> Result<Header, Error> {
+        let header = Header::parse(blob)?;
+        if blob.len() as u64 != header.layout.total_len {
+            return Err(Error::LengthMismatch { declared: header.layout.total_len, found: blob.len() });
+        }
+        let computed = checksum(blob);
+        if computed != header.crc {
+            return Err(Error::ChecksumMismatch { stored: header.crc, computed });
+        }
+        Ok(header)
+    }
+
+    /// Model name (empty when unknown).
+    pub fn model(&self) -> &str {
+        name_str(&self.model).unwrap_or("")
+    }
+
+    /// Module name (empty when unknown).
+    pub fn module(&self) -> &str {
+        name_str(&self.module).unwrap_or("")
+    }
+
+    /// Whether the source transform had a bias vector.
+    pub fn has_bias(&self) -> bool {
+        self.flags & FLAG_HAS_BIAS != 0
+    }
+
+    /// Serialises a header for a blob with this layout. The checksum field is left zero:
+    /// the packer fills it with [`checksum`] once the payload is written.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        let mut put = |at: usize, bytes: &[u8]| {
+            if let Some(dst) = h.get_mut(at..at + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+        };
+        let l = &self.layout;
+        put(offsets::MAGIC, &MAGIC);
+        put(offsets::VERSION, &VERSION.to_le_bytes());
+        put(offsets::HEADER_LEN, &(HEADER_LEN as u16).to_le_bytes());
+        put(offsets::ENDIAN, &ENDIAN_MARKER.to_le_bytes());
+        put(offsets::DTYPE, &[self.dtype.code()]);
+        put(offsets::NR, &[NR as u8]);
+        put(offsets::FLAGS, &self.flags.to_le_bytes());
+        put(offsets::D_IN, &self.d_in.to_le_bytes());
+        put(offsets::D_OUT, &self.d_out.to_le_bytes());
+        put(offsets::PANELS, &(l.panels as u32).to_le_bytes());
+        put(offsets::MEAN, &self.mean.to_le_bytes());
+        put(offsets::STD, &self.std.to_le_bytes());
+        put(offsets::TOTAL_LEN, &l.total_len.to_le_bytes());
+        put(offsets::BIAS_OFFSET, &l.bias_offset.to_le_bytes());
+        put(offsets::BIAS_LEN, &l.bias_len.to_le_bytes());
+        put(offsets::WEIGHTS_OFFSET, &l.weights_offset.to_le_bytes());
+        put(offsets::WEIGHTS_LEN, &l.weights_len.to_le_bytes());
+        put(offsets::PANEL_STRIDE, &l.panel_stride.to_le_bytes());
+        put(offsets::MODEL, &self.model);
+        put(offsets::MODULE, &self.module);
+        h
+    }
+}
+
+/// Copies `name` into a NUL-padded field, or `None` if it does not fit (or contains NUL).
+pub fn name_field(name: &str) -> Option<[u8; NAME_LEN]> {
+    let bytes = name.as_bytes();
+    if bytes.len() > NAME_LEN || bytes.contains(&0) {
+        return None;
+    }
+    let mut field = [0u8; NAME_LEN];
+    field[..bytes.len()].copy_from_slice(bytes);
+    Some(field)
+}

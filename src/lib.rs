@@ -1,0 +1,119 @@
+//! # glocal: gLocal human-alignment transforms on any device
+//!
+//! The gLocal paper (Muttenthaler et al., NeurIPS 2023) learned, for a dozen vision models,
+//! an affine transform that makes a model's embeddings agree with human similarity judgments.
+//! thingsvision applies it in Python as
+//!
+//! ```text
+//! y = ((x - mean) / std) @ W + b        x: [n, d_in], W: [d_in, d_out], b: [d_out] (optional)
+//! ```
+//!
+//! glocal applies the same transforms where Python cannot go: microcontrollers, Jetson
+//! boards, C and C++ edge stacks, Rust firmware.
+//!
+//! ## How it works
+//! 1. **Pack once, offline** ([`pack`], feature `alloc`; [`pack::npz`], feature `npz`):
+//!    the normalisation is folded in f64 (`W' = W / std`, `b' = b - (mean / std) * colsum(W)`),
+//!    the weights are rounded once to the storage dtype and laid out in the kernels' own panel
+//!    layout (`docs/FORMAT.md`), with a CRC-32C over everything.
+//! 2. **Use in place, anywhere**: [`Transform::new`] validates a blob once (magic, version,
+//!    every header field, length, alignment, checksum) and borrows it: from flash
+//!    ([`embed_blob!`]), an mmap, or any aligned buffer. No copy, no repacking.
+//! 3. **Apply**: [`Transform::apply`] computes `y = x @ W' + b'` with f32 accumulation for one row
+//!    or a batch, reading and writing f32, f16 or bf16. It never allocates and never panics.
+//!
+//! ```
+//! use glocal::{pack, Transform, WeightDtype};
+//! let source = pack::Source {
+//!     d_in: 2, d_out: 2,
+//!     weights: vec![0.5, 0.0, 0.0, 0.25],
+//!     bias: None, mean: 0.0, std: 1.0,
+//! };
+//! let blob = pack::pack(&source, WeightDtype::F16, "toy", "demo").unwrap();
+//! let t = Transform::new(blob.as_bytes()).unwrap();
+//! let mut y = [0.0f32; 4];
+//! t.apply(&[2.0f32, 4.0, 6.0, 8.0], &mut y).unwrap(); // two rows
+//! assert_eq!(y, [1.0, 1.0, 3.0, 2.0]);
+//! ```
+//!
+//! ## Weight formats
+//! | dtype | bytes/weight | error on the golden set (relative to max abs y) |
+//! |---|---|---|
+//! | `f32` | 4 | about 1e-6 |
+//! | `f16` | 2 | about 5e-4 |
+//! | `bf16` | 2 | about 4e-3 |
+//!
+//! The bias is always stored as f32.
+//!
+//! ## Hardware
+//! | target | kernel |
+//! |---|---|
+//! | any | portable scalar, `4x16` register tile (the reference and fallback) |
+//!
+//! The kernel is chosen once, at construction: [`kernel::Isa::best`], or the ISA named by the
+//! environment variable `GLOCAL_FORCE_ISA` (`scalar`, ...) when the `std` feature is on.
+//! [`Transform::with_isa`] forces one explicitly.
+//!
+//! ## Cargo features
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | runtime CPU detection, `GLOCAL_FORCE_ISA`; implies `alloc` |
+//! | `alloc` | via `std` | [`pack`]: folding and laying out blobs, [`AlignedBlob`] |
+//! | `npz` | no | [`pack::npz`], [`pack::npy`]: reading thingsvision's `transform.npz` |
+//! | `nalgebra` | no | conversions to nalgebra matrices |
+//!
+//! ## `no_std`
+//! The crate is `#![no_std]` always. Without features it needs neither an allocator nor an
+//! operating system: validation and [`Transform::apply`] use only the caller's buffers and a
+//! bounded stack (under 1 KiB in the scalar kernel).
+//!
+//! ## NaN and rounding
+//! A NaN anywhere in an input row gives NaN in every output of that row. f16/bf16 outputs are
+//! rounded once from the f32 accumulator, to nearest even.
+
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod dtype;
+mod error;
+pub mod format;
+pub mod kernel;
+pub mod reference;
+mod transform;
+
+#[cfg(feature = "alloc")]
+mod aligned;
+#[cfg(feature = "alloc")]
+pub mod pack;
+
+#[cfg(feature = "alloc")]
+pub use aligned::AlignedBlob;
+pub use dtype::{Element, WeightDtype};
+pub use error::Error;
+pub use half::{bf16, f16};
+pub use transform::Transform;
+
+/// Embeds a blob file in the binary, aligned to 64 bytes, as a `&'static [u8]`.
+///
+/// `include_bytes!` alone gives 1-byte alignment; a blob must start on a 4-byte boundary to
+/// be used in place (64 keeps every section on a cache line).
+///
+/// ```ignore
+/// static BLOB: &[u8] = glocal::embed_blob!("../resnet18_f16.glw");
+/// let t = glocal::Transform::new(BLOB)?;
+/// ```
+#[macro_export]
+macro_rules! embed_blob {
+    ($path:expr) => {{
+        #[repr(C, align(64))]
+        struct Aligned<T: ?Sized>(T);
+        static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!($path));
+        &ALIGNED.0
+    }};
+}

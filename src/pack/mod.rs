@@ -1,0 +1,327 @@
+//! Packing (feature `alloc`): fold a thingsvision transform's normalisation into its weights
+//! in f64, round once to the storage dtype, and lay the result out as a blob.
+//!
+//! Reading thingsvision's `transform.npz` itself is [`npz`] (feature `npz`).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use half::{bf16, f16};
+
+use crate::aligned::AlignedBlob;
+use crate::dtype::WeightDtype;
+use crate::format::{self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, MAX_DIM, NR};
+
+#[cfg(feature = "npz")]
+pub mod npy;
+#[cfg(feature = "npz")]
+pub mod npz;
+
+/// A transform as thingsvision stores it: `y = ((x - mean) / std) @ weights + bias`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    /// Input dimension (rows of `weights`).
+    pub d_in: usize,
+    /// Output dimension (columns of `weights`).
+    pub d_out: usize,
+    /// `[d_in, d_out]`, row-major.
+    pub weights: Vec<f64>,
+    /// `[d_out]`, absent for e.g. clip_ViT-L/14.
+    pub bias: Option<Vec<f64>>,
+    /// The scalar mean subtracted from every feature.
+    pub mean: f64,
+    /// The scalar std every centred feature is divided by.
+    pub std: f64,
+}
+
+/// Why a transform could not be packed. Names the array and the element where it applies.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum PackError {
+    /// `d_in` or `d_out` is zero or above [`MAX_DIM`].
+    Dims {
+        /// Input dimension.
+        d_in: usize,
+        /// Output dimension.
+        d_out: usize,
+    },
+    /// An array has the wrong number of elements.
+    Length {
+        /// Array name.
+        array: &'static str,
+        /// Elements expected.
+        expected: usize,
+        /// Elements found.
+        found: usize,
+    },
+    /// A weight or bias value is NaN or infinite.
+    NonFinite {
+        /// Array name.
+        array: &'static str,
+        /// Row (0 for the bias).
+        row: usize,
+        /// Column.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// `mean` is not finite, or `std` is not finite and positive.
+    Normalisation {
+        /// `mean` or `std`.
+        field: &'static str,
+        /// The value.
+        value: f64,
+    },
+    /// A folded weight does not fit the storage dtype (rounds to infinity).
+    Overflow {
+        /// Storage dtype.
+        dtype: WeightDtype,
+        /// Row.
+        row: usize,
+        /// Column.
+        col: usize,
+        /// The folded value.
+        value: f64,
+    },
+    /// A name is longer than 64 bytes or contains NUL.
+    Name {
+        /// `model` or `module`.
+        field: &'static str,
+        /// The name given.
+        name: String,
+    },
+}
+
+impl fmt::Display for PackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PackError::Dims { d_in, d_out } => {
+                write!(f, "weights are {d_in} x {d_out}: each dim must be 1..={MAX_DIM}")
+            }
+            PackError::Length { array, expected, found } => {
+                write!(f, "{array}: expected {expected} elements, found {found}")
+            }
+            PackError::NonFinite { array, row, col, value } => {
+                write!(f, "{array}[{row}, {col}] is {value}: weights and bias must be finite")
+            }
+            PackError::Normalisation { field, value } => write!(
+                f,
+                "{field} is {value}: must be finite{}",
+                if *field == "std" { " and > 0" } else { "" }
+            ),
+            PackError::Overflow { dtype, row, col, value } => write!(
+                f,
+                "folded weight [{row}, {col}] = {value} overflows {dtype}; pack as f32"
+            ),
+            PackError::Name { field, name } => {
+                write!(f, "{field} name {name:?} is longer than 64 bytes or contains NUL")
+            }
+        }
+    }
+}
+
+impl core::error::Error for PackError {}
+
+impl Source {
+    /// Checks shapes and values: dims within limits, every weight and bias finite,
+    /// `mean` finite, `std` finite and positive.
+    pub fn validate(&self) -> Result<(), PackError> {
+        let (d_in, d_out) = (self.d_in, self.d_out);
+        if d_in == 0 || d_out == 0 || d_in > MAX_DIM as usize || d_out > MAX_DIM as usize {
+            return Err(PackError::Dims { d_in, d_out });
+        }
+        if self.weights.len() != d_in * d_out {
+            return Err(PackError::Length { array: "weights", expected: d_in * d_out, found: self.weights.len() });
+        }
+        if let Some(i) = self.weights.iter().position(|v| !v.is_finite()) {
+            let value = self.weights[i];
+            return Err(PackError::NonFinite { array: "weights", row: i / d_out, col: i % d_out, value });
+        }
+        if let Some(bias) = &self.bias {
+            if bias.len() != d_out {
+                return Err(PackError::Length { array: "bias", expected: d_out, found: bias.len() });
+            }
+            if let Some(j) = bias.iter().position(|v| !v.is_finite()) {
+                return Err(PackError::NonFinite { array: "bias", row: 0, col: j, value: bias[j] });
+            }
+        }
+        if !self.mean.is_finite() {
+            return Err(PackError::Normalisation { field: "mean", value: self.mean });
+        }
+        if !(self.std.is_finite() && self.std > 0.0) {
+            return Err(PackError::Normalisation { field: "std", value: self.std });
+        }
+        Ok(())
+    }
+
+    /// The folded transform in f64: `W' = W / std`, `b' = b - (mean / std) * colsum(W)`,
+    /// so that `y = x @ W' + b'` equals thingsvision's formula exactly in real arithmetic.
+    pub fn fold(&self) -> (Vec<f64>, Vec<f64>) {
+        let (d_in, d_out) = (self.d_in, self.d_out);
+        let folded: Vec<f64> = self.weights.iter().map(|w| w / self.std).collect();
+        let mut colsum = alloc::vec![0.0f64; d_out];
+        for row in self.weights.chunks_exact(d_out).take(d_in) {
+            for (s, w) in colsum.iter_mut().zip(row) {
+                *s += w;
+            }
+        }
+        let shift = self.mean / self.std;
+        let bias = (0..d_out)
+            .map(|j| {
+                let b = self.bias.as_ref().and_then(|b| b.get(j)).copied().unwrap_or(0.0);
+                b - shift * colsum[j]
+            })
+            .collect();
+        (folded, bias)
+    }
+}
+
+/// Rounds one folded f64 weight to the storage dtype (round to nearest even, once).
+fn store_weight(dtype: WeightDtype, v: f64, out: &mut [u8]) -> bool {
+    match dtype {
+        WeightDtype::F32 => {
+            let r = v as f32;
+            out.copy_from_slice(&r.to_le_bytes());
+            r.is_finite()
+        }
+        WeightDtype::F16 => {
+            let r = f16::from_f64(v);
+            out.copy_from_slice(&r.to_bits().to_le_bytes());
+            r.is_finite()
+        }
+        WeightDtype::Bf16 => {
+            let r = bf16::from_f64(v);
+            out.copy_from_slice(&r.to_bits().to_le_bytes());
+            r.is_finite()
+        }
+    }
+}
+
+/// Packs a validated source into a blob with weights stored as `dtype`.
+///
+/// ```
+/// use glocal::{pack, Transform, WeightDtype};
+/// // y = ((x - 1) / 2) @ [[1, 0], [0, 3]] + [0.5, 0]
+/// let source = pack::Source {
+///     d_in: 2, d_out: 2,
+///     weights: vec![1.0, 0.0, 0.0, 3.0],
+///     bias: Some(vec![0.5, 0.0]),
+///     mean: 1.0, std: 2.0,
+/// };
+/// let blob = pack::pack(&source, WeightDtype::F32, "toy", "demo").unwrap();
+/// let t = Transform::new(blob.as_bytes()).unwrap();
+/// let mut y = [0.0f32; 2];
+/// t.apply(&[3.0f32, 5.0], &mut y).unwrap();
+/// assert_eq!(y, [1.5, 6.0]);
+/// ```
+///
+/// # Errors
+/// Any [`PackError`] from [`Source::validate`], an overflow of the storage dtype, or a name
+/// that does not fit its 64-byte field.
+pub fn pack(source: &Source, dtype: WeightDtype, model: &str, module: &str) -> Result<AlignedBlob, PackError> {
+    source.validate()?;
+    let (weights, bias) = source.fold();
+    let flags = FLAG_NORM_FOLDED | if source.bias.is_some() { FLAG_HAS_BIAS } else { 0 };
+    let mut overflow = None;
+    let blob = write_blob(
+        BlobSpec { dtype, d_in: source.d_in, d_out: source.d_out, flags, mean: source.mean, std: source.std, model, module },
+        &bias,
+        |k, j, out| {
+            let v = weights[k * source.d_out + j];
+            if !store_weight(dtype, v, out) && overflow.is_none() {
+                overflow = Some(PackError::Overflow { dtype, row: k, col: j, value: v });
+            }
+        },
+    )?;
+    match overflow {
+        Some(e) => Err(e),
+        None => Ok(blob),
+    }
+}
+
+/// Everything in a blob header that is not derived from the payload.
+#[derive(Clone, Copy, Debug)]
+pub struct BlobSpec<'n> {
+    /// Storage dtype.
+    pub dtype: WeightDtype,
+    /// Input dimension.
+    pub d_in: usize,
+    /// Output dimension.
+    pub d_out: usize,
+    /// Header flags; [`FLAG_NORM_FOLDED`] must be set for the blob to load.
+    pub flags: u16,
+    /// Original mean (informational once folded).
+    pub mean: f64,
+    /// Original std (informational once folded).
+    pub std: f64,
+    /// Model name (at most 64 bytes).
+    pub model: &'n str,
+    /// Module name (at most 64 bytes).
+    pub module: &'n str,
+}
+
+/// Lays out a blob from already folded values: `bias` is the folded f32 bias (`d_out` values)
+/// and `weight(k, j, out)` writes the little-endian bytes of stored weight `[k, j]` into `out`.
+/// Panel padding is zero; the checksum is filled in last.
+///
+/// This is the layout step alone, without validation of values: tests and fuzzers use it
+/// to build blobs with any bit pattern. Most callers want [`pack`].
+///
+/// # Errors
+/// [`PackError::Dims`], [`PackError::Length`] for a bias of the wrong length, or
+/// [`PackError::Name`].
+pub fn write_blob(
+    spec: BlobSpec<'_>,
+    bias: &[f64],
+    mut weight: impl FnMut(usize, usize, &mut [u8]),
+) -> Result<AlignedBlob, PackError> {
+    let BlobSpec { dtype, d_in, d_out, .. } = spec;
+    if d_in == 0 || d_out == 0 || d_in > MAX_DIM as usize || d_out > MAX_DIM as usize {
+        return Err(PackError::Dims { d_in, d_out });
+    }
+    if bias.len() != d_out {
+        return Err(PackError::Length { array: "bias", expected: d_out, found: bias.len() });
+    }
+    let name = |field: &'static str, name: &str| {
+        format::name_field(name).ok_or(PackError::Name { field, name: name.into() })
+    };
+    let layout = Layout::new(dtype, d_in as u32, d_out as u32);
+    let header = Header {
+        dtype,
+        d_in: d_in as u32,
+        d_out: d_out as u32,
+        flags: spec.flags,
+        mean: spec.mean,
+        std: spec.std,
+        layout,
+        model: name("model", spec.model)?,
+        module: name("module", spec.module)?,
+        crc: 0,
+    };
+    let mut blob = AlignedBlob::zeroed(layout.total_len as usize);
+    let bytes = blob.as_bytes_mut();
+    bytes[..format::HEADER_LEN].copy_from_slice(&header.to_bytes());
+
+    let bias_section = &mut bytes[layout.bias_offset as usize..][..layout.bias_len as usize];
+    for (dst, &b) in bias_section.chunks_exact_mut(4).zip(bias) {
+        dst.copy_from_slice(&(b as f32).to_le_bytes());
+    }
+
+    let es = dtype.size();
+    let weight_section = &mut bytes[layout.weights_offset as usize..][..layout.weights_len as usize];
+    for (p, panel) in weight_section.chunks_exact_mut(layout.panel_stride as usize).enumerate() {
+        for (k, row) in panel.chunks_exact_mut(NR * es).take(d_in).enumerate() {
+            for (c, out) in row.chunks_exact_mut(es).enumerate() {
+                let j = p * NR + c;
+                if j < d_out {
+                    weight(k, j, out);
+                }
+            }
+        }
+    }
+
+    let crc = format::checksum(blob.as_bytes());
+    blob.as_bytes_mut()[format::offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
+    Ok(blob)
+}

@@ -1,0 +1,307 @@
+//! A strict reader and a small writer for numpy's `.npy` format (versions 1, 2 and 3).
+//!
+//! Only floating-point arrays are read (`f2`, `f4`, `f8`, either byte order, C or Fortran
+//! order up to 2-D). Everything else gets a specific error: integer, object and structured
+//! dtypes, malformed headers, and shapes that declare more data than the file holds (the
+//! reader never allocates more than the input's size).
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use half::f16;
+
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+
+/// Why a `.npy` payload was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NpyError {
+    /// Not an npy file: the magic is wrong.
+    BadMagic,
+    /// An npy version other than 1.0, 2.0, 3.0.
+    UnsupportedVersion(u8, u8),
+    /// The file ends inside the header.
+    TruncatedHeader,
+    /// The header dictionary cannot be parsed (what was wrong).
+    MalformedHeader(&'static str),
+    /// A dtype that is not a float (`descr` given).
+    UnsupportedDtype(String),
+    /// A Fortran-order array with more than 2 dimensions.
+    FortranOrderNd(usize),
+    /// The shape's element count overflows.
+    ShapeOverflow,
+    /// The data length differs from what the shape declares.
+    DataLength {
+        /// Bytes the shape and dtype declare.
+        declared: u128,
+        /// Bytes present after the header.
+        found: usize,
+    },
+}
+
+impl fmt::Display for NpyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NpyError::BadMagic => f.write_str("not a .npy array (bad magic)"),
+            NpyError::UnsupportedVersion(a, b) => write!(f, "unsupported .npy version {a}.{b}"),
+            NpyError::TruncatedHeader => f.write_str(".npy header truncated"),
+            NpyError::MalformedHeader(what) => write!(f, "malformed .npy header: {what}"),
+            NpyError::UnsupportedDtype(d) => {
+                let kind = match d.trim_start_matches(['<', '>', '|', '=']).chars().next() {
+                    Some('i') | Some('u') => "integer",
+                    Some('b') => "boolean",
+                    Some('O') => "object",
+                    Some('c') => "complex",
+                    Some('U') | Some('S') => "string",
+                    _ => "unsupported",
+                };
+                write!(f, "{kind} dtype {d:?}: only float16, float32 and float64 arrays are accepted")
+            }
+            NpyError::FortranOrderNd(n) => {
+                write!(f, "Fortran-order array with {n} dimensions: only up to 2-D is supported")
+            }
+            NpyError::ShapeOverflow => f.write_str("shape element count overflows"),
+            NpyError::DataLength { declared, found } => write!(
+                f,
+                "shape declares {declared} bytes of data, the array holds {found}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for NpyError {}
+
+/// Float element type of an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NpyFloat {
+    /// float16
+    F16,
+    /// float32
+    F32,
+    /// float64
+    F64,
+}
+
+impl NpyFloat {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            NpyFloat::F16 => 2,
+            NpyFloat::F32 => 4,
+            NpyFloat::F64 => 8,
+        }
+    }
+    /// numpy's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NpyFloat::F16 => "float16",
+            NpyFloat::F32 => "float32",
+            NpyFloat::F64 => "float64",
+        }
+    }
+}
+
+/// A parsed `.npy` array, borrowing its data.
+#[derive(Clone, Debug)]
+pub struct Npy<'a> {
+    /// Element type.
+    pub dtype: NpyFloat,
+    /// Whether elements are big-endian.
+    pub big_endian: bool,
+    /// Shape (empty for a 0-d scalar).
+    pub shape: Vec<usize>,
+    /// Whether the data is in Fortran (column-major) order.
+    pub fortran_order: bool,
+    data: &'a [u8],
+}
+
+fn parse_descr(descr: &str) -> Result<(NpyFloat, bool), NpyError> {
+    let unsupported = || NpyError::UnsupportedDtype(descr.to_string());
+    let (big_endian, code) = match descr.as_bytes().first() {
+        Some(b'<') | Some(b'=') => (false, &descr[1..]),
+        Some(b'>') => (true, &descr[1..]),
+        Some(b'|') => (false, &descr[1..]),
+        _ => (false, descr),
+    };
+    let dtype = match code {
+        "f2" | "e" => NpyFloat::F16,
+        "f4" | "f" => NpyFloat::F32,
+        "f8" | "d" => NpyFloat::F64,
+        _ => return Err(unsupported()),
+    };
+    Ok((dtype, big_endian))
+}
+
+/// Extracts the value text following `'key':` in a header dict.
+fn dict_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+    for quote in ['\'', '"'] {
+        let pattern = alloc::format!("{quote}{key}{quote}");
+        if let Some(pos) = header.find(&pattern) {
+            let rest = header[pos + pattern.len()..].trim_start();
+            return rest.strip_prefix(':').map(str::trim_start);
+        }
+    }
+    None
+}
+
+fn parse_header(text: &str) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyError> {
+    let text = text.trim();
+    if !(text.starts_with('{') && text.ends_with('}')) {
+        return Err(NpyError::MalformedHeader("not a dictionary"));
+    }
+    let descr_text = dict_value(text, "descr").ok_or(NpyError::MalformedHeader("no 'descr'"))?;
+    let descr = match descr_text.chars().next() {
+        Some(q @ ('\'' | '"')) => {
+            let body = &descr_text[1..];
+            let end = body.find(q).ok_or(NpyError::MalformedHeader("unterminated 'descr'"))?;
+            &body[..end]
+        }
+        Some('[') => return Err(NpyError::UnsupportedDtype("structured".into())),
+        _ => return Err(NpyError::MalformedHeader("'descr' is not a string")),
+    };
+    let (dtype, big_endian) = parse_descr(descr)?;
+    let fortran_text =
+        dict_value(text, "fortran_order").ok_or(NpyError::MalformedHeader("no 'fortran_order'"))?;
+    let fortran_order = if fortran_text.starts_with("True") {
+        true
+    } else if fortran_text.starts_with("False") {
+        false
+    } else {
+        return Err(NpyError::MalformedHeader("'fortran_order' is not True or False"));
+    };
+    let shape_text = dict_value(text, "shape").ok_or(NpyError::MalformedHeader("no 'shape'"))?;
+    let shape_text = shape_text
+        .strip_prefix('(')
+        .and_then(|s| s.find(')').map(|end| &s[..end]))
+        .ok_or(NpyError::MalformedHeader("'shape' is not a tuple"))?;
+    let mut shape = Vec::new();
+    for part in shape_text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let dim = part.trim_end_matches('L');
+        shape.push(dim.parse::<usize>().map_err(|_| NpyError::MalformedHeader("'shape' holds a non-integer"))?);
+    }
+    Ok((dtype, big_endian, fortran_order, shape))
+}
+
+impl<'a> Npy<'a> {
+    /// Parses an `.npy` byte image. Checks that the data length matches the shape exactly.
+    pub fn parse(bytes: &'a [u8]) -> Result<Npy<'a>, NpyError> {
+        if bytes.len() < 8 || &bytes[..6] != MAGIC {
+            return Err(if bytes.len() < 8 && bytes.starts_with(&MAGIC[..bytes.len().min(6)]) && !bytes.is_empty() {
+                NpyError::TruncatedHeader
+            } else {
+                NpyError::BadMagic
+            });
+        }
+        let (major, minor) = (bytes[6], bytes[7]);
+        let (len_size, utf8) = match (major, minor) {
+            (1, 0) => (2, false),
+            (2, 0) => (4, false),
+            (3, 0) => (4, true),
+            _ => return Err(NpyError::UnsupportedVersion(major, minor)),
+        };
+        let len_bytes = bytes.get(8..8 + len_size).ok_or(NpyError::TruncatedHeader)?;
+        let header_len = if len_size == 2 {
+            u16::from_le_bytes([len_bytes[0], len_bytes[1]]) as usize
+        } else {
+            u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize
+        };
+        let start = 8 + len_size;
+        let header = bytes.get(start..start.saturating_add(header_len)).ok_or(NpyError::TruncatedHeader)?;
+        let text = if utf8 {
+            core::str::from_utf8(header).map_err(|_| NpyError::MalformedHeader("header is not UTF-8"))?
+        } else {
+            if !header.is_ascii() {
+                return Err(NpyError::MalformedHeader("header is not ASCII"));
+            }
+            core::str::from_utf8(header).map_err(|_| NpyError::MalformedHeader("header is not ASCII"))?
+        };
+        let (dtype, big_endian, fortran_order, shape) = parse_header(text)?;
+        if fortran_order && shape.len() > 2 {
+            return Err(NpyError::FortranOrderNd(shape.len()));
+        }
+        let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(NpyError::ShapeOverflow)?;
+        let data = &bytes[start + header_len..];
+        let declared = count as u128 * dtype.size() as u128;
+        if declared != data.len() as u128 {
+            return Err(NpyError::DataLength { declared, found: data.len() });
+        }
+        Ok(Npy { dtype, big_endian, shape, fortran_order, data })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dtype.size()
+    }
+
+    /// Whether the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Element `i` in storage order, as f64 (exact for every float type).
+    fn raw(&self, i: usize) -> f64 {
+        let s = self.dtype.size();
+        let b = &self.data[i * s..][..s];
+        match (self.dtype, self.big_endian) {
+            (NpyFloat::F16, false) => f16::from_le_bytes([b[0], b[1]]).to_f64(),
+            (NpyFloat::F16, true) => f16::from_be_bytes([b[0], b[1]]).to_f64(),
+            (NpyFloat::F32, false) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            (NpyFloat::F32, true) => f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            (NpyFloat::F64, false) => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+            (NpyFloat::F64, true) => f64::from_be_bytes(b.try_into().unwrap_or([0; 8])),
+        }
+    }
+
+    /// Storage index of the element at C-order position `i`.
+    fn storage_index(&self, i: usize) -> usize {
+        match (self.fortran_order, self.shape.as_slice()) {
+            (true, [rows, cols]) => {
+                let (r, c) = (i / cols, i % cols);
+                c * rows + r
+            }
+            _ => i,
+        }
+    }
+
+    /// All elements in C (row-major) order, widened to f64.
+    pub fn to_f64(&self) -> Vec<f64> {
+        (0..self.len()).map(|i| self.raw(self.storage_index(i))).collect()
+    }
+
+    /// All elements in C order, rounded to f32 (exact for float16 and float32 arrays).
+    pub fn to_f32(&self) -> Vec<f32> {
+        (0..self.len()).map(|i| self.raw(self.storage_index(i)) as f32).collect()
+    }
+
+    /// All elements in C order as f16 bits; `None` unless the array is float16.
+    pub fn to_f16(&self) -> Option<Vec<f16>> {
+        (self.dtype == NpyFloat::F16)
+            .then(|| (0..self.len()).map(|i| f16::from_f64(self.raw(self.storage_index(i)))).collect())
+    }
+}
+
+/// Serialises a little-endian float32 C-order array as `.npy` version 1.0.
+pub fn write_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = match dims.len() {
+        1 => alloc::format!("({},)", dims[0]),
+        _ => alloc::format!("({})", dims.join(", ")),
+    };
+    let mut header = alloc::format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Pad so the data starts on a 64-byte boundary, ending the header with '\n' as numpy does.
+    let total = (10 + header.len() + 1).div_ceil(64) * 64;
+    while 10 + header.len() + 1 < total {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(total + data.len() * 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}

@@ -1,0 +1,130 @@
+//! [`Transform`]: a validated, borrowed view of a blob, and the driver that applies it.
+
+use crate::dtype::{Element, WeightDtype};
+use crate::error::Error;
+use crate::format::{Header, BLOB_ALIGN};
+use crate::kernel::{self, Isa, KernelInfo, PackedWeights, Panels, WeightElem};
+
+/// A gLocal transform ready to apply: a validated view of a packed blob, with its kernel chosen.
+///
+/// Construction checks everything once (magic, version, header fields, dims, length,
+/// alignment, checksum) and picks the kernel; [`Transform::apply`] then never allocates and
+/// never panics. The weights are borrowed in place: `'static` for a blob in flash
+/// ([`embed_blob!`](crate::embed_blob)), the mapping's lifetime for an mmap.
+///
+/// `Transform` is `Copy`, `Send` and `Sync`: one value can serve many threads.
+#[derive(Clone, Copy, Debug)]
+pub struct Transform<'a> {
+    header: Header,
+    weights: PackedWeights<'a>,
+    kernel: &'static KernelInfo,
+}
+
+fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>, Error> {
+    let l = &h.layout;
+    let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
+    let section = |off: u64, len: u64| blob.get(off as usize..(off + len) as usize).unwrap_or(&[]);
+    let bias = bytemuck::try_cast_slice::<u8, f32>(section(l.bias_offset, l.bias_len))
+        .map_err(|_| misaligned)?;
+    let weights = bytemuck::try_cast_slice::<u8, W>(section(l.weights_offset, l.weights_len))
+        .map_err(|_| misaligned)?;
+    Ok(Panels {
+        bias,
+        weights,
+        d_in: h.d_in as usize,
+        d_out: h.d_out as usize,
+        stride: l.panel_stride as usize / core::mem::size_of::<W>(),
+    })
+}
+
+impl<'a> Transform<'a> {
+    /// Validates `blob` and chooses the best kernel for this CPU (or the one named by
+    /// `GLOCAL_FORCE_ISA` when the `std` feature is on).
+    ///
+    /// # Errors
+    /// Any [`Error`] describing the first problem found in the blob, or
+    /// [`Error::KernelUnavailable`] when `GLOCAL_FORCE_ISA` names an ISA this CPU lacks.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), glocal::Error> {
+    /// # let blob = glocal::pack::test_blob_identity(3);
+    /// let t = glocal::Transform::new(blob.as_bytes())?;
+    /// let mut y = [f32::NAN; 3];
+    /// t.apply(&[1.0f32, 2.0, 3.0], &mut y)?;
+    /// assert_eq!(y, [1.0, 2.0, 3.0]);
+    /// # Ok(()) }
+    /// ```
+    pub fn new(blob: &'a [u8]) -> Result<Self, Error> {
+        Self::with_isa(blob, Isa::default_choice()?)
+    }
+
+    /// Validates `blob` and uses the kernel of `isa`.
+    ///
+    /// # Errors
+    /// As [`Transform::new`]; [`Error::KernelUnavailable`] if `isa` cannot run here.
+    pub fn with_isa(blob: &'a [u8], isa: Isa) -> Result<Self, Error> {
+        let isa = isa.checked()?;
+        if blob.as_ptr() as usize % BLOB_ALIGN != 0 {
+            return Err(Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize });
+        }
+        let header = Header::validate_blob(blob)?;
+        let weights = match header.dtype {
+            WeightDtype::F32 => PackedWeights::F32(panels(blob, &header)?),
+            WeightDtype::F16 => PackedWeights::F16(panels(blob, &header)?),
+            WeightDtype::Bf16 => PackedWeights::Bf16(panels(blob, &header)?),
+        };
+        let kernel = kernel::kernel_info(isa, header.dtype)
+            .ok_or(Error::KernelUnavailable { isa: isa.name() })?;
+        Ok(Transform { header, weights, kernel })
+    }
+
+    /// Input dimension: elements per input row.
+    pub fn d_in(&self) -> usize {
+        self.header.d_in as usize
+    }
+
+    /// Output dimension: elements per output row.
+    pub fn d_out(&self) -> usize {
+        self.header.d_out as usize
+    }
+
+    /// Weight storage dtype.
+    pub fn dtype(&self) -> WeightDtype {
+        self.header.dtype
+    }
+
+    /// The validated header (names, original mean and std, layout).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The kernel this transform runs.
+    pub fn kernel(&self) -> &'static KernelInfo {
+        self.kernel
+    }
+
+    /// Applies the transform to one row or a batch of rows: `y = ((x - mean) / std) @ W + b`.
+    ///
+    /// `x` holds `rows * d_in` elements (row-major, `rows >= 1`), `y` exactly `rows * d_out`.
+    /// Inputs and outputs may be `f32`, `f16` or `bf16` independently; accumulation is f32.
+    /// A NaN in a row of `x` makes that row of `y` NaN. Returns the number of rows.
+    ///
+    /// Never allocates, never panics, single-threaded and deterministic.
+    ///
+    /// # Errors
+    /// [`Error::InputLength`] or [`Error::OutputLength`]; then `y` is left untouched.
+    pub fn apply<I: Element, O: Element>(&self, x: &[I], y: &mut [O]) -> Result<usize, Error> {
+        let (d_in, d_out) = (self.d_in(), self.d_out());
+        if x.is_empty() || x.len() % d_in != 0 {
+            return Err(Error::InputLength { found: x.len(), d_in });
+        }
+        let rows = x.len() / d_in;
+        // rows * d_out cannot overflow: x.len() >= rows, and d_out <= MAX_DIM.
+        let expected = rows.checked_mul(d_out).ok_or(Error::OutputLength { found: y.len(), expected: usize::MAX })?;
+        if y.len() != expected {
+            return Err(Error::OutputLength { found: y.len(), expected });
+        }
+        kernel::run(self.kernel.isa, &self.weights, x, y);
+        Ok(rows)
+    }
+}
