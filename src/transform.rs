@@ -24,8 +24,8 @@ fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>
     let l = &h.layout;
     let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
     let section = |off: u64, len: u64| blob.get(off as usize..(off + len) as usize).unwrap_or(&[]);
-    let bias = bytemuck::try_cast_slice::<u8, f32>(section(l.bias_offset, l.bias_len))
-        .map_err(|_| misaligned)?;
+    let bias =
+        bytemuck::try_cast_slice::<u8, f32>(section(l.bias_offset, l.bias_len)).map_err(|_| misaligned)?;
     let weights = bytemuck::try_cast_slice::<u8, W>(section(l.weights_offset, l.weights_len))
         .map_err(|_| misaligned)?;
     Ok(Panels {
@@ -73,8 +73,8 @@ impl<'a> Transform<'a> {
             WeightDtype::F16 => PackedWeights::F16(panels(blob, &header)?),
             WeightDtype::Bf16 => PackedWeights::Bf16(panels(blob, &header)?),
         };
-        let kernel = kernel::kernel_info(isa, header.dtype)
-            .ok_or(Error::KernelUnavailable { isa: isa.name() })?;
+        let kernel =
+            kernel::kernel_info(isa, header.dtype).ok_or(Error::KernelUnavailable { isa: isa.name() })?;
         Ok(Transform { header, weights, kernel })
     }
 
@@ -120,7 +120,8 @@ impl<'a> Transform<'a> {
         }
         let rows = x.len() / d_in;
         // rows * d_out cannot overflow: x.len() >= rows, and d_out <= MAX_DIM.
-        let expected = rows.checked_mul(d_out).ok_or(Error::OutputLength { found: y.len(), expected: usize::MAX })?;
+        let expected =
+            rows.checked_mul(d_out).ok_or(Error::OutputLength { found: y.len(), expected: usize::MAX })?;
         if y.len() != expected {
             return Err(Error::OutputLength { found: y.len(), expected });
         }

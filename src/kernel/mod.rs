@@ -168,9 +168,27 @@ pub struct KernelInfo {
 
 /// The registry: every kernel compiled into this build.
 pub const KERNELS: &[KernelInfo] = &[
-    KernelInfo { name: "f32_f32acc_4x16__scalar", isa: Isa::Scalar, dtype: WeightDtype::F32, mr: scalar::MR, nr: NR },
-    KernelInfo { name: "f16_f32acc_4x16__scalar", isa: Isa::Scalar, dtype: WeightDtype::F16, mr: scalar::MR, nr: NR },
-    KernelInfo { name: "bf16_f32acc_4x16__scalar", isa: Isa::Scalar, dtype: WeightDtype::Bf16, mr: scalar::MR, nr: NR },
+    KernelInfo {
+        name: "f32_f32acc_4x16__scalar",
+        isa: Isa::Scalar,
+        dtype: WeightDtype::F32,
+        mr: scalar::MR,
+        nr: NR,
+    },
+    KernelInfo {
+        name: "f16_f32acc_4x16__scalar",
+        isa: Isa::Scalar,
+        dtype: WeightDtype::F16,
+        mr: scalar::MR,
+        nr: NR,
+    },
+    KernelInfo {
+        name: "bf16_f32acc_4x16__scalar",
+        isa: Isa::Scalar,
+        dtype: WeightDtype::Bf16,
+        mr: scalar::MR,
+        nr: NR,
+    },
 ];
 
 /// The registry entry for `isa` and `dtype`.

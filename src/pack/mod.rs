@@ -110,10 +110,9 @@ impl fmt::Display for PackError {
                 "{field} is {value}: must be finite{}",
                 if *field == "std" { " and > 0" } else { "" }
             ),
-            PackError::Overflow { dtype, row, col, value } => write!(
-                f,
-                "folded weight [{row}, {col}] = {value} overflows {dtype}; pack as f32"
-            ),
+            PackError::Overflow { dtype, row, col, value } => {
+                write!(f, "folded weight [{row}, {col}] = {value} overflows {dtype}; pack as f32")
+            }
             PackError::Name { field, name } => {
                 write!(f, "{field} name {name:?} is longer than 64 bytes or contains NUL")
             }
@@ -132,7 +131,11 @@ impl Source {
             return Err(PackError::Dims { d_in, d_out });
         }
         if self.weights.len() != d_in * d_out {
-            return Err(PackError::Length { array: "weights", expected: d_in * d_out, found: self.weights.len() });
+            return Err(PackError::Length {
+                array: "weights",
+                expected: d_in * d_out,
+                found: self.weights.len(),
+            });
         }
         if let Some(i) = self.weights.iter().position(|v| !v.is_finite()) {
             let value = self.weights[i];
@@ -219,13 +222,27 @@ fn store_weight(dtype: WeightDtype, v: f64, out: &mut [u8]) -> bool {
 /// # Errors
 /// Any [`PackError`] from [`Source::validate`], an overflow of the storage dtype, or a name
 /// that does not fit its 64-byte field.
-pub fn pack(source: &Source, dtype: WeightDtype, model: &str, module: &str) -> Result<AlignedBlob, PackError> {
+pub fn pack(
+    source: &Source,
+    dtype: WeightDtype,
+    model: &str,
+    module: &str,
+) -> Result<AlignedBlob, PackError> {
     source.validate()?;
     let (weights, bias) = source.fold();
     let flags = FLAG_NORM_FOLDED | if source.bias.is_some() { FLAG_HAS_BIAS } else { 0 };
     let mut overflow = None;
     let blob = write_blob(
-        BlobSpec { dtype, d_in: source.d_in, d_out: source.d_out, flags, mean: source.mean, std: source.std, model, module },
+        BlobSpec {
+            dtype,
+            d_in: source.d_in,
+            d_out: source.d_out,
+            flags,
+            mean: source.mean,
+            std: source.std,
+            model,
+            module,
+        },
         &bias,
         |k, j, out| {
             let v = weights[k * source.d_out + j];

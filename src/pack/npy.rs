@@ -62,10 +62,9 @@ impl fmt::Display for NpyError {
                 write!(f, "Fortran-order array with {n} dimensions: only up to 2-D is supported")
             }
             NpyError::ShapeOverflow => f.write_str("shape element count overflows"),
-            NpyError::DataLength { declared, found } => write!(
-                f,
-                "shape declares {declared} bytes of data, the array holds {found}"
-            ),
+            NpyError::DataLength { declared, found } => {
+                write!(f, "shape declares {declared} bytes of data, the array holds {found}")
+            }
         }
     }
 }
@@ -178,7 +177,9 @@ fn parse_header(text: &str) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyErr
     let mut shape = Vec::new();
     for part in shape_text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let dim = part.trim_end_matches('L');
-        shape.push(dim.parse::<usize>().map_err(|_| NpyError::MalformedHeader("'shape' holds a non-integer"))?);
+        shape.push(
+            dim.parse::<usize>().map_err(|_| NpyError::MalformedHeader("'shape' holds a non-integer"))?,
+        );
     }
     Ok((dtype, big_endian, fortran_order, shape))
 }
@@ -187,11 +188,13 @@ impl<'a> Npy<'a> {
     /// Parses an `.npy` byte image. Checks that the data length matches the shape exactly.
     pub fn parse(bytes: &'a [u8]) -> Result<Npy<'a>, NpyError> {
         if bytes.len() < 8 || &bytes[..6] != MAGIC {
-            return Err(if bytes.len() < 8 && bytes.starts_with(&MAGIC[..bytes.len().min(6)]) && !bytes.is_empty() {
-                NpyError::TruncatedHeader
-            } else {
-                NpyError::BadMagic
-            });
+            return Err(
+                if bytes.len() < 8 && bytes.starts_with(&MAGIC[..bytes.len().min(6)]) && !bytes.is_empty() {
+                    NpyError::TruncatedHeader
+                } else {
+                    NpyError::BadMagic
+                },
+            );
         }
         let (major, minor) = (bytes[6], bytes[7]);
         let (len_size, utf8) = match (major, minor) {
@@ -220,7 +223,8 @@ impl<'a> Npy<'a> {
         if fortran_order && shape.len() > 2 {
             return Err(NpyError::FortranOrderNd(shape.len()));
         }
-        let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(NpyError::ShapeOverflow)?;
+        let count =
+            shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(NpyError::ShapeOverflow)?;
         let data = &bytes[start + header_len..];
         let declared = count as u128 * dtype.size() as u128;
         if declared != data.len() as u128 {

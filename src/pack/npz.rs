@@ -103,7 +103,11 @@ impl From<PackError> for NpzError {
 type Archive<'a> = zip::ZipArchive<Cursor<&'a [u8]>>;
 
 /// Reads member `name` (or `name.npy`) fully, if present, with its size bounded.
-fn read_member(archive: &mut Archive<'_>, name: &str, archive_len: u64) -> Result<Option<(String, Vec<u8>)>, NpzError> {
+fn read_member(
+    archive: &mut Archive<'_>,
+    name: &str,
+    archive_len: u64,
+) -> Result<Option<(String, Vec<u8>)>, NpzError> {
     let Some(member) = [alloc::format!("{name}.npy"), name.to_string()]
         .into_iter()
         .find(|m| archive.index_for_name(m).is_some())
@@ -114,9 +118,9 @@ fn read_member(archive: &mut Archive<'_>, name: &str, archive_len: u64) -> Resul
         .by_name(&member)
         .map_err(|e| NpzError::MemberRead { member: member.clone(), reason: e.to_string() })?;
     let declared = file.size();
-    let limit = MAX_MEMBER_BYTES.min(file.compressed_size().max(1).saturating_mul(MAX_DEFLATE_RATIO)).min(
-        if file.compression() == zip::CompressionMethod::Stored { archive_len } else { u64::MAX },
-    );
+    let limit = MAX_MEMBER_BYTES
+        .min(file.compressed_size().max(1).saturating_mul(MAX_DEFLATE_RATIO))
+        .min(if file.compression() == zip::CompressionMethod::Stored { archive_len } else { u64::MAX });
     if declared > limit {
         return Err(NpzError::MemberSize { member, declared, limit });
     }
@@ -166,7 +170,11 @@ pub fn read_transform(bytes: &[u8]) -> Result<Source, NpzError> {
     let source = if let Some((member, data)) = read_member(&mut archive, "weights", len)? {
         let w = parse(&member, &data)?;
         let [d_in, d_out] = w.shape[..] else {
-            return Err(NpzError::Shape { member: "weights", expected: "2-D [d_in, d_out]".into(), found: w.shape });
+            return Err(NpzError::Shape {
+                member: "weights",
+                expected: "2-D [d_in, d_out]".into(),
+                found: w.shape,
+            });
         };
         let bias = match read_member(&mut archive, "bias", len)? {
             None => None,
