@@ -10,6 +10,8 @@ use half::{bf16, f16};
 use crate::dtype::{Element, WeightDtype};
 use crate::error::Error;
 
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+pub(crate) mod arm;
 pub(crate) mod scalar;
 
 pub use crate::format::NR;
@@ -100,16 +102,25 @@ pub(crate) enum PackedWeights<'a> {
 pub enum Isa {
     /// Portable scalar code: compiled on every target, the reference and the fallback.
     Scalar,
+    /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    CortexM,
 }
 
 impl Isa {
     /// Every ISA this build knows, best last.
-    pub const ALL: &'static [Isa] = &[Isa::Scalar];
+    pub const ALL: &'static [Isa] = &[
+        Isa::Scalar,
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+        Isa::CortexM,
+    ];
 
     /// Name used by `GLOCAL_FORCE_ISA` and in kernel names.
     pub const fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
+            #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+            Isa::CortexM => "cortexm",
         }
     }
 
@@ -122,6 +133,9 @@ impl Isa {
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
+            // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
+            #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+            Isa::CortexM => true,
         }
     }
 
@@ -189,6 +203,30 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: scalar::MR,
         nr: NR,
     },
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    KernelInfo {
+        name: "f32_f32acc_1x16__cortexm4f",
+        isa: Isa::CortexM,
+        dtype: WeightDtype::F32,
+        mr: arm::cortex_m::MR,
+        nr: NR,
+    },
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    KernelInfo {
+        name: "f16_f32acc_1x16__cortexm4f",
+        isa: Isa::CortexM,
+        dtype: WeightDtype::F16,
+        mr: arm::cortex_m::MR,
+        nr: NR,
+    },
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    KernelInfo {
+        name: "bf16_f32acc_1x16__cortexm4f",
+        isa: Isa::CortexM,
+        dtype: WeightDtype::Bf16,
+        mr: arm::cortex_m::MR,
+        nr: NR,
+    },
 ];
 
 /// The registry entry for `isa` and `dtype`.
@@ -204,5 +242,11 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
         (Isa::Scalar, PackedWeights::F32(p)) => scalar::apply(p, x, y),
         (Isa::Scalar, PackedWeights::F16(p)) => scalar::apply(p, x, y),
         (Isa::Scalar, PackedWeights::Bf16(p)) => scalar::apply(p, x, y),
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+        (Isa::CortexM, PackedWeights::F32(p)) => arm::cortex_m::apply(p, x, y),
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+        (Isa::CortexM, PackedWeights::F16(p)) => arm::cortex_m::apply(p, x, y),
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+        (Isa::CortexM, PackedWeights::Bf16(p)) => arm::cortex_m::apply(p, x, y),
     }
 }

@@ -1,0 +1,213 @@
+//! Every kernel compiled for this target against the f64 oracle and, exactly, against the
+//! portable scalar kernel; edge shapes {1, 15, 16, 17, 35}^2 x rows 1..=5, all weight dtypes,
+//! all input/output element types. Outputs are prefilled with NaN so an unwritten value fails.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use glocal::kernel::{Isa, KernelInfo, KERNELS};
+use glocal::pack::{pack, Source};
+use glocal::{bf16, f16, reference, Element, Transform, WeightDtype};
+use mcu_tests::{entry, run, Check, Rng, Suite};
+
+const DIMS: [usize; 5] = [1, 15, 16, 17, 35];
+const MAX_ROWS: usize = 5;
+
+fn source(rng: &mut Rng, d_in: usize, d_out: usize, integer: bool) -> Source {
+    let (weights, bias, mean, std) = if integer {
+        let w = (0..d_in * d_out).map(|_| rng.int(-4, 4) as f64).collect();
+        let b = (0..d_out).map(|_| rng.int(-8, 8) as f64).collect();
+        (w, b, 0.0, 1.0)
+    } else {
+        let w = (0..d_in * d_out).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let b = (0..d_out).map(|_| rng.uniform(-0.5, 0.5)).collect();
+        (w, b, 0.25, 1.75)
+    };
+    Source { d_in, d_out, weights, bias: Some(bias), mean, std }
+}
+
+/// Relative error of storing one folded weight in `dtype`.
+fn weight_eps(dtype: WeightDtype) -> f64 {
+    match dtype {
+        WeightDtype::F16 => 1.0 / 2048.0,
+        WeightDtype::Bf16 => 1.0 / 256.0,
+        _ => 1.0 / 16_777_216.0,
+    }
+}
+
+fn out_eps<O: 'static>() -> f64 {
+    use core::any::TypeId;
+    if TypeId::of::<O>() == TypeId::of::<f16>() {
+        1.0 / 2048.0
+    } else if TypeId::of::<O>() == TypeId::of::<bf16>() {
+        1.0 / 256.0
+    } else {
+        1.0 / 16_777_216.0
+    }
+}
+
+struct Case<'a> {
+    kernel: &'a KernelInfo,
+    src: &'a Source,
+    fast: Transform<'a>,
+    scalar: Transform<'a>,
+    rows: usize,
+}
+
+impl Case<'_> {
+    /// The oracle `y_ref` for widened inputs `xf`, and the error bound of every output before
+    /// output rounding: weight rounding and f32 accumulation over `sum |x'| |w|`.
+    fn oracle(&self, xf: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let (d_in, d_out, rows) = (self.src.d_in, self.src.d_out, self.rows);
+        let w32: Vec<f32> = self.src.weights.iter().map(|&v| v as f32).collect();
+        let b32: Vec<f32> = self.src.bias.as_deref().unwrap_or(&[]).iter().map(|&v| v as f32).collect();
+        let mut yr = alloc::vec![0f64; rows * d_out];
+        reference::affine_f64(xf, &w32, Some(&b32), self.src.mean, self.src.std, d_in, d_out, &mut yr);
+        let (m, s) = (self.src.mean, self.src.std);
+        let eps_w = weight_eps(self.kernel.dtype) + (d_in as f64 + 2.0) / 16_777_216.0;
+        let mut tol = alloc::vec![0f64; rows * d_out];
+        for (i, t) in tol.iter_mut().enumerate() {
+            let (r, j) = (i / d_out, i % d_out);
+            let mut mag = self.src.bias.as_ref().map_or(0.0, |b| b[j].abs());
+            for k in 0..d_in {
+                let w = self.src.weights[k * d_out + j].abs();
+                mag += ((xf[r * d_in + k] as f64 - m).abs() / s + m.abs() / s) * w;
+            }
+            *t = eps_w * mag + 1e-30;
+        }
+        (yr, tol)
+    }
+
+    /// Runs both kernels on `x`; checks rows, every value written, bit-equality with scalar,
+    /// the oracle within the bound, and (for integer data) the exact integer result.
+    fn check<I: Element, O: Element>(&self, c: &mut Check, x: &[I], yr: &[f64], tol: &[f64], integer: bool) {
+        let (d_in, d_out, rows) = (self.src.d_in, self.src.d_out, self.rows);
+        let name = self.kernel.name;
+        let mut y = alloc::vec![O::from_f32(f32::NAN); rows * d_out];
+        let mut ys = alloc::vec![O::from_f32(f32::NAN); rows * d_out];
+        let r = self.fast.apply(x, &mut y);
+        c.that(r == Ok(rows), format_args!("{name} {d_in}x{d_out} rows {rows}: apply returned {r:?}"));
+        let _ = self.scalar.apply(x, &mut ys);
+        for i in 0..rows * d_out {
+            let (r, j) = (i / d_out, i % d_out);
+            let got = y[i].to_f32();
+            if !c.that(
+                !got.is_nan(),
+                format_args!("{name} {d_in}x{d_out} rows {rows}: y[{r}][{j}] not written (NaN)"),
+            ) {
+                continue;
+            }
+            c.that(
+                got.to_bits() == ys[i].to_f32().to_bits(),
+                format_args!(
+                    "{name} {d_in}x{d_out}: y[{r}][{j}] = {got} but scalar gives {}",
+                    ys[i].to_f32()
+                ),
+            );
+            let bound = tol[i] + out_eps::<O>() * yr[i].abs();
+            let err = (got as f64 - yr[i]).abs();
+            c.that(
+                err <= bound,
+                format_args!(
+                    "{name} {d_in}x{d_out}: y[{r}][{j}] = {got}, oracle {} (err {err:e} > {bound:e})",
+                    yr[i]
+                ),
+            );
+            if integer {
+                c.that(
+                    got as f64 == yr[i],
+                    format_args!("{name} {d_in}x{d_out}: y[{r}][{j}] = {got}, exact {}", yr[i]),
+                );
+            }
+        }
+    }
+}
+
+fn inputs<I: Element>(rng: &mut Rng, n: usize, integer: bool) -> Vec<I> {
+    (0..n)
+        .map(|_| I::from_f32(if integer { rng.int(-4, 4) as f32 } else { rng.uniform(-2.0, 2.0) as f32 }))
+        .collect()
+}
+
+fn all_io<I: Element>(case: &Case<'_>, c: &mut Check, rng: &mut Rng, integer: bool) {
+    let x: Vec<I> = inputs(rng, case.rows * case.src.d_in, integer);
+    let xf: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+    let (yr, tol) = case.oracle(&xf);
+    case.check::<I, f32>(c, &x, &yr, &tol, integer);
+    // 16-bit outputs: integer results here stay within +-8 + 35*16, exact in f16 and bf16 (< 256).
+    let small = !integer || case.src.d_in <= 15;
+    if small {
+        case.check::<I, f16>(c, &x, &yr, &tol, integer);
+        case.check::<I, bf16>(c, &x, &yr, &tol, integer);
+    }
+}
+
+fn kernel_cases(s: &mut Suite, k: &KernelInfo) {
+    let mut rng = Rng(0x9E37_79B9 ^ k.dtype.code() as u32);
+    for &d_in in &DIMS {
+        for &d_out in &DIMS {
+            for integer in [false, true] {
+                let src = source(&mut rng, d_in, d_out, integer);
+                let blob = match pack(&src, k.dtype, "test", "kernels") {
+                    Ok(b) => b,
+                    Err(e) => {
+                        s.case(format_args!("{} pack {d_in}x{d_out}", k.name), |c| {
+                            c.that(false, format_args!("pack failed: {e:?}"));
+                        });
+                        continue;
+                    }
+                };
+                let (fast, scalar) = match (
+                    Transform::with_isa(blob.as_bytes(), k.isa),
+                    Transform::with_isa(blob.as_bytes(), Isa::Scalar),
+                ) {
+                    (Ok(f), Ok(sc)) => (f, sc),
+                    (f, sc) => {
+                        s.case(format_args!("{} load {d_in}x{d_out}", k.name), |c| {
+                            c.that(false, format_args!("{f:?} {sc:?}"));
+                        });
+                        continue;
+                    }
+                };
+                let kind = if integer { "integer" } else { "random" };
+                s.case(format_args!("{} {d_in}x{d_out} {kind}", k.name), |c| {
+                    c.that(
+                        fast.kernel() == k,
+                        format_args!("forced {} but transform runs {}", k.name, fast.kernel().name),
+                    );
+                    for rows in 1..=MAX_ROWS {
+                        let case = Case { kernel: k, src: &src, fast, scalar, rows };
+                        all_io::<f32>(&case, c, &mut rng, integer);
+                        all_io::<f16>(&case, c, &mut rng, integer);
+                        all_io::<bf16>(&case, c, &mut rng, integer);
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn dispatch(s: &mut Suite) {
+    s.case(format_args!("dispatch"), |c| {
+        let isas: Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
+        c.that(isas.contains(&"cortexm"), format_args!("cortexm ISA missing: {isas:?}"));
+        c.that(Isa::best().name() == "cortexm", format_args!("best ISA is {}", Isa::best().name()));
+        for d in WeightDtype::ALL {
+            let n = KERNELS.iter().filter(|k| k.dtype == d && k.isa.is_available()).count();
+            c.that(n == 2, format_args!("{d}: {n} kernels available, expected scalar + cortexm"));
+        }
+    });
+}
+
+#[entry]
+fn main() -> ! {
+    run("kernels", |s| {
+        dispatch(s);
+        for k in KERNELS.iter().filter(|k| k.isa.is_available()) {
+            kernel_cases(s, k);
+        }
+    })
+}
