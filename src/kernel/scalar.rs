@@ -16,6 +16,7 @@ const KC: usize = 32;
 type Tile = [[f32; NR]; MR];
 
 /// `y = x @ W + bias` for all rows, one `MR`-row block and one panel at a time.
+#[inline(never)]
 pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     for (x_block, y_block) in x.chunks(MR * d_in).zip(y.chunks_mut(MR * d_out)) {

@@ -107,6 +107,10 @@ fn as_bytes<I: Element>(s: &[I]) -> &[u8] {
 ///
 /// Falls back to the portable kernel if a panel is not 4-byte aligned (a validated blob
 /// always is: sections are 64-byte aligned in a 4-byte aligned blob).
+///
+/// Never inlined, so that its frame is not merged into the dispatcher's with the other
+/// kernels' (that would add their stack buffers to every call's worst case).
+#[inline(never)]
 pub(crate) fn apply<W: CmWeight, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     if d_in == 0 || d_out == 0 {

@@ -1,0 +1,90 @@
+//! Executed instructions per multiply-add of `Transform::apply` on the emulated Cortex-M,
+//! counted with SysTick under `qemu -icount shift=0` (one virtual ns per instruction).
+//! d_in = d_out = 512 (resnet18/avgpool's shape), random weights, f32 inputs and outputs
+//! unless stated. Also guards the kernel against regressions: fails above the limits below.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use glocal::kernel::{Isa, KERNELS};
+use glocal::pack::{write_blob, BlobSpec};
+use glocal::{f16, Element, Transform, WeightDtype};
+use mcu_tests::{entry, println, run, Check, Counter, Rng, Suite};
+
+const D: usize = 512;
+
+/// Instructions per multiply-add the Cortex-M kernel must stay under (batch 1, f32 in/out).
+fn limit(dtype: WeightDtype) -> f64 {
+    match dtype {
+        WeightDtype::F32 => 1.25,
+        WeightDtype::F16 => 2.30,
+        _ => 2.85,
+    }
+}
+
+fn per_mac<I: Element>(ctr: &Counter, t: &Transform<'_>, rows: usize) -> f64 {
+    let mut rng = Rng(7);
+    let x: alloc::vec::Vec<I> = (0..rows * D).map(|_| I::from_f32(rng.uniform(-2.0, 2.0) as f32)).collect();
+    let mut y = alloc::vec![0f32; rows * D];
+    let _ = t.apply(&x, &mut y); // warm: same code path, nothing to warm in qemu but harmless
+    let n = ctr.measure(|| {
+        let _ = core::hint::black_box(t).apply(core::hint::black_box(&x[..]), &mut y[..]);
+    });
+    n / (rows * D * D) as f64
+}
+
+fn cases(s: &mut Suite) {
+    let ctr = Counter::start();
+    println!("instructions per SysTick tick (calibrated): {:.3}", ctr.instr_per_tick());
+    println!("| weights | kernel | batch 1 | batch 4 | batch 1, f16 in |");
+    println!("|---|---|---|---|---|");
+    for dtype in WeightDtype::ALL {
+        let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
+        let bias = alloc::vec![0.125f64; D];
+        let spec = BlobSpec {
+            dtype,
+            d_in: D,
+            d_out: D,
+            flags: glocal::format::FLAG_NORM_FOLDED | glocal::format::FLAG_HAS_BIAS,
+            mean: 0.0,
+            std: 1.0,
+            model: "cost",
+            module: "random",
+        };
+        let blob = write_blob(spec, &bias, |_, _, out| {
+            let v = rng.uniform(-0.1, 0.1);
+            match dtype {
+                WeightDtype::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
+                WeightDtype::F16 => out.copy_from_slice(&f16::from_f64(v).to_le_bytes()),
+                _ => out.copy_from_slice(&glocal::bf16::from_f64(v).to_le_bytes()),
+            }
+        })
+        .expect("blob");
+        let mut fast = 0.0;
+        let mut scalar = 0.0;
+        for k in KERNELS.iter().filter(|k| k.dtype == dtype && k.isa.is_available()) {
+            let t = Transform::with_isa(blob.as_bytes(), k.isa).expect("load");
+            let (b1, b4, h1) =
+                (per_mac::<f32>(&ctr, &t, 1), per_mac::<f32>(&ctr, &t, 4), per_mac::<f16>(&ctr, &t, 1));
+            println!("| {} | {} | {:.3} | {:.3} | {:.3} |", dtype, k.name, b1, b4, h1);
+            if k.isa == Isa::Scalar {
+                scalar = b1;
+            } else {
+                fast = b1;
+            }
+        }
+        s.case(format_args!("cost {dtype}"), |c: &mut Check| {
+            c.that(
+                fast > 0.5 && fast <= limit(dtype),
+                format_args!("{dtype}: {fast:.3} instr/MAC > {}", limit(dtype)),
+            );
+            c.that(fast < scalar, format_args!("{dtype}: cortexm {fast:.3} not below scalar {scalar:.3}"));
+        });
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    run("cost", cases)
+}
