@@ -35,110 +35,196 @@ const KC: usize = 64;
 core::arch::global_asm!(include_str!("cortex_m.s"), options(raw));
 
 extern "C" {
-    fn __glocal_cm_f32_1x16(acc: *mut f32, x: *const f32, w: *const f32, k: usize);
-    fn __glocal_cm_f16_1x16(acc: *mut f32, x: *const f32, w: *const f16, k: usize);
-    fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const bf16, k: usize);
-    fn __glocal_cm_f16_to_f32(dst: *mut f32, src: *const f16, n: usize);
+    fn __glocal_cm_f32_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+    fn __glocal_cm_f16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+    fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+    fn __glocal_cm_f16_to_f32(dst: *mut f32, src: *const u8, n: usize);
 }
+
+/// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
+type Mac = unsafe extern "C" fn(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
 
 /// A weight type with a Cortex-M microkernel.
 pub(crate) trait CmWeight: WeightElem {
-    /// `acc[j] += sum_{i < x.len()} x[i] * w[i * NR + j]`. Returns `false` (and does nothing)
-    /// when `w` is shorter than `x.len() * NR` or not 4-byte aligned.
-    fn mac(acc: &mut [f32; NR], x: &[f32], w: &[Self]) -> bool;
+    /// Its microkernel.
+    const MAC: Mac;
+}
+impl CmWeight for f32 {
+    const MAC: Mac = __glocal_cm_f32_1x16;
+}
+impl CmWeight for f16 {
+    const MAC: Mac = __glocal_cm_f16_1x16;
+}
+impl CmWeight for bf16 {
+    const MAC: Mac = __glocal_cm_bf16_1x16;
 }
 
-macro_rules! cm_weight {
-    ($t:ty, $f:ident) => {
-        impl CmWeight for $t {
-            #[inline(always)]
-            fn mac(acc: &mut [f32; NR], x: &[f32], w: &[Self]) -> bool {
-                let k = x.len();
-                if w.len() / NR < k || w.as_ptr() as usize % 4 != 0 {
-                    return false;
-                }
-                // SAFETY: the kernel reads `k` f32 at `x` (x.len() == k), `k * NR` elements at
-                // `w` (checked above) and reads/writes the `NR` f32 of `acc`. All three are
-                // 4-byte aligned (f32 slices by type, `w` checked above), as VLDM/LDM require.
-                // It follows AAPCS-VFP (saves s16-s31 and r4-r11) and touches no other memory.
-                unsafe { $f(acc.as_mut_ptr(), x.as_ptr(), w.as_ptr(), k) };
-                true
-            }
+/// An input or output element type as a value, so the driver is compiled once rather than
+/// once per (weights, input, output) combination: flash matters more than a branch per panel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Kind {
+    fn of<E: Element>() -> Kind {
+        use core::any::TypeId;
+        if TypeId::of::<E>() == TypeId::of::<f32>() {
+            Kind::F32
+        } else if TypeId::of::<E>() == TypeId::of::<f16>() {
+            Kind::F16
+        } else {
+            Kind::Bf16
         }
-    };
-}
-cm_weight!(f32, __glocal_cm_f32_1x16);
-cm_weight!(f16, __glocal_cm_f16_1x16);
-cm_weight!(bf16, __glocal_cm_bf16_1x16);
+    }
 
-/// Widens `src` into `dst[..src.len()]` (`src.len() <= dst.len()` by the caller's chunking).
-#[inline]
-fn widen<I: Element>(src: &[I], dst: &mut [f32; KC]) {
-    let n = src.len().min(KC);
-    if let Some(h) = bytemuck_f16(src) {
-        // SAFETY: writes `n <= KC` f32 to `dst` (4-aligned) and reads `n` halves from `h`
-        // (2-aligned by type; the routine aligns itself before using VLDM).
-        unsafe { __glocal_cm_f16_to_f32(dst.as_mut_ptr(), h.as_ptr(), n) };
+    fn size(self) -> usize {
+        if self == Kind::F32 {
+            4
+        } else {
+            2
+        }
+    }
+}
+
+/// `acc[j] += sum_i x[i] * w[i * NR + j]` over `i < x.len()`; does nothing unless `w` holds
+/// `x.len() * NR` weights of `w_size` bytes at a 4-byte aligned address.
+#[inline(always)]
+fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
+    let k = x.len();
+    if w.len() / (NR * w_size) < k || w.as_ptr() as usize % 4 != 0 {
         return;
     }
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = s.to_f32();
+    // SAFETY: the kernel reads `k` f32 at `x` (x.len() == k), `k * NR` weights of `w_size`
+    // bytes at `w` (checked above) and reads/writes the `NR` f32 of `acc`. All three are
+    // 4-byte aligned (f32 slices by type, `w` checked above), as VLDM/LDM require. It follows
+    // AAPCS-VFP (saves s16-s31 and r4-r11) and touches no other memory.
+    unsafe { kernel(acc.as_mut_ptr(), x.as_ptr(), w.as_ptr(), k) };
+}
+
+/// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`.
+fn widen(kind: Kind, src: &[u8], dst: &mut [f32; KC]) {
+    let n = (src.len() / kind.size()).min(KC);
+    match kind {
+        Kind::F16 => {
+            // SAFETY: reads `n` halves from `src` (2-byte aligned: it is an `&[f16]`; the
+            // routine aligns itself before using VLDM) and writes `n <= KC` f32 to `dst`.
+            unsafe { __glocal_cm_f16_to_f32(dst.as_mut_ptr(), src.as_ptr(), n) }
+        }
+        Kind::Bf16 => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = f32::from_bits((u16::from_le_bytes([s[0], s[1]]) as u32) << 16);
+            }
+        }
+        Kind::F32 => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            }
+        }
     }
 }
 
-/// `src` as `&[f16]` when `I` is f16.
-#[inline(always)]
-fn bytemuck_f16<I: Element>(src: &[I]) -> Option<&[f16]> {
-    if core::any::TypeId::of::<I>() == core::any::TypeId::of::<f16>() {
-        bytemuck::try_cast_slice(as_bytes(src)).ok()
-    } else {
-        None
+/// Writes `acc[..dst.len() / size]` into `dst` as elements of `kind` (rounded to nearest even).
+fn store(kind: Kind, acc: &[f32; NR], dst: &mut [u8]) {
+    match kind {
+        Kind::F32 => dst.chunks_exact_mut(4).zip(acc).for_each(|(d, a)| d.copy_from_slice(&a.to_le_bytes())),
+        Kind::F16 => dst
+            .chunks_exact_mut(2)
+            .zip(acc)
+            .for_each(|(d, &a)| d.copy_from_slice(&f16::from_f32(a).to_le_bytes())),
+        Kind::Bf16 => dst
+            .chunks_exact_mut(2)
+            .zip(acc)
+            .for_each(|(d, &a)| d.copy_from_slice(&bf16::from_f32(a).to_le_bytes())),
     }
 }
 
 #[inline(always)]
-fn as_bytes<I: Element>(s: &[I]) -> &[u8] {
+fn as_bytes<E: Element>(s: &[E]) -> &[u8] {
     // SAFETY: every `Element` (f32, f16, bf16) is plain old data without padding, so its
     // slice is readable as `size_of_val(s)` initialised bytes for the same lifetime.
     unsafe { core::slice::from_raw_parts(s.as_ptr().cast::<u8>(), core::mem::size_of_val(s)) }
+}
+
+#[inline(always)]
+fn as_bytes_mut<E: Element>(s: &mut [E]) -> &mut [u8] {
+    // SAFETY: as `as_bytes`; moreover every bit pattern is a valid f32, f16 or bf16, so any
+    // bytes written through the view leave `s` valid. The borrow of `s` is held as long.
+    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<u8>(), core::mem::size_of_val(s)) }
 }
 
 /// `y = x @ W + bias` for all rows, one row and one panel at a time.
 ///
 /// Falls back to the portable kernel if a panel is not 4-byte aligned (a validated blob
 /// always is: sections are 64-byte aligned in a 4-byte aligned blob).
+pub(crate) fn apply<W: CmWeight, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
+    if p.iter().any(|(_, w)| w.as_ptr() as usize % 4 != 0) {
+        return super::super::scalar::apply(p, x, y);
+    }
+    let weights: &[u8] = bytemuck::cast_slice(p.weights);
+    let w_size = core::mem::size_of::<W>();
+    let dims = (p.d_in, p.d_out, p.stride * w_size);
+    drive(
+        W::MAC,
+        w_size,
+        p.bias,
+        weights,
+        dims,
+        as_bytes(x),
+        Kind::of::<I>(),
+        as_bytes_mut(y),
+        Kind::of::<O>(),
+    );
+}
+
+/// The driver, compiled once: `dims` is `(d_in, d_out, panel stride in bytes)`.
 ///
 /// Never inlined, so that its frame is not merged into the dispatcher's with the other
 /// kernels' (that would add their stack buffers to every call's worst case).
 #[inline(never)]
-pub(crate) fn apply<W: CmWeight, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
-    let (d_in, d_out) = (p.d_in, p.d_out);
-    if d_in == 0 || d_out == 0 {
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    kernel: Mac,
+    w_size: usize,
+    bias: &[f32],
+    weights: &[u8],
+    (d_in, d_out, stride): (usize, usize, usize),
+    x: &[u8],
+    xk: Kind,
+    y: &mut [u8],
+    yk: Kind,
+) {
+    if d_in == 0 || d_out == 0 || stride == 0 {
         return;
     }
-    if p.iter().any(|(_, w)| w.as_ptr() as usize % 4 != 0) {
-        return super::super::scalar::apply(p, x, y);
-    }
     let mut buf = [0f32; KC];
-    for (x_row, y_row) in x.chunks_exact(d_in).zip(y.chunks_exact_mut(d_out)) {
-        for (panel, (bias, w)) in p.iter().enumerate() {
-            let mut acc = *bias;
-            match I::as_f32_slice(x_row) {
-                Some(xf) => {
-                    W::mac(&mut acc, xf, w);
-                }
+    let panel_bytes = d_in * NR * w_size;
+    for (x_row, y_row) in x.chunks_exact(d_in * xk.size()).zip(y.chunks_exact_mut(d_out * yk.size())) {
+        let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
+        for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
+            let (Ok(b), Some(w)) = (<&[f32; NR]>::try_from(b), w.get(..panel_bytes)) else {
+                return;
+            };
+            let mut acc = *b;
+            match x_f32 {
+                // f32 inputs are read in place, the whole depth in one call.
+                Some(xf) => mac(kernel, w_size, &mut acc, xf, w),
+                // Others are widened KC at a time into a stack buffer.
                 None => {
-                    for (xc, wc) in x_row.chunks(KC).zip(w.chunks(KC * NR)) {
-                        widen(xc, &mut buf);
-                        W::mac(&mut acc, buf.get(..xc.len()).unwrap_or(&[]), wc);
+                    let chunk = KC * xk.size();
+                    for (xc, wc) in x_row.chunks(chunk).zip(w.chunks(KC * NR * w_size)) {
+                        widen(xk, xc, &mut buf);
+                        let n = xc.len() / xk.size();
+                        mac(kernel, w_size, &mut acc, buf.get(..n).unwrap_or(&[]), wc);
                     }
                 }
             }
             let col0 = panel * NR;
-            if let Some(dst) = y_row.get_mut(col0..d_out.min(col0 + NR)) {
-                for (d, &a) in dst.iter_mut().zip(&acc) {
-                    *d = O::from_f32(a);
-                }
+            let cols = NR.min(d_out - col0);
+            if let Some(dst) = y_row.get_mut(col0 * yk.size()..(col0 + cols) * yk.size()) {
+                store(yk, &acc, dst);
             }
         }
     }

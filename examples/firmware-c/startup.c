@@ -1,0 +1,31 @@
+/* Minimal Cortex-M4F/M7 startup for the glocal C firmware: a vector table at address 0, the
+ * FPU enabled (CP10/CP11 full access) before any float code, then newlib's _start (rdimon
+ * semihosting crt0: zeroes .bss, sets up the heap/stack from SYS_HEAPINFO, calls main and
+ * exits with main's return value). Faults print a line and exit 1. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern void _start(void);
+
+#define RAM_TOP 0x20400000u /* mps2-an386/an500: 4 MiB SSRAM at 0x2000_0000 */
+
+static void fault(void) {
+    volatile uint32_t cfsr = *(volatile uint32_t *)0xE000ED28u;
+    printf("FAIL (fault) CFSR=0x%08lx\n", (unsigned long)cfsr);
+    exit(1);
+}
+
+void Reset_Handler(void) {
+    volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
+    *cpacr |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    _start();
+    for (;;) {
+    }
+}
+
+__attribute__((section(".vectors"), used)) void (*const vectors[16])(void) = {
+    (void (*)(void))RAM_TOP, Reset_Handler, fault, fault, fault, fault, fault, 0, 0, 0, 0, fault, fault, 0,
+    fault, fault,
+};
