@@ -30,7 +30,7 @@ use crate::dtype::Element;
 /// Rows per register tile.
 pub const MR: usize = 1;
 /// Inputs widened per chunk when they are f16 or bf16.
-const KC: usize = 64;
+const KC: usize = 32;
 
 core::arch::global_asm!(include_str!("cortex_m.s"), options(raw));
 
