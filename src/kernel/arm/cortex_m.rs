@@ -157,12 +157,11 @@ fn as_bytes_mut<E: Element>(s: &mut [E]) -> &mut [u8] {
 
 /// `y = x @ W + bias` for all rows, one row and one panel at a time.
 ///
-/// Falls back to the portable kernel if a panel is not 4-byte aligned (a validated blob
-/// always is: sections are 64-byte aligned in a 4-byte aligned blob).
+/// A thin shim per (weights, input, output) type; the work is in [`drive`], compiled once.
+/// Panels are 4-byte aligned in every validated blob (64-byte aligned sections in a 4-byte
+/// aligned blob, checked by `Transform::with_isa`); [`mac`] re-checks before each call.
+#[inline(never)]
 pub(crate) fn apply<W: CmWeight, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
-    if p.iter().any(|(_, w)| w.as_ptr() as usize % 4 != 0) {
-        return super::super::scalar::apply(p, x, y);
-    }
     let weights: &[u8] = bytemuck::cast_slice(p.weights);
     let w_size = core::mem::size_of::<W>();
     let dims = (p.d_in, p.d_out, p.stride * w_size);
