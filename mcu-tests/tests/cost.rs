@@ -17,7 +17,7 @@ const D: usize = 512;
 /// Instructions per multiply-add the Cortex-M kernel must stay under (batch 1, f32 in/out).
 fn limit(dtype: WeightDtype) -> f64 {
     match dtype {
-        WeightDtype::F32 => 1.25,
+        WeightDtype::F32 => 1.20,
         WeightDtype::F16 => 2.30,
         _ => 2.85,
     }

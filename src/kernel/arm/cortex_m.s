@@ -21,69 +21,107 @@
 __glocal_cm_f32_1x16:
     vpush {s16-s31}
     vldmia r0, {s0-s15}              @ accumulators
-    subs r3, r3, #2
+    subs r3, r3, #4
     blt 2f
-1:                                    @ two rows of W per iteration
-    vldmia r1!, {s16-s17}              @ x[i], x[i+1]
-    vldmia r2!, {s18-s31}
-    vmla.f32 s0, s16, s18
-    vmla.f32 s1, s16, s19
-    vmla.f32 s2, s16, s20
-    vmla.f32 s3, s16, s21
-    vmla.f32 s4, s16, s22
-    vmla.f32 s5, s16, s23
-    vmla.f32 s6, s16, s24
-    vmla.f32 s7, s16, s25
-    vmla.f32 s8, s16, s26
-    vmla.f32 s9, s16, s27
-    vmla.f32 s10, s16, s28
-    vmla.f32 s11, s16, s29
-    vmla.f32 s12, s16, s30
-    vmla.f32 s13, s16, s31
-    vldmia r2!, {s18-s31}
-    vmla.f32 s14, s16, s18
-    vmla.f32 s15, s16, s19
-    vmla.f32 s0, s17, s20
-    vmla.f32 s1, s17, s21
-    vmla.f32 s2, s17, s22
-    vmla.f32 s3, s17, s23
-    vmla.f32 s4, s17, s24
-    vmla.f32 s5, s17, s25
-    vmla.f32 s6, s17, s26
-    vmla.f32 s7, s17, s27
-    vmla.f32 s8, s17, s28
-    vmla.f32 s9, s17, s29
-    vmla.f32 s10, s17, s30
-    vmla.f32 s11, s17, s31
-    vldmia r2!, {s18-s21}
-    vmla.f32 s12, s17, s18
-    vmla.f32 s13, s17, s19
-    vmla.f32 s14, s17, s20
-    vmla.f32 s15, s17, s21
-    subs r3, r3, #2
+1:                                    @ 4 rows of W per iteration
+    vldmia r1!, {s16-s19}              @ x[i] .. x[i+3]
+    vldmia r2!, {s20-s31}
+    vmla.f32 s0, s16, s20
+    vmla.f32 s1, s16, s21
+    vmla.f32 s2, s16, s22
+    vmla.f32 s3, s16, s23
+    vmla.f32 s4, s16, s24
+    vmla.f32 s5, s16, s25
+    vmla.f32 s6, s16, s26
+    vmla.f32 s7, s16, s27
+    vmla.f32 s8, s16, s28
+    vmla.f32 s9, s16, s29
+    vmla.f32 s10, s16, s30
+    vmla.f32 s11, s16, s31
+    vldmia r2!, {s20-s31}
+    vmla.f32 s12, s16, s20
+    vmla.f32 s13, s16, s21
+    vmla.f32 s14, s16, s22
+    vmla.f32 s15, s16, s23
+    vmla.f32 s0, s17, s24
+    vmla.f32 s1, s17, s25
+    vmla.f32 s2, s17, s26
+    vmla.f32 s3, s17, s27
+    vmla.f32 s4, s17, s28
+    vmla.f32 s5, s17, s29
+    vmla.f32 s6, s17, s30
+    vmla.f32 s7, s17, s31
+    vldmia r2!, {s20-s31}
+    vmla.f32 s8, s17, s20
+    vmla.f32 s9, s17, s21
+    vmla.f32 s10, s17, s22
+    vmla.f32 s11, s17, s23
+    vmla.f32 s12, s17, s24
+    vmla.f32 s13, s17, s25
+    vmla.f32 s14, s17, s26
+    vmla.f32 s15, s17, s27
+    vmla.f32 s0, s18, s28
+    vmla.f32 s1, s18, s29
+    vmla.f32 s2, s18, s30
+    vmla.f32 s3, s18, s31
+    vldmia r2!, {s20-s31}
+    vmla.f32 s4, s18, s20
+    vmla.f32 s5, s18, s21
+    vmla.f32 s6, s18, s22
+    vmla.f32 s7, s18, s23
+    vmla.f32 s8, s18, s24
+    vmla.f32 s9, s18, s25
+    vmla.f32 s10, s18, s26
+    vmla.f32 s11, s18, s27
+    vmla.f32 s12, s18, s28
+    vmla.f32 s13, s18, s29
+    vmla.f32 s14, s18, s30
+    vmla.f32 s15, s18, s31
+    vldmia r2!, {s20-s31}
+    vmla.f32 s0, s19, s20
+    vmla.f32 s1, s19, s21
+    vmla.f32 s2, s19, s22
+    vmla.f32 s3, s19, s23
+    vmla.f32 s4, s19, s24
+    vmla.f32 s5, s19, s25
+    vmla.f32 s6, s19, s26
+    vmla.f32 s7, s19, s27
+    vmla.f32 s8, s19, s28
+    vmla.f32 s9, s19, s29
+    vmla.f32 s10, s19, s30
+    vmla.f32 s11, s19, s31
+    vldmia r2!, {s20-s23}
+    vmla.f32 s12, s19, s20
+    vmla.f32 s13, s19, s21
+    vmla.f32 s14, s19, s22
+    vmla.f32 s15, s19, s23
+    subs r3, r3, #4
     bge 1b
 2:
-    adds r3, r3, #2
+    adds r3, r3, #4
     beq 3f
+4:                                    @ the remaining rows, one at a time
     vldmia r1!, {s16}
-    vldmia r2!, {s18-s31}
-    vmla.f32 s0, s16, s18
-    vmla.f32 s1, s16, s19
-    vmla.f32 s2, s16, s20
-    vmla.f32 s3, s16, s21
-    vmla.f32 s4, s16, s22
-    vmla.f32 s5, s16, s23
-    vmla.f32 s6, s16, s24
-    vmla.f32 s7, s16, s25
-    vmla.f32 s8, s16, s26
-    vmla.f32 s9, s16, s27
-    vmla.f32 s10, s16, s28
-    vmla.f32 s11, s16, s29
-    vmla.f32 s12, s16, s30
-    vmla.f32 s13, s16, s31
-    vldmia r2!, {s18-s19}
-    vmla.f32 s14, s16, s18
-    vmla.f32 s15, s16, s19
+    vldmia r2!, {s17-s31}
+    vmla.f32 s0, s16, s17
+    vmla.f32 s1, s16, s18
+    vmla.f32 s2, s16, s19
+    vmla.f32 s3, s16, s20
+    vmla.f32 s4, s16, s21
+    vmla.f32 s5, s16, s22
+    vmla.f32 s6, s16, s23
+    vmla.f32 s7, s16, s24
+    vmla.f32 s8, s16, s25
+    vmla.f32 s9, s16, s26
+    vmla.f32 s10, s16, s27
+    vmla.f32 s11, s16, s28
+    vmla.f32 s12, s16, s29
+    vmla.f32 s13, s16, s30
+    vmla.f32 s14, s16, s31
+    vldmia r2!, {s17}
+    vmla.f32 s15, s16, s17
+    subs r3, r3, #1
+    bne 4b
 3:
     vstmia r0, {s0-s15}
     vpop {s16-s31}
@@ -102,8 +140,8 @@ __glocal_cm_f16_1x16:
     vldmia r0, {s0-s15}              @ accumulators
     subs r3, r3, #2
     blt 2f
-1:                                    @ two rows of W per iteration
-    vldmia r1!, {s16-s17}              @ x[i], x[i+1]
+1:                                    @ 2 rows of W per iteration
+    vldmia r1!, {s16-s17}              @ x[i] .. x[i+1]
     vldmia r2!, {s24-s31}
     vcvtb.f32.f16 s18, s24
     vcvtt.f32.f16 s24, s24
@@ -175,6 +213,7 @@ __glocal_cm_f16_1x16:
 2:
     adds r3, r3, #2
     beq 3f
+4:                                    @ the remaining rows, one at a time
     vldmia r1!, {s16}
     vldmia r2!, {s24-s31}
     vcvtb.f32.f16 s18, s24
@@ -228,8 +267,8 @@ __glocal_cm_bf16_1x16:
     vldmia r0, {s0-s15}              @ accumulators
     subs r3, r3, #2
     blt 2f
-1:                                    @ two rows of W per iteration
-    vldmia r1!, {s16-s17}              @ x[i], x[i+1]
+1:                                    @ 2 rows of W per iteration
+    vldmia r1!, {s16-s17}              @ x[i] .. x[i+1]
     ldmia r2!, {r4-r11}
     lsl r12, r4, #16
     bfc r4, #0, #16
@@ -317,6 +356,7 @@ __glocal_cm_bf16_1x16:
 2:
     adds r3, r3, #2
     beq 3f
+4:                                    @ the remaining rows, one at a time
     vldmia r1!, {s16}
     ldmia r2!, {r4-r11}
     lsl r12, r4, #16

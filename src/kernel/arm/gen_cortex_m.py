@@ -45,18 +45,22 @@ def mla(acc, x, w):
 
 
 def load_x(nk):
-    return '    vldmia r1!, {s16-s17}              @ x[i], x[i+1]' if nk == 2 else '    vldmia r1!, {s16}'
+    if nk == 1:
+        return '    vldmia r1!, {s16}'
+    return f'    vldmia r1!, {{s16-s{15 + nk}}}              @ x[i] .. x[i+{nk - 1}]'
 
 
 def f32_body(nk):
-    # The weight stream of nk rows is contiguous: load it 14 registers at a time (s18-s31).
+    # x[i..i+nk] in s16.., and the weight stream of nk rows is contiguous: load it through the
+    # remaining registers, as many at a time as fit (12 for nk = 4, 15 for nk = 1).
     L = [load_x(nk)]
+    first, room = 16 + nk, 16 - nk
     stream = [(k, j) for k in range(nk) for j in range(16)]
     i = 0
     while i < len(stream):
-        n = min(14, len(stream) - i)
-        L.append(f'    vldmia r2!, {{s18-s{17 + n}}}')
-        L += [mla(stream[i + t][1], 16 + stream[i + t][0], 18 + t) for t in range(n)]
+        n = min(room, len(stream) - i)
+        L.append(f'    vldmia r2!, {{s{first}-s{first + n - 1}}}' if n > 1 else f'    vldmia r2!, {{s{first}}}')
+        L += [mla(stream[i + t][1], 16 + stream[i + t][0], first + t) for t in range(n)]
         i += n
     return L
 
@@ -91,12 +95,13 @@ def bf16_body(nk):
     return L
 
 
-def kernel(name, doc, body, push_core=False):
+def kernel(name, doc, body, push_core=False, unroll=2):
     L = fn_head(name, doc, push_core)
-    L += ['    subs r3, r3, #2', '    blt 2f', '1:                                    @ two rows of W per iteration']
-    L += body(2)
-    L += ['    subs r3, r3, #2', '    bge 1b', '2:', '    adds r3, r3, #2', '    beq 3f']
-    L += body(1)
+    L += [f'    subs r3, r3, #{unroll}', '    blt 2f', f'1:                                    @ {unroll} rows of W per iteration']
+    L += body(unroll)
+    L += [f'    subs r3, r3, #{unroll}', '    bge 1b', '2:', f'    adds r3, r3, #{unroll}', '    beq 3f']
+    L += ['4:                                    @ the remaining rows, one at a time'] + body(1)
+    L += ['    subs r3, r3, #1', '    bne 4b'] if unroll > 2 else []
     L += fn_tail(name, push_core)
     return L
 
@@ -150,7 +155,7 @@ __glocal_cm_f16_to_f32:
 """
 
 out = [HEADER.rstrip('\n')]
-out += kernel('__glocal_cm_f32_1x16', 'f32 weights', f32_body)
+out += kernel('__glocal_cm_f32_1x16', 'f32 weights', f32_body, unroll=4)
 out += kernel('__glocal_cm_f16_1x16', 'f16 weights', f16_body)
 out += kernel('__glocal_cm_bf16_1x16', 'bf16 weights (uses r4-r11, r12, lr)', bf16_body, True)
 out.append(CONVERT.rstrip('\n'))
