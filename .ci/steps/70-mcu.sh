@@ -14,6 +14,10 @@ M7="timeout 300 qemu-system-arm -cpu cortex-m7 -machine mps2-an500 -nographic -m
 echo "--- generated Cortex-M kernels are up to date (src/kernel/arm/gen_cortex_m.py)"
 python3 src/kernel/arm/gen_cortex_m.py | diff -u src/kernel/arm/cortex_m.s -
 
+echo "--- rustfmt of the sub-crates outside the workspace"
+(cd mcu-tests && cargo fmt -- --check)
+(cd examples/firmware-rust && cargo fmt -- --check)
+
 echo "--- mcu-tests on Cortex-M4F (mps2-an386)"
 (cd mcu-tests && cargo test --release)
 echo "--- mcu-tests on Cortex-M7 (mps2-an500)"
