@@ -260,11 +260,14 @@ unsafe fn apply<I: Element, O: Element>(
             return GLOCAL_STATUS_MISALIGNED_POINTER;
         }
         let (d_in, d_out) = (s.transform.d_in(), s.transform.d_out());
-        // d_in >= 1 is guaranteed by validation; a slice of x_len elements must fit isize.
-        if x_len == 0 || x_len % d_in != 0 || x_len > isize::MAX as usize / size_of::<I>() {
+        // A slice of x_len elements must fit isize. d_in >= 1 is guaranteed by validation, but
+        // checked_div/checked_rem keep even a division-by-zero panic path out of the binary.
+        if x_len == 0 || x_len.checked_rem(d_in) != Some(0) || x_len > isize::MAX as usize / size_of::<I>() {
             return GLOCAL_STATUS_INPUT_LENGTH;
         }
-        let rows = x_len / d_in;
+        let Some(rows) = x_len.checked_div(d_in) else {
+            return GLOCAL_STATUS_INPUT_LENGTH;
+        };
         let needed = match rows.checked_mul(d_out) {
             Some(n) if n <= y_len && n <= isize::MAX as usize / size_of::<O>() => n,
             _ => return GLOCAL_STATUS_OUTPUT_LENGTH,
