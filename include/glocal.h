@@ -221,7 +221,8 @@ typedef struct glocal_mapped glocal_mapped;
  */
 typedef struct glocal_transform {
   /**
-   * Private: read and written only by the library.
+   * Private: read and written only by the library. Some bytes (padding) are never written;
+   * copying the whole struct (assignment, `memcpy`) is always fine.
    */
   uint64_t _opaque[64];
 } glocal_transform;

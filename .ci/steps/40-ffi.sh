@@ -23,7 +23,9 @@ cargo build --release -p glocal-ffi
 test -f "$rel/libglocal.a" && test -f "$rel/libglocal.so"
 
 lap "blobs"
-cargo build -q -p glocal-ffi --example pack_blob
+# Same features as the CI test step (`cargo test --workspace --all-features`), which already built
+# this example: no rebuild there.
+cargo build -q --workspace --all-features --example pack_blob
 pack=$target/debug/examples/pack_blob
 mkdir -p "$work/blobs"
 for spec in "37 19 f32 s37x19_f32" "37 19 f16 s37x19_f16" "37 19 bf16 s37x19_bf16" "1 1 f32 s1x1_f32" \
@@ -51,20 +53,24 @@ gcc "${cw[@]}" -O2 ffi/tests/c/test_glocal.c "$rel/libglocal.a" -Wl,--gc-section
 gcc "${cw[@]}" -O2 ffi/tests/c/test_glocal.c -L"$rel" -lglocal -Wl,-rpath,"$rel" "${libs[@]}" -o "$work/test_shared"
 gcc "${cw[@]}" -O2 examples/c/align.c "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/align"
 g++ "${cxxw[@]}" -O2 examples/cpp/align.cpp "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/align_cpp"
+gcc "${cw[@]}" -O2 examples/c/every_function.c "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/every"
 "$work/test_static" "$work/blobs"
 "$work/test_shared" "$work/blobs"
 "$work/align" "$work/example.glw"
 "$work/align_cpp" "$work/example.glw"
+"$work/every" "$work/example.glw"
 
 lap "again under AddressSanitizer + UndefinedBehaviorSanitizer"
 san=(-g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 gcc "${cw[@]}" "${san[@]}" ffi/tests/c/test_glocal.c "$rel/libglocal.a" "${libs[@]}" -o "$work/test_san"
 gcc "${cw[@]}" "${san[@]}" examples/c/align.c "$rel/libglocal.a" "${libs[@]}" -o "$work/align_san"
 g++ "${cxxw[@]}" "${san[@]}" examples/cpp/align.cpp "$rel/libglocal.a" "${libs[@]}" -o "$work/align_cpp_san"
+gcc "${cw[@]}" "${san[@]}" examples/c/every_function.c "$rel/libglocal.a" "${libs[@]}" -o "$work/every_san"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 "$work/test_san" "$work/blobs"
 "$work/align_san" "$work/example.glw" >/dev/null
 "$work/align_cpp_san" "$work/example.glw" >/dev/null
+"$work/every_san" "$work/example.glw" >/dev/null
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 lap "install; pkg-config and CMake consumers"

@@ -33,6 +33,8 @@ mod boundary;
 #[cfg(feature = "std")]
 mod mapped;
 mod status;
+#[cfg(all(test, feature = "std"))]
+mod tests;
 mod transform;
 
 #[cfg(feature = "std")]

@@ -41,14 +41,16 @@ pub const GLOCAL_TRANSFORM_SIZE: usize = 512;
 /// by assignment or `memcpy`; every copy stays valid as long as the blob does.
 #[repr(C)]
 pub struct glocal_transform {
-    /// Private: read and written only by the library.
-    pub _opaque: [u64; 64],
+    /// Private: read and written only by the library. Some bytes (padding) are never written;
+    /// copying the whole struct (assignment, `memcpy`) is always fine.
+    pub _opaque: core::mem::MaybeUninit<[u64; 64]>,
 }
 
 impl glocal_transform {
     /// All-zero storage: not initialised.
     #[cfg(feature = "std")]
-    pub(crate) const ZEROED: glocal_transform = glocal_transform { _opaque: [0; 64] };
+    pub(crate) const ZEROED: glocal_transform =
+        glocal_transform { _opaque: core::mem::MaybeUninit::zeroed() };
 }
 
 /// `b"glocalT1"` read little-endian: marks an initialised slot (and reads as text in a dump).
