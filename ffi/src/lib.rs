@@ -10,9 +10,9 @@
 //! - With the `std` feature (hosted targets) every exported function that reaches the core or
 //!   the standard library runs inside [`boundary::guard`] (`catch_unwind`); a panic, which the
 //!   core is written never to raise, becomes `GLOCAL_STATUS_INTERNAL_PANIC` (or 0 / NULL for
-//!   the queries). `glocal_status_str`, `glocal_status_name` and `glocal_version` are not
-//!   wrapped: each is one `match` (or a constant) returning a static string, panic-free by
-//!   construction.
+//!   the queries). `glocal_status_str`, `glocal_status_name`, `glocal_version` and
+//!   `glocal_mapped_transform` are not wrapped: each is a table lookup, a constant or an
+//!   address computation, panic-free by construction.
 //! - Without `std` (bare metal, `target_os = "none"`, where panics abort) the crate's panic
 //!   handler executes a permanently undefined instruction (`udf`) on Arm, which raises a
 //!   HardFault the firmware handles, and spins elsewhere. The apply path is panic-free: the
