@@ -233,7 +233,7 @@ pub fn fetch(target: &Target, from: Option<&Path>, opts: FetchOptions) -> Result
         }
         None => {
             let url = target.url(&base_url());
-            let sha = download(&url, tmp.as_file_mut(), opts)?;
+            let sha = download(&url, target.entry.model, tmp.as_file_mut(), opts)?;
             (url, sha)
         }
     };
@@ -335,12 +335,15 @@ fn copy_hashing(src: &mut dyn Read, dst: &mut File, len: Option<u64>, quiet: boo
     Ok(hex(&hasher.finalize()))
 }
 
-fn network_hint() -> &'static str {
-    "offline? set GLOCAL_BASE_URL to a reachable mirror, or install a copy you have with `glocal fetch MODEL --from FILE`"
+fn network_hint(model: &str) -> String {
+    format!(
+        "offline? set GLOCAL_BASE_URL to a reachable mirror, or install a copy you have with \
+         `glocal fetch {model} --from FILE`"
+    )
 }
 
 /// Downloads `url` into `dst`, returning the sha256 of what was written.
-fn download(url: &str, dst: &mut File, opts: FetchOptions) -> Result<String> {
+fn download(url: &str, model: &str, dst: &mut File, opts: FetchOptions) -> Result<String> {
     let t = Some(opts.timeout);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -359,7 +362,7 @@ fn download(url: &str, dst: &mut File, opts: FetchOptions) -> Result<String> {
             ureq::Error::Io(io) => io_text(io),
             other => other.to_string(),
         };
-        CliError::at(url, format!("cannot download: {why}; {}", network_hint()))
+        CliError::at(url, format!("cannot download: {why}; {}", network_hint(model)))
     })?;
     let status = response.status();
     if !status.is_success() {
@@ -385,6 +388,6 @@ fn download(url: &str, dst: &mut File, opts: FetchOptions) -> Result<String> {
             Some(ureq::Error::Timeout(t)) => format!("timed out ({t}, limit {} s)", opts.timeout.as_secs()),
             _ => io_text(&e),
         };
-        CliError::at(url, format!("download interrupted: {why}; {}", network_hint()))
+        CliError::at(url, format!("download interrupted: {why}; {}", network_hint(model)))
     })
 }
