@@ -126,7 +126,7 @@ fn check_section(section: &str) -> Result<()> {
 /// The one-line description of a blob for the generated comment.
 fn describe(path: &Path, t: &Transform<'_>, len: usize) -> String {
     let h = t.header();
-    format!(
+    let text = format!(
         "glocal blob v{}: model {:?}, module {:?}, {} weights, {} -> {}, {len} bytes, crc32c {:#010x}, from {}",
         glocal::format::VERSION,
         h.model(),
@@ -136,7 +136,25 @@ fn describe(path: &Path, t: &Transform<'_>, len: usize) -> String {
         h.d_out,
         h.crc,
         path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-    )
+    );
+    comment_safe(&text)
+}
+
+/// Text that cannot end or escape a C block comment or a Rust line comment: everything but
+/// printable ASCII escaped (no newline, no bidirectional overrides), and `*/` and `/*` broken up.
+/// Names in a blob header are untrusted.
+fn comment_safe(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                vec![c]
+            } else {
+                c.escape_default().collect::<Vec<_>>()
+            }
+        })
+        .collect();
+    escaped.replace("*/", "*\\/").replace("/*", "/\\*")
 }
 
 /// Runs `emit-c` or `emit-rs`.
@@ -288,5 +306,11 @@ mod tests {
         assert!(check_section(".rodata.glocal").is_ok());
         assert!(check_section("a\"b").is_err());
         assert!(check_section("").is_err());
+    }
+
+    #[test]
+    fn comments_cannot_be_escaped() {
+        let s = comment_safe("a */ int x; /* b\nfn evil() {} \u{202e}");
+        assert!(!s.contains("*/") && !s.contains("/*") && !s.contains('\n') && s.is_ascii(), "{s}");
     }
 }

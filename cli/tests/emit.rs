@@ -214,3 +214,75 @@ fn emit_rs_compiles_and_round_trips() {
         }
     }
 }
+
+#[test]
+fn hostile_header_names_stay_inside_comments() {
+    // Model and module names come from the blob: they must not be able to end the generated comment.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synthetic_npz(&d.join("t.npz"), 3, 2, false);
+    let model = "x*/ int evil = 1; /*\u{202e}";
+    let module = "y\n#error injected";
+    ok(&glocal([
+        "pack".as_ref(),
+        d.join("t.npz").as_os_str(),
+        "-o".as_ref(),
+        d.join("t.glw").as_os_str(),
+        "--model".as_ref(),
+        model.as_ref(),
+        "--module".as_ref(),
+        module.as_ref(),
+    ]));
+    ok(&glocal([
+        "emit-c".as_ref(),
+        d.join("t.glw").as_os_str(),
+        "-o".as_ref(),
+        d.join("blob.c").as_os_str(),
+        "--symbol".as_ref(),
+        "blob".as_ref(),
+    ]));
+    ok(&glocal([
+        "emit-rs".as_ref(),
+        d.join("t.glw").as_os_str(),
+        "-o".as_ref(),
+        d.join("blob.rs").as_os_str(),
+        "--symbol".as_ref(),
+        "BLOB".as_ref(),
+    ]));
+    for f in ["blob.c", "blob.h", "blob.rs"] {
+        let text = std::fs::read_to_string(d.join(f)).unwrap();
+        assert!(
+            !text.contains("int evil") || !text.contains("x*/"),
+            "{f}: comment escaped:\n{}",
+            &text[..400.min(text.len())]
+        );
+        assert!(!text.contains("\n#error"), "{f}: newline injected");
+        assert!(text.is_ascii(), "{f}: non-ASCII in generated code");
+    }
+    if tool("gcc") {
+        run_ok(Command::new("gcc").current_dir(d).args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-c",
+            "blob.c",
+            "-o",
+            "blob.o",
+        ]));
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if tool(&rustc) {
+        std::fs::write(d.join("lib.rs"), "include!(\"blob.rs\");\n").unwrap();
+        run_ok(Command::new(&rustc).current_dir(d).args([
+            "--edition",
+            "2021",
+            "--crate-type",
+            "lib",
+            "-D",
+            "warnings",
+            "lib.rs",
+        ]));
+    }
+}
