@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use glocal::format::{self, offsets, Layout, HEADER_LEN, NAME_LEN};
+use glocal::kernel::Isa;
 use glocal::{Transform, WeightDtype};
 
 use crate::error::{CliError, Result};
@@ -159,10 +160,16 @@ fn report(path: &Path, b: &[u8]) -> String {
 pub fn run(path: &Path) -> Result<()> {
     let map = map_blob(path)?;
     let mut text = report(path, &map);
-    let verdict = Transform::new(&map);
+    // Validity does not depend on the CPU: check with the scalar kernel, which always exists;
+    // then the kernel `align` would choose here (GLOCAL_FORCE_ISA honoured).
+    let verdict = Transform::with_isa(&map, Isa::Scalar).map(|_| Transform::new(&map));
     match &verdict {
-        Ok(t) => {
+        Ok(Ok(t)) => {
             let _ = writeln!(text, "{:<15} {}", "kernel", t.kernel().name);
+            let _ = writeln!(text, "{:<15} valid", "status");
+        }
+        Ok(Err(e)) => {
+            let _ = writeln!(text, "{:<15} unavailable: {e}", "kernel");
             let _ = writeln!(text, "{:<15} valid", "status");
         }
         Err(e) => {
@@ -171,7 +178,8 @@ pub fn run(path: &Path) -> Result<()> {
     }
     ui::print_stdout(&text)?;
     match verdict {
-        Ok(_) => Ok(()),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(CliError::file(path, format!("valid blob, but no kernel can run it here: {e}"))),
         Err(e) => {
             let hint =
                 if kind(&map) == Kind::Npz { " (this is an .npz: pack it with `glocal pack`)" } else { "" };

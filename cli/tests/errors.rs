@@ -405,3 +405,29 @@ fn model_name_errors() {
     let r = glocal(["fetch", "no-such-model"]);
     fails(&r, "no-such-model", &["not a published gLocal model", "resnet50"]);
 }
+
+#[test]
+fn inspect_separates_blob_validity_from_kernel_choice() {
+    let f = Fixture::new();
+    let mut c = cmd();
+    c.arg("inspect").arg(f.p("t.glw")).env("GLOCAL_FORCE_ISA", "no-such-isa");
+    let r = run_cmd(&mut c);
+    fails(&r, &f.p("t.glw").display().to_string(), &["valid blob, but no kernel can run it here"]);
+    assert!(
+        r.stdout.contains("status          valid") && r.stdout.contains("kernel          unavailable"),
+        "{}",
+        r.stdout
+    );
+    let mut c = cmd();
+    c.arg("inspect").arg(f.p("t.glw")).env("GLOCAL_FORCE_ISA", "scalar");
+    let r = run_cmd(&mut c);
+    ok(&r);
+    assert!(r.stdout.contains("kernel          f32_f32acc_4x16__scalar"), "{}", r.stdout);
+    // An .npz given to inspect: not a blob, with a hint.
+    let r = glocal(["inspect".as_ref(), f.p("t.npz").as_os_str()]);
+    fails(
+        &r,
+        &f.p("t.npz").display().to_string(),
+        &["invalid blob", "not a glocal blob", "pack it with `glocal pack`"],
+    );
+}
