@@ -31,16 +31,16 @@ pub fn byte_progress(quiet: bool, len: Option<u64>) -> ProgressBar {
     match len {
         Some(len) => {
             let bar = ProgressBar::new(len);
-            if let Ok(style) = ProgressStyle::with_template(
-                "glocal: {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            ) {
+            if let Ok(style) =
+                ProgressStyle::with_template("glocal: fetch {bar:30} {bytes}/{total_bytes}, eta {eta}")
+            {
                 bar.set_style(style);
             }
             bar
         }
         None => {
             let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("glocal: {spinner} {bytes} {bytes_per_sec}") {
+            if let Ok(style) = ProgressStyle::with_template("glocal: fetch {spinner} {bytes}") {
                 bar.set_style(style);
             }
             bar
@@ -54,9 +54,7 @@ pub fn row_progress(quiet: bool, rows: u64, long_run: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(rows);
-    if let Ok(style) =
-        ProgressStyle::with_template("glocal: align {bar:30} {pos}/{len} rows {per_sec} eta {eta}")
-    {
+    if let Ok(style) = ProgressStyle::with_template("glocal: align {bar:30} {pos}/{len} rows, eta {eta}") {
         bar.set_style(style);
     }
     bar
