@@ -98,7 +98,8 @@ pub fn load(
     opts: FetchOptions,
 ) -> Result<Loaded> {
     let path = Path::new(spec);
-    if path.exists() {
+    // A file wins; a directory that happens to carry a model's name (`./resnet18/`) does not.
+    if path.is_file() || (path.exists() && registry::lookup(spec).is_none()) {
         if module.is_some() || first_upload {
             return Err(CliError::file(path, "--module and --first-upload apply only to model names"));
         }

@@ -431,3 +431,19 @@ fn inspect_separates_blob_validity_from_kernel_choice() {
         &["invalid blob", "not a glocal blob", "pack it with `glocal pack`"],
     );
 }
+
+#[test]
+fn a_directory_named_like_a_model_is_not_taken_for_a_file() {
+    let f = Fixture::new();
+    std::fs::create_dir(f.p("resnet18")).unwrap();
+    // Resolved as the model name: with an unreachable base URL the error is about the download.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut c = cmd();
+    c.current_dir(f.dir.path())
+        .env("GLOCAL_CACHE_DIR", f.p("cache"))
+        .env("GLOCAL_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .args(["align", "resnet18", "x.npy", "-o", "y.npy", "--timeout", "5"]);
+    let r = run_cmd(&mut c);
+    fails(&r, &format!("http://127.0.0.1:{port}/resnet18/avgpool/transform.npz"), &["cannot download"]);
+    assert!(!f.p("y.npy").exists());
+}
