@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
 #[test]
 fn emit_c_compiles_and_round_trips() {
     if !tool("gcc") {
-        println!("NOTICE: emit_c_compiles_and_round_trips: skipped, gcc not found");
+        notice("emit_c_compiles_and_round_trips: skipped, gcc not found");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -157,7 +157,7 @@ fn emit_c_compiles_and_round_trips() {
             run_ok(Command::new(d.join("prog_cpp")).arg(d.join("back_cpp.bin")));
             assert_eq!(std::fs::read(d.join("back_cpp.bin")).unwrap(), blob, "C++ round trip");
         } else {
-            println!("NOTICE: g++ not found: the C++ header check was skipped");
+            notice("g++ not found: the C++ header check was skipped");
         }
     }
 }
@@ -166,7 +166,7 @@ fn emit_c_compiles_and_round_trips() {
 fn emit_rs_compiles_and_round_trips() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     if !tool(&rustc) {
-        println!("NOTICE: emit_rs_compiles_and_round_trips: skipped, rustc not found");
+        notice("emit_rs_compiles_and_round_trips: skipped, rustc not found");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -91,13 +91,22 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Prints a notice that cargo's output capture does not swallow (written to the stderr handle
+/// directly, not through `eprintln!`), so a skipped test is visible in every run.
+pub fn notice(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "NOTICE: {msg}");
+}
+
 /// `../shared` beside the repository, or `None` after printing a notice (tests then skip).
 pub fn shared(test: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    // GLOCAL_SHARED_DIR points elsewhere (e.g. to a missing directory, to check the skip path).
+    let p = std::env::var_os("GLOCAL_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
     if p.join("golden/index.json").is_file() {
         Some(p)
     } else {
-        println!("NOTICE: {test}: skipped, ../shared (the gLocal transforms and golden data) is absent");
+        notice(&format!("{test}: skipped, ../shared (the gLocal transforms and golden data) is absent"));
         None
     }
 }
