@@ -223,6 +223,7 @@ pub fn fetch(target: &Target, from: Option<&Path>, opts: FetchOptions) -> Result
         .suffix(".part")
         .tempfile_in(dir)
         .map_err(|e| CliError::file(dir, format!("cannot write to cache directory: {}", io_text(&e))))?;
+    let _pending = crate::fileio::Pending::track(tmp.path());
     let (source_name, sha) = match from {
         Some(path) => {
             let mut src = File::open(path)

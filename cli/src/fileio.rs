@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use memmap2::Mmap;
 
@@ -40,6 +41,39 @@ pub fn map_file(path: &Path) -> Result<Mmap> {
     Ok(map)
 }
 
+/// Temporary files in flight, removed by the Ctrl-C handler ([`remove_pending`]) before exiting.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary file for removal on interruption while this guard lives.
+pub struct Pending(PathBuf);
+
+impl Pending {
+    /// Tracks `path`.
+    pub fn track(path: &Path) -> Pending {
+        if let Ok(mut list) = PENDING.lock() {
+            list.push(path.to_path_buf());
+        }
+        Pending(path.to_path_buf())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Ok(mut list) = PENDING.lock() {
+            list.retain(|p| p != &self.0);
+        }
+    }
+}
+
+/// Removes every temporary file in flight (called from the Ctrl-C handler thread).
+pub fn remove_pending() {
+    if let Ok(list) = PENDING.lock() {
+        for p in list.iter() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// An output file that appears at its destination only when complete.
 ///
 /// Data goes to a temporary file in the destination's directory; [`AtomicOutput::commit`] flushes,
@@ -48,6 +82,7 @@ pub fn map_file(path: &Path) -> Result<Mmap> {
 pub struct AtomicOutput {
     dest: PathBuf,
     writer: BufWriter<tempfile::NamedTempFile>,
+    _pending: Pending,
 }
 
 impl AtomicOutput {
@@ -71,7 +106,12 @@ impl AtomicOutput {
         let tmp = builder.tempfile_in(dir).map_err(|e| {
             CliError::file(dest, format!("cannot create output in {}: {}", dir.display(), io_text(&e)))
         })?;
-        Ok(AtomicOutput { dest: dest.to_path_buf(), writer: BufWriter::with_capacity(1 << 20, tmp) })
+        let pending = Pending::track(tmp.path());
+        Ok(AtomicOutput {
+            dest: dest.to_path_buf(),
+            writer: BufWriter::with_capacity(1 << 20, tmp),
+            _pending: pending,
+        })
     }
 
     /// Writes all of `bytes`.
@@ -83,9 +123,9 @@ impl AtomicOutput {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(self) -> Result<()> {
-        let dest = self.dest;
+        let AtomicOutput { dest, writer, _pending } = self;
         let fail = |e: io::Error| CliError::file(&dest, format!("write failed: {}", io_text(&e)));
-        let tmp = self.writer.into_inner().map_err(|e| fail(e.into_error()))?;
+        let tmp = writer.into_inner().map_err(|e| fail(e.into_error()))?;
         tmp.as_file().sync_all().map_err(fail)?;
         tmp.persist(&dest).map_err(|e| fail(e.error))?;
         Ok(())

@@ -242,6 +242,13 @@ fn main() -> ExitCode {
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("glocal: internal error (please report): {what}{at}");
     }));
+    // Ctrl-C: remove temporary files (outputs in progress, downloads) before exiting, so an
+    // interrupted command leaves nothing behind. 130 = 128 + SIGINT, as shells report it.
+    let _ = ctrlc::set_handler(|| {
+        fileio::remove_pending();
+        eprintln!("glocal: interrupted");
+        std::process::exit(130);
+    });
     let cli = Cli::parse();
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,

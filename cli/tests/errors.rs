@@ -447,3 +447,38 @@ fn a_directory_named_like_a_model_is_not_taken_for_a_file() {
     fails(&r, &format!("http://127.0.0.1:{port}/resnet18/avgpool/transform.npz"), &["cannot download"]);
     assert!(!f.p("y.npy").exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_no_temporary_file() {
+    let f = Fixture::new();
+    synthetic_npz(&f.p("big.npz"), 512, 512, true);
+    let rows = 20_000;
+    let x: Vec<f32> = (0..rows * 512).map(|i| (i % 101) as f32 * 0.01).collect();
+    write_f32(&f.p("bigx.npy"), &[rows, 512], &x);
+    let before = f.files();
+    let mut child = cmd()
+        .arg("align")
+        .arg(f.p("big.npz"))
+        .arg(f.p("bigx.npy"))
+        .arg("-o")
+        .arg(f.p("y.npy"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary output exists, then interrupt.
+    let t0 = std::time::Instant::now();
+    while !listing(f.dir.path()).iter().any(|n| n.ends_with(".part")) {
+        assert!(t0.elapsed().as_secs() < 60, "no temporary output appeared");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("align finished before it could be interrupted ({status}); make the input larger");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("glocal: interrupted"));
+    assert_eq!(f.files(), before, "an interrupted align left files behind");
+}
