@@ -8,8 +8,13 @@
 //! `y` preset to the bias (copied in every iteration) and accumulate into it.
 //! Trimmed: d = 4096 with n = 1024 (34 GFLOP per call, ~0.5 s) is not run.
 //! `GLOCAL_FORCE_ISA` picks the glocal kernel (default: the best one).
+//!
+//! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: this
+//! machine is shared with builds, and wall time would count the time slices other processes
+//! get. Everything measured here is single-threaded, so for an unloaded core both agree.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glocal::pack::{self, Source};
 use glocal::{Transform, WeightDtype};
 use nalgebra::{DMatrix, DVector};
@@ -31,7 +36,62 @@ fn rand_vec(n: usize, seed: u64, scale: f64) -> Vec<f64> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+/// Criterion measurement: CPU time of the calling thread, in nanoseconds.
+struct ThreadCpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+struct NsFormatter;
+impl ValueFormatter for NsFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical >= 1e6 {
+            (1e6, "ms")
+        } else if typical >= 1e3 {
+            (1e3, "us")
+        } else {
+            (1.0, "ns")
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+    fn scale_throughputs(&self, _typical: f64, _t: &Throughput, values: &mut [f64]) -> &'static str {
+        values.iter_mut().for_each(|v| *v = 0.0);
+        "-"
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, i: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(i)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NsFormatter
+    }
+}
+
+fn bench(c: &mut Criterion<ThreadCpuTime>) {
     for d in DIMS {
         let source = Source {
             d_in: d,
@@ -117,6 +177,7 @@ fn bench(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime)
         .sample_size(10)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(1200));

@@ -13,6 +13,8 @@ Per shape (d x d, n rows; n = 1 means a single vector) it times
   blas    : x @ W' (out= preallocated)       one sgemv (n = 1) or sgemm call on the folded W'
             (no bias add: a strict lower bound for "sgemv with y preset to the bias")
 Reported: median and best per-call time over repeats, in microseconds, as CSV on stdout.
+Timed in thread CPU time (time.thread_time, CLOCK_THREAD_CPUTIME_ID; OpenBLAS runs in the
+calling thread with OPENBLAS_NUM_THREADS=1), as the Rust benchmarks are: the machine is shared.
 """
 import os
 import sys
@@ -26,17 +28,17 @@ BATCHES = [1, 8, 64, 1024]
 
 def timeit(fn, budget=1.0, min_reps=5):
     fn()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     fn()
-    one = max(time.perf_counter() - t0, 1e-7)
+    one = max(time.thread_time() - t0, 1e-7)
     inner = max(1, int(0.02 / one))  # calls per sample: ~20 ms per sample
     samples = []
-    end = time.perf_counter() + budget
-    while len(samples) < min_reps or time.perf_counter() < end:
-        t0 = time.perf_counter()
+    end = time.thread_time() + budget
+    while len(samples) < min_reps or time.thread_time() < end:
+        t0 = time.thread_time()
         for _ in range(inner):
             fn()
-        samples.append((time.perf_counter() - t0) / inner)
+        samples.append((time.thread_time() - t0) / inner)
         if len(samples) >= 200:
             break
     samples.sort()

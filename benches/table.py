@@ -2,15 +2,18 @@
 """Builds the table of benches/README.md from one run of the benchmarks.
 
     python3 benches/table.py --criterion $CARGO_TARGET_DIR/criterion --numpy numpy.csv \
-        --peak 98.5 --bw-l3 70 --bw-dram 24 --l3-mib 32 > table.md
+        --peak 97.2 --bw 1024:59.8,2048:58.4,4096:54.0,8192:31.3,16384:9.2,524288:8.7 > table.md
 
 Per (d, n): every glocal kernel and every peer, with time (criterion's median, numpy's median),
 GFLOP/s (2 n d^2 / t), GB/s of weight traffic (bytes(W) / t: d^2 x 4 for f32, x 2 for 16-bit),
 ratio to the best peer (fastest of nalgebra, matrixmultiply, OpenBLAS via numpy, numpy formula)
-and ratio to the floor max(bytes(W) / bandwidth, 2 n d^2 / peak), where bandwidth is the L3
-figure when W fits in half the L3, else the DRAM figure.
+and ratio to the floor max(bytes(W) / bandwidth, 2 n d^2 / peak), where bandwidth is the
+measured read bandwidth for a buffer of bytes(W), interpolated in log size between the
+measured buffer sizes (benches/machine.rs).
 """
 import argparse
+import bisect
+import math
 import csv
 import json
 import os
@@ -21,10 +24,23 @@ def main():
     ap.add_argument("--criterion", required=True)
     ap.add_argument("--numpy", required=True)
     ap.add_argument("--peak", type=float, required=True, help="GFLOP/s")
-    ap.add_argument("--bw-l3", type=float, required=True, help="GB/s")
-    ap.add_argument("--bw-dram", type=float, required=True, help="GB/s")
-    ap.add_argument("--l3-mib", type=float, default=32)
+    ap.add_argument("--bw", required=True,
+                    help="read bandwidth curve from benches/machine.rs: KiB:GB/s,KiB:GB/s,...")
     a = ap.parse_args()
+
+    curve = sorted((float(k) * 1024, float(v)) for k, v in (p.split(":") for p in a.bw.split(",")))
+
+    def bandwidth(nbytes):
+        """GB/s for a working set of nbytes: log-size interpolation of the measured curve."""
+        sizes = [s for s, _ in curve]
+        i = bisect.bisect_left(sizes, nbytes)
+        if i == 0:
+            return curve[0][1]
+        if i == len(curve):
+            return curve[-1][1]
+        (s0, b0), (s1, b1) = curve[i - 1], curve[i]
+        f = math.log(nbytes / s0) / math.log(s1 / s0)
+        return b0 + f * (b1 - b0)
 
     times = {}  # (d, n) -> {impl: seconds}
     for group in sorted(os.listdir(a.criterion)):
@@ -53,7 +69,7 @@ def main():
             t = cell[impl]
             es = 2 if impl.startswith(("f16_", "bf16_")) else 4
             wbytes = d * d * es
-            bw = a.bw_l3 if wbytes <= a.l3_mib * 2**20 / 2 else a.bw_dram
+            bw = bandwidth(wbytes)
             floor = max(wbytes / (bw * 1e9), 2 * n * d * d / (a.peak * 1e9))
             flops = 2 * n * d * d / t / 1e9
             print(f"| {d} | {n} | `{impl}` | {t * 1e6:.1f} | {flops:.1f} | {wbytes / t / 1e9:.1f} | "

@@ -3,7 +3,9 @@
 //!
 //! * **Batch 1** ([`gemv`]): [`GROUP`] panels in flight at once (eight independent FMA chains,
 //!   enough to cover the FMA latency), `k` unrolled by two, software prefetch
-//!   [`PREFETCH_ROWS`] rows ahead in every panel. Each weight is read exactly once.
+//!   [`PREFETCH_ROWS`] rows ahead in every panel. Each weight is read exactly once. bf16 rows
+//!   are widened by interleaving with zero words, with the accumulators in a permuted column
+//!   order that is undone once per panel ([`load16s`]).
 //! * **Batches** ([`gemm`]): for a chunk of up to [`RC`] rows and one panel, the accumulators of
 //!   all rows live in a small stack scratch started from the bias; `d_in` is walked in blocks of
 //!   [`KC`] rows so the weights of a block stay in L1 while every [`MR`]-row tile of the chunk
@@ -95,6 +97,48 @@ unsafe fn load8<W: WeightElem>(p: *const W) -> __m256 {
     }
 }
 
+/// Loads one row of 16 weights widened to f32 in *stream order*: natural order (columns 0-7,
+/// 8-15) for f32 and f16; for bf16 `(0-3, 8-11), (4-7, 12-15)`, because interleaving zero
+/// words below the bf16 words (`vpunpck{l,h}wd`, one uop each, in-lane) widens 16 of them from
+/// one 32-byte load. [`swap_order`] converts accumulators between the two orders.
+///
+/// # Safety
+/// 16 elements readable at `p`; avx2 and f16c present.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn load16s<W: WeightElem>(p: *const W) -> [__m256; 2] {
+    // SAFETY: the caller guarantees 16 readable elements (32 or 64 bytes) at `p`.
+    unsafe {
+        match W::DTYPE {
+            WeightDtype::Bf16 => {
+                let v = _mm256_loadu_si256(p.cast());
+                let z = _mm256_setzero_si256();
+                [
+                    _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, v)),
+                    _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, v)),
+                ]
+            }
+            _ => [load8(p), load8(p.add(8))],
+        }
+    }
+}
+
+/// Converts a 16-column accumulator pair between natural and stream order (an involution;
+/// the identity unless `W` is bf16). Once per panel, outside the hot loop.
+///
+/// # Safety
+/// avx2 present.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
+    match W::DTYPE {
+        WeightDtype::Bf16 => {
+            [_mm256_permute2f128_ps::<0x20>(a[0], a[1]), _mm256_permute2f128_ps::<0x31>(a[0], a[1])]
+        }
+        _ => a,
+    }
+}
+
 /// Single row: panels in groups of [`GROUP`].
 ///
 /// # Safety
@@ -138,7 +182,7 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
         let mut acc = [[_mm256_setzero_ps(); 2]; P];
         for (g, a) in acc.iter_mut().enumerate() {
             let b = p.bias.as_ptr().add((q0 + g) * NR);
-            *a = [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))];
+            *a = swap_order::<W>([_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))]);
         }
         (w, acc)
     };
@@ -161,6 +205,7 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
         let mut t = [0f32; NR];
         // SAFETY: t holds NR = 16 f32; unaligned stores.
         unsafe {
+            let a = swap_order::<W>(*a);
             _mm256_storeu_ps(t.as_mut_ptr(), a[0]);
             _mm256_storeu_ps(t.as_mut_ptr().add(8), a[1]);
         }
@@ -168,7 +213,8 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
     }
 }
 
-/// `acc[g] += sum_{k < kc} x[k] * W_g[k]` for the `P` panels `W_g = w + g * stride`.
+/// `acc[g] += sum_{k < kc} x[k] * W_g[k]` for the `P` panels `W_g = w + g * stride`, the
+/// accumulators in stream order (see [`load16s`]).
 ///
 /// # Safety
 /// avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of `NR` weights readable
@@ -201,19 +247,21 @@ unsafe fn stream<W: WeightElem, const P: usize>(
                         wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
                     );
                 }
-                ag[0] = _mm256_fmadd_ps(x0, load8(wp), ag[0]);
-                ag[1] = _mm256_fmadd_ps(x0, load8(wp.add(8)), ag[1]);
-                ag[0] = _mm256_fmadd_ps(x1, load8(wp.add(NR)), ag[0]);
-                ag[1] = _mm256_fmadd_ps(x1, load8(wp.add(NR + 8)), ag[1]);
+                let [w0, w1] = load16s(wp);
+                let [w2, w3] = load16s(wp.add(NR));
+                ag[0] = _mm256_fmadd_ps(x0, w0, ag[0]);
+                ag[1] = _mm256_fmadd_ps(x0, w1, ag[1]);
+                ag[0] = _mm256_fmadd_ps(x1, w2, ag[0]);
+                ag[1] = _mm256_fmadd_ps(x1, w3, ag[1]);
             }
             k += 2;
         }
         if k < kc {
             let x0 = _mm256_broadcast_ss(&*x.add(k));
             for (g, ag) in a.iter_mut().enumerate() {
-                let wp = w.add(g * stride + k * NR);
-                ag[0] = _mm256_fmadd_ps(x0, load8(wp), ag[0]);
-                ag[1] = _mm256_fmadd_ps(x0, load8(wp.add(8)), ag[1]);
+                let [w0, w1] = load16s(w.add(g * stride + k * NR));
+                ag[0] = _mm256_fmadd_ps(x0, w0, ag[0]);
+                ag[1] = _mm256_fmadd_ps(x0, w1, ag[1]);
             }
         }
     }
