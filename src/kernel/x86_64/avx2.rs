@@ -188,6 +188,8 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
     };
     match I::as_f32_slice(x) {
         // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
+        Some(xf) if P == 1 => unsafe { stream1::<W>(w, xf.as_ptr(), d_in, &mut acc[0]) },
+        // SAFETY: as above.
         Some(xf) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
         None => {
             let mut buf = [0f32; XC];
@@ -266,6 +268,50 @@ unsafe fn stream<W: WeightElem, const P: usize>(
         }
     }
     *acc = a;
+}
+
+/// `acc += sum_{k < kc} x[k] * W[k]` for one panel: four partial sums (rows `k mod 4`, eight
+/// independent FMA chains) added at the end, so the weights are read as one sequential stream.
+///
+/// # Safety
+/// avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of `NR` weights at `w`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn stream1<W: WeightElem>(w: *const W, x: *const f32, kc: usize, acc: &mut [__m256; 2]) {
+    let z = _mm256_setzero_ps();
+    let mut a = [*acc, [z, z], [z, z], [z, z]];
+    let ahead = PREFETCH_ROWS * NR;
+    // Cache lines per four weight rows: 4 for f32, 2 for 16-bit weights.
+    let lines = 4 * NR * core::mem::size_of::<W>() / 64;
+    let mut k = 0;
+    // SAFETY: loads read rows k .. k + 4 <= kc and x[k .. k + 4]; prefetch addresses may lie
+    // past the panel (wrapping_add; a prefetch never faults).
+    unsafe {
+        while k + 4 <= kc {
+            let wp = w.add(k * NR);
+            for l in 0..lines {
+                _mm_prefetch::<_MM_HINT_T0>(
+                    wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
+                );
+            }
+            for (u, au) in a.iter_mut().enumerate() {
+                let xv = _mm256_broadcast_ss(&*x.add(k + u));
+                let [w0, w1] = load16s(wp.add(u * NR));
+                au[0] = _mm256_fmadd_ps(xv, w0, au[0]);
+                au[1] = _mm256_fmadd_ps(xv, w1, au[1]);
+            }
+            k += 4;
+        }
+        while k < kc {
+            let xv = _mm256_broadcast_ss(&*x.add(k));
+            let [w0, w1] = load16s(w.add(k * NR));
+            a[0][0] = _mm256_fmadd_ps(xv, w0, a[0][0]);
+            a[0][1] = _mm256_fmadd_ps(xv, w1, a[0][1]);
+            k += 1;
+        }
+    }
+    let sum = |i: usize| _mm256_add_ps(_mm256_add_ps(a[0][i], a[1][i]), _mm256_add_ps(a[2][i], a[3][i]));
+    *acc = [sum(0), sum(1)];
 }
 
 /// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `MR x 16` tiles.
