@@ -28,3 +28,9 @@ fi
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
+
+# .ci/steps/40-ffi.sh analyses the Cortex-M link of the C API with a small Python script.
+if ! command -v python3 >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3
+fi

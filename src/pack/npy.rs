@@ -268,6 +268,12 @@ impl<'a> Npy<'a> {
         }
     }
 
+    /// The element at C-order (row-major) position `i`, widened to f64 (exact for every float
+    /// type); `None` past the end. Lets a caller convert a range of rows without copying the array.
+    pub fn get(&self, i: usize) -> Option<f64> {
+        (i < self.len()).then(|| self.raw(self.storage_index(i)))
+    }
+
     /// All elements in C (row-major) order, widened to f64.
     pub fn to_f64(&self) -> Vec<f64> {
         (0..self.len()).map(|i| self.raw(self.storage_index(i))).collect()

@@ -1,0 +1,181 @@
+//! Rust-side tests of the exported functions, so the unsafe code of the boundary also runs
+//! under Miri (`cargo +nightly miri test -p glocal-ffi --lib`). The C test
+//! (`ffi/tests/c/test_glocal.c`) covers the same contract from C, error path by error path.
+
+use core::ffi::CStr;
+use core::mem::MaybeUninit;
+
+use glocal_core::{pack, WeightDtype};
+use std::vec::Vec;
+
+use crate::glocal_status::{self, *};
+use crate::*;
+
+/// `y = ((x - 1) / 2) @ W + b` with small dyadic values: exact in every dtype.
+fn blob(dtype: WeightDtype, d_in: usize, d_out: usize) -> glocal_core::AlignedBlob {
+    let weights = (0..d_in * d_out).map(|i| ((i * 5 % 7) as f64 - 3.0) / 4.0).collect();
+    let bias = Some((0..d_out).map(|j| j as f64 / 2.0).collect());
+    let source = pack::Source { d_in, d_out, weights, bias, mean: 1.0, std: 2.0 };
+    pack::pack(&source, dtype, "test", "ffi").expect("pack")
+}
+
+fn reference(d_in: usize, d_out: usize, x: &[f32]) -> Vec<f32> {
+    let mut y = Vec::new();
+    for row in x.chunks(d_in) {
+        for j in 0..d_out {
+            let mut acc = j as f64 / 2.0;
+            for (k, &xv) in row.iter().enumerate() {
+                acc += (xv as f64 - 1.0) / 2.0 * (((k * d_out + j) * 5 % 7) as f64 - 3.0) / 4.0;
+            }
+            y.push(acc as f32);
+        }
+    }
+    y
+}
+
+fn init(t: &mut glocal_transform, bytes: &[u8]) -> glocal_status {
+    // SAFETY: `t` is valid storage; `bytes` outlives every use of `t` in these tests.
+    unsafe { glocal_transform_init(t, bytes.as_ptr(), bytes.len()) }
+}
+
+#[test]
+fn init_query_apply_and_copy() {
+    let (d_in, d_out, rows) = (19, 17, 5);
+    let b = blob(WeightDtype::F16, d_in, d_out);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    // SAFETY: `t` is initialised storage for all calls below.
+    unsafe {
+        assert_eq!((glocal_transform_dim_in(&t), glocal_transform_dim_out(&t)), (d_in, d_out));
+        assert_eq!(glocal_transform_dtype(&t), glocal_dtype::GLOCAL_DTYPE_F16);
+        let name = CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap();
+        assert!(name.starts_with("f16_f32acc_"), "{name}");
+    }
+    let x: Vec<f32> = (0..rows * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
+    let want = reference(d_in, d_out, &x);
+    let mut y = std::vec![f32::NAN; rows * d_out + 3];
+    // SAFETY: pointers and lengths describe the vectors above.
+    let st = unsafe { glocal_apply_f32(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len()) };
+    assert_eq!(st, GLOCAL_STATUS_OK);
+    assert_eq!(&y[..rows * d_out], &want[..]);
+    assert!(y[rows * d_out..].iter().all(|v| v.is_nan()), "wrote past rows * d_out");
+
+    // A bitwise copy is a valid transform; wiping the original does not affect it.
+    // SAFETY: glocal_transform is plain old data.
+    let copy: glocal_transform = unsafe { core::ptr::read(&t) };
+    t._opaque = MaybeUninit::zeroed();
+    let xh: Vec<u16> = x.iter().map(|&v| glocal_core::f16::from_f32(v).to_bits()).collect();
+    let mut yh = std::vec![0u16; rows * d_out];
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(
+            glocal_apply_f16(&t, xh.as_ptr(), xh.len(), yh.as_mut_ptr(), yh.len()),
+            GLOCAL_STATUS_NOT_INITIALIZED
+        );
+        assert_eq!(
+            glocal_apply_f16(&copy, xh.as_ptr(), xh.len(), yh.as_mut_ptr(), yh.len()),
+            GLOCAL_STATUS_OK
+        );
+    }
+    for (got, want) in yh.iter().zip(&want) {
+        assert_eq!(*got, glocal_core::f16::from_f32(*want).to_bits());
+    }
+    let xb: Vec<u16> = x.iter().map(|&v| glocal_core::bf16::from_f32(v).to_bits()).collect();
+    // SAFETY: as above.
+    let st = unsafe { glocal_apply_bf16(&copy, xb.as_ptr(), xb.len(), yh.as_mut_ptr(), yh.len()) };
+    assert_eq!(st, GLOCAL_STATUS_OK);
+    for (got, want) in yh.iter().zip(&want) {
+        assert_eq!(*got, glocal_core::bf16::from_f32(*want).to_bits());
+    }
+}
+
+#[test]
+fn errors_leave_y_untouched_and_failed_init_invalidates() {
+    let b = blob(WeightDtype::F32, 4, 3);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    let x = [1.0f32; 12];
+    let mut y = [7.0f32; 9];
+    let apply = |t: &glocal_transform, xl: usize, yl: usize, y: &mut [f32]| {
+        // SAFETY: xl <= x.len() and yl <= y.len() in every call below.
+        unsafe { glocal_apply_f32(t, x.as_ptr(), xl, y.as_mut_ptr(), yl) }
+    };
+    assert_eq!(apply(&t, 4, 3, &mut y), GLOCAL_STATUS_NOT_INITIALIZED);
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    assert_eq!(apply(&t, 0, 3, &mut y), GLOCAL_STATUS_INPUT_LENGTH);
+    assert_eq!(apply(&t, 5, 3, &mut y), GLOCAL_STATUS_INPUT_LENGTH);
+    assert_eq!(apply(&t, 12, 8, &mut y), GLOCAL_STATUS_OUTPUT_LENGTH);
+    assert_eq!(y, [7.0; 9]);
+    // SAFETY: NULL pointers are part of the contract.
+    unsafe {
+        assert_eq!(glocal_apply_f32(&t, core::ptr::null(), 4, y.as_mut_ptr(), 3), GLOCAL_STATUS_NULL_POINTER);
+        assert_eq!(
+            glocal_apply_f32(core::ptr::null(), x.as_ptr(), 4, y.as_mut_ptr(), 3),
+            GLOCAL_STATUS_NULL_POINTER
+        );
+        assert_eq!(
+            glocal_transform_init(core::ptr::null_mut(), b.as_bytes().as_ptr(), 1),
+            GLOCAL_STATUS_NULL_POINTER
+        );
+        assert_eq!(glocal_transform_dim_in(core::ptr::null()), 0);
+        assert!(glocal_transform_kernel(core::ptr::null()).is_null());
+    }
+    assert_eq!(y, [7.0; 9]);
+
+    // Overlap: y inside x.
+    let mut both = [1.0f32; 16];
+    let p = both.as_mut_ptr();
+    // SAFETY: both ranges lie inside `both`; the library must refuse before touching them.
+    let st = unsafe { glocal_apply_f32(&t, p, 4, p.add(2), 3) };
+    assert_eq!(st, GLOCAL_STATUS_BUFFERS_OVERLAP);
+
+    // A corrupt blob invalidates a previously valid transform.
+    let mut bad = glocal_core::AlignedBlob::from_bytes(b.as_bytes());
+    let last = bad.len() - 1;
+    bad.as_bytes_mut()[last] ^= 1;
+    assert_eq!(init(&mut t, bad.as_bytes()), GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH);
+    assert_eq!(apply(&t, 4, 3, &mut y), GLOCAL_STATUS_NOT_INITIALIZED);
+    // Misaligned blob.
+    let shifted = glocal_core::AlignedBlob::from_bytes(&[&[0u8][..], b.as_bytes()].concat());
+    let st = init(&mut t, &shifted.as_bytes()[1..]);
+    assert_eq!(st, GLOCAL_STATUS_BLOB_MISALIGNED);
+}
+
+#[test]
+fn uninitialised_storage_is_detected_without_ub() {
+    // Storage that was never written by init, with arbitrary (but initialised) bytes. (Truly
+    // uninitialised storage can only come from C, where reading it gives an unspecified value.)
+    let t = &glocal_transform { _opaque: MaybeUninit::new([0xA5A5_A5A5_A5A5_A5A5; 64]) };
+    // SAFETY: `t` is valid storage.
+    unsafe {
+        assert_eq!(glocal_transform_dim_out(t), 0);
+        assert_eq!(glocal_transform_dtype(t), glocal_dtype::GLOCAL_DTYPE_NONE);
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "mmap is a foreign call Miri cannot run")]
+fn mapped_open_apply_close() {
+    let b = blob(WeightDtype::Bf16, 8, 20);
+    let dir = std::env::temp_dir().join(std::format!("glocal-ffi-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.glw");
+    std::fs::write(&path, b.as_bytes()).unwrap();
+    let cpath = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let mut m: *mut glocal_mapped = core::ptr::null_mut();
+    // SAFETY: valid C string and out pointer; the handle is closed once.
+    unsafe {
+        assert_eq!(glocal_mapped_open(cpath.as_ptr(), &mut m), GLOCAL_STATUS_OK);
+        let t = glocal_mapped_transform(m);
+        assert_eq!((glocal_transform_dim_in(t), glocal_transform_dim_out(t)), (8, 20));
+        let x = [2.0f32; 16];
+        let mut y = [0.0f32; 40];
+        assert_eq!(glocal_apply_f32(t, x.as_ptr(), 16, y.as_mut_ptr(), 40), GLOCAL_STATUS_OK);
+        assert_eq!(&y[..], &reference(8, 20, &x)[..]);
+        glocal_mapped_close(m);
+        glocal_mapped_close(core::ptr::null_mut());
+        let missing = std::ffi::CString::new(dir.join("missing.glw").to_str().unwrap()).unwrap();
+        assert_eq!(glocal_mapped_open(missing.as_ptr(), &mut m), GLOCAL_STATUS_FILE_OPEN_FAILED);
+        assert!(m.is_null());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,381 @@
+//! `glocal_transform`: caller-owned storage holding a validated core `Transform`, and the
+//! functions that initialise, query and apply it.
+//!
+//! ## How a Rust `Transform` lives in C storage
+//! The C type is a complete struct of `GLOCAL_TRANSFORM_SIZE` bytes with the alignment of
+//! `uint64_t`, so C can put it on the stack or in a static with no heap. Inside it this
+//! library places a [`Slot`] (`#[repr(C)]`: a magic number first, then the kernel name, then
+//! the core's `Transform<'static>`, whose own layout is Rust's and is only ever read by the
+//! same compiled library that wrote it). Compile-time asserts check that `Slot` fits in the
+//! storage and needs no stricter alignment than it has. The `'static` is a promise the C caller
+//! makes: the blob outlives the transform (documented on `glocal_transform_init`).
+//!
+//! The magic is written last by a successful init and cleared by a failed one; every other
+//! function reads only the magic through a raw pointer before it forms a reference to the
+//! `Slot`, so a zero-filled, failed or never-initialised transform yields
+//! `GLOCAL_STATUS_NOT_INITIALIZED`, not undefined behaviour from reading a bogus `Transform`.
+//! A `Transform` holds only plain data and shared references (no self-references, no `Drop`),
+//! so a `glocal_transform` may be copied byte for byte (struct assignment, `memcpy`).
+
+use core::ffi::c_char;
+use core::mem::{align_of, size_of};
+use core::ptr::addr_of;
+
+use glocal_core::{bf16, f16, kernel::KERNELS, Element, Transform, WeightDtype};
+
+use crate::boundary::guard;
+use crate::glocal_status::{self, *};
+
+/// Size in bytes of `glocal_transform` on every target. Part of the ABI: never changes within
+/// a major version.
+pub const GLOCAL_TRANSFORM_SIZE: usize = 512;
+
+/// Storage for one validated transform, owned by the caller (stack, static, or inside another
+/// struct): no heap is involved.
+///
+/// Size `GLOCAL_TRANSFORM_SIZE` (512) bytes on every target; alignment that of `uint64_t`.
+/// The contents are private. Initialise it with `glocal_transform_init`; until then (and after
+/// a failed init) every function reports `GLOCAL_STATUS_NOT_INITIALIZED`. Zero-initialise it
+/// (`glocal_transform t = {0};`) so that this detection is certain rather than
+/// overwhelmingly likely. It holds no resources: there is nothing to free. It may be copied
+/// by assignment or `memcpy`; every copy stays valid as long as the blob does.
+#[repr(C)]
+pub struct glocal_transform {
+    /// Private: read and written only by the library. Some bytes (padding) are never written;
+    /// copying the whole struct (assignment, `memcpy`) is always fine.
+    pub _opaque: core::mem::MaybeUninit<[u64; 64]>,
+}
+
+impl glocal_transform {
+    /// All-zero storage: not initialised.
+    #[cfg(feature = "std")]
+    pub(crate) const ZEROED: glocal_transform =
+        glocal_transform { _opaque: core::mem::MaybeUninit::zeroed() };
+}
+
+/// `b"glocalT1"` read little-endian: marks an initialised slot (and reads as text in a dump).
+const MAGIC: u64 = u64::from_le_bytes(*b"glocalT1");
+/// Bytes for the kernel name and its NUL.
+const KERNEL_NAME_LEN: usize = 48;
+
+/// What the library keeps inside a `glocal_transform`.
+#[repr(C)]
+struct Slot {
+    /// [`MAGIC`] when initialised, anything else otherwise. First, so it can be read alone.
+    magic: u64,
+    /// The kernel's name, NUL-terminated, so `glocal_transform_kernel` can hand out a C string.
+    kernel_name: [u8; KERNEL_NAME_LEN],
+    /// The validated transform; the blob it borrows is kept alive by the caller.
+    transform: Transform<'static>,
+}
+
+const _: () = assert!(size_of::<Slot>() <= size_of::<glocal_transform>(), "Slot outgrew glocal_transform");
+const _: () = assert!(align_of::<Slot>() <= align_of::<glocal_transform>(), "Slot needs more alignment");
+const _: () = assert!(size_of::<glocal_transform>() == GLOCAL_TRANSFORM_SIZE);
+// Every kernel name of the core fits with its NUL.
+const _: () = {
+    let mut i = 0;
+    while i < KERNELS.len() {
+        assert!(KERNELS[i].name.len() < KERNEL_NAME_LEN, "a kernel name is too long for the slot");
+        i += 1;
+    }
+};
+
+/// The initialised slot behind `t`, or the status saying why there is none.
+///
+/// # Safety
+/// `t` is NULL or points to `GLOCAL_TRANSFORM_SIZE` readable bytes (a `glocal_transform` the
+/// caller owns) that nobody writes while the returned reference lives.
+unsafe fn slot<'t>(t: *const glocal_transform) -> Result<&'t Slot, glocal_status> {
+    if t.is_null() {
+        return Err(GLOCAL_STATUS_NULL_POINTER);
+    }
+    if t as usize % align_of::<glocal_transform>() != 0 {
+        return Err(GLOCAL_STATUS_MISALIGNED_POINTER);
+    }
+    let s = t.cast::<Slot>();
+    // SAFETY: `s` is non-NULL, aligned (Slot needs no more than glocal_transform, asserted
+    // above) and points into the caller's glocal_transform storage, which covers the Slot
+    // (asserted above); `magic` is a plain u64 at offset 0, valid for any bit pattern, read
+    // without forming a reference to the possibly uninitialised rest.
+    let magic = unsafe { addr_of!((*s).magic).read() };
+    if magic != MAGIC {
+        return Err(GLOCAL_STATUS_NOT_INITIALIZED);
+    }
+    // SAFETY: the magic is only ever written by `glocal_transform_init` after it wrote a
+    // complete, valid Slot (kernel name and Transform) into this storage, or copied from such
+    // storage by the caller; the caller promises no concurrent writes.
+    Ok(unsafe { &*s })
+}
+
+/// Validates `blob` and initialises `t` to apply it. Copies no weights: `t` borrows the blob.
+///
+/// The blob must stay valid and unchanged for as long as `t` (or any copy of it) is used: a
+/// `static const` array, a mapped file, or a buffer the caller keeps. It must start on a
+/// 4-byte boundary (64 is best); a misaligned blob is rejected with
+/// `GLOCAL_STATUS_BLOB_MISALIGNED`. Every header field, the length and the CRC-32C are checked
+/// here, once; the kernel is chosen here too (on hosted builds the `GLOCAL_FORCE_ISA`
+/// environment variable can force one).
+///
+/// Returns `GLOCAL_STATUS_OK`, `GLOCAL_STATUS_NULL_POINTER` (`t` or `blob` NULL),
+/// `GLOCAL_STATUS_MISALIGNED_POINTER` (`t` misaligned), a `GLOCAL_STATUS_BLOB_*` code, or
+/// `GLOCAL_STATUS_KERNEL_UNAVAILABLE`. On any error `t` (if not NULL and aligned) is marked
+/// not initialised. Do not call it on a `t` other threads are applying.
+///
+/// # Safety
+/// `t` is NULL or points to writable `glocal_transform` storage; `blob` is NULL or points to
+/// `blob_len` readable bytes that outlive every use of `t`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_transform_init(
+    t: *mut glocal_transform,
+    blob: *const u8,
+    blob_len: usize,
+) -> glocal_status {
+    guard(GLOCAL_STATUS_INTERNAL_PANIC, || {
+        if t.is_null() {
+            return GLOCAL_STATUS_NULL_POINTER;
+        }
+        if t as usize % align_of::<glocal_transform>() != 0 {
+            return GLOCAL_STATUS_MISALIGNED_POINTER;
+        }
+        let s = t.cast::<Slot>();
+        // SAFETY: `t` is non-NULL, aligned and points to writable glocal_transform storage
+        // (caller's promise), which covers the Slot (asserted at compile time). Clearing the
+        // magic first means a failed init never leaves an old, valid-looking transform behind.
+        unsafe { core::ptr::addr_of_mut!((*s).magic).write(0) };
+        if blob.is_null() {
+            return GLOCAL_STATUS_NULL_POINTER;
+        }
+        if blob_len > isize::MAX as usize {
+            return GLOCAL_STATUS_BLOB_LENGTH_MISMATCH;
+        }
+        // SAFETY: `blob` is non-NULL and points to `blob_len` readable bytes that outlive
+        // every use of `t` (caller's promise; this is what makes `'static` honest), and
+        // `blob_len <= isize::MAX` (checked). u8 has alignment 1.
+        let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(blob, blob_len) };
+        match Transform::new(bytes) {
+            Ok(transform) => {
+                let mut kernel_name = [0u8; KERNEL_NAME_LEN];
+                let name = transform.kernel().name.as_bytes();
+                let n = name.len().min(KERNEL_NAME_LEN - 1);
+                kernel_name[..n].copy_from_slice(&name[..n]);
+                // SAFETY: as above, `s` is valid, aligned, writable Slot storage; `write`
+                // does not read or drop the old contents.
+                unsafe { s.write(Slot { magic: MAGIC, kernel_name, transform }) };
+                GLOCAL_STATUS_OK
+            }
+            Err(e) => e.into(),
+        }
+    })
+}
+
+/// Elements per input row, or 0 if `t` is NULL or not initialised.
+///
+/// # Safety
+/// `t` is NULL or points to `glocal_transform` storage not being initialised concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_transform_dim_in(t: *const glocal_transform) -> usize {
+    // SAFETY: forwarded caller promise.
+    guard(0, || unsafe { slot(t) }.map_or(0, |s| s.transform.d_in()))
+}
+
+/// Elements per output row, or 0 if `t` is NULL or not initialised.
+///
+/// # Safety
+/// As `glocal_transform_dim_in`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_transform_dim_out(t: *const glocal_transform) -> usize {
+    // SAFETY: forwarded caller promise.
+    guard(0, || unsafe { slot(t) }.map_or(0, |s| s.transform.d_out()))
+}
+
+/// How a blob stores its weights. The values are the blob format's dtype codes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum glocal_dtype {
+    /// Not a dtype: what the queries return for a NULL or uninitialised transform.
+    GLOCAL_DTYPE_NONE = 0,
+    /// IEEE-754 binary32.
+    GLOCAL_DTYPE_F32 = 1,
+    /// IEEE-754 binary16.
+    GLOCAL_DTYPE_F16 = 2,
+    /// bfloat16 (the top 16 bits of a binary32).
+    GLOCAL_DTYPE_BF16 = 3,
+}
+
+/// The dtype the blob's weights are stored in, or `GLOCAL_DTYPE_NONE` if `t` is NULL or not
+/// initialised. Inputs and outputs can be f32, f16 or bf16 whatever it is.
+///
+/// # Safety
+/// As `glocal_transform_dim_in`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_transform_dtype(t: *const glocal_transform) -> glocal_dtype {
+    // SAFETY: forwarded caller promise.
+    guard(glocal_dtype::GLOCAL_DTYPE_NONE, || match unsafe { slot(t) }.map(|s| s.transform.dtype()) {
+        Ok(WeightDtype::F32) => glocal_dtype::GLOCAL_DTYPE_F32,
+        Ok(WeightDtype::F16) => glocal_dtype::GLOCAL_DTYPE_F16,
+        Ok(WeightDtype::Bf16) => glocal_dtype::GLOCAL_DTYPE_BF16,
+        _ => glocal_dtype::GLOCAL_DTYPE_NONE,
+    })
+}
+
+/// The name of the kernel `t` runs, e.g. `"f16_f32acc_4x16__scalar"`
+/// (`<weight dtype>_f32acc_<rows>x<cols>__<instruction set>`), or NULL if `t` is NULL or not
+/// initialised. The string lives inside `t`: valid while `t` is, unchanged by copies.
+///
+/// # Safety
+/// As `glocal_transform_dim_in`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_transform_kernel(t: *const glocal_transform) -> *const c_char {
+    guard(core::ptr::null(), || {
+        // SAFETY: forwarded caller promise.
+        match unsafe { slot(t) } {
+            Ok(s) => s.kernel_name.as_ptr().cast(),
+            Err(_) => core::ptr::null(),
+        }
+    })
+}
+
+/// The shared body of the three `glocal_apply_*` functions. `I`/`O` are the Rust element types
+/// with the same size and bit layout as the C element types (`float`, `uint16_t`).
+///
+/// # Safety
+/// As `glocal_apply_f32`, with `x`/`y` pointing to `I`/`O` elements.
+#[inline(always)]
+unsafe fn apply<I: Element, O: Element>(
+    t: *const glocal_transform,
+    x: *const I,
+    x_len: usize,
+    y: *mut O,
+    y_len: usize,
+) -> glocal_status {
+    guard(GLOCAL_STATUS_INTERNAL_PANIC, || {
+        // SAFETY: forwarded caller promise about `t`.
+        let s = match unsafe { slot(t) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        if x.is_null() || y.is_null() {
+            return GLOCAL_STATUS_NULL_POINTER;
+        }
+        if x as usize % align_of::<I>() != 0 || y as usize % align_of::<O>() != 0 {
+            return GLOCAL_STATUS_MISALIGNED_POINTER;
+        }
+        let (d_in, d_out) = (s.transform.d_in(), s.transform.d_out());
+        // A slice of x_len elements must fit isize. d_in >= 1 is guaranteed by validation, but
+        // checked_div/checked_rem keep even a division-by-zero panic path out of the binary.
+        if x_len == 0 || x_len.checked_rem(d_in) != Some(0) || x_len > isize::MAX as usize / size_of::<I>() {
+            return GLOCAL_STATUS_INPUT_LENGTH;
+        }
+        let Some(rows) = x_len.checked_div(d_in) else {
+            return GLOCAL_STATUS_INPUT_LENGTH;
+        };
+        let needed = match rows.checked_mul(d_out) {
+            Some(n) if n <= y_len && n <= isize::MAX as usize / size_of::<O>() => n,
+            _ => return GLOCAL_STATUS_OUTPUT_LENGTH,
+        };
+        // Byte ranges [x, x_end) and [y, y_end) must be disjoint: the output is written panel
+        // by panel while later panels still read the input, and Rust forbids &x aliasing &mut y.
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = (x0.wrapping_add(x_len * size_of::<I>()), y0.wrapping_add(needed * size_of::<O>()));
+        if x1 < x0 || y1 < y0 {
+            // A range that wraps the address space cannot be a real buffer.
+            return GLOCAL_STATUS_INPUT_LENGTH;
+        }
+        if x0 < y1 && y0 < x1 {
+            return GLOCAL_STATUS_BUFFERS_OVERLAP;
+        }
+        // SAFETY: `x` is non-NULL, aligned for I, and points to `x_len` readable elements
+        // (caller's promise) whose byte size fits isize (checked); I is f32/f16/bf16, valid
+        // for every bit pattern.
+        let xs = unsafe { core::slice::from_raw_parts(x, x_len) };
+        // SAFETY: `y` is non-NULL, aligned for O, points to `y_len >= needed` writable
+        // elements (caller's promise), `needed` elements fit isize (checked), and the range is
+        // disjoint from `x` (checked), so this is the only live reference to it.
+        let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
+        match s.transform.apply(xs, ys) {
+            Ok(_) => GLOCAL_STATUS_OK,
+            Err(e) => e.into(),
+        }
+    })
+}
+
+/// Applies `t` to `rows` input rows of `float`: `y = ((x - mean) / std) @ W + b`.
+///
+/// `x` holds `x_len = rows * dim_in` floats, row-major, `rows >= 1`; `y` has room for
+/// `y_len >= rows * dim_out` floats, of which the first `rows * dim_out` are written. `x` and
+/// `y` must not overlap. Accumulation is f32; a NaN in a row of `x` makes that whole row of `y`
+/// NaN. Never allocates; safe to call from many threads at once on one `t`.
+///
+/// Returns `GLOCAL_STATUS_OK`, or `GLOCAL_STATUS_NULL_POINTER`, `GLOCAL_STATUS_NOT_INITIALIZED`,
+/// `GLOCAL_STATUS_MISALIGNED_POINTER`, `GLOCAL_STATUS_INPUT_LENGTH`,
+/// `GLOCAL_STATUS_OUTPUT_LENGTH`, `GLOCAL_STATUS_BUFFERS_OVERLAP`; on any error `y` is not
+/// written at all.
+///
+/// # Safety
+/// `t` is NULL or points to `glocal_transform` storage not being initialised concurrently,
+/// whose blob is still alive; `x` is NULL or points to `x_len` readable elements; `y` is NULL
+/// or points to `y_len` writable elements.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_f32(
+    t: *const glocal_transform,
+    x: *const f32,
+    x_len: usize,
+    y: *mut f32,
+    y_len: usize,
+) -> glocal_status {
+    // SAFETY: forwarded caller promise.
+    unsafe { apply::<f32, f32>(t, x, x_len, y, y_len) }
+}
+
+/// As `glocal_apply_f32`, with inputs and outputs as IEEE-754 binary16 bit patterns
+/// (`uint16_t`; `_Float16` / `__fp16` have the same layout). Inputs are widened exactly;
+/// outputs are rounded once from the f32 accumulator, to nearest even (overflow gives
+/// infinity).
+///
+/// # Safety
+/// As `glocal_apply_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_f16(
+    t: *const glocal_transform,
+    x: *const u16,
+    x_len: usize,
+    y: *mut u16,
+    y_len: usize,
+) -> glocal_status {
+    // SAFETY: half's f16 is #[repr(transparent)] over u16, so the pointers address the same
+    // elements with the same size and alignment; forwarded caller promise.
+    unsafe { apply::<f16, f16>(t, x.cast(), x_len, y.cast(), y_len) }
+}
+
+/// As `glocal_apply_f32`, with inputs and outputs as bfloat16 bit patterns (`uint16_t`: the
+/// top 16 bits of a binary32). Outputs are rounded once, to nearest even.
+///
+/// # Safety
+/// As `glocal_apply_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_bf16(
+    t: *const glocal_transform,
+    x: *const u16,
+    x_len: usize,
+    y: *mut u16,
+    y_len: usize,
+) -> glocal_status {
+    // SAFETY: half's bf16 is #[repr(transparent)] over u16; forwarded caller promise.
+    unsafe { apply::<bf16, bf16>(t, x.cast(), x_len, y.cast(), y_len) }
+}
+
+const _: () = assert!(size_of::<f16>() == 2 && align_of::<f16>() == align_of::<u16>());
+const _: () = assert!(size_of::<bf16>() == 2 && align_of::<bf16>() == align_of::<u16>());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_fits_with_room_to_grow() {
+        // Report the real size (x86_64 and thumbv7em differ); the compile-time asserts enforce it.
+        std::eprintln!("size_of::<Slot>() = {} of {GLOCAL_TRANSFORM_SIZE}", size_of::<Slot>());
+        assert!(size_of::<Slot>() + 64 <= GLOCAL_TRANSFORM_SIZE);
+    }
+}

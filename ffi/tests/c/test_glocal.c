@@ -1,0 +1,549 @@
+/*
+ * Exercises every function of the glocal C API and every error path it can reach.
+ *
+ *   test_glocal <dir>
+ *
+ * <dir> holds blobs packed by `cargo run -p glocal-ffi --example pack_blob -- synthetic ...`
+ * (see .ci/steps/40-ffi.sh): s37x19_{f32,f16,bf16}.glw, s1x1_f32.glw, s16x48_bf16.glw.
+ * Their transform is recomputed here in double precision (see pack_blob.rs): every value is
+ * exact in every dtype, so results are compared bit for bit. The test also writes two scratch
+ * files into <dir>. Prints one line per failed check and a closing "N passed, M failed".
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "glocal.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                    \
+    do {                                                                    \
+        if (cond) {                                                         \
+            passed++;                                                       \
+        } else {                                                            \
+            failed++;                                                       \
+            fprintf(stderr, "FAILED %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fputc('\n', stderr);                                            \
+        }                                                                   \
+    } while (0)
+
+#define CHECK_STATUS(expr, want)                                                         \
+    do {                                                                                 \
+        glocal_status got_ = (expr);                                                     \
+        CHECK(got_ == (want), "%s returned %s (%s), expected %s", #expr,                 \
+              glocal_status_name(got_), glocal_status_str(got_), glocal_status_name(want)); \
+    } while (0)
+
+/* ---- the synthetic transform of pack_blob.rs, in double ---------------------------------- */
+
+static double syn_w(size_t k, size_t j) { return ((double)((7 * k + 3 * j) % 11) - 5.0) / 4.0; }
+static double syn_b(size_t j) { return ((double)(j % 5) - 2.0) / 2.0; }
+static const double SYN_MEAN = 0.5, SYN_STD = 2.0;
+
+/* Integer-valued input element (exact in f16 and bf16). */
+static float syn_x(size_t r, size_t k, unsigned seed) { return (float)((int)((r * 5 + k * 3 + seed) % 9) - 4); }
+
+static void reference(size_t d_in, size_t d_out, const float *x, size_t rows, double *y) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < d_out; j++) {
+            double acc = syn_b(j);
+            for (size_t k = 0; k < d_in; k++) acc += ((x[r * d_in + k] - SYN_MEAN) / SYN_STD) * syn_w(k, j);
+            y[r * d_out + j] = acc;
+        }
+}
+
+/* ---- 16-bit float encodings ---------------------------------------------------------------- */
+
+static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+/* Round to nearest even, like the library (and every IEEE converter). */
+static uint16_t f32_to_f16(float f) {
+    uint32_t x = f32_bits(f), sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, mant = x & 0x7fffff;
+    if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31) return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t)sign;
+        uint32_t m = mant | 0x800000, shift = (uint32_t)(14 - e);
+        uint32_t h = m >> shift, rem = m & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static float f16_to_f32(uint16_t h) {
+    int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    float v = exp == 0 ? ldexpf((float)mant, -24)
+            : exp == 31 ? (mant ? NAN : INFINITY)
+                        : ldexpf((float)(1024 + mant), exp - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+static uint16_t f32_to_bf16(float f) {
+    uint32_t x = f32_bits(f);
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16); /* finite inputs only */
+}
+
+static float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+/* ---- files ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *data; /* 64-byte aligned, with 64 spare bytes after len */
+    size_t len;
+} blob_buf;
+
+static blob_buf load(const char *dir, const char *name) {
+    char path[1024];
+    blob_buf b = {NULL, 0};
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s (run pack_blob first)\n", path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b.len = (size_t)n;
+    b.data = aligned_alloc(64, ((b.len + 64) / 64 + 1) * 64);
+    if (!b.data || fread(b.data, 1, b.len, f) != b.len) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+    return b;
+}
+
+static void write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+/* ---- the tests ------------------------------------------------------------------------------- */
+
+#define ALL_STATUSES(X)                                                                          \
+    X(GLOCAL_STATUS_OK) X(GLOCAL_STATUS_NULL_POINTER) X(GLOCAL_STATUS_NOT_INITIALIZED)              \
+    X(GLOCAL_STATUS_INPUT_LENGTH) X(GLOCAL_STATUS_OUTPUT_LENGTH) X(GLOCAL_STATUS_MISALIGNED_POINTER) \
+    X(GLOCAL_STATUS_BUFFERS_OVERLAP) X(GLOCAL_STATUS_BLOB_TRUNCATED_HEADER)                         \
+    X(GLOCAL_STATUS_BLOB_BAD_MAGIC) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION)                       \
+    X(GLOCAL_STATUS_BLOB_BAD_HEADER_LENGTH) X(GLOCAL_STATUS_BLOB_WRONG_ENDIANNESS)                  \
+    X(GLOCAL_STATUS_BLOB_UNKNOWN_DTYPE) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_PANEL_WIDTH)               \
+    X(GLOCAL_STATUS_BLOB_BAD_FLAGS) X(GLOCAL_STATUS_BLOB_BAD_DIMS) X(GLOCAL_STATUS_BLOB_BAD_LAYOUT) \
+    X(GLOCAL_STATUS_BLOB_BAD_NORMALISATION) X(GLOCAL_STATUS_BLOB_BAD_NAME)                          \
+    X(GLOCAL_STATUS_BLOB_RESERVED_NOT_ZERO) X(GLOCAL_STATUS_BLOB_LENGTH_MISMATCH)                   \
+    X(GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH) X(GLOCAL_STATUS_BLOB_MISALIGNED)                        \
+    X(GLOCAL_STATUS_BLOB_INVALID) X(GLOCAL_STATUS_KERNEL_UNAVAILABLE)                               \
+    X(GLOCAL_STATUS_FILE_OPEN_FAILED) X(GLOCAL_STATUS_FILE_MAP_FAILED) X(GLOCAL_STATUS_INTERNAL_PANIC)
+
+static void test_version_and_statuses(void) {
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", GLOCAL_VERSION_MAJOR, GLOCAL_VERSION_MINOR, GLOCAL_VERSION_PATCH);
+    CHECK(strcmp(glocal_version(), want) == 0, "library %s, header %s", glocal_version(), want);
+
+#define CHECK_ONE(s)                                                                               \
+    CHECK(strcmp(glocal_status_name(s), #s) == 0, "name of %d is %s", (int)(s), glocal_status_name(s)); \
+    CHECK(strlen(glocal_status_str(s)) > 5 && strcmp(glocal_status_str(s), "unknown glocal_status value") != 0, \
+          "message of %s: %s", #s, glocal_status_str(s));
+    ALL_STATUSES(CHECK_ONE)
+#undef CHECK_ONE
+    CHECK(strcmp(glocal_status_str(GLOCAL_STATUS_OK), "success") == 0, "%s", glocal_status_str(GLOCAL_STATUS_OK));
+
+    /* Unknown values, including the 32-bit sentinel and values no enumerator has. */
+    const glocal_status unknown[] = {(glocal_status)1, (glocal_status)99, (glocal_status)216,
+                                     (glocal_status)999, GLOCAL_STATUS_MAX_ENUM, (glocal_status)0xFFFFFFFFu};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        CHECK(strcmp(glocal_status_str(unknown[i]), "unknown glocal_status value") == 0, "%u: %s",
+              (unsigned)unknown[i], glocal_status_str(unknown[i]));
+        CHECK(strcmp(glocal_status_name(unknown[i]), "GLOCAL_STATUS_UNKNOWN") == 0, "%u", (unsigned)unknown[i]);
+    }
+    CHECK(sizeof(glocal_transform) == GLOCAL_TRANSFORM_SIZE, "%zu", sizeof(glocal_transform));
+    CHECK(sizeof(glocal_status) == 4, "%zu", sizeof(glocal_status));
+}
+
+/* Every query and apply on a transform that is not initialised reports it and writes nothing. */
+static void check_not_initialized(const glocal_transform *t, const char *what) {
+    float x[37] = {0}, y[19], y0[19];
+    uint16_t xh[37] = {0}, yh[19], yh0[19];
+    for (int i = 0; i < 19; i++) y[i] = y0[i] = -7.0f, yh[i] = yh0[i] = 0x1234;
+    CHECK_STATUS(glocal_apply_f32(t, x, 37, y, 19), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_f16(t, xh, 37, yh, 19), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_bf16(t, xh, 37, yh, 19), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK(memcmp(y, y0, sizeof y) == 0 && memcmp(yh, yh0, sizeof yh) == 0, "%s: y written", what);
+    CHECK(glocal_transform_dim_in(t) == 0 && glocal_transform_dim_out(t) == 0, "%s: dims", what);
+    CHECK(glocal_transform_dtype(t) == GLOCAL_DTYPE_NONE, "%s: dtype", what);
+    CHECK(glocal_transform_kernel(t) == NULL, "%s: kernel", what);
+}
+
+/* Runs all three apply functions on `rows` rows and compares with the double reference, bit
+ * for bit, and checks that nothing past rows * d_out is written. */
+static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, size_t rows, const char *what) {
+    size_t nx = rows * d_in, ny = rows * d_out, spare = 7;
+    float *x = malloc(nx * sizeof *x), *y = malloc((ny + spare) * sizeof *y);
+    uint16_t *xh = malloc(nx * sizeof *xh), *yh = malloc((ny + spare) * sizeof *yh);
+    double *ref = malloc(ny * sizeof *ref);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t k = 0; k < d_in; k++) x[r * d_in + k] = syn_x(r, k, 1);
+    reference(d_in, d_out, x, rows, ref);
+
+    for (size_t i = 0; i < ny + spare; i++) y[i] = NAN;
+    CHECK_STATUS(glocal_apply_f32(t, x, nx, y, ny + spare), GLOCAL_STATUS_OK);
+    int bad = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (!(y[i] == (float)ref[i]) && bad++ < 3)
+            CHECK(0, "%s rows=%zu f32 y[%zu] = %.9g, expected %.9g", what, rows, i, y[i], ref[i]);
+    for (size_t i = ny; i < ny + spare; i++) bad += !isnan(y[i]);
+    CHECK(bad == 0, "%s rows=%zu: f32 mismatches or writes past rows*d_out", what, rows);
+
+    for (size_t i = 0; i < nx; i++) xh[i] = f32_to_f16(x[i]);
+    for (size_t i = 0; i < ny + spare; i++) yh[i] = 0x7e01;
+    CHECK_STATUS(glocal_apply_f16(t, xh, nx, yh, ny + spare), GLOCAL_STATUS_OK);
+    bad = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (yh[i] != f32_to_f16((float)ref[i]) && bad++ < 3)
+            CHECK(0, "%s rows=%zu f16 y[%zu] = %g (0x%04x), expected %g", what, rows, i, f16_to_f32(yh[i]), yh[i],
+                  ref[i]);
+    for (size_t i = ny; i < ny + spare; i++) bad += yh[i] != 0x7e01;
+    CHECK(bad == 0, "%s rows=%zu: f16 mismatches or writes past rows*d_out", what, rows);
+
+    for (size_t i = 0; i < nx; i++) xh[i] = f32_to_bf16(x[i]);
+    for (size_t i = 0; i < ny + spare; i++) yh[i] = 0x7fc1;
+    CHECK_STATUS(glocal_apply_bf16(t, xh, nx, yh, ny + spare), GLOCAL_STATUS_OK);
+    bad = 0;
+    for (size_t i = 0; i < ny; i++)
+        if (yh[i] != f32_to_bf16((float)ref[i]) && bad++ < 3)
+            CHECK(0, "%s rows=%zu bf16 y[%zu] = %g, expected %g", what, rows, i, bf16_to_f32(yh[i]), ref[i]);
+    for (size_t i = ny; i < ny + spare; i++) bad += yh[i] != 0x7fc1;
+    CHECK(bad == 0, "%s rows=%zu: bf16 mismatches or writes past rows*d_out", what, rows);
+
+    free(x), free(y), free(xh), free(yh), free(ref);
+}
+
+static void test_numbers(const char *dir) {
+    static const struct {
+        const char *file;
+        size_t d_in, d_out;
+        glocal_dtype dtype;
+        const char *kernel_prefix;
+    } cases[] = {
+        {"s37x19_f32.glw", 37, 19, GLOCAL_DTYPE_F32, "f32_f32acc_"},
+        {"s37x19_f16.glw", 37, 19, GLOCAL_DTYPE_F16, "f16_f32acc_"},
+        {"s37x19_bf16.glw", 37, 19, GLOCAL_DTYPE_BF16, "bf16_f32acc_"},
+        {"s1x1_f32.glw", 1, 1, GLOCAL_DTYPE_F32, "f32_f32acc_"},
+        {"s16x48_bf16.glw", 16, 48, GLOCAL_DTYPE_BF16, "bf16_f32acc_"},
+    };
+    static const size_t rows[] = {1, 3, 4, 5, 9};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        blob_buf b = load(dir, cases[c].file);
+        glocal_transform t = {0};
+        CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+        CHECK(glocal_transform_dim_in(&t) == cases[c].d_in, "%s: dim_in %zu", cases[c].file, glocal_transform_dim_in(&t));
+        CHECK(glocal_transform_dim_out(&t) == cases[c].d_out, "%s: dim_out %zu", cases[c].file,
+              glocal_transform_dim_out(&t));
+        CHECK(glocal_transform_dtype(&t) == cases[c].dtype, "%s: dtype %d", cases[c].file, (int)glocal_transform_dtype(&t));
+        const char *kernel = glocal_transform_kernel(&t);
+        CHECK(kernel && strncmp(kernel, cases[c].kernel_prefix, strlen(cases[c].kernel_prefix)) == 0, "%s: kernel %s",
+              cases[c].file, kernel ? kernel : "(null)");
+        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) check_apply(&t, cases[c].d_in, cases[c].d_out, rows[r], cases[c].file);
+
+        /* A copy made by assignment is a valid transform too, kernel name included; wiping the
+         * original does not affect it. */
+        char kernel_name[64] = "";
+        if (kernel) snprintf(kernel_name, sizeof kernel_name, "%s", kernel);
+        glocal_transform copy = t;
+        memset(&t, 0, sizeof t);
+        check_not_initialized(&t, "wiped");
+        CHECK(glocal_transform_dim_in(&copy) == cases[c].d_in, "copy");
+        const char *copy_kernel = glocal_transform_kernel(&copy);
+        CHECK(copy_kernel && strcmp(copy_kernel, kernel_name) == 0, "copy kernel name %s",
+              copy_kernel ? copy_kernel : "(null)");
+        check_apply(&copy, cases[c].d_in, cases[c].d_out, 2, "copy");
+        free(b.data);
+    }
+}
+
+static void put_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_f64(uint8_t *p, double v) { memcpy(p, &v, 8); }
+
+static void test_init_errors(const char *dir) {
+    blob_buf b = load(dir, "s37x19_f16.glw");
+    uint8_t *work = aligned_alloc(64, ((b.len + 64) / 64 + 1) * 64);
+    glocal_transform t = {0};
+
+    /* NULL arguments and storage that was never initialised. */
+    CHECK_STATUS(glocal_transform_init(NULL, b.data, b.len), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_transform_init(&t, NULL, b.len), GLOCAL_STATUS_NULL_POINTER);
+    check_not_initialized(&t, "zeroed");
+    CHECK(glocal_transform_dim_in(NULL) == 0 && glocal_transform_dim_out(NULL) == 0, "NULL dims");
+    CHECK(glocal_transform_dtype(NULL) == GLOCAL_DTYPE_NONE && glocal_transform_kernel(NULL) == NULL, "NULL queries");
+    glocal_transform garbage;
+    memset(&garbage, 0xA5, sizeof garbage);
+    check_not_initialized(&garbage, "garbage");
+
+    /* Misaligned transform storage. */
+    uint64_t raw[GLOCAL_TRANSFORM_SIZE / 8 + 1];
+    glocal_transform *odd = (glocal_transform *)(void *)((uintptr_t)raw + 4);
+    CHECK_STATUS(glocal_transform_init(odd, b.data, b.len), GLOCAL_STATUS_MISALIGNED_POINTER);
+    CHECK(glocal_transform_dim_in(odd) == 0, "misaligned t");
+
+    /* One corruption per header field, each reported with its own status. The header is parsed
+     * in byte order, before the checksum, so each edit reaches exactly its own check. */
+    static const struct {
+        size_t offset;
+        int kind; /* 0: set byte, 1: u16, 2: u32, 3: f64 */
+        double value;
+        glocal_status want;
+    } edits[] = {
+        {0x00, 0, 'X', GLOCAL_STATUS_BLOB_BAD_MAGIC},
+        {0x08, 1, 2, GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION},
+        {0x0A, 1, 255, GLOCAL_STATUS_BLOB_BAD_HEADER_LENGTH},
+        {0x0C, 2, 0x04030201u, GLOCAL_STATUS_BLOB_WRONG_ENDIANNESS},
+        {0x10, 0, 9, GLOCAL_STATUS_BLOB_UNKNOWN_DTYPE},
+        {0x11, 0, 8, GLOCAL_STATUS_BLOB_UNSUPPORTED_PANEL_WIDTH},
+        {0x12, 1, 0x0101, GLOCAL_STATUS_BLOB_BAD_FLAGS},
+        {0x14, 2, 0, GLOCAL_STATUS_BLOB_BAD_DIMS},
+        {0x18, 2, 70000, GLOCAL_STATUS_BLOB_BAD_DIMS},
+        {0x1C, 2, 3, GLOCAL_STATUS_BLOB_BAD_LAYOUT},
+        {0x58, 2, 64, GLOCAL_STATUS_BLOB_BAD_LAYOUT},
+        {0x28, 3, -1.0, GLOCAL_STATUS_BLOB_BAD_NORMALISATION},
+        {0x20, 3, INFINITY, GLOCAL_STATUS_BLOB_BAD_NORMALISATION},
+        {0x70, 0, 0xFF, GLOCAL_STATUS_BLOB_BAD_NAME},
+        {0xF0, 0, 1, GLOCAL_STATUS_BLOB_RESERVED_NOT_ZERO},
+        {0x100, 0, 0x5A, GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH}, /* first bias byte */
+        {0xFC, 0, 0x00, GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH},  /* stored CRC itself */
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        memcpy(work, b.data, b.len);
+        uint8_t *p = work + edits[i].offset;
+        switch (edits[i].kind) {
+        case 0: *p = (uint8_t)(*p == (uint8_t)edits[i].value ? ~*p : (uint8_t)edits[i].value); break;
+        case 1: put_u16(p, (uint16_t)edits[i].value); break;
+        case 2: put_u32(p, (uint32_t)edits[i].value); break;
+        default: put_f64(p, edits[i].value); break;
+        }
+        /* Start from a valid transform: a failed init must invalidate it. */
+        CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+        glocal_status got = glocal_transform_init(&t, work, b.len);
+        CHECK(got == edits[i].want, "edit %zu at 0x%zx: %s, expected %s", i, edits[i].offset, glocal_status_name(got),
+              glocal_status_name(edits[i].want));
+        check_not_initialized(&t, "after failed init");
+    }
+
+    /* Every single-bit flip anywhere in the blob is rejected (each with some blob status). */
+    size_t undetected = 0;
+    for (size_t bit = 0; bit < b.len * 8; bit++) {
+        memcpy(work, b.data, b.len);
+        work[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        glocal_status got = glocal_transform_init(&t, work, b.len);
+        if (got == GLOCAL_STATUS_OK || (int)got < 200 || (int)got > 299) undetected++;
+    }
+    CHECK(undetected == 0, "%zu of %zu single-bit flips not rejected", undetected, b.len * 8);
+
+    /* Lengths: truncated header, truncated payload, trailing byte, absurd length. */
+    memcpy(work, b.data, b.len);
+    work[b.len] = 0;
+    CHECK_STATUS(glocal_transform_init(&t, work, 0), GLOCAL_STATUS_BLOB_TRUNCATED_HEADER);
+    CHECK_STATUS(glocal_transform_init(&t, work, 255), GLOCAL_STATUS_BLOB_TRUNCATED_HEADER);
+    CHECK_STATUS(glocal_transform_init(&t, work, b.len - 1), GLOCAL_STATUS_BLOB_LENGTH_MISMATCH);
+    CHECK_STATUS(glocal_transform_init(&t, work, b.len + 1), GLOCAL_STATUS_BLOB_LENGTH_MISMATCH);
+    CHECK_STATUS(glocal_transform_init(&t, work, SIZE_MAX), GLOCAL_STATUS_BLOB_LENGTH_MISMATCH);
+
+    /* Misaligned blob: rejected with its own status, never read out of place. */
+    for (size_t off = 1; off < 4; off++) {
+        memmove(work + off, b.data, b.len);
+        CHECK_STATUS(glocal_transform_init(&t, work + off, b.len), GLOCAL_STATUS_BLOB_MISALIGNED);
+    }
+
+    /* A kernel that cannot run: GLOCAL_FORCE_ISA names no ISA. */
+    setenv("GLOCAL_FORCE_ISA", "no-such-isa", 1);
+    CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_KERNEL_UNAVAILABLE);
+    unsetenv("GLOCAL_FORCE_ISA");
+    setenv("GLOCAL_FORCE_ISA", "scalar", 1);
+    CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+    CHECK(glocal_transform_kernel(&t) && strstr(glocal_transform_kernel(&t), "__scalar"), "forced scalar: %s",
+          glocal_transform_kernel(&t));
+    unsetenv("GLOCAL_FORCE_ISA");
+
+    free(work);
+    free(b.data);
+}
+
+static void test_apply_errors(const char *dir) {
+    blob_buf b = load(dir, "s37x19_f32.glw");
+    glocal_transform t = {0};
+    CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+    enum { DI = 37, DO = 19, ROWS = 3 };
+    static float x[ROWS * DI + 8], y[ROWS * DO + 8], y0[ROWS * DO + 8];
+    static uint16_t xh[ROWS * DI + 8], yh[ROWS * DO + 8], yh0[ROWS * DO + 8];
+    for (size_t i = 0; i < ROWS * DO + 8; i++) y[i] = y0[i] = 3.25f, yh[i] = yh0[i] = 0x4321;
+
+#define UNTOUCHED() CHECK(memcmp(y, y0, sizeof y) == 0 && memcmp(yh, yh0, sizeof yh) == 0, "y written on error")
+#define ALL3(x_, xh_, xl, y_, yh_, yl, want)                              \
+    CHECK_STATUS(glocal_apply_f32(&t, x_, xl, y_, yl), want);            \
+    CHECK_STATUS(glocal_apply_f16(&t, xh_, xl, yh_, yl), want);          \
+    CHECK_STATUS(glocal_apply_bf16(&t, xh_, xl, yh_, yl), want);         \
+    UNTOUCHED()
+
+    CHECK_STATUS(glocal_apply_f32(NULL, x, DI, y, DO), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_f16(NULL, xh, DI, yh, DO), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_bf16(NULL, xh, DI, yh, DO), GLOCAL_STATUS_NULL_POINTER);
+    ALL3(NULL, NULL, DI, y, yh, DO, GLOCAL_STATUS_NULL_POINTER);
+    ALL3(x, xh, DI, NULL, NULL, DO, GLOCAL_STATUS_NULL_POINTER);
+    ALL3(x, xh, 0, y, yh, DO, GLOCAL_STATUS_INPUT_LENGTH);        /* zero rows */
+    ALL3(x, xh, 0, y, yh, 0, GLOCAL_STATUS_INPUT_LENGTH);
+    ALL3(x, xh, DI - 1, y, yh, DO, GLOCAL_STATUS_INPUT_LENGTH);   /* not a multiple of dim_in */
+    ALL3(x, xh, 2 * DI + 1, y, yh, 3 * DO, GLOCAL_STATUS_INPUT_LENGTH);
+    ALL3(x, xh, SIZE_MAX - SIZE_MAX % DI, y, yh, SIZE_MAX, GLOCAL_STATUS_INPUT_LENGTH); /* absurd */
+    ALL3(x, xh, DI, y, yh, DO - 1, GLOCAL_STATUS_OUTPUT_LENGTH);
+    ALL3(x, xh, ROWS * DI, y, yh, ROWS * DO - 1, GLOCAL_STATUS_OUTPUT_LENGTH);
+    ALL3(x, xh, DI, y, yh, 0, GLOCAL_STATUS_OUTPUT_LENGTH);
+
+    /* Misaligned element pointers (never dereferenced by this test). */
+    const float *xo = (const float *)(const void *)((uintptr_t)x + 1);
+    float *yo = (float *)(void *)((uintptr_t)y + 2);
+    const uint16_t *xho = (const uint16_t *)(const void *)((uintptr_t)xh + 1);
+    uint16_t *yho = (uint16_t *)(void *)((uintptr_t)yh + 1);
+    ALL3(xo, xho, DI, y, yh, DO, GLOCAL_STATUS_MISALIGNED_POINTER);
+    ALL3(x, xh, DI, yo, yho, DO, GLOCAL_STATUS_MISALIGNED_POINTER);
+
+    /* In place or overlapping: refused, nothing written. */
+    static float both[4 * DI];
+    static uint16_t bothh[4 * DI];
+    for (size_t i = 0; i < 4 * DI; i++) both[i] = 1.0f, bothh[i] = 0x3c00;
+    CHECK_STATUS(glocal_apply_f32(&t, both, DI, both, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_f32(&t, both + DO, DI, both, DO), GLOCAL_STATUS_OK); /* adjacent: fine */
+    for (size_t i = 0; i < 4 * DI; i++) both[i] = 1.0f;
+    CHECK_STATUS(glocal_apply_f32(&t, both + DO - 1, DI, both, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_f32(&t, both, DI, both + DI - 1, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_f16(&t, bothh, DI, bothh + 5, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_bf16(&t, bothh + 5, DI, bothh, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    int intact = 1;
+    for (size_t i = 0; i < 4 * DI; i++) intact &= both[i] == 1.0f && bothh[i] == 0x3c00;
+    CHECK(intact, "overlapping buffers written");
+    UNTOUCHED();
+
+    /* NaN in a row makes that row NaN, and only that row. */
+    for (size_t i = 0; i < ROWS * DI; i++) x[i] = 1.0f;
+    x[DI + 5] = NAN;
+    CHECK_STATUS(glocal_apply_f32(&t, x, ROWS * DI, y, ROWS * DO), GLOCAL_STATUS_OK);
+    int nan_ok = 1;
+    for (size_t i = 0; i < ROWS * DO; i++) nan_ok &= (i / DO == 1) == (isnan(y[i]) != 0);
+    CHECK(nan_ok, "NaN propagation by row");
+#undef ALL3
+#undef UNTOUCHED
+    free(b.data);
+}
+
+static void test_mapped(const char *dir) {
+    char path[1024];
+    glocal_mapped *m = (glocal_mapped *)(uintptr_t)1;
+
+    snprintf(path, sizeof path, "%s/s37x19_bf16.glw", dir);
+    CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_OK);
+    const glocal_transform *t = glocal_mapped_transform(m);
+    CHECK(t != NULL, "mapped transform");
+    CHECK(glocal_transform_dim_in(t) == 37 && glocal_transform_dim_out(t) == 19, "mapped dims");
+    CHECK(glocal_transform_dtype(t) == GLOCAL_DTYPE_BF16, "mapped dtype");
+    check_apply(t, 37, 19, 6, "mapped");
+    glocal_mapped_close(m);
+
+    CHECK_STATUS(glocal_mapped_open(path, NULL), GLOCAL_STATUS_NULL_POINTER);
+    m = (glocal_mapped *)(uintptr_t)1;
+    CHECK_STATUS(glocal_mapped_open(NULL, &m), GLOCAL_STATUS_NULL_POINTER);
+    CHECK(m == NULL, "out not NULL after error");
+    snprintf(path, sizeof path, "%s/does-not-exist.glw", dir);
+    m = (glocal_mapped *)(uintptr_t)1;
+    CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_FILE_OPEN_FAILED);
+    CHECK(m == NULL, "out not NULL after error");
+    CHECK_STATUS(glocal_mapped_open(dir, &m), GLOCAL_STATUS_FILE_MAP_FAILED); /* a directory */
+    CHECK(m == NULL, "out not NULL after error");
+
+    /* An empty file and a corrupt file are rejected as blobs. */
+    snprintf(path, sizeof path, "%s/scratch-empty.glw", dir);
+    write_file(path, "", 0);
+    CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_BLOB_TRUNCATED_HEADER);
+    CHECK(m == NULL, "out not NULL after error");
+    blob_buf b = load(dir, "s37x19_f32.glw");
+    b.data[b.len - 1] ^= 0x10;
+    snprintf(path, sizeof path, "%s/scratch-corrupt.glw", dir);
+    write_file(path, b.data, b.len);
+    CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH);
+    CHECK(m == NULL, "out not NULL after error");
+    free(b.data);
+
+    glocal_mapped_close(NULL); /* no-op */
+    CHECK(glocal_mapped_transform(NULL) == NULL, "mapped_transform(NULL)");
+}
+
+/* Many threads apply one transform at once; each result must equal the single-threaded one. */
+enum { THREADS = 4, ITERS = 200, TROWS = 5 };
+typedef struct {
+    const glocal_transform *t;
+    unsigned seed;
+    int mismatches;
+} job;
+
+static void *worker(void *arg) {
+    job *j = arg;
+    size_t d_in = glocal_transform_dim_in(j->t), d_out = glocal_transform_dim_out(j->t);
+    float *x = malloc(TROWS * d_in * sizeof *x), *y = malloc(TROWS * d_out * sizeof *y);
+    double *ref = malloc(TROWS * d_out * sizeof *ref);
+    for (int it = 0; it < ITERS; it++) {
+        unsigned seed = j->seed * 1000u + (unsigned)it;
+        for (size_t r = 0; r < TROWS; r++)
+            for (size_t k = 0; k < d_in; k++) x[r * d_in + k] = syn_x(r, k, seed);
+        reference(d_in, d_out, x, TROWS, ref);
+        if (glocal_apply_f32(j->t, x, TROWS * d_in, y, TROWS * d_out) != GLOCAL_STATUS_OK) j->mismatches++;
+        for (size_t i = 0; i < TROWS * d_out; i++) j->mismatches += y[i] != (float)ref[i];
+    }
+    free(x), free(y), free(ref);
+    return NULL;
+}
+
+static void test_threads(const char *dir) {
+    char path[1024];
+    glocal_mapped *m = NULL;
+    snprintf(path, sizeof path, "%s/s37x19_f16.glw", dir);
+    CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_OK);
+    pthread_t th[THREADS];
+    job jobs[THREADS];
+    for (unsigned i = 0; i < THREADS; i++) {
+        jobs[i] = (job){glocal_mapped_transform(m), i + 1, 0};
+        CHECK(pthread_create(&th[i], NULL, worker, &jobs[i]) == 0, "pthread_create");
+    }
+    for (unsigned i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].mismatches == 0, "thread %u: %d mismatches", i, jobs[i].mismatches);
+    }
+    glocal_mapped_close(m);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <dir with synthetic blobs>\n", argv[0]);
+        return 2;
+    }
+    test_version_and_statuses();
+    test_numbers(argv[1]);
+    test_init_errors(argv[1]);
+    test_apply_errors(argv[1]);
+    test_mapped(argv[1]);
+    test_threads(argv[1]);
+    printf("test_glocal (glocal %s): %d passed, %d failed\n", glocal_version(), passed, failed);
+    return failed == 0 ? 0 : 1;
+}
