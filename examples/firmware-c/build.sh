@@ -42,7 +42,7 @@ echo "--- run on Cortex-M7 (mps2-an500)"
 "${QEMU[@]}" -cpu cortex-m7 -machine mps2-an500 -kernel "$work/app.elf"
 
 echo "--- footprint"
-# The goal is 16 KiB; measured 32.7 KiB (docs/EMBEDDED.md has the breakdown), so CI holds the
+# The goal is 16 KiB; measured 32.8 KiB (docs/EMBEDDED.md has the breakdown), so CI holds the
 # line at 36 KiB against regressions until the scalar fallback, panic strings and status texts
 # shrink. GLOCAL_FLASH_LIMIT overrides.
 python3 "$here/footprint.py" "$work/app.map" "$lib" "${GLOCAL_FLASH_LIMIT:-36864}"
