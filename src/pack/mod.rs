@@ -84,6 +84,14 @@ pub enum PackError {
         /// The folded value.
         value: f64,
     },
+    /// A folded bias value does not fit f32 (the bias section's type): it rounds to infinity,
+    /// or is NaN because `mean / std` overflowed.
+    BiasOverflow {
+        /// Column.
+        col: usize,
+        /// The folded value.
+        value: f64,
+    },
     /// A name is longer than 64 bytes or contains NUL.
     Name {
         /// `model` or `module`.
@@ -112,6 +120,9 @@ impl fmt::Display for PackError {
             ),
             PackError::Overflow { dtype, row, col, value } => {
                 write!(f, "folded weight [{row}, {col}] = {value} overflows {dtype}; pack as f32")
+            }
+            PackError::BiasOverflow { col, value } => {
+                write!(f, "folded bias [{col}] = {value} does not fit f32 (mean / std too large)")
             }
             PackError::Name { field, name } => {
                 write!(f, "{field} name {name:?} is longer than 64 bytes or contains NUL")
@@ -230,6 +241,11 @@ pub fn pack(
 ) -> Result<AlignedBlob, PackError> {
     source.validate()?;
     let (weights, bias) = source.fold();
+    // The bias section is f32: a folded bias that rounds to infinity (or is NaN because
+    // `mean / std` overflowed) would silently give inf/NaN outputs.
+    if let Some((col, &value)) = bias.iter().enumerate().find(|(_, &b)| !(b as f32).is_finite()) {
+        return Err(PackError::BiasOverflow { col, value });
+    }
     let flags = FLAG_NORM_FOLDED | if source.bias.is_some() { FLAG_HAS_BIAS } else { 0 };
     let mut overflow = None;
     let blob = write_blob(

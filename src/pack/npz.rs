@@ -118,16 +118,20 @@ fn read_member(
         .by_name(&member)
         .map_err(|e| NpzError::MemberRead { member: member.clone(), reason: e.to_string() })?;
     let declared = file.size();
+    // The compressed size is a claim too: no member can hold more bytes than the archive.
+    let compressed = file.compressed_size().min(archive_len);
     let limit = MAX_MEMBER_BYTES
-        .min(file.compressed_size().max(1).saturating_mul(MAX_DEFLATE_RATIO))
+        .min(compressed.max(1).saturating_mul(MAX_DEFLATE_RATIO))
         .min(if file.compression() == zip::CompressionMethod::Stored { archive_len } else { u64::MAX });
     if declared > limit {
         return Err(NpzError::MemberSize { member, declared, limit });
     }
-    let mut data = Vec::with_capacity(declared as usize);
+    // Reserve no more than the archive itself could hold; the buffer grows only with bytes
+    // actually inflated, so a lying size costs nothing until the data is really there.
+    let mut data = Vec::with_capacity(declared.min(archive_len) as usize);
     // Read one byte past the declared size to catch members holding more than they claim.
     (&mut file)
-        .take(declared + 1)
+        .take(declared.saturating_add(1))
         .read_to_end(&mut data)
         .map_err(|e| NpzError::MemberRead { member: member.clone(), reason: e.to_string() })?;
     if data.len() as u64 != declared {
@@ -194,7 +198,7 @@ pub fn read_transform(bytes: &[u8]) -> Result<Source, NpzError> {
     } else if let Some((member, data)) = read_member(&mut archive, "transform", len)? {
         let t = parse(&member, &data)?;
         let (d, cols) = match t.shape[..] {
-            [d, cols] if cols == d + 1 => (d, cols),
+            [d, cols] if d.checked_add(1) == Some(cols) => (d, cols),
             _ => {
                 return Err(NpzError::Shape {
                     member: "transform",
