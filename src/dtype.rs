@@ -72,7 +72,7 @@ mod sealed {
     impl Sealed for half::bf16 {}
 }
 
-/// An element type `apply` can read inputs from and write outputs to: `f32`, [`f16`] or [`bf16`].
+/// An element type `apply` can read inputs from and write outputs to: `f32`, [`struct@f16`] or [`bf16`].
 ///
 /// Arithmetic is always f32: inputs are widened exactly, outputs are rounded once
 /// (round to nearest, ties to even) from the f32 accumulator.

@@ -7,6 +7,8 @@
 /// `x` is `[rows, d_in]`, `w` is `[d_in, d_out]` row-major as stored in the `.npz`
 /// (so `y[j] = sum_i x[i] * w[i][j]`), `bias` is `[d_out]` or absent, `y` is `[rows, d_out]`.
 /// Rows are inferred from `x.len() / d_in`; mismatched lengths compute what fits.
+// One argument per term of the formula keeps call sites readable next to thingsvision's line.
+#[allow(clippy::too_many_arguments)]
 pub fn affine_f64(
     x: &[f32],
     w: &[f32],

@@ -47,7 +47,11 @@ impl<'a> Transform<'a> {
     ///
     /// ```
     /// # fn main() -> Result<(), glocal::Error> {
-    /// # let blob = glocal::pack::test_blob_identity(3);
+    /// # let source = glocal::pack::Source {
+    /// #     d_in: 3, d_out: 3, weights: vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+    /// #     bias: None, mean: 0.0, std: 1.0,
+    /// # };
+    /// # let blob = glocal::pack::pack(&source, glocal::WeightDtype::F32, "identity", "").unwrap();
     /// let t = glocal::Transform::new(blob.as_bytes())?;
     /// let mut y = [f32::NAN; 3];
     /// t.apply(&[1.0f32, 2.0, 3.0], &mut y)?;
@@ -101,6 +105,43 @@ impl<'a> Transform<'a> {
     /// The kernel this transform runs.
     pub fn kernel(&self) -> &'static KernelInfo {
         self.kernel
+    }
+
+    /// The stored (folded, rounded) weight `W'[k][j]` widened to f32, or `None` out of range.
+    pub fn folded_weight(&self, k: usize, j: usize) -> Option<f32> {
+        fn get<W: WeightElem>(p: &Panels<'_, W>, k: usize, j: usize) -> Option<f32> {
+            if k >= p.d_in || j >= p.d_out {
+                return None;
+            }
+            let at = (j / kernel::NR) * p.stride + k * kernel::NR + j % kernel::NR;
+            p.weights.get(at).map(|w| w.widen())
+        }
+        match &self.weights {
+            PackedWeights::F32(p) => get(p, k, j),
+            PackedWeights::F16(p) => get(p, k, j),
+            PackedWeights::Bf16(p) => get(p, k, j),
+        }
+    }
+
+    /// The stored (folded) bias `b'[j]`, or `None` out of range.
+    pub fn folded_bias(&self, j: usize) -> Option<f32> {
+        let bias = match &self.weights {
+            PackedWeights::F32(p) => p.bias,
+            PackedWeights::F16(p) => p.bias,
+            PackedWeights::Bf16(p) => p.bias,
+        };
+        bias.get(..self.d_out()).and_then(|b| b.get(j)).copied()
+    }
+
+    /// The folded weights `W'` (`d_in x d_out`) and bias `b'` as nalgebra values, so that
+    /// `y^T = x^T W' + b'^T` (for peers, checks and interop; copies the weights).
+    #[cfg(feature = "nalgebra")]
+    pub fn to_nalgebra(&self) -> (nalgebra::DMatrix<f32>, nalgebra::DVector<f32>) {
+        let w = nalgebra::DMatrix::from_fn(self.d_in(), self.d_out(), |k, j| {
+            self.folded_weight(k, j).unwrap_or(f32::NAN)
+        });
+        let b = nalgebra::DVector::from_fn(self.d_out(), |j, _| self.folded_bias(j).unwrap_or(f32::NAN));
+        (w, b)
     }
 
     /// Applies the transform to one row or a batch of rows: `y = ((x - mean) / std) @ W + b`.

@@ -1,0 +1,116 @@
+//! Exhaustive 16-bit conversions through every kernel on this CPU, against the half crate:
+//! all 65,536 f16 and bf16 bit patterns as weights, as inputs, and rounding of outputs.
+
+mod common;
+
+use glocal::format::FLAG_NORM_FOLDED;
+use glocal::kernel::{Isa, KERNELS};
+use glocal::pack::{write_blob, BlobSpec};
+use glocal::{bf16, f16, Transform, WeightDtype};
+
+fn spec(dtype: WeightDtype, d_in: usize, d_out: usize) -> BlobSpec<'static> {
+    BlobSpec { dtype, d_in, d_out, flags: FLAG_NORM_FOLDED, mean: 0.0, std: 1.0, model: "", module: "" }
+}
+
+fn isas() -> Vec<Isa> {
+    let mut isas: Vec<Isa> = KERNELS.iter().map(|k| k.isa).filter(|isa| isa.is_available()).collect();
+    isas.dedup();
+    isas
+}
+
+fn same(got: f32, want: f32) -> bool {
+    (got.is_nan() && want.is_nan()) || got == want
+}
+
+/// Weights: every 16-bit pattern as a weight of a 1 x 65536 transform applied to x = [1]:
+/// y_j = 0 + 1 * w_j must be exactly the widened weight (NaN as NaN; -0 + 0 gives +0).
+#[test]
+fn every_f16_and_bf16_weight_widens_exactly() {
+    for dtype in [WeightDtype::F16, WeightDtype::Bf16] {
+        let blob = write_blob(spec(dtype, 1, 65536), &vec![0.0; 65536], |_, j, out| {
+            out.copy_from_slice(&(j as u16).to_le_bytes())
+        })
+        .unwrap();
+        for isa in isas() {
+            let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
+            let mut y = vec![0.5f32; 65536];
+            t.apply(&[1.0f32], &mut y).unwrap();
+            for (bits, &got) in y.iter().enumerate() {
+                let want = match dtype {
+                    WeightDtype::F16 => f16::from_bits(bits as u16).to_f32(),
+                    _ => bf16::from_bits(bits as u16).to_f32(),
+                };
+                assert!(
+                    same(got, want),
+                    "{} weight bits {bits:#06x}: got {got:e}, want {want:e}",
+                    t.kernel().name
+                );
+            }
+        }
+    }
+}
+
+/// Inputs: 65536 rows of a 1 x 1 identity transform, one row per 16-bit pattern.
+#[test]
+fn every_f16_and_bf16_input_widens_exactly() {
+    let blob = write_blob(spec(WeightDtype::F32, 1, 1), &[0.0], |_, _, out| {
+        out.copy_from_slice(&1.0f32.to_le_bytes())
+    })
+    .unwrap();
+    for isa in isas() {
+        let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
+        let x16: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let xb16: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        let mut y = vec![0.5f32; 65536];
+        t.apply(&x16, &mut y).unwrap();
+        for (x, &got) in x16.iter().zip(&y) {
+            assert!(same(got, x.to_f32()), "{} f16 input {:#06x}: got {got:e}", t.kernel().name, x.to_bits());
+        }
+        t.apply(&xb16, &mut y).unwrap();
+        for (x, &got) in xb16.iter().zip(&y) {
+            assert!(
+                same(got, x.to_f32()),
+                "{} bf16 input {:#06x}: got {got:e}",
+                t.kernel().name,
+                x.to_bits()
+            );
+        }
+    }
+}
+
+/// Outputs: f32 accumulators are rounded once to f16/bf16 exactly as half rounds them
+/// (round to nearest even), including overflow to infinity and subnormals. (An input of -0
+/// comes out as +0: the accumulator starts from the +0 bias.)
+#[test]
+fn f16_and_bf16_outputs_round_like_half() {
+    let blob = write_blob(spec(WeightDtype::F32, 1, 1), &[0.0], |_, _, out| {
+        out.copy_from_slice(&1.0f32.to_le_bytes())
+    })
+    .unwrap();
+    let mut rng = common::Rng(0x9E37_79B9_7F4A_7C15);
+    // Random f32 bit patterns cover every exponent; add the edges by hand.
+    let mut x: Vec<f32> = (0..200_000).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
+    x.extend([0.0, -0.0, 65504.0, 65520.0, 65519.99, 5.96e-8, 2.98e-8, 1.0 + f32::EPSILON, f32::MAX]);
+    for isa in isas() {
+        let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
+        let mut y16 = vec![f16::NAN; x.len()];
+        let mut yb16 = vec![bf16::NAN; x.len()];
+        t.apply(&x, &mut y16).unwrap();
+        t.apply(&x, &mut yb16).unwrap();
+        for (i, &v) in x.iter().enumerate() {
+            let (w16, wb16) = (f16::from_f32(v), bf16::from_f32(v));
+            assert!(
+                same(y16[i].to_f32(), w16.to_f32())
+                    && (v.is_nan() || v == 0.0 || y16[i].to_bits() == w16.to_bits()),
+                "{} f16 output of {v:e}",
+                t.kernel().name
+            );
+            assert!(
+                same(yb16[i].to_f32(), wb16.to_f32())
+                    && (v.is_nan() || v == 0.0 || yb16[i].to_bits() == wb16.to_bits()),
+                "{} bf16 output of {v:e}",
+                t.kernel().name
+            );
+        }
+    }
+}
