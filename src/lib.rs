@@ -74,6 +74,21 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// No panic paths outside tests (docs/SECURITY.md): no unwrap/expect/panic!, no indexing or
+// slicing that can go out of bounds. A site that needs indexing for speed allows the lint
+// locally with the argument why it cannot panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

@@ -9,6 +9,8 @@
 //! Member sizes are checked against the archive before anything is allocated, so a member
 //! that lies about its size cannot make the reader allocate more than the archive can hold.
 
+#![forbid(unsafe_code)]
+
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -151,10 +153,10 @@ fn scalar(archive: &mut Archive<'_>, name: &'static str, len: u64) -> Result<f64
     let (member, data) = read_member(archive, name, len)?
         .ok_or_else(|| NpzError::MissingMember { member: name, found: names(archive) })?;
     let npy = parse(&member, &data)?;
-    if npy.len() != 1 || npy.shape.iter().any(|&d| d != 1) {
-        return Err(NpzError::Shape { member: name, expected: "a scalar".into(), found: npy.shape });
+    match npy.to_f64().as_slice() {
+        &[value] if npy.shape.iter().all(|&d| d == 1) => Ok(value),
+        _ => Err(NpzError::Shape { member: name, expected: "a scalar".into(), found: npy.shape }),
     }
-    Ok(npy.to_f64()[0])
 }
 
 fn names(archive: &Archive<'_>) -> Vec<String> {
@@ -211,8 +213,10 @@ pub fn read_transform(bytes: &[u8]) -> Result<Source, NpzError> {
         let mut weights = Vec::with_capacity(d * d);
         let mut bias = Vec::with_capacity(d);
         for row in all.chunks_exact(cols) {
-            weights.extend_from_slice(&row[..d]);
-            bias.push(row[d]);
+            if let Some((&b, w)) = row.split_last() {
+                weights.extend_from_slice(w);
+                bias.push(b);
+            }
         }
         Source { d_in: d, d_out: d, weights, bias: Some(bias), mean, std }
     } else {
