@@ -14,8 +14,10 @@ use glocal::kernel::{KernelInfo, KERNELS};
 use glocal::pack::{self, Source};
 use glocal::{bf16, f16, AlignedBlob, Element, Transform, WeightDtype};
 
-const SHAPES: [(usize, usize); 5] = [(1, 1), (3, 17), (17, 16), (33, 49), (40, 5)];
-const ROWS: [usize; 4] = [1, 6, 7, 13];
+const SHAPES: [(usize, usize); 5] = [(1, 1), (3, 17), (17, 16), (9, 49), (40, 5)];
+/// Batch 1 (streaming path), a tile minus/plus one for MR = 4 and 6, two tiles plus a tail.
+/// Under Miri (about 10^4 times slower) a batch-1 and a tile-plus-tail batch only.
+const ROWS: &[usize] = if cfg!(miri) { &[1, 7] } else { &[1, 3, 5, 6, 7, 13] };
 
 fn source(d_in: usize, d_out: usize) -> Source {
     Source {
@@ -69,7 +71,7 @@ fn every_kernel_small_shapes_exact() {
         for dtype in WeightDtype::ALL {
             let blob = pack::pack(&s, dtype, "small", "shapes").unwrap();
             for k in kernels.iter().filter(|k| k.dtype == dtype) {
-                for rows in ROWS {
+                for &rows in ROWS {
                     check::<f32, f32>(k, blob.as_bytes(), &s, rows);
                     check::<f16, f32>(k, blob.as_bytes(), &s, rows);
                     check::<f32, f16>(k, blob.as_bytes(), &s, rows);
