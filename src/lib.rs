@@ -98,6 +98,11 @@ extern crate std;
 pub mod dtype;
 mod error;
 pub mod format;
+// The SIMD kernels index fixed-size register-tile arrays and their scratch tile with constant or
+// loop-bounded indices in the hot loops (each argued at the site by a SAFETY comment where
+// pointers are involved); `indexing_slicing` is allowed for kernel/ as a whole and denied again
+// in kernel/scalar.rs. unwrap/expect/panic stay denied everywhere.
+#[allow(clippy::indexing_slicing)]
 pub mod kernel;
 pub mod reference;
 mod transform;
