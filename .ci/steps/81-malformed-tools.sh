@@ -10,7 +10,9 @@ if [ ! -f cli/Cargo.toml ]; then
   exit 0
 fi
 cargo build --quiet -p glocal-cli
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/glocal"
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$(pwd)/$target" ;; esac
+bin="$target/debug/glocal"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cargo run --quiet --manifest-path fuzz/seedgen/Cargo.toml -- --malformed "$dir/in"
