@@ -13,8 +13,10 @@ unset GLOCAL_FORCE_ISA RUSTFLAGS
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"
 export PROPTEST_CASES="${PROPTEST_CASES:-4}"
 
+# The views and the apply path on valid, misaligned and NaN inputs (the header-field cases are
+# CRC-bound and add nothing Miri can see; they run natively in `cargo test`).
 malformed=(baseline_blob_is_valid misaligned_blobs_are_rejected features_of_the_wrong_width
-           nan_rows_give_nan_rows_only wrong_layout_fields wrong_dims)
+           nan_rows_give_nan_rows_only)
 
 timed() {
   local label=$1; shift
