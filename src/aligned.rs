@@ -1,5 +1,7 @@
 //! [`AlignedBlob`]: an owned, 64-byte aligned byte buffer for blobs built or read at run time.
 
+#![forbid(unsafe_code)]
+
 use alloc::vec::Vec;
 
 #[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]

@@ -1,5 +1,7 @@
 //! Element types: how weights are stored in a blob, and which types `apply` reads and writes.
 
+#![forbid(unsafe_code)]
+
 use half::{bf16, f16};
 
 /// How the folded weights of a blob are stored.

@@ -1,5 +1,7 @@
 //! The core's error type: every way a blob or an `apply` call can be rejected.
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 
 /// Why a blob was rejected or an `apply` call refused. Every variant names what and where.

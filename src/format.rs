@@ -3,6 +3,8 @@
 //! `docs/FORMAT.md` describes the same layout byte by byte; the constants here are the
 //! single source of truth for both the reader and the packer.
 
+#![forbid(unsafe_code)]
+
 use crate::dtype::WeightDtype;
 use crate::error::Error;
 
@@ -218,9 +220,9 @@ impl Header {
         if endian != ENDIAN_MARKER {
             return Err(Error::WrongEndianness { found: endian });
         }
-        let code = blob[offsets::DTYPE];
+        let [code] = read::<1>(blob, offsets::DTYPE);
         let dtype = WeightDtype::from_code(code).ok_or(Error::UnknownDtype { found: code })?;
-        let nr = blob[offsets::NR];
+        let [nr] = read::<1>(blob, offsets::NR);
         if nr as usize != NR {
             return Err(Error::UnsupportedPanelWidth { found: nr, expected: NR as u8 });
         }
@@ -356,6 +358,8 @@ pub fn name_field(name: &str) -> Option<[u8; NAME_LEN]> {
         return None;
     }
     let mut field = [0u8; NAME_LEN];
-    field[..bytes.len()].copy_from_slice(bytes);
+    for (dst, &src) in field.iter_mut().zip(bytes) {
+        *dst = src;
+    }
     Some(field)
 }

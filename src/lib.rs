@@ -86,6 +86,21 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// No panic paths outside tests (docs/SECURITY.md): no unwrap/expect/panic!, no indexing or
+// slicing that can go out of bounds. A site that needs indexing for speed allows the lint
+// locally with the argument why it cannot panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -95,6 +110,11 @@ extern crate std;
 pub mod dtype;
 mod error;
 pub mod format;
+// The SIMD kernels index fixed-size register-tile arrays and their scratch tile with constant or
+// loop-bounded indices in the hot loops (each argued at the site by a SAFETY comment where
+// pointers are involved); `indexing_slicing` is allowed for kernel/ as a whole and denied again
+// in kernel/scalar.rs. unwrap/expect/panic stay denied everywhere.
+#[allow(clippy::indexing_slicing)]
 pub mod kernel;
 pub mod reference;
 mod transform;

@@ -2,6 +2,8 @@
 //!
 //! Used by the tests, the fuzzers and the benchmarks to judge every kernel; never on a hot path.
 
+#![forbid(unsafe_code)]
+
 /// `y = ((x - mean) / std) @ w + bias`, all in f64.
 ///
 /// `x` is `[rows, d_in]`, `w` is `[d_in, d_out]` row-major as stored in the `.npz`

@@ -1,5 +1,7 @@
 //! [`Transform`]: a validated, borrowed view of a blob, and the driver that applies it.
 
+#![forbid(unsafe_code)]
+
 use crate::dtype::{Element, WeightDtype};
 use crate::error::Error;
 use crate::format::{Header, BLOB_ALIGN};

@@ -5,6 +5,9 @@
 //! (not fused), so results match on every target whether or not it has an FMA unit.
 //! Stack use is bounded (a tile plus one `MR x KC` input chunk, under 1 KiB), whatever the dims.
 
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use super::{Panels, WeightElem, NR};
 use crate::dtype::Element;
 

@@ -3,6 +3,8 @@
 //!
 //! Reading thingsvision's `transform.npz` itself is [`npz`] (feature `npz`).
 
+#![forbid(unsafe_code)]
+
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -84,6 +86,14 @@ pub enum PackError {
         /// The folded value.
         value: f64,
     },
+    /// A folded bias value does not fit f32 (the bias section's type): it rounds to infinity,
+    /// or is NaN because `mean / std` overflowed.
+    BiasOverflow {
+        /// Column.
+        col: usize,
+        /// The folded value.
+        value: f64,
+    },
     /// A name is longer than 64 bytes or contains NUL.
     Name {
         /// `model` or `module`.
@@ -113,6 +123,9 @@ impl fmt::Display for PackError {
             PackError::Overflow { dtype, row, col, value } => {
                 write!(f, "folded weight [{row}, {col}] = {value} overflows {dtype}; pack as f32")
             }
+            PackError::BiasOverflow { col, value } => {
+                write!(f, "folded bias [{col}] = {value} does not fit f32 (mean / std too large)")
+            }
             PackError::Name { field, name } => {
                 write!(f, "{field} name {name:?} is longer than 64 bytes or contains NUL")
             }
@@ -137,16 +150,15 @@ impl Source {
                 found: self.weights.len(),
             });
         }
-        if let Some(i) = self.weights.iter().position(|v| !v.is_finite()) {
-            let value = self.weights[i];
+        if let Some((i, &value)) = self.weights.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(PackError::NonFinite { array: "weights", row: i / d_out, col: i % d_out, value });
         }
         if let Some(bias) = &self.bias {
             if bias.len() != d_out {
                 return Err(PackError::Length { array: "bias", expected: d_out, found: bias.len() });
             }
-            if let Some(j) = bias.iter().position(|v| !v.is_finite()) {
-                return Err(PackError::NonFinite { array: "bias", row: 0, col: j, value: bias[j] });
+            if let Some((j, &value)) = bias.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(PackError::NonFinite { array: "bias", row: 0, col: j, value });
             }
         }
         if !self.mean.is_finite() {
@@ -170,10 +182,12 @@ impl Source {
             }
         }
         let shift = self.mean / self.std;
-        let bias = (0..d_out)
-            .map(|j| {
+        let bias = colsum
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
                 let b = self.bias.as_ref().and_then(|b| b.get(j)).copied().unwrap_or(0.0);
-                b - shift * colsum[j]
+                b - shift * s
             })
             .collect();
         (folded, bias)
@@ -230,6 +244,11 @@ pub fn pack(
 ) -> Result<AlignedBlob, PackError> {
     source.validate()?;
     let (weights, bias) = source.fold();
+    // The bias section is f32: a folded bias that rounds to infinity (or is NaN because
+    // `mean / std` overflowed) would silently give inf/NaN outputs.
+    if let Some((col, &value)) = bias.iter().enumerate().find(|(_, &b)| !(b as f32).is_finite()) {
+        return Err(PackError::BiasOverflow { col, value });
+    }
     let flags = FLAG_NORM_FOLDED | if source.bias.is_some() { FLAG_HAS_BIAS } else { 0 };
     let mut overflow = None;
     let blob = write_blob(
@@ -245,7 +264,8 @@ pub fn pack(
         },
         &bias,
         |k, j, out| {
-            let v = weights[k * source.d_out + j];
+            // In range by construction (k < d_in, j < d_out); NaN would be reported as overflow.
+            let v = weights.get(k * source.d_out + j).copied().unwrap_or(f64::NAN);
             if !store_weight(dtype, v, out) && overflow.is_none() {
                 overflow = Some(PackError::Overflow { dtype, row: k, col: j, value: v });
             }
@@ -318,15 +338,21 @@ pub fn write_blob(
     };
     let mut blob = AlignedBlob::zeroed(layout.total_len as usize);
     let bytes = blob.as_bytes_mut();
-    bytes[..format::HEADER_LEN].copy_from_slice(&header.to_bytes());
+    // Every range below lies inside the buffer by construction of `Layout` (header, then
+    // bias, then weights, `total_len` = end of weights); `get_mut` keeps that argument out
+    // of the panic path: a missing section would leave zeros, which fail validation.
+    let range = |off: u64, len: u64| off as usize..(off + len) as usize;
+    if let Some(dst) = bytes.get_mut(..format::HEADER_LEN) {
+        dst.copy_from_slice(&header.to_bytes());
+    }
 
-    let bias_section = &mut bytes[layout.bias_offset as usize..][..layout.bias_len as usize];
+    let bias_section = bytes.get_mut(range(layout.bias_offset, layout.bias_len)).unwrap_or_default();
     for (dst, &b) in bias_section.chunks_exact_mut(4).zip(bias) {
         dst.copy_from_slice(&(b as f32).to_le_bytes());
     }
 
     let es = dtype.size();
-    let weight_section = &mut bytes[layout.weights_offset as usize..][..layout.weights_len as usize];
+    let weight_section = bytes.get_mut(range(layout.weights_offset, layout.weights_len)).unwrap_or_default();
     for (p, panel) in weight_section.chunks_exact_mut(layout.panel_stride as usize).enumerate() {
         for (k, row) in panel.chunks_exact_mut(NR * es).take(d_in).enumerate() {
             for (c, out) in row.chunks_exact_mut(es).enumerate() {
@@ -339,6 +365,8 @@ pub fn write_blob(
     }
 
     let crc = format::checksum(blob.as_bytes());
-    blob.as_bytes_mut()[format::offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
+    if let Some(dst) = blob.as_bytes_mut().get_mut(format::offsets::CRC..format::offsets::CRC + 4) {
+        dst.copy_from_slice(&crc.to_le_bytes());
+    }
     Ok(blob)
 }

@@ -5,6 +5,8 @@
 //! dtypes, malformed headers, and shapes that declare more data than the file holds (the
 //! reader never allocates more than the input's size).
 
+#![forbid(unsafe_code)]
+
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -187,16 +189,19 @@ fn parse_header(text: &str) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyErr
 impl<'a> Npy<'a> {
     /// Parses an `.npy` byte image. Checks that the data length matches the shape exactly.
     pub fn parse(bytes: &'a [u8]) -> Result<Npy<'a>, NpyError> {
-        if bytes.len() < 8 || &bytes[..6] != MAGIC {
-            return Err(
-                if bytes.len() < 8 && bytes.starts_with(&MAGIC[..bytes.len().min(6)]) && !bytes.is_empty() {
-                    NpyError::TruncatedHeader
-                } else {
-                    NpyError::BadMagic
-                },
-            );
-        }
-        let (major, minor) = (bytes[6], bytes[7]);
+        let lead: Option<[u8; 8]> = bytes.get(..8).and_then(|b| b.try_into().ok());
+        let (major, minor) = match lead {
+            Some([m0, m1, m2, m3, m4, m5, major, minor]) if [m0, m1, m2, m3, m4, m5] == *MAGIC => {
+                (major, minor)
+            }
+            _ => {
+                // A non-empty prefix of the magic that ends early is a truncated file.
+                let prefix = !bytes.is_empty()
+                    && bytes.len() < 8
+                    && MAGIC.starts_with(bytes.get(..6).unwrap_or(bytes));
+                return Err(if prefix { NpyError::TruncatedHeader } else { NpyError::BadMagic });
+            }
+        };
         let (len_size, utf8) = match (major, minor) {
             (1, 0) => (2, false),
             (2, 0) => (4, false),
@@ -204,10 +209,10 @@ impl<'a> Npy<'a> {
             _ => return Err(NpyError::UnsupportedVersion(major, minor)),
         };
         let len_bytes = bytes.get(8..8 + len_size).ok_or(NpyError::TruncatedHeader)?;
-        let header_len = if len_size == 2 {
-            u16::from_le_bytes([len_bytes[0], len_bytes[1]]) as usize
-        } else {
-            u32::from_le_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize
+        let header_len = match *len_bytes {
+            [a, b] => u16::from_le_bytes([a, b]) as usize,
+            [a, b, c, d] => u32::from_le_bytes([a, b, c, d]) as usize,
+            _ => return Err(NpyError::TruncatedHeader),
         };
         let start = 8 + len_size;
         let header = bytes.get(start..start.saturating_add(header_len)).ok_or(NpyError::TruncatedHeader)?;
@@ -225,7 +230,7 @@ impl<'a> Npy<'a> {
         }
         let count =
             shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or(NpyError::ShapeOverflow)?;
-        let data = &bytes[start + header_len..];
+        let data = bytes.get(start.saturating_add(header_len)..).ok_or(NpyError::TruncatedHeader)?;
         let declared = count as u128 * dtype.size() as u128;
         if declared != data.len() as u128 {
             return Err(NpyError::DataLength { declared, found: data.len() });
@@ -245,15 +250,20 @@ impl<'a> Npy<'a> {
 
     /// Element `i` in storage order, as f64 (exact for every float type).
     fn raw(&self, i: usize) -> f64 {
+        // `i < len()` at every call site; an index out of range would read as NaN, which
+        // validation then rejects, rather than panic.
         let s = self.dtype.size();
-        let b = &self.data[i * s..][..s];
-        match (self.dtype, self.big_endian) {
-            (NpyFloat::F16, false) => f16::from_le_bytes([b[0], b[1]]).to_f64(),
-            (NpyFloat::F16, true) => f16::from_be_bytes([b[0], b[1]]).to_f64(),
-            (NpyFloat::F32, false) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-            (NpyFloat::F32, true) => f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64,
-            (NpyFloat::F64, false) => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
-            (NpyFloat::F64, true) => f64::from_be_bytes(b.try_into().unwrap_or([0; 8])),
+        let Some(b) = i.checked_mul(s).and_then(|at| self.data.get(at..at.saturating_add(s))) else {
+            return f64::NAN;
+        };
+        match (self.dtype, self.big_endian, b) {
+            (NpyFloat::F16, false, &[a, b]) => f16::from_le_bytes([a, b]).to_f64(),
+            (NpyFloat::F16, true, &[a, b]) => f16::from_be_bytes([a, b]).to_f64(),
+            (NpyFloat::F32, false, &[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]) as f64,
+            (NpyFloat::F32, true, &[a, b, c, d]) => f32::from_be_bytes([a, b, c, d]) as f64,
+            (NpyFloat::F64, false, b) => b.try_into().map_or(f64::NAN, f64::from_le_bytes),
+            (NpyFloat::F64, true, b) => b.try_into().map_or(f64::NAN, f64::from_be_bytes),
+            _ => f64::NAN,
         }
     }
 
@@ -294,8 +304,8 @@ impl<'a> Npy<'a> {
 /// Serialises a little-endian float32 C-order array as `.npy` version 1.0.
 pub fn write_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = match dims.len() {
-        1 => alloc::format!("({},)", dims[0]),
+    let shape_text = match dims.as_slice() {
+        [d] => alloc::format!("({d},)"),
         _ => alloc::format!("({})", dims.join(", ")),
     };
     let mut header = alloc::format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");

@@ -9,6 +9,8 @@
 //! Member sizes are checked against the archive before anything is allocated, so a member
 //! that lies about its size cannot make the reader allocate more than the archive can hold.
 
+#![forbid(unsafe_code)]
+
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -118,16 +120,20 @@ fn read_member(
         .by_name(&member)
         .map_err(|e| NpzError::MemberRead { member: member.clone(), reason: e.to_string() })?;
     let declared = file.size();
+    // The compressed size is a claim too: no member can hold more bytes than the archive.
+    let compressed = file.compressed_size().min(archive_len);
     let limit = MAX_MEMBER_BYTES
-        .min(file.compressed_size().max(1).saturating_mul(MAX_DEFLATE_RATIO))
+        .min(compressed.max(1).saturating_mul(MAX_DEFLATE_RATIO))
         .min(if file.compression() == zip::CompressionMethod::Stored { archive_len } else { u64::MAX });
     if declared > limit {
         return Err(NpzError::MemberSize { member, declared, limit });
     }
-    let mut data = Vec::with_capacity(declared as usize);
+    // Reserve no more than the archive itself could hold; the buffer grows only with bytes
+    // actually inflated, so a lying size costs nothing until the data is really there.
+    let mut data = Vec::with_capacity(declared.min(archive_len) as usize);
     // Read one byte past the declared size to catch members holding more than they claim.
     (&mut file)
-        .take(declared + 1)
+        .take(declared.saturating_add(1))
         .read_to_end(&mut data)
         .map_err(|e| NpzError::MemberRead { member: member.clone(), reason: e.to_string() })?;
     if data.len() as u64 != declared {
@@ -147,10 +153,10 @@ fn scalar(archive: &mut Archive<'_>, name: &'static str, len: u64) -> Result<f64
     let (member, data) = read_member(archive, name, len)?
         .ok_or_else(|| NpzError::MissingMember { member: name, found: names(archive) })?;
     let npy = parse(&member, &data)?;
-    if npy.len() != 1 || npy.shape.iter().any(|&d| d != 1) {
-        return Err(NpzError::Shape { member: name, expected: "a scalar".into(), found: npy.shape });
+    match npy.to_f64().as_slice() {
+        &[value] if npy.shape.iter().all(|&d| d == 1) => Ok(value),
+        _ => Err(NpzError::Shape { member: name, expected: "a scalar".into(), found: npy.shape }),
     }
-    Ok(npy.to_f64()[0])
 }
 
 fn names(archive: &Archive<'_>) -> Vec<String> {
@@ -194,7 +200,7 @@ pub fn read_transform(bytes: &[u8]) -> Result<Source, NpzError> {
     } else if let Some((member, data)) = read_member(&mut archive, "transform", len)? {
         let t = parse(&member, &data)?;
         let (d, cols) = match t.shape[..] {
-            [d, cols] if cols == d + 1 => (d, cols),
+            [d, cols] if d.checked_add(1) == Some(cols) => (d, cols),
             _ => {
                 return Err(NpzError::Shape {
                     member: "transform",
@@ -207,8 +213,10 @@ pub fn read_transform(bytes: &[u8]) -> Result<Source, NpzError> {
         let mut weights = Vec::with_capacity(d * d);
         let mut bias = Vec::with_capacity(d);
         for row in all.chunks_exact(cols) {
-            weights.extend_from_slice(&row[..d]);
-            bias.push(row[d]);
+            if let Some((&b, w)) = row.split_last() {
+                weights.extend_from_slice(w);
+                bias.push(b);
+            }
         }
         Source { d_in: d, d_out: d, weights, bias: Some(bias), mean, std }
     } else {
