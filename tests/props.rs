@@ -43,8 +43,10 @@ fn bound(dtype: WeightDtype, x_row: &[f32], src: &Source, j: usize) -> f64 {
         .sum();
     let shift: f64 =
         (0..src.d_in).map(|i| (src.mean / src.std * src.weights[i * src.d_out + j]).abs()).sum::<f64>();
+    // The folded bias is rounded once to f32 too, and so is every partial sum up to |y|.
+    let bias = src.bias.as_ref().map_or(0.0, |b| b[j].abs()) + shift;
     let acc_eps = (src.d_in as f64 + 2.0) * f32::EPSILON as f64;
-    (terms + shift) * (eps_w + acc_eps) + 1e-30
+    (terms + shift) * eps_w + (terms + 2.0 * bias) * acc_eps + 1e-30
 }
 
 proptest! {
