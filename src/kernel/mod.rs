@@ -11,6 +11,12 @@ use crate::dtype::{Element, WeightDtype};
 use crate::error::Error;
 
 pub(crate) mod scalar;
+mod tiling;
+
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
 
 pub use crate::format::NR;
 
@@ -100,16 +106,22 @@ pub(crate) enum PackedWeights<'a> {
 pub enum Isa {
     /// Portable scalar code: compiled on every target, the reference and the fallback.
     Scalar,
+    /// x86_64 with AVX2, FMA and F16C (Haswell, Zen and later). Name `avx2`.
+    Avx2,
+    /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
+    Neon,
 }
 
 impl Isa {
     /// Every ISA this build knows, best last.
-    pub const ALL: &'static [Isa] = &[Isa::Scalar];
+    pub const ALL: &'static [Isa] = &[Isa::Scalar, Isa::Avx2, Isa::Neon];
 
     /// Name used by `GLOCAL_FORCE_ISA` and in kernel names.
     pub const fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Neon => "neon",
         }
     }
 
@@ -119,9 +131,19 @@ impl Isa {
     }
 
     /// Whether this ISA's kernels are compiled in and the CPU can run them.
+    ///
+    /// Without `std` this is decided at compile time (`cfg!(target_feature = ..)`); with `std`
+    /// the CPU is asked once (`is_x86_feature_detected!` / `is_aarch64_feature_detected!`) and
+    /// the answer is cached.
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => x86_64::Avx2::detect().is_some(),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => aarch64::Neon::detect().is_some(),
+            #[allow(unreachable_patterns)]
+            _ => false,
         }
     }
 
@@ -189,6 +211,54 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: scalar::MR,
         nr: NR,
     },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "f32_f32acc_6x16__avx2_fma",
+        isa: Isa::Avx2,
+        dtype: WeightDtype::F32,
+        mr: x86_64::avx2::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "f16_f32acc_6x16__avx2_fma_f16c",
+        isa: Isa::Avx2,
+        dtype: WeightDtype::F16,
+        mr: x86_64::avx2::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "bf16_f32acc_6x16__avx2_fma",
+        isa: Isa::Avx2,
+        dtype: WeightDtype::Bf16,
+        mr: x86_64::avx2::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "aarch64")]
+    KernelInfo {
+        name: "f32_f32acc_6x16__neon",
+        isa: Isa::Neon,
+        dtype: WeightDtype::F32,
+        mr: aarch64::neon::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "aarch64")]
+    KernelInfo {
+        name: "f16_f32acc_6x16__neon_fcvtl",
+        isa: Isa::Neon,
+        dtype: WeightDtype::F16,
+        mr: aarch64::neon::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "aarch64")]
+    KernelInfo {
+        name: "bf16_f32acc_6x16__neon",
+        isa: Isa::Neon,
+        dtype: WeightDtype::Bf16,
+        mr: aarch64::neon::MR,
+        nr: NR,
+    },
 ];
 
 /// The registry entry for `isa` and `dtype`.
@@ -200,9 +270,35 @@ pub fn kernel_info(isa: Isa, dtype: WeightDtype) -> Option<&'static KernelInfo> 
 /// `x.len() == rows * d_in`, `y.len() == rows * d_out`.
 #[inline]
 pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>, x: &[I], y: &mut [O]) {
-    match (isa, weights) {
-        (Isa::Scalar, PackedWeights::F32(p)) => scalar::apply(p, x, y),
-        (Isa::Scalar, PackedWeights::F16(p)) => scalar::apply(p, x, y),
-        (Isa::Scalar, PackedWeights::Bf16(p)) => scalar::apply(p, x, y),
+    // The SIMD arms re-obtain their capability token: a cached load under `std`, a constant
+    // without it. Construction checked availability, so the scalar fallback below is never
+    // taken in practice; it keeps this function total without `unsafe`.
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            if let Some(t) = x86_64::Avx2::detect() {
+                return match weights {
+                    PackedWeights::F32(p) => x86_64::avx2::apply(t, p, x, y),
+                    PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y),
+                    PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y),
+                };
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => {
+            if let Some(t) = aarch64::Neon::detect() {
+                return match weights {
+                    PackedWeights::F32(p) => aarch64::neon::apply(t, p, x, y),
+                    PackedWeights::F16(p) => aarch64::neon::apply(t, p, x, y),
+                    PackedWeights::Bf16(p) => aarch64::neon::apply(t, p, x, y),
+                };
+            }
+        }
+        _ => {}
+    }
+    match weights {
+        PackedWeights::F32(p) => scalar::apply(p, x, y),
+        PackedWeights::F16(p) => scalar::apply(p, x, y),
+        PackedWeights::Bf16(p) => scalar::apply(p, x, y),
     }
 }

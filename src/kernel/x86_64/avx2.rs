@@ -1,0 +1,374 @@
+//! AVX2 + FMA kernels (F16C for f16 weights): a `6x16` register tile for batches and a
+//! multi-panel streamer for single rows.
+//!
+//! * **Batch 1** ([`gemv`]): [`GROUP`] panels in flight at once (eight independent FMA chains,
+//!   enough to cover the FMA latency), `k` unrolled by two, software prefetch
+//!   [`PREFETCH_ROWS`] rows ahead in every panel. Each weight is read exactly once.
+//! * **Batches** ([`gemm`]): for a chunk of up to [`RC`] rows and one panel, the accumulators of
+//!   all rows live in a small stack scratch started from the bias; `d_in` is walked in blocks of
+//!   [`KC`] rows so the weights of a block stay in L1 while every [`MR`]-row tile of the chunk
+//!   uses them. With [`WIDEN_MIN_ROWS`] rows or more, 16-bit weights are widened to f32 once per
+//!   block into a stack buffer (16 KiB) and reused by all tiles; with fewer, they are widened
+//!   in registers (`vcvtph2ps`, or zero-extend and shift for bf16) inside the tile.
+//! * Ragged edges: panels are zero padded to 16 columns (the kernels compute all 16 and the
+//!   store writes the valid ones); the row remainder gets a tile of its own height (a
+//!   const-generic tile, chosen once per tile). No per-element branch in any hot loop.
+//! * f32 inputs are read in place; f16/bf16 inputs are widened chunk by chunk into a stack
+//!   buffer. Outputs are rounded once from the f32 accumulators.
+//!
+//! Stack use: about 24 KiB in the batch path with 16-bit weights or inputs, 1 KiB otherwise.
+//! Results are fused multiply-adds, so they may differ from the scalar kernel in the last
+//! bit on general inputs; on integer-valued data of moderate size they are identical.
+
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+
+use super::Avx2;
+use crate::dtype::{Element, WeightDtype};
+use crate::kernel::tiling::{panels_in_bounds, row_blocks, store_row};
+use crate::kernel::{scalar, Panels, WeightElem, NR};
+
+/// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
+pub const MR: usize = 6;
+/// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of L1d.
+const KC: usize = 256;
+/// Rows per chunk sharing the K-blocks of a panel (a multiple of `MR`).
+const RC: usize = 72;
+/// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
+const XC: usize = 256;
+/// Panels streamed at once on the batch-1 path.
+const GROUP: usize = 4;
+/// Software prefetch distance on the batch-1 path, in weight rows (of `NR` elements).
+const PREFETCH_ROWS: usize = 24;
+/// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
+const WIDEN_MIN_ROWS: usize = 2 * MR;
+
+const _: () = assert!(RC % MR == 0 && NR == 16 && KC % 2 == 0);
+
+/// `y = x @ W + bias` for every row of `x`; the token is the proof AVX2, FMA and F16C exist.
+///
+/// The caller (`Transform::apply`) checked `x.len() == rows * d_in` and
+/// `y.len() == rows * d_out`; this is checked again (with the panel bounds) so the raw-pointer
+/// code below is sound on its own, falling back to the scalar kernel on a mismatch.
+pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
+    _token: Avx2,
+    p: &Panels<'_, W>,
+    x: &[I],
+    y: &mut [O],
+) {
+    let rows = x.len().checked_div(p.d_in).unwrap_or(0);
+    let shapes_ok = rows >= 1
+        && x.len() == rows * p.d_in
+        && rows.checked_mul(p.d_out).is_some_and(|n| n == y.len())
+        && panels_in_bounds(p);
+    if !shapes_ok {
+        return scalar::apply(p, x, y);
+    }
+    if rows == 1 {
+        // SAFETY: `_token` proves the CPU has avx2, fma and f16c (the features these functions
+        // enable); the panel bounds and x/y lengths they rely on were checked just above.
+        unsafe { gemv(p, x, y) }
+    } else {
+        // SAFETY: as above.
+        unsafe { gemm(p, x, y, rows) }
+    }
+}
+
+/// Loads 8 weights at `p` widened to f32.
+///
+/// # Safety
+/// 8 elements must be readable at `p` (any alignment); the CPU must have avx2 and f16c.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn load8<W: WeightElem>(p: *const W) -> __m256 {
+    // SAFETY: the caller guarantees 8 readable elements (16 or 32 bytes) at `p`; the loads are
+    // unaligned ones.
+    unsafe {
+        match W::DTYPE {
+            WeightDtype::F32 => _mm256_loadu_ps(p.cast()),
+            WeightDtype::F16 => _mm256_cvtph_ps(_mm_loadu_si128(p.cast())),
+            WeightDtype::Bf16 => {
+                _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()))))
+            }
+        }
+    }
+}
+
+/// Single row: panels in groups of [`GROUP`].
+///
+/// # Safety
+/// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemv<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
+    let count = p.count();
+    let mut q = 0;
+    while q < count {
+        let n = GROUP.min(count - q);
+        // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
+        unsafe {
+            match n {
+                4 => group::<W, I, O, 4>(p, q, x, y),
+                3 => group::<W, I, O, 3>(p, q, x, y),
+                2 => group::<W, I, O, 2>(p, q, x, y),
+                _ => group::<W, I, O, 1>(p, q, x, y),
+            }
+        }
+        q += n;
+    }
+}
+
+/// Panels `q0 .. q0 + P` of a single row.
+///
+/// # Safety
+/// As [`gemv`], and panels `q0 .. q0 + P` exist.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
+    p: &Panels<'_, W>,
+    q0: usize,
+    x: &[I],
+    y: &mut [O],
+) {
+    let d_in = p.d_in;
+    // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
+    // each of the P panels (panels_in_bounds); loads are unaligned.
+    let (w, mut acc) = unsafe {
+        let w = p.weights.as_ptr().add(q0 * p.stride);
+        let mut acc = [[_mm256_setzero_ps(); 2]; P];
+        for (g, a) in acc.iter_mut().enumerate() {
+            let b = p.bias.as_ptr().add((q0 + g) * NR);
+            *a = [_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))];
+        }
+        (w, acc)
+    };
+    match I::as_f32_slice(x) {
+        // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
+        Some(xf) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
+        None => {
+            let mut buf = [0f32; XC];
+            for k0 in (0..d_in).step_by(XC) {
+                let kc = XC.min(d_in - k0);
+                for (d, s) in buf.iter_mut().zip(x.get(k0..k0 + kc).unwrap_or(&[])) {
+                    *d = s.to_f32();
+                }
+                // SAFETY: buf holds kc >= 1 values; rows k0 .. k0 + kc exist in each panel.
+                unsafe { stream::<W, P>(w.add(k0 * NR), p.stride, buf.as_ptr(), kc, &mut acc) };
+            }
+        }
+    }
+    for (g, a) in acc.iter().enumerate() {
+        let mut t = [0f32; NR];
+        // SAFETY: t holds NR = 16 f32; unaligned stores.
+        unsafe {
+            _mm256_storeu_ps(t.as_mut_ptr(), a[0]);
+            _mm256_storeu_ps(t.as_mut_ptr().add(8), a[1]);
+        }
+        store_row(&t, y, (q0 + g) * NR);
+    }
+}
+
+/// `acc[g] += sum_{k < kc} x[k] * W_g[k]` for the `P` panels `W_g = w + g * stride`.
+///
+/// # Safety
+/// avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of `NR` weights readable
+/// at `w + g * stride` for `g < P`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn stream<W: WeightElem, const P: usize>(
+    w: *const W,
+    stride: usize,
+    x: *const f32,
+    kc: usize,
+    acc: &mut [[__m256; 2]; P],
+) {
+    let mut a = *acc;
+    let ahead = PREFETCH_ROWS * NR;
+    // Cache lines per two weight rows: 2 for f32, 1 for 16-bit weights.
+    let lines = 2 * NR * core::mem::size_of::<W>() / 64;
+    let mut k = 0;
+    // SAFETY: every load reads rows k, k + 1 < kc of a panel and x[k], x[k + 1] with k + 1 < kc;
+    // prefetches may point past the panel (wrapping_add, never dereferenced: a prefetch does
+    // not fault).
+    unsafe {
+        while k + 2 <= kc {
+            let x0 = _mm256_broadcast_ss(&*x.add(k));
+            let x1 = _mm256_broadcast_ss(&*x.add(k + 1));
+            for (g, ag) in a.iter_mut().enumerate() {
+                let wp = w.add(g * stride + k * NR);
+                for l in 0..lines {
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
+                    );
+                }
+                ag[0] = _mm256_fmadd_ps(x0, load8(wp), ag[0]);
+                ag[1] = _mm256_fmadd_ps(x0, load8(wp.add(8)), ag[1]);
+                ag[0] = _mm256_fmadd_ps(x1, load8(wp.add(NR)), ag[0]);
+                ag[1] = _mm256_fmadd_ps(x1, load8(wp.add(NR + 8)), ag[1]);
+            }
+            k += 2;
+        }
+        if k < kc {
+            let x0 = _mm256_broadcast_ss(&*x.add(k));
+            for (g, ag) in a.iter_mut().enumerate() {
+                let wp = w.add(g * stride + k * NR);
+                ag[0] = _mm256_fmadd_ps(x0, load8(wp), ag[0]);
+                ag[1] = _mm256_fmadd_ps(x0, load8(wp.add(8)), ag[1]);
+            }
+        }
+    }
+    *acc = a;
+}
+
+/// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `MR x 16` tiles.
+///
+/// # Safety
+/// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// `y.len() == rows * d_out`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O], rows: usize) {
+    let (d_in, d_out) = (p.d_in, p.d_out);
+    let widen = W::DTYPE != WeightDtype::F32 && rows >= WIDEN_MIN_ROWS;
+    let mut scratch = [[0f32; NR]; RC];
+    let mut xbuf = [0f32; MR * KC];
+    let mut wbuf = [0f32; KC * NR];
+    let xf = I::as_f32_slice(x);
+    for r0 in (0..rows).step_by(RC) {
+        let rc = RC.min(rows - r0);
+        for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
+            // SAFETY: panel q exists (panels_in_bounds).
+            let panel = unsafe { p.weights.as_ptr().add(q * p.stride) };
+            for s in scratch.iter_mut().take(rc) {
+                s.copy_from_slice(bias);
+            }
+            for k0 in (0..d_in).step_by(KC) {
+                let kc = KC.min(d_in - k0);
+                // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
+                let wk = unsafe { panel.add(k0 * NR) };
+                if widen {
+                    // SAFETY: kc * NR weights readable at wk, wbuf holds KC * NR >= kc * NR.
+                    unsafe { widen_block(wk, kc, &mut wbuf) };
+                }
+                for (b0, n) in row_blocks(rc, MR) {
+                    let row = r0 + b0;
+                    let (xp, xs) = match xf {
+                        // SAFETY: row + n <= rows, so rows row .. row + n, columns k0 .. k0 + kc
+                        // lie inside x (rows * d_in values).
+                        Some(xf) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, d_in),
+                        None => {
+                            for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
+                                let start = (row + r) * d_in + k0;
+                                let src = x.get(start..start + kc).unwrap_or(&[]);
+                                for (d, s) in dst.iter_mut().zip(src) {
+                                    *d = s.to_f32();
+                                }
+                            }
+                            (xbuf.as_ptr(), KC)
+                        }
+                    };
+                    let acc = scratch[b0..].as_mut_ptr();
+                    // SAFETY: n <= MR rows of kc values at xp with stride xs (shown above);
+                    // kc rows of NR weights at wk (or widened in wbuf); b0 + n <= rc <= RC
+                    // accumulator rows in scratch.
+                    unsafe {
+                        if widen {
+                            tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc)
+                        } else {
+                            tile_n(wk, xp, xs, kc, n, acc)
+                        }
+                    }
+                }
+            }
+            for (r, s) in scratch.iter().take(rc).enumerate() {
+                let start = (r0 + r) * d_out;
+                if let Some(y_row) = y.get_mut(start..start + d_out) {
+                    store_row(s, y_row, q * NR);
+                }
+            }
+        }
+    }
+}
+
+/// Widens `kc` rows of `NR` weights at `w` into `dst`.
+///
+/// # Safety
+/// avx2 and f16c present; `kc * NR` weights readable at `w`; `kc <= KC`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]) {
+    for (i, d) in dst.chunks_exact_mut(8).take(kc * NR / 8).enumerate() {
+        // SAFETY: i * 8 + 8 <= kc * NR weights readable at w; d holds 8 f32.
+        unsafe { _mm256_storeu_ps(d.as_mut_ptr(), load8(w.add(i * 8))) };
+    }
+}
+
+/// Dispatches a tile of `n` rows to its const-generic height.
+///
+/// # Safety
+/// As [`tile`] with `R = n`; `1 <= n <= MR` (other values do nothing).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile_n<W: WeightElem>(
+    w: *const W,
+    x: *const f32,
+    xs: usize,
+    kc: usize,
+    n: usize,
+    acc: *mut [f32; NR],
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match n {
+            6 => tile::<W, 6>(w, x, xs, kc, acc),
+            5 => tile::<W, 5>(w, x, xs, kc, acc),
+            4 => tile::<W, 4>(w, x, xs, kc, acc),
+            3 => tile::<W, 3>(w, x, xs, kc, acc),
+            2 => tile::<W, 2>(w, x, xs, kc, acc),
+            1 => tile::<W, 1>(w, x, xs, kc, acc),
+            _ => {}
+        }
+    }
+}
+
+/// The microkernel: `acc[r] += sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, each `w[k]` a
+/// row of 16 weights, all `2 R` accumulators in registers.
+///
+/// # Safety
+/// avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc` values
+/// readable at `x + r * xs`; `R` rows of `NR` f32 readable and writable at `acc`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile<W: WeightElem, const R: usize>(
+    w: *const W,
+    x: *const f32,
+    xs: usize,
+    kc: usize,
+    acc: *mut [f32; NR],
+) {
+    // SAFETY: every access stays within the ranges the caller guarantees: acc rows r < R,
+    // x[r * xs + k] and w[k * NR .. k * NR + 16] for k < kc.
+    unsafe {
+        let mut c = [[_mm256_setzero_ps(); 2]; R];
+        let mut xr = [x; R];
+        for (r, (cr, xp)) in c.iter_mut().zip(xr.iter_mut()).enumerate() {
+            let a = acc.add(r).cast::<f32>();
+            *cr = [_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8))];
+            *xp = x.add(r * xs);
+        }
+        for k in 0..kc {
+            let wp = w.add(k * NR);
+            let w0 = load8(wp);
+            let w1 = load8(wp.add(8));
+            for (cr, xp) in c.iter_mut().zip(xr.iter()) {
+                let xv = _mm256_broadcast_ss(&*xp.add(k));
+                cr[0] = _mm256_fmadd_ps(xv, w0, cr[0]);
+                cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
+            }
+        }
+        for (r, cr) in c.iter().enumerate() {
+            let a = acc.add(r).cast::<f32>();
+            _mm256_storeu_ps(a, cr[0]);
+            _mm256_storeu_ps(a.add(8), cr[1]);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! x86_64 kernels and the capability token that licenses them.
+
+pub(crate) mod avx2;
+
+/// Proof that this CPU runs AVX2, FMA and F16C instructions.
+///
+/// Zero-sized; the only way to get one is [`Avx2::detect`], so holding one is the proof the
+/// `avx2` kernels may run. Every kernel entry point takes it by value.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2 {
+    _proof: (),
+}
+
+impl Avx2 {
+    /// The token, if the CPU has AVX2, FMA and F16C.
+    ///
+    /// With `std`: asks the CPU (`is_x86_feature_detected!`) the first time and caches the
+    /// answer. Without `std`: compile time, from `cfg!(target_feature = ..)` (build with
+    /// `-C target-feature=+avx2,+fma,+f16c` or a matching `target-cpu` to enable it).
+    #[inline]
+    pub fn detect() -> Option<Avx2> {
+        if cfg!(all(target_feature = "avx2", target_feature = "fma", target_feature = "f16c")) {
+            return Some(Avx2 { _proof: () });
+        }
+        #[cfg(feature = "std")]
+        {
+            use core::sync::atomic::{AtomicU8, Ordering};
+            // 0: not asked yet, 1: yes, 2: no.
+            static CACHE: AtomicU8 = AtomicU8::new(0);
+            let known = match CACHE.load(Ordering::Relaxed) {
+                0 => {
+                    let yes = std::is_x86_feature_detected!("avx2")
+                        && std::is_x86_feature_detected!("fma")
+                        && std::is_x86_feature_detected!("f16c");
+                    CACHE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+                    yes
+                }
+                v => v == 1,
+            };
+            if known {
+                return Some(Avx2 { _proof: () });
+            }
+        }
+        None
+    }
+}

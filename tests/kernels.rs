@@ -1,0 +1,367 @@
+//! Every kernel of the registry that this CPU can run, against the f64 oracle (tolerance) and
+//! exactly against the scalar kernel (integer-valued data), over the edge-shape matrix,
+//! exhaustive f16/bf16 weight widening, forced-ISA dispatch, and random shapes (proptest).
+//!
+//! Self-contained: needs no `../shared` data.
+
+use glocal::format::FLAG_NORM_FOLDED;
+use glocal::kernel::{Isa, KernelInfo, KERNELS};
+use glocal::pack::{self, BlobSpec, Source};
+use glocal::{bf16, f16, AlignedBlob, Element, Error, Transform, WeightDtype};
+use proptest::prelude::*;
+
+/// Kernels of the registry this CPU can run.
+fn runnable() -> Vec<&'static KernelInfo> {
+    let ks: Vec<_> = KERNELS.iter().filter(|k| k.isa.is_available()).collect();
+    assert!(ks.iter().any(|k| k.isa == Isa::Scalar), "the scalar kernels must always run");
+    ks
+}
+
+/// The SIMD kernels this CPU can run (prints a notice when there are none).
+fn simd_kernels() -> Vec<&'static KernelInfo> {
+    let ks: Vec<_> = runnable().into_iter().filter(|k| k.isa != Isa::Scalar).collect();
+    if ks.is_empty() {
+        eprintln!("notice: no SIMD kernel runs on this CPU; only the scalar kernels are checked");
+    }
+    ks
+}
+
+/// Deterministic xorshift64* stream.
+struct Rng(u64);
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-a, a).
+    fn uniform(&mut self, a: f64) -> f64 {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * a
+    }
+    /// Integer in [-a, a].
+    fn int(&mut self, a: i64) -> f64 {
+        ((self.next() % (2 * a as u64 + 1)) as i64 - a) as f64
+    }
+}
+
+/// A random transform: integer-valued (exact in every dtype, mean 0, std 1) or general.
+fn source(d_in: usize, d_out: usize, seed: u64, integer: bool) -> Source {
+    let mut r = Rng::new(seed);
+    let mut draw = |a: f64, ia: i64| if integer { r.int(ia) } else { r.uniform(a) };
+    let weights = (0..d_in * d_out).map(|_| draw(0.5, 4)).collect();
+    let bias = Some((0..d_out).map(|_| draw(1.0, 8)).collect());
+    let (mean, std) = if integer { (0.0, 1.0) } else { (0.3, 1.7) };
+    Source { d_in, d_out, weights, bias, mean, std }
+}
+
+/// Random inputs, rounded to `I` (so the oracle sees exactly what the kernel reads).
+fn inputs<I: Element>(n: usize, seed: u64, integer: bool) -> (Vec<I>, Vec<f32>) {
+    let mut r = Rng::new(seed ^ 0xA5A5);
+    let x: Vec<I> =
+        (0..n).map(|_| I::from_f32(if integer { r.int(8) } else { r.uniform(2.0) } as f32)).collect();
+    let xf = x.iter().map(|v| v.to_f32()).collect();
+    (x, xf)
+}
+
+fn type_name<T>() -> &'static str {
+    std::any::type_name::<T>().rsplit("::").next().unwrap_or("?")
+}
+
+/// Runs `kernel` on `blob` with inputs `x`, output prefilled with NaN; returns the outputs as f32.
+fn run<I: Element, O: Element>(blob: &AlignedBlob, kernel: &KernelInfo, x: &[I], rows: usize) -> Vec<f32> {
+    let t = Transform::with_isa(blob.as_bytes(), kernel.isa).expect("blob loads");
+    assert_eq!(t.kernel().name, kernel.name, "with_isa chose another kernel");
+    let mut y = vec![O::from_f32(f32::NAN); rows * t.d_out()];
+    assert_eq!(t.apply(x, &mut y), Ok(rows), "{}", kernel.name);
+    y.iter().map(|v| v.to_f32()).collect()
+}
+
+/// Unit roundoff of a weight or I/O dtype.
+fn unit(dtype: WeightDtype) -> f64 {
+    match dtype {
+        WeightDtype::F32 => f64::powi(2.0, -24),
+        WeightDtype::F16 => f64::powi(2.0, -11),
+        WeightDtype::Bf16 => f64::powi(2.0, -8),
+        _ => 1.0,
+    }
+}
+
+fn elem_dtype<T: Element>() -> WeightDtype {
+    match type_name::<T>() {
+        "f32" => WeightDtype::F32,
+        "f16" => WeightDtype::F16,
+        _ => WeightDtype::Bf16,
+    }
+}
+
+/// Checks one kernel on one shape: exact against scalar on integer data, within a rigorous
+/// bound of the f64 oracle on general data. Outputs start as NaN, so an unwritten one fails.
+fn check_shape<I: Element, O: Element>(
+    kernel: &KernelInfo,
+    d_in: usize,
+    d_out: usize,
+    rows: usize,
+    seed: u64,
+) {
+    let io = format!("in {} out {}", type_name::<I>(), type_name::<O>());
+    let scalar = KERNELS.iter().find(|k| k.isa == Isa::Scalar && k.dtype == kernel.dtype).expect("scalar");
+
+    // Exact against the scalar kernel on integer-valued data.
+    let src = source(d_in, d_out, seed, true);
+    let blob = pack::pack(&src, kernel.dtype, "t", "exact").expect("pack");
+    let (x, _) = inputs::<I>(rows * d_in, seed, true);
+    let got = run::<I, O>(&blob, kernel, &x, rows);
+    let want = run::<I, O>(&blob, scalar, &x, rows);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            g.to_bits() == w.to_bits() || (*g == 0.0 && *w == 0.0),
+            "{} vs scalar, d_in {d_in} d_out {d_out} rows {rows} {io}: y[{}][{}] expected {w} got {g}",
+            kernel.name,
+            i / d_out,
+            i % d_out
+        );
+    }
+
+    // Against the f64 oracle of the unfolded formula on general data.
+    let src = source(d_in, d_out, seed + 1, false);
+    let blob = pack::pack(&src, kernel.dtype, "t", "oracle").expect("pack");
+    let (x, xf) = inputs::<I>(rows * d_in, seed + 1, false);
+    let got = run::<I, O>(&blob, kernel, &x, rows);
+    let w32: Vec<f32> = src.weights.iter().map(|&v| v as f32).collect();
+    let b32: Vec<f32> = src.bias.as_ref().expect("bias").iter().map(|&v| v as f32).collect();
+    let mut want = vec![0f64; rows * d_out];
+    glocal::reference::affine_f64(&xf, &w32, Some(&b32), src.mean, src.std, d_in, d_out, &mut want);
+    // |error| <= (u_w + d_in * u_f32 * 2) * S + u_o * |y|, with S bounding every partial sum
+    // of both the unfolded and the folded form.
+    let (uw, uo) = (unit(kernel.dtype), unit(elem_dtype::<O>()));
+    let m = src.mean / src.std;
+    for r in 0..rows {
+        for j in 0..d_out {
+            let mut s = b32[j].abs() as f64;
+            for i in 0..d_in {
+                let w = w32[i * d_out + j] as f64;
+                s += ((xf[r * d_in + i] as f64 / src.std).abs() + m.abs()) * w.abs();
+            }
+            let (g, w) = (got[r * d_out + j] as f64, want[r * d_out + j]);
+            let tol = (uw + 2.0 * (d_in as f64 + 2.0) * unit(WeightDtype::F32)) * s + uo * w.abs() + 1e-30;
+            assert!(
+                (g - w).abs() <= tol,
+                "{} vs oracle, d_in {d_in} d_out {d_out} rows {rows} {io}: y[{r}][{j}] expected {w} got {g} \
+                 (|err| {} > tol {tol})",
+                kernel.name,
+                (g - w).abs()
+            );
+        }
+    }
+}
+
+const NR: usize = 16;
+
+/// {1, NR-1, NR, NR+1, 2NR+3, 512, 768, 1024}, square and paired with another size.
+fn edge_shapes() -> Vec<(usize, usize)> {
+    let dims = [1, NR - 1, NR, NR + 1, 2 * NR + 3, 512, 768, 1024];
+    let mut v = Vec::new();
+    for (i, &d) in dims.iter().enumerate() {
+        v.push((d, d));
+        v.push((d, dims[(i + 3) % dims.len()]));
+    }
+    v
+}
+
+fn edge_batches(mr: usize) -> [usize; 4] {
+    [1, mr - 1, mr, mr + 1]
+}
+
+#[test]
+fn edge_shapes_f32_io_every_kernel() {
+    for k in runnable() {
+        for (seed, (d_in, d_out)) in edge_shapes().into_iter().enumerate() {
+            for rows in edge_batches(k.mr) {
+                check_shape::<f32, f32>(k, d_in, d_out, rows, seed as u64 * 31 + rows as u64);
+            }
+        }
+    }
+}
+
+/// Batches beyond the tile: the widened-weights path (>= 2 MR rows) and several row chunks.
+#[test]
+fn large_batches_every_kernel() {
+    for k in runnable() {
+        for &(d_in, d_out) in &[(NR + 1, 2 * NR + 3), (300, 40), (2 * NR + 3, 1)] {
+            for rows in [2 * k.mr, 13, 73, 150] {
+                check_shape::<f32, f32>(k, d_in, d_out, rows, (d_in * 7 + rows) as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn sixteen_bit_inputs_and_outputs_every_kernel() {
+    for k in runnable() {
+        for &(d_in, d_out) in
+            &[(1, NR + 1), (NR + 1, NR - 1), (2 * NR + 3, 768), (768, 2 * NR + 3), (300, 40)]
+        {
+            for rows in [1, k.mr - 1, k.mr + 1, 2 * k.mr + 1] {
+                let seed = (d_in + 3 * d_out + rows) as u64;
+                check_shape::<f16, f32>(k, d_in, d_out, rows, seed);
+                check_shape::<bf16, f32>(k, d_in, d_out, rows, seed);
+                check_shape::<f32, f16>(k, d_in, d_out, rows, seed);
+                check_shape::<f32, bf16>(k, d_in, d_out, rows, seed);
+                check_shape::<f16, f16>(k, d_in, d_out, rows, seed);
+                check_shape::<bf16, bf16>(k, d_in, d_out, rows, seed);
+            }
+        }
+    }
+}
+
+/// A blob whose 65,536 weights are every bit pattern of the 16-bit dtype, in order.
+fn every_pattern_blob(dtype: WeightDtype) -> AlignedBlob {
+    let spec = BlobSpec {
+        dtype,
+        d_in: 1,
+        d_out: 1 << 16,
+        flags: FLAG_NORM_FOLDED,
+        mean: 0.0,
+        std: 1.0,
+        model: "every",
+        module: "pattern",
+    };
+    pack::write_blob(spec, &vec![0.0; 1 << 16], |_, j, out| out.copy_from_slice(&(j as u16).to_le_bytes()))
+        .expect("write_blob")
+}
+
+fn check_widening(dtype: WeightDtype, widen: impl Fn(u16) -> f32) {
+    let blob = every_pattern_blob(dtype);
+    for k in runnable().into_iter().filter(|k| k.dtype == dtype) {
+        // One row (streaming path), a few rows (in-register widening), many (widen buffer).
+        for rows in [1, 2, 2 * k.mr + 1] {
+            let x = vec![1.0f32; rows];
+            let y = run::<f32, f32>(&blob, k, &x, rows);
+            for (i, &got) in y.iter().enumerate() {
+                let bits = (i % (1 << 16)) as u16;
+                let want = widen(bits);
+                let ok = if want.is_nan() { got.is_nan() } else { got == want };
+                assert!(ok, "{} rows {rows}: weight bits {bits:#06x} expected {want} got {got}", k.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn exhaustive_f16_weight_widening() {
+    check_widening(WeightDtype::F16, |b| f16::from_bits(b).to_f32());
+}
+
+#[test]
+fn exhaustive_bf16_weight_widening() {
+    check_widening(WeightDtype::Bf16, |b| bf16::from_bits(b).to_f32());
+}
+
+#[test]
+fn best_isa_is_a_simd_one_where_the_cpu_has_it() {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+    {
+        assert_eq!(Isa::best(), Isa::Avx2);
+    }
+    #[cfg(target_arch = "aarch64")]
+    assert_eq!(Isa::best(), Isa::Neon);
+    // Every kernel the registry lists for the best ISA exists for all weight dtypes.
+    for dtype in WeightDtype::ALL {
+        assert!(glocal::kernel::kernel_info(Isa::best(), dtype).is_some(), "{dtype} on {:?}", Isa::best());
+    }
+}
+
+#[test]
+fn unavailable_isa_is_refused() {
+    let blob = pack::pack(&source(3, 3, 1, true), WeightDtype::F32, "t", "m").expect("pack");
+    for &isa in Isa::ALL.iter().filter(|isa| !isa.is_available()) {
+        assert_eq!(
+            Transform::with_isa(blob.as_bytes(), isa).err(),
+            Some(Error::KernelUnavailable { isa: isa.name() }),
+            "{isa:?}"
+        );
+    }
+}
+
+/// The child half of `force_isa_env_selects_the_kernel` (run by it in a child process with
+/// `GLOCAL_FORCE_ISA` set). Also meaningful on its own when CI sets the variable for the
+/// whole test run (`.ci/steps/10-isa.sh`): the forced ISA must then be the one used.
+#[test]
+fn force_isa_env_is_honoured() {
+    let Ok(name) = std::env::var("GLOCAL_FORCE_ISA") else {
+        eprintln!(
+            "notice: GLOCAL_FORCE_ISA unset; checked in child processes by force_isa_env_selects_the_kernel"
+        );
+        return;
+    };
+    let isa = Isa::from_name(&name).expect("GLOCAL_FORCE_ISA names a known ISA");
+    let blob = pack::pack(&source(20, 20, 2, true), WeightDtype::F16, "t", "m").expect("pack");
+    match Transform::new(blob.as_bytes()) {
+        Ok(t) => {
+            assert_eq!(t.kernel().isa, isa, "GLOCAL_FORCE_ISA={name} but {} runs", t.kernel().name);
+            println!("FORCED-ISA-RAN {}", t.kernel().name);
+        }
+        Err(e) => {
+            assert!(!isa.is_available(), "GLOCAL_FORCE_ISA={name} is available but refused: {e}");
+            assert_eq!(e, Error::KernelUnavailable { isa: isa.name() });
+            println!("FORCED-ISA-REFUSED {name}");
+        }
+    }
+}
+
+#[test]
+fn force_isa_env_selects_the_kernel() {
+    let exe = std::env::current_exe().expect("test binary path");
+    for &isa in Isa::ALL {
+        let out = std::process::Command::new(&exe)
+            .args(["force_isa_env_is_honoured", "--exact", "--nocapture", "--test-threads=1"])
+            .env("GLOCAL_FORCE_ISA", isa.name())
+            .output()
+            .expect("spawn the test binary");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "child with GLOCAL_FORCE_ISA={} failed:\n{stdout}", isa.name());
+        let want = match glocal::kernel::kernel_info(isa, WeightDtype::F16) {
+            Some(k) if isa.is_available() => format!("FORCED-ISA-RAN {}", k.name),
+            _ => format!("FORCED-ISA-REFUSED {}", isa.name()),
+        };
+        assert!(stdout.contains(&want), "GLOCAL_FORCE_ISA={}: expected `{want}` in:\n{stdout}", isa.name());
+    }
+    // An unknown name is an error, not a silent fallback.
+    let out = std::process::Command::new(&exe)
+        .args(["force_isa_env_is_honoured", "--exact", "--nocapture"])
+        .env("GLOCAL_FORCE_ISA", "sse9")
+        .output()
+        .expect("spawn the test binary");
+    assert!(!out.status.success(), "GLOCAL_FORCE_ISA=sse9 must fail");
+}
+
+fn prop_check(k: &KernelInfo, d_in: usize, d_out: usize, rows: usize, io: u8, seed: u64) {
+    match io {
+        0 => check_shape::<f32, f32>(k, d_in, d_out, rows, seed),
+        1 => check_shape::<f16, f32>(k, d_in, d_out, rows, seed),
+        2 => check_shape::<f32, bf16>(k, d_in, d_out, rows, seed),
+        _ => check_shape::<bf16, f16>(k, d_in, d_out, rows, seed),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Random shapes: every SIMD kernel exactly equals scalar on integers and stays within the
+    /// oracle bound on general data.
+    #[test]
+    fn random_shapes_match_scalar_and_oracle(
+        d_in in 1usize..80, d_out in 1usize..80, rows in 1usize..9, io in 0u8..4, seed in any::<u64>()
+    ) {
+        for k in simd_kernels() {
+            prop_check(k, d_in, d_out, rows, io, seed);
+        }
+    }
+}
