@@ -85,6 +85,7 @@ mod error;
 pub mod format;
 pub mod kernel;
 pub mod reference;
+pub mod similarity;
 mod transform;
 
 #[cfg(feature = "alloc")]
