@@ -98,7 +98,7 @@ pub use aligned::AlignedBlob;
 pub use dtype::{Element, WeightDtype};
 pub use error::Error;
 pub use half::{bf16, f16};
-pub use transform::Transform;
+pub use transform::{PostOp, Transform};
 
 /// Embeds a blob file in the binary, aligned to 64 bytes, as a `&'static [u8]`.
 ///

@@ -30,6 +30,7 @@
 //! assert_eq!(odd_one_out(&[1.0, 0.0], &[0.0, 1.0], &[0.9, 0.1]).unwrap(), 1);
 //! ```
 
+use crate::dtype::Element;
 use crate::error::Error;
 
 /// Independent partial sums per dot product.
@@ -58,19 +59,21 @@ fn dot3(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
     (hsum(&ab), hsum(&aa), hsum(&bb))
 }
 
-/// Sum of squares of `a` with [`LANES`] partial sums.
+/// Sum of squares of `a` (widened to f32) with [`LANES`] partial sums.
 #[inline]
-fn sum_sq(a: &[f32]) -> f32 {
+fn sum_sq<E: Element>(a: &[E]) -> f32 {
     let mut s = [0f32; LANES];
     let c = a.chunks_exact(LANES);
     let r = c.remainder();
     for x in c {
         for l in 0..LANES {
-            s[l] += x[l] * x[l];
+            let v = x[l].to_f32();
+            s[l] += v * v;
         }
     }
     for (l, x) in r.iter().enumerate() {
-        s[l] += x * x;
+        let v = x.to_f32();
+        s[l] += v * v;
     }
     hsum(&s)
 }
@@ -83,8 +86,8 @@ fn hsum(s: &[f32; LANES]) -> f32 {
 
 /// `(m, s)` with `m = max |v_i|` and `s = sqrt(sum (v_i / m)^2)`, so `|v| = m * s` without
 /// overflow or underflow. `(NaN, NaN)` if a component is NaN or infinite; `(0, 0)` for zeros.
-fn scaled_norm(v: &[f32]) -> (f32, f32) {
-    let m = v.iter().fold(0f32, |m, x| if x.abs() > m || x.is_nan() { x.abs() } else { m });
+fn scaled_norm<E: Element>(v: &[E]) -> (f32, f32) {
+    let m = v.iter().map(|x| x.to_f32().abs()).fold(0f32, |m, a| if a > m || a.is_nan() { a } else { m });
     if !m.is_finite() {
         return (f32::NAN, f32::NAN);
     }
@@ -93,7 +96,7 @@ fn scaled_norm(v: &[f32]) -> (f32, f32) {
     }
     let mut t = [0f32; LANES];
     for (i, x) in v.iter().enumerate() {
-        let q = x / m;
+        let q = x.to_f32() / m;
         t[i % LANES] += q * q;
     }
     (m, libm::sqrtf(hsum(&t)))
@@ -117,11 +120,19 @@ pub fn l2_norm(v: &[f32]) -> f32 {
 /// are divided by their largest magnitude first, then by the rescaled norm).
 #[inline]
 pub fn l2_normalize(row: &mut [f32]) {
+    l2_normalize_elems(row)
+}
+
+/// [`l2_normalize`] for any output element: the norm is taken from the stored values widened
+/// to f32 and each quotient is rounded once back to `E` (for f16/bf16 rows that is the
+/// normalisation of the already rounded row: at most one extra rounding of `E`).
+#[inline]
+pub(crate) fn l2_normalize_elems<E: Element>(row: &mut [E]) {
     let s = sum_sq(row);
     if s.is_finite() && s >= f32::MIN_POSITIVE {
         let n = libm::sqrtf(s);
         for v in row.iter_mut() {
-            *v /= n;
+            *v = E::from_f32(v.to_f32() / n);
         }
         return;
     }
@@ -130,7 +141,7 @@ pub fn l2_normalize(row: &mut [f32]) {
         return;
     }
     for v in row.iter_mut() {
-        *v = if m.is_nan() { f32::NAN } else { (*v / m) / n };
+        *v = E::from_f32(if m.is_nan() { f32::NAN } else { (v.to_f32() / m) / n });
     }
 }
 
