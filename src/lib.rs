@@ -46,12 +46,24 @@
 //! The bias is always stored as f32.
 //!
 //! ## Hardware
-//! | target | kernel |
-//! |---|---|
-//! | any | portable scalar, `4x16` register tile (the reference and fallback) |
+//! | target | ISA (`GLOCAL_FORCE_ISA`) | kernels | needs |
+//! |---|---|---|---|
+//! | any | `scalar` | `{f32,f16,bf16}_f32acc_4x16__scalar`: portable, unfused `a + x * w` (the reference and fallback) | nothing |
+//! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift) | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
+//! | aarch64 | `neon` | `f32_f32acc_6x16__neon`, `f16_f32acc_6x16__neon_fcvtl` (`FCVTL`), `bf16_f32acc_6x16__neon` (`SHLL #16`) | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
 //!
-//! The kernel is chosen once, at construction: [`kernel::Isa::best`], or the ISA named by the
-//! environment variable `GLOCAL_FORCE_ISA` (`scalar`, ...) when the `std` feature is on.
+//! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
+//! every packed panel exactly once, four panels in flight with software prefetch, and a batch runs
+//! `6 x 16` register tiles over K-blocks of 256 rows (16-bit weights widened once per block and
+//! reused by every tile of up to 72 rows). Stack use stays under 32 KiB; no allocation.
+//! On integer-valued data they give exactly the scalar kernel's results; otherwise they differ
+//! from it only by the rounding of fused vs separate multiply-add.
+//!
+//! The kernel is chosen once, at construction: [`kernel::Isa::best`] (with `std`, the CPU is
+//! asked once, `is_x86_feature_detected!` / `is_aarch64_feature_detected!`; without `std`,
+//! compile-time `target_feature`s decide, e.g. `-C target-cpu=haswell`), or the ISA named by
+//! the environment variable `GLOCAL_FORCE_ISA` (`scalar`, `avx2`, `neon`) when the `std`
+//! feature is on: naming an ISA this CPU lacks is an error, never a silent fallback.
 //! [`Transform::with_isa`] forces one explicitly.
 //!
 //! ## Cargo features
@@ -65,7 +77,7 @@
 //! ## `no_std`
 //! The crate is `#![no_std]` always. Without features it needs neither an allocator nor an
 //! operating system: validation and [`Transform::apply`] use only the caller's buffers and a
-//! bounded stack (under 1 KiB in the scalar kernel).
+//! bounded stack (under 1 KiB in the scalar kernel, under 32 KiB in the SIMD kernels).
 //!
 //! ## NaN and rounding
 //! A NaN anywhere in an input row gives NaN in every output of that row. f16/bf16 outputs are

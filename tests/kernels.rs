@@ -98,63 +98,88 @@ fn elem_dtype<T: Element>() -> WeightDtype {
     }
 }
 
-/// Checks one kernel on one shape: exact against scalar on integer data, within a rigorous
-/// bound of the f64 oracle on general data. Outputs start as NaN, so an unwritten one fails.
+/// Checks `kernels` on one shape: exact against the scalar kernel of the same weight dtype on
+/// integer-valued data, and within a rigorous bound of the f64 oracle on general data (the
+/// oracle is computed once and shared). Outputs start as NaN, so an unwritten one fails.
 fn check_shape<I: Element, O: Element>(
-    kernel: &KernelInfo,
+    kernels: &[&KernelInfo],
     d_in: usize,
     d_out: usize,
     rows: usize,
     seed: u64,
 ) {
     let io = format!("in {} out {}", type_name::<I>(), type_name::<O>());
-    let scalar = KERNELS.iter().find(|k| k.isa == Isa::Scalar && k.dtype == kernel.dtype).expect("scalar");
+    let shape = format!("d_in {d_in} d_out {d_out} rows {rows} {io}");
 
     // Exact against the scalar kernel on integer-valued data.
     let src = source(d_in, d_out, seed, true);
-    let blob = pack::pack(&src, kernel.dtype, "t", "exact").expect("pack");
     let (x, _) = inputs::<I>(rows * d_in, seed, true);
-    let got = run::<I, O>(&blob, kernel, &x, rows);
-    let want = run::<I, O>(&blob, scalar, &x, rows);
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert!(
-            g.to_bits() == w.to_bits() || (*g == 0.0 && *w == 0.0),
-            "{} vs scalar, d_in {d_in} d_out {d_out} rows {rows} {io}: y[{}][{}] expected {w} got {g}",
-            kernel.name,
-            i / d_out,
-            i % d_out
-        );
+    for dtype in WeightDtype::ALL {
+        let simd: Vec<_> = kernels.iter().filter(|k| k.dtype == dtype && k.isa != Isa::Scalar).collect();
+        if simd.is_empty() {
+            continue;
+        }
+        let scalar = KERNELS.iter().find(|k| k.isa == Isa::Scalar && k.dtype == dtype).expect("scalar");
+        let blob = pack::pack(&src, dtype, "t", "exact").expect("pack");
+        let want = run::<I, O>(&blob, scalar, &x, rows);
+        for k in simd {
+            let got = run::<I, O>(&blob, k, &x, rows);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    g.to_bits() == w.to_bits() || (*g == 0.0 && *w == 0.0),
+                    "{} vs scalar, {shape}: y[{}][{}] expected {w} got {g}",
+                    k.name,
+                    i / d_out,
+                    i % d_out
+                );
+            }
+        }
     }
 
     // Against the f64 oracle of the unfolded formula on general data.
     let src = source(d_in, d_out, seed + 1, false);
-    let blob = pack::pack(&src, kernel.dtype, "t", "oracle").expect("pack");
     let (x, xf) = inputs::<I>(rows * d_in, seed + 1, false);
-    let got = run::<I, O>(&blob, kernel, &x, rows);
     let w32: Vec<f32> = src.weights.iter().map(|&v| v as f32).collect();
     let b32: Vec<f32> = src.bias.as_ref().expect("bias").iter().map(|&v| v as f32).collect();
     let mut want = vec![0f64; rows * d_out];
     glocal::reference::affine_f64(&xf, &w32, Some(&b32), src.mean, src.std, d_in, d_out, &mut want);
-    // |error| <= (u_w + d_in * u_f32 * 2) * S + u_o * |y|, with S bounding every partial sum
+    // |error| <= (u_w + 2 (d_in + 2) u_f32) * S + u_o * |y|, with S bounding every partial sum
     // of both the unfolded and the folded form.
-    let (uw, uo) = (unit(kernel.dtype), unit(elem_dtype::<O>()));
-    let m = src.mean / src.std;
-    for r in 0..rows {
-        for j in 0..d_out {
-            let mut s = b32[j].abs() as f64;
-            for i in 0..d_in {
-                let w = w32[i * d_out + j] as f64;
-                s += ((xf[r * d_in + i] as f64 / src.std).abs() + m.abs()) * w.abs();
+    let m = (src.mean / src.std).abs();
+    let mut s = vec![0f64; rows * d_out];
+    for (r, s_row) in s.chunks_exact_mut(d_out).enumerate() {
+        for (s, b) in s_row.iter_mut().zip(&b32) {
+            *s = b.abs() as f64;
+        }
+        for (i, w_row) in w32.chunks_exact(d_out).enumerate() {
+            let a = (xf[r * d_in + i] as f64 / src.std).abs() + m;
+            for (s, w) in s_row.iter_mut().zip(w_row) {
+                *s += a * w.abs() as f64;
             }
-            let (g, w) = (got[r * d_out + j] as f64, want[r * d_out + j]);
-            let tol = (uw + 2.0 * (d_in as f64 + 2.0) * unit(WeightDtype::F32)) * s + uo * w.abs() + 1e-30;
-            assert!(
-                (g - w).abs() <= tol,
-                "{} vs oracle, d_in {d_in} d_out {d_out} rows {rows} {io}: y[{r}][{j}] expected {w} got {g} \
-                 (|err| {} > tol {tol})",
-                kernel.name,
-                (g - w).abs()
-            );
+        }
+    }
+    let uo = unit(elem_dtype::<O>());
+    let accum = 2.0 * (d_in as f64 + 2.0) * unit(WeightDtype::F32);
+    for dtype in WeightDtype::ALL {
+        let ks: Vec<_> = kernels.iter().filter(|k| k.dtype == dtype).collect();
+        if ks.is_empty() {
+            continue;
+        }
+        let blob = pack::pack(&src, dtype, "t", "oracle").expect("pack");
+        for k in ks {
+            let got = run::<I, O>(&blob, k, &x, rows);
+            for (i, ((&g, &w), &s)) in got.iter().zip(&want).zip(&s).enumerate() {
+                let g = g as f64;
+                let tol = (unit(dtype) + accum) * s + uo * w.abs() + 1e-30;
+                assert!(
+                    (g - w).abs() <= tol,
+                    "{} vs oracle, {shape}: y[{}][{}] expected {w} got {g} (|err| {} > tol {tol})",
+                    k.name,
+                    i / d_out,
+                    i % d_out,
+                    (g - w).abs()
+                );
+            }
         }
     }
 }
@@ -176,12 +201,24 @@ fn edge_batches(mr: usize) -> [usize; 4] {
     [1, mr - 1, mr, mr + 1]
 }
 
+/// Kernels of one tile height (the edge batches depend on MR).
+fn by_mr() -> Vec<(usize, Vec<&'static KernelInfo>)> {
+    let mut v: Vec<(usize, Vec<&'static KernelInfo>)> = Vec::new();
+    for k in runnable() {
+        match v.iter_mut().find(|(mr, _)| *mr == k.mr) {
+            Some((_, ks)) => ks.push(k),
+            None => v.push((k.mr, vec![k])),
+        }
+    }
+    v
+}
+
 #[test]
 fn edge_shapes_f32_io_every_kernel() {
-    for k in runnable() {
+    for (mr, ks) in by_mr() {
         for (seed, (d_in, d_out)) in edge_shapes().into_iter().enumerate() {
-            for rows in edge_batches(k.mr) {
-                check_shape::<f32, f32>(k, d_in, d_out, rows, seed as u64 * 31 + rows as u64);
+            for rows in edge_batches(mr) {
+                check_shape::<f32, f32>(&ks, d_in, d_out, rows, seed as u64 * 31 + rows as u64);
             }
         }
     }
@@ -190,10 +227,10 @@ fn edge_shapes_f32_io_every_kernel() {
 /// Batches beyond the tile: the widened-weights path (>= 2 MR rows) and several row chunks.
 #[test]
 fn large_batches_every_kernel() {
-    for k in runnable() {
+    for (mr, ks) in by_mr() {
         for &(d_in, d_out) in &[(NR + 1, 2 * NR + 3), (300, 40), (2 * NR + 3, 1)] {
-            for rows in [2 * k.mr, 13, 73, 150] {
-                check_shape::<f32, f32>(k, d_in, d_out, rows, (d_in * 7 + rows) as u64);
+            for rows in [2 * mr, 13, 73, 150] {
+                check_shape::<f32, f32>(&ks, d_in, d_out, rows, (d_in * 7 + rows) as u64);
             }
         }
     }
@@ -201,11 +238,12 @@ fn large_batches_every_kernel() {
 
 #[test]
 fn sixteen_bit_inputs_and_outputs_every_kernel() {
-    for k in runnable() {
+    for (mr, ks) in by_mr() {
+        let k = &ks[..];
         for &(d_in, d_out) in
             &[(1, NR + 1), (NR + 1, NR - 1), (2 * NR + 3, 768), (768, 2 * NR + 3), (300, 40)]
         {
-            for rows in [1, k.mr - 1, k.mr + 1, 2 * k.mr + 1] {
+            for rows in [1, mr - 1, mr + 1, 2 * mr + 1] {
                 let seed = (d_in + 3 * d_out + rows) as u64;
                 check_shape::<f16, f32>(k, d_in, d_out, rows, seed);
                 check_shape::<bf16, f32>(k, d_in, d_out, rows, seed);
@@ -316,11 +354,28 @@ fn force_isa_env_is_honoured() {
     }
 }
 
+/// A command running this test binary again: directly, or through the cargo runner this
+/// process runs under (`CARGO_TARGET_<ARCH>_..._RUNNER`, e.g. qemu-aarch64, which cargo passes
+/// down in the environment), since a cross binary cannot exec itself without it.
+fn this_binary() -> std::process::Command {
+    let exe = std::env::current_exe().expect("test binary path");
+    let prefix = format!("CARGO_TARGET_{}_", std::env::consts::ARCH.to_uppercase());
+    let runner =
+        std::env::vars().find(|(k, _)| k.starts_with(&prefix) && k.ends_with("_RUNNER")).map(|(_, v)| v);
+    match runner.as_deref().map(str::split_whitespace) {
+        Some(mut words) if words.clone().next().is_some() => {
+            let mut c = std::process::Command::new(words.next().unwrap_or_default());
+            c.args(words).arg(exe);
+            c
+        }
+        _ => std::process::Command::new(exe),
+    }
+}
+
 #[test]
 fn force_isa_env_selects_the_kernel() {
-    let exe = std::env::current_exe().expect("test binary path");
     for &isa in Isa::ALL {
-        let out = std::process::Command::new(&exe)
+        let out = this_binary()
             .args(["force_isa_env_is_honoured", "--exact", "--nocapture", "--test-threads=1"])
             .env("GLOCAL_FORCE_ISA", isa.name())
             .output()
@@ -334,7 +389,7 @@ fn force_isa_env_selects_the_kernel() {
         assert!(stdout.contains(&want), "GLOCAL_FORCE_ISA={}: expected `{want}` in:\n{stdout}", isa.name());
     }
     // An unknown name is an error, not a silent fallback.
-    let out = std::process::Command::new(&exe)
+    let out = this_binary()
         .args(["force_isa_env_is_honoured", "--exact", "--nocapture"])
         .env("GLOCAL_FORCE_ISA", "sse9")
         .output()
@@ -342,7 +397,7 @@ fn force_isa_env_selects_the_kernel() {
     assert!(!out.status.success(), "GLOCAL_FORCE_ISA=sse9 must fail");
 }
 
-fn prop_check(k: &KernelInfo, d_in: usize, d_out: usize, rows: usize, io: u8, seed: u64) {
+fn prop_check(k: &[&KernelInfo], d_in: usize, d_out: usize, rows: usize, io: u8, seed: u64) {
     match io {
         0 => check_shape::<f32, f32>(k, d_in, d_out, rows, seed),
         1 => check_shape::<f16, f32>(k, d_in, d_out, rows, seed),
@@ -360,8 +415,6 @@ proptest! {
     fn random_shapes_match_scalar_and_oracle(
         d_in in 1usize..80, d_out in 1usize..80, rows in 1usize..9, io in 0u8..4, seed in any::<u64>()
     ) {
-        for k in simd_kernels() {
-            prop_check(k, d_in, d_out, rows, io, seed);
-        }
+        prop_check(&simd_kernels(), d_in, d_out, rows, io, seed);
     }
 }

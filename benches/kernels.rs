@@ -1,0 +1,125 @@
+//! glocal's kernels against nalgebra and matrixmultiply on the same folded W, same run.
+//!
+//! `cargo bench --bench kernels` (all cells, about 5 minutes), or a filter:
+//! `cargo bench --bench kernels -- d768/` . Benchmark ids are `d<d>/<who>/n<n>` where `<who>` is
+//! the kernel name from the registry (`f16_f32acc_6x16__avx2_fma_f16c`, ...) or a peer
+//! (`nalgebra_gemv_f32`, `matrixmultiply_sgemm_f32`). Square transforms d x d, n rows.
+//! Every implementation computes `y = x @ W' + b'` with the normalisation folded; peers get
+//! `y` preset to the bias (copied in every iteration) and accumulate into it.
+//! Trimmed: d = 4096 with n = 1024 (34 GFLOP per call, ~0.5 s) is not run.
+//! `GLOCAL_FORCE_ISA` picks the glocal kernel (default: the best one).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use glocal::pack::{self, Source};
+use glocal::{Transform, WeightDtype};
+use nalgebra::{DMatrix, DVector};
+use std::hint::black_box;
+use std::time::Duration;
+
+const DIMS: [usize; 5] = [512, 768, 1024, 2048, 4096];
+const BATCHES: [usize; 4] = [1, 8, 64, 1024];
+
+fn rand_vec(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    for d in DIMS {
+        let source = Source {
+            d_in: d,
+            d_out: d,
+            weights: rand_vec(d * d, d as u64, 0.05),
+            bias: Some(rand_vec(d, 7, 0.1)),
+            mean: 0.01,
+            std: 0.5,
+        };
+        let (wf, bf) = source.fold();
+        let w32: Vec<f32> = wf.iter().map(|&v| v as f32).collect();
+        let b32: Vec<f32> = bf.iter().map(|&v| v as f32).collect();
+        let blobs: Vec<_> = WeightDtype::ALL
+            .iter()
+            .map(|&dt| pack::pack(&source, dt, "bench", "bench").expect("pack"))
+            .collect();
+        // nalgebra: W^T as a column-major d_out x d_in matrix is W's row-major buffer.
+        let wt = DMatrix::from_column_slice(d, d, &w32);
+        let mut g = c.benchmark_group(format!("d{d}"));
+        for n in BATCHES {
+            if d == 4096 && n == 1024 {
+                continue;
+            }
+            let x: Vec<f32> = rand_vec(n * d, 11, 1.0).iter().map(|&v| v as f32).collect();
+            let mut y = vec![0f32; n * d];
+            for blob in &blobs {
+                let t = Transform::new(blob.as_bytes()).expect("blob");
+                g.bench_function(BenchmarkId::new(t.kernel().name, format!("n{n}")), |b| {
+                    b.iter(|| t.apply(black_box(&x[..]), black_box(&mut y[..])).expect("apply"))
+                });
+            }
+            let xm = DMatrix::from_column_slice(d, n, &x);
+            let mut ym = DMatrix::<f32>::zeros(d, n);
+            let bv = DVector::from_column_slice(&b32);
+            let xv = DVector::from_column_slice(&x[..d]);
+            let mut yv = DVector::<f32>::zeros(d);
+            let name = if n == 1 { "nalgebra_gemv_f32" } else { "nalgebra_gemm_f32" };
+            g.bench_function(BenchmarkId::new(name, format!("n{n}")), |b| {
+                b.iter(|| {
+                    if n == 1 {
+                        yv.copy_from(&bv);
+                        yv.gemv(1.0, &wt, black_box(&xv), 1.0);
+                    } else {
+                        for mut col in ym.column_iter_mut() {
+                            col.copy_from(&bv);
+                        }
+                        ym.gemm(1.0, &wt, black_box(&xm), 1.0);
+                    }
+                })
+            });
+            g.bench_function(BenchmarkId::new("matrixmultiply_sgemm_f32", format!("n{n}")), |b| {
+                b.iter(|| {
+                    for row in y.chunks_exact_mut(d) {
+                        row.copy_from_slice(&b32);
+                    }
+                    // SAFETY: x is n x d, W is d x d, y is n x d, all row-major with the
+                    // strides given; the buffers outlive the call and do not overlap.
+                    unsafe {
+                        matrixmultiply::sgemm(
+                            n,
+                            d,
+                            d,
+                            1.0,
+                            black_box(x.as_ptr()),
+                            d as isize,
+                            1,
+                            w32.as_ptr(),
+                            d as isize,
+                            1,
+                            1.0,
+                            y.as_mut_ptr(),
+                            d as isize,
+                            1,
+                        )
+                    }
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1200));
+    targets = bench
+}
+criterion_main!(benches);

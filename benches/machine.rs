@@ -1,0 +1,102 @@
+//! Measures this machine's single-core f32 FMA peak and read bandwidth, the two numbers the
+//! floor in `benches/README.md` is built from: `max(bytes(W) / bandwidth, 2 n d^2 / peak)`.
+//!
+//! `cargo bench --bench machine` (a plain binary, no criterion: it reports rates, best of 7).
+//! * Peak: 12 independent chains of `vfmadd231ps ymm` (12 x 8 lanes x 2 flops per iteration),
+//!   enough to cover FMA latency x throughput on Zen 3 / Skylake (4 cycles x 2 pipes).
+//! * Bandwidth: a sum over a buffer with 8 ymm accumulators (`vaddps ymm, ymm, [mem]`), for
+//!   buffer sizes from L1 to DRAM; every byte read once per pass, passes repeated.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    /// Returns a value depending on every chain so nothing is optimised away.
+    ///
+    /// # Safety
+    /// avx2 and fma present.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn fma_chains(iters: u64) -> f32 {
+        let m = _mm256_set1_ps(0.999_999);
+        let a = _mm256_set1_ps(1e-7);
+        let mut c = [_mm256_set1_ps(1.0); 12];
+        for _ in 0..iters {
+            for ci in c.iter_mut() {
+                *ci = _mm256_fmadd_ps(*ci, m, a);
+            }
+        }
+        let mut s = _mm256_setzero_ps();
+        for ci in c {
+            s = _mm256_add_ps(s, ci);
+        }
+        let mut out = [0f32; 8];
+        // SAFETY: out holds 8 f32.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+        out.iter().sum()
+    }
+
+    /// Sums `buf` (length a multiple of 64) with 8 accumulators.
+    ///
+    /// # Safety
+    /// avx2 present.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn sum(buf: &[f32]) -> f32 {
+        let mut c = [_mm256_setzero_ps(); 8];
+        for chunk in buf.chunks_exact(64) {
+            for (i, ci) in c.iter_mut().enumerate() {
+                // SAFETY: chunk holds 64 f32; i * 8 + 8 <= 64.
+                *ci = _mm256_add_ps(*ci, unsafe { _mm256_loadu_ps(chunk.as_ptr().add(i * 8)) });
+            }
+        }
+        let mut s = _mm256_setzero_ps();
+        for ci in c {
+            s = _mm256_add_ps(s, ci);
+        }
+        let mut out = [0f32; 8];
+        // SAFETY: out holds 8 f32.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+        out.iter().sum()
+    }
+}
+
+fn best_of<F: FnMut() -> f64>(n: usize, mut f: F) -> f64 {
+    (0..n).map(|_| f()).fold(0.0, f64::max)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn main() {
+    if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+        println!("machine: no AVX2+FMA, nothing measured");
+        return;
+    }
+    let iters = 50_000_000u64;
+    let peak = best_of(7, || {
+        let t = Instant::now();
+        // SAFETY: avx2 and fma detected above.
+        black_box(unsafe { x86::fma_chains(black_box(iters)) });
+        (iters * 12 * 16) as f64 / t.elapsed().as_secs_f64() / 1e9
+    });
+    println!("peak f32 FMA, one core: {peak:.1} GFLOP/s (12 chains of vfmadd231ps ymm, best of 7)");
+    for kib in [16usize, 256, 2048, 8 << 10, 16 << 10, 512 << 10] {
+        let len = kib * 1024 / 4;
+        let buf: Vec<f32> = (0..len).map(|i| (i % 7) as f32).collect();
+        let passes = ((1usize << 31) / (kib * 1024)).max(2);
+        let gbs = best_of(7, || {
+            let t = Instant::now();
+            for _ in 0..passes {
+                // SAFETY: avx2 detected above.
+                black_box(unsafe { x86::sum(black_box(&buf)) });
+            }
+            (passes * kib * 1024) as f64 / t.elapsed().as_secs_f64() / 1e9
+        });
+        println!("read bandwidth, {kib:>7} KiB buffer: {gbs:6.1} GB/s");
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    println!("machine: only written for x86_64");
+}
