@@ -3,6 +3,7 @@
 use crate::dtype::{Element, WeightDtype};
 use crate::error::Error;
 use crate::format::{Header, BLOB_ALIGN};
+use crate::kernel::i8d::I8dPanels;
 use crate::kernel::{self, Isa, KernelInfo, PackedWeights, Panels, WeightElem};
 
 /// An operation fused onto each output row by [`Transform::apply_with`] and
@@ -54,6 +55,37 @@ fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>
     })
 }
 
+/// The view of an `i8d` blob: bias, int8 panels, and the scales and diagonal of `aux`.
+fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
+    let l = &h.layout;
+    let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
+    let section = |off: u64, len: u64| blob.get(off as usize..(off + len) as usize).unwrap_or(&[]);
+    let f32s = |off: u64, len: u64| bytemuck::try_cast_slice::<u8, f32>(section(off, len));
+    let bias = f32s(l.bias_offset, l.bias_len).map_err(|_| misaligned)?;
+    let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
+    let scales = f32s(l.aux_offset, scales_len).map_err(|_| misaligned)?;
+    let diag = f32s(l.aux_offset + scales_len, l.aux_len - scales_len).map_err(|_| misaligned)?;
+    let q: &[i8] = bytemuck::cast_slice(section(l.weights_offset, l.weights_len));
+    Ok(I8dPanels {
+        bias,
+        q,
+        scales,
+        diag,
+        d_in: h.d_in as usize,
+        d_out: h.d_out as usize,
+        stride: l.panel_stride as usize,
+    })
+}
+
+/// The ISA named by `GLOCAL_FORCE_ISA` (with `std`), or `None` to choose per dtype.
+fn forced_isa() -> Result<Option<Isa>, Error> {
+    #[cfg(feature = "std")]
+    if std::env::var_os("GLOCAL_FORCE_ISA").is_some() {
+        return Isa::default_choice().map(Some);
+    }
+    Ok(None)
+}
+
 impl<'a> Transform<'a> {
     /// Validates `blob` and chooses the best kernel for this CPU (or the one named by
     /// `GLOCAL_FORCE_ISA` when the `std` feature is on).
@@ -76,7 +108,7 @@ impl<'a> Transform<'a> {
     /// # Ok(()) }
     /// ```
     pub fn new(blob: &'a [u8]) -> Result<Self, Error> {
-        Self::with_isa(blob, Isa::default_choice()?)
+        Self::build(blob, forced_isa()?)
     }
 
     /// Validates `blob` and uses the kernel of `isa`.
@@ -84,7 +116,15 @@ impl<'a> Transform<'a> {
     /// # Errors
     /// As [`Transform::new`]; [`Error::KernelUnavailable`] if `isa` cannot run here.
     pub fn with_isa(blob: &'a [u8], isa: Isa) -> Result<Self, Error> {
-        let isa = isa.checked()?;
+        Self::build(blob, Some(isa))
+    }
+
+    /// Validates `blob`; uses the kernel of `isa`, or when `None` the best available ISA with
+    /// a kernel for the blob's dtype ([`Isa::best_for`]).
+    fn build(blob: &'a [u8], isa: Option<Isa>) -> Result<Self, Error> {
+        if let Some(isa) = isa {
+            isa.checked()?;
+        }
         if blob.as_ptr() as usize % BLOB_ALIGN != 0 {
             return Err(Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize });
         }
@@ -93,7 +133,9 @@ impl<'a> Transform<'a> {
             WeightDtype::F32 => PackedWeights::F32(panels(blob, &header)?),
             WeightDtype::F16 => PackedWeights::F16(panels(blob, &header)?),
             WeightDtype::Bf16 => PackedWeights::Bf16(panels(blob, &header)?),
+            WeightDtype::I8d => PackedWeights::I8d(i8d_panels(blob, &header)?),
         };
+        let isa = isa.unwrap_or_else(|| Isa::best_for(header.dtype));
         let kernel =
             kernel::kernel_info(isa, header.dtype).ok_or(Error::KernelUnavailable { isa: isa.name() })?;
         Ok(Transform { header, weights, kernel })
@@ -137,6 +179,7 @@ impl<'a> Transform<'a> {
             PackedWeights::F32(p) => get(p, k, j),
             PackedWeights::F16(p) => get(p, k, j),
             PackedWeights::Bf16(p) => get(p, k, j),
+            PackedWeights::I8d(p) => p.weight(k, j),
         }
     }
 
@@ -146,6 +189,7 @@ impl<'a> Transform<'a> {
             PackedWeights::F32(p) => p.bias,
             PackedWeights::F16(p) => p.bias,
             PackedWeights::Bf16(p) => p.bias,
+            PackedWeights::I8d(p) => p.bias,
         };
         bias.get(..self.d_out()).and_then(|b| b.get(j)).copied()
     }
