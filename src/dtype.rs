@@ -17,11 +17,16 @@ pub enum WeightDtype {
     F16 = 2,
     /// bfloat16 (`half::bf16`): the top 16 bits of a binary32.
     Bf16 = 3,
+    /// `i8d`: the diagonal of `W'` exact in f32, every off-diagonal weight as int8 times a
+    /// per-input-row f32 scale (about half the bytes of f16 at bf16-level error on gLocal's
+    /// diagonal-dominant matrices). Scales and diagonal live in the blob's `aux` section.
+    I8d = 4,
 }
 
 impl WeightDtype {
     /// All weight dtypes this build can read, in code order.
-    pub const ALL: [WeightDtype; 3] = [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16];
+    pub const ALL: [WeightDtype; 4] =
+        [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16, WeightDtype::I8d];
 
     /// The dtype with on-disk code `code`, if this build knows it.
     pub const fn from_code(code: u8) -> Option<Self> {
@@ -29,6 +34,7 @@ impl WeightDtype {
             1 => Some(Self::F32),
             2 => Some(Self::F16),
             3 => Some(Self::Bf16),
+            4 => Some(Self::I8d),
             _ => None,
         }
     }
@@ -38,24 +44,27 @@ impl WeightDtype {
         self as u8
     }
 
-    /// Bytes per stored weight.
+    /// Bytes per stored weight in the weight section (for `i8d` the int8 off-diagonal part;
+    /// its scales and diagonal are in the `aux` section).
     pub const fn size(self) -> usize {
         match self {
             Self::F32 => 4,
             Self::F16 | Self::Bf16 => 2,
+            Self::I8d => 1,
         }
     }
 
-    /// Lower-case name as used on the command line (`f32`, `f16`, `bf16`).
+    /// Lower-case name as used on the command line (`f32`, `f16`, `bf16`, `i8d`).
     pub const fn name(self) -> &'static str {
         match self {
             Self::F32 => "f32",
             Self::F16 => "f16",
             Self::Bf16 => "bf16",
+            Self::I8d => "i8d",
         }
     }
 
-    /// Parses a command-line name (`f32`, `f16`, `bf16`).
+    /// Parses a command-line name (`f32`, `f16`, `bf16`, `i8d`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.name() == name)
     }

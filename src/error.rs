@@ -126,6 +126,11 @@ pub enum Error {
         /// Elements needed.
         expected: usize,
     },
+    /// A value a decision depends on is NaN (e.g. a similarity in the odd-one-out task).
+    NotANumber {
+        /// What is NaN.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for Error {
@@ -198,6 +203,7 @@ impl fmt::Display for Error {
             Error::OutputLength { found, expected } => {
                 write!(f, "output has {found} elements: need rows x d_out = {expected}")
             }
+            Error::NotANumber { what } => write!(f, "{what} is NaN: the result is undefined"),
         }
     }
 }

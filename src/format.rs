@@ -71,9 +71,9 @@ pub mod offsets {
     pub const WEIGHTS_LEN: usize = 0x50;
     /// `u64` bytes from one panel to the next.
     pub const PANEL_STRIDE: usize = 0x58;
-    /// `u64` auxiliary section offset (reserved, 0 in version 1).
+    /// `u64` auxiliary section offset (`i8d`: row scales and diagonal; 0 for other dtypes).
     pub const AUX_OFFSET: usize = 0x60;
-    /// `u64` auxiliary section length (reserved, 0 in version 1).
+    /// `u64` auxiliary section length (`i8d`: `(round_up(d_in, NR) + panels * NR) * 4`; else 0).
     pub const AUX_LEN: usize = 0x68;
     /// `[u8; 64]` model name.
     pub const MODEL: usize = 0x70;
@@ -111,6 +111,12 @@ pub struct Layout {
     pub weights_offset: u64,
     /// Length of the weight section (`panels * panel_stride`).
     pub weights_len: u64,
+    /// Offset of the auxiliary section: for `i8d` right after the weight section (64-aligned),
+    /// holding `round_up(d_in, NR)` f32 row scales then `panels * NR` f32 diagonal values; 0
+    /// for every other dtype.
+    pub aux_offset: u64,
+    /// Length of the auxiliary section (`i8d`: `(round_up(d_in, NR) + panels * NR) * 4`; else 0).
+    pub aux_len: u64,
     /// Length of the whole blob.
     pub total_len: u64,
 }
@@ -130,6 +136,13 @@ impl Layout {
         let bias_len = panels * nr * 4;
         let weights_offset = round_up(bias_offset + bias_len, SECTION_ALIGN as u64);
         let weights_len = panels * panel_stride;
+        let end = weights_offset + weights_len;
+        let (aux_offset, aux_len) = match dtype {
+            // Row scales (d_in rounded up to NR f32), then the diagonal (NR f32 per panel);
+            // `end` is already 64-aligned and both parts are multiples of 64 bytes.
+            WeightDtype::I8d => (end, (round_up(d_in as u64, nr) + panels * nr) * 4),
+            _ => (0, 0),
+        };
         Layout {
             panels,
             panel_stride,
@@ -137,7 +150,9 @@ impl Layout {
             bias_len,
             weights_offset,
             weights_len,
-            total_len: weights_offset + weights_len,
+            aux_offset,
+            aux_len,
+            total_len: end + aux_len,
         }
     }
 }
@@ -244,7 +259,7 @@ impl Header {
             ("weights_offset", read_u64(blob, offsets::WEIGHTS_OFFSET), layout.weights_offset),
             ("weights_len", read_u64(blob, offsets::WEIGHTS_LEN), layout.weights_len),
             ("panel_stride", read_u64(blob, offsets::PANEL_STRIDE), layout.panel_stride),
-            ("aux_offset", read_u64(blob, offsets::AUX_OFFSET), 0),
+            ("aux_offset", read_u64(blob, offsets::AUX_OFFSET), layout.aux_offset),
         ];
         for (field, found, expected) in checks {
             if found != expected {
@@ -252,8 +267,8 @@ impl Header {
             }
         }
         let aux_len = read_u64(blob, offsets::AUX_LEN);
-        if aux_len != 0 {
-            return Err(Error::BadLayout { field: "aux_len", found: aux_len, expected: 0 });
+        if aux_len != layout.aux_len {
+            return Err(Error::BadLayout { field: "aux_len", found: aux_len, expected: layout.aux_len });
         }
         let mean = read_f64(blob, offsets::MEAN);
         if !mean.is_finite() {
@@ -345,6 +360,8 @@ impl Header {
         put(offsets::WEIGHTS_OFFSET, &l.weights_offset.to_le_bytes());
         put(offsets::WEIGHTS_LEN, &l.weights_len.to_le_bytes());
         put(offsets::PANEL_STRIDE, &l.panel_stride.to_le_bytes());
+        put(offsets::AUX_OFFSET, &l.aux_offset.to_le_bytes());
+        put(offsets::AUX_LEN, &l.aux_len.to_le_bytes());
         put(offsets::MODEL, &self.model);
         put(offsets::MODULE, &self.module);
         h

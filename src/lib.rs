@@ -42,6 +42,7 @@
 //! | `f32` | 4 | about 1e-6 |
 //! | `f16` | 2 | about 5e-4 |
 //! | `bf16` | 2 | about 4e-3 |
+//! | `i8d` | about 1 | about 3e-3 (int8 off-diagonal with per-row scales, exact f32 diagonal; scalar kernel) |
 //!
 //! The bias is always stored as f32.
 //!
@@ -117,6 +118,7 @@ pub mod format;
 #[allow(clippy::indexing_slicing)]
 pub mod kernel;
 pub mod reference;
+pub mod similarity;
 mod transform;
 
 #[cfg(feature = "alloc")]
@@ -129,7 +131,7 @@ pub use aligned::AlignedBlob;
 pub use dtype::{Element, WeightDtype};
 pub use error::Error;
 pub use half::{bf16, f16};
-pub use transform::Transform;
+pub use transform::{PostOp, Transform};
 
 /// Embeds a blob file in the binary, aligned to 64 bytes, as a `&'static [u8]`.
 ///

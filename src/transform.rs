@@ -5,7 +5,25 @@
 use crate::dtype::{Element, WeightDtype};
 use crate::error::Error;
 use crate::format::{Header, BLOB_ALIGN};
+use crate::kernel::i8d::I8dPanels;
 use crate::kernel::{self, Isa, KernelInfo, PackedWeights, Panels, WeightElem};
+
+/// An operation fused onto each output row by [`Transform::apply_with`] and
+/// [`Transform::apply_parallel_with`], applied before the call returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PostOp {
+    /// Nothing: the plain affine output (what [`Transform::apply`] returns).
+    #[default]
+    None,
+    /// Scale each output row to unit L2 norm, so cosine similarity is a dot product.
+    ///
+    /// A row whose output is the zero vector stays zero (no direction; never NaN); a row with a
+    /// NaN or infinite output becomes all NaN; norms beyond the normal f32 range are computed
+    /// without overflow or underflow. With f16/bf16 outputs the norm is taken from the rounded
+    /// outputs and each quotient is rounded once more. See [`crate::similarity::l2_normalize`].
+    L2Normalize,
+}
 
 /// A gLocal transform ready to apply: a validated view of a packed blob, with its kernel chosen.
 ///
@@ -39,6 +57,37 @@ fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>
     })
 }
 
+/// The view of an `i8d` blob: bias, int8 panels, and the scales and diagonal of `aux`.
+fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
+    let l = &h.layout;
+    let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
+    let section = |off: u64, len: u64| blob.get(off as usize..(off + len) as usize).unwrap_or(&[]);
+    let f32s = |off: u64, len: u64| bytemuck::try_cast_slice::<u8, f32>(section(off, len));
+    let bias = f32s(l.bias_offset, l.bias_len).map_err(|_| misaligned)?;
+    let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
+    let scales = f32s(l.aux_offset, scales_len).map_err(|_| misaligned)?;
+    let diag = f32s(l.aux_offset + scales_len, l.aux_len - scales_len).map_err(|_| misaligned)?;
+    let q: &[i8] = bytemuck::cast_slice(section(l.weights_offset, l.weights_len));
+    Ok(I8dPanels {
+        bias,
+        q,
+        scales,
+        diag,
+        d_in: h.d_in as usize,
+        d_out: h.d_out as usize,
+        stride: l.panel_stride as usize,
+    })
+}
+
+/// The ISA named by `GLOCAL_FORCE_ISA` (with `std`), or `None` to choose per dtype.
+fn forced_isa() -> Result<Option<Isa>, Error> {
+    #[cfg(feature = "std")]
+    if std::env::var_os("GLOCAL_FORCE_ISA").is_some() {
+        return Isa::default_choice().map(Some);
+    }
+    Ok(None)
+}
+
 impl<'a> Transform<'a> {
     /// Validates `blob` and chooses the best kernel for this CPU (or the one named by
     /// `GLOCAL_FORCE_ISA` when the `std` feature is on).
@@ -61,7 +110,7 @@ impl<'a> Transform<'a> {
     /// # Ok(()) }
     /// ```
     pub fn new(blob: &'a [u8]) -> Result<Self, Error> {
-        Self::with_isa(blob, Isa::default_choice()?)
+        Self::build(blob, forced_isa()?)
     }
 
     /// Validates `blob` and uses the kernel of `isa`.
@@ -69,7 +118,15 @@ impl<'a> Transform<'a> {
     /// # Errors
     /// As [`Transform::new`]; [`Error::KernelUnavailable`] if `isa` cannot run here.
     pub fn with_isa(blob: &'a [u8], isa: Isa) -> Result<Self, Error> {
-        let isa = isa.checked()?;
+        Self::build(blob, Some(isa))
+    }
+
+    /// Validates `blob`; uses the kernel of `isa`, or when `None` the best available ISA with
+    /// a kernel for the blob's dtype ([`Isa::best_for`]).
+    fn build(blob: &'a [u8], isa: Option<Isa>) -> Result<Self, Error> {
+        if let Some(isa) = isa {
+            isa.checked()?;
+        }
         if blob.as_ptr() as usize % BLOB_ALIGN != 0 {
             return Err(Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize });
         }
@@ -78,7 +135,9 @@ impl<'a> Transform<'a> {
             WeightDtype::F32 => PackedWeights::F32(panels(blob, &header)?),
             WeightDtype::F16 => PackedWeights::F16(panels(blob, &header)?),
             WeightDtype::Bf16 => PackedWeights::Bf16(panels(blob, &header)?),
+            WeightDtype::I8d => PackedWeights::I8d(i8d_panels(blob, &header)?),
         };
+        let isa = isa.unwrap_or_else(|| Isa::best_for(header.dtype));
         let kernel =
             kernel::kernel_info(isa, header.dtype).ok_or(Error::KernelUnavailable { isa: isa.name() })?;
         Ok(Transform { header, weights, kernel })
@@ -122,6 +181,7 @@ impl<'a> Transform<'a> {
             PackedWeights::F32(p) => get(p, k, j),
             PackedWeights::F16(p) => get(p, k, j),
             PackedWeights::Bf16(p) => get(p, k, j),
+            PackedWeights::I8d(p) => p.weight(k, j),
         }
     }
 
@@ -131,6 +191,7 @@ impl<'a> Transform<'a> {
             PackedWeights::F32(p) => p.bias,
             PackedWeights::F16(p) => p.bias,
             PackedWeights::Bf16(p) => p.bias,
+            PackedWeights::I8d(p) => p.bias,
         };
         bias.get(..self.d_out()).and_then(|b| b.get(j)).copied()
     }
@@ -146,17 +207,8 @@ impl<'a> Transform<'a> {
         (w, b)
     }
 
-    /// Applies the transform to one row or a batch of rows: `y = ((x - mean) / std) @ W + b`.
-    ///
-    /// `x` holds `rows * d_in` elements (row-major, `rows >= 1`), `y` exactly `rows * d_out`.
-    /// Inputs and outputs may be `f32`, `f16` or `bf16` independently; accumulation is f32.
-    /// A NaN in a row of `x` makes that row of `y` NaN. Returns the number of rows.
-    ///
-    /// Never allocates, never panics, single-threaded and deterministic.
-    ///
-    /// # Errors
-    /// [`Error::InputLength`] or [`Error::OutputLength`]; then `y` is left untouched.
-    pub fn apply<I: Element, O: Element>(&self, x: &[I], y: &mut [O]) -> Result<usize, Error> {
+    /// Checks the argument lengths of an apply call; returns the number of rows.
+    fn check_lengths<I, O>(&self, x: &[I], y: &[O]) -> Result<usize, Error> {
         let (d_in, d_out) = (self.d_in(), self.d_out());
         if x.is_empty() || x.len() % d_in != 0 {
             return Err(Error::InputLength { found: x.len(), d_in });
@@ -168,7 +220,144 @@ impl<'a> Transform<'a> {
         if y.len() != expected {
             return Err(Error::OutputLength { found: y.len(), expected });
         }
+        Ok(rows)
+    }
+
+    /// Kernel plus post-op on lengths already checked.
+    #[inline]
+    fn run<I: Element, O: Element>(&self, x: &[I], y: &mut [O], post: PostOp) {
         kernel::run(self.kernel.isa, &self.weights, x, y);
+        match post {
+            PostOp::None => {}
+            PostOp::L2Normalize => {
+                for row in y.chunks_exact_mut(self.d_out()) {
+                    crate::similarity::l2_normalize_elems(row);
+                }
+            }
+        }
+    }
+
+    /// Applies the transform to one row or a batch of rows: `y = ((x - mean) / std) @ W + b`.
+    ///
+    /// `x` holds `rows * d_in` elements (row-major, `rows >= 1`), `y` exactly `rows * d_out`.
+    /// Inputs and outputs may be `f32`, `f16` or `bf16` independently; accumulation is f32.
+    /// A NaN in a row of `x` makes that row of `y` NaN. Returns the number of rows.
+    ///
+    /// Never allocates, never panics, single-threaded and deterministic.
+    ///
+    /// # Errors
+    /// [`Error::InputLength`] or [`Error::OutputLength`]; then `y` is left untouched.
+    pub fn apply<I: Element, O: Element>(&self, x: &[I], y: &mut [O]) -> Result<usize, Error> {
+        self.apply_with(x, y, PostOp::None)
+    }
+
+    /// [`Transform::apply`] followed by a fused post-op on each output row, e.g.
+    /// [`PostOp::L2Normalize`] for cosine-ready embeddings in one call.
+    ///
+    /// Never allocates, never panics, single-threaded and deterministic.
+    ///
+    /// ```
+    /// # let source = glocal::pack::Source {
+    /// #     d_in: 2, d_out: 2, weights: vec![1.0, 0.0, 0.0, 1.0], bias: None, mean: 0.0, std: 1.0,
+    /// # };
+    /// # let blob = glocal::pack::pack(&source, glocal::WeightDtype::F32, "identity", "").unwrap();
+    /// use glocal::{PostOp, Transform};
+    /// let t = Transform::new(blob.as_bytes()).unwrap();
+    /// let mut y = [f32::NAN; 4];
+    /// t.apply_with(&[3.0f32, 4.0, 0.0, 0.0], &mut y, PostOp::L2Normalize).unwrap();
+    /// assert_eq!(y, [0.6, 0.8, 0.0, 0.0]); // a zero row stays zero
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Transform::apply`]; then `y` is left untouched.
+    pub fn apply_with<I: Element, O: Element>(
+        &self,
+        x: &[I],
+        y: &mut [O],
+        post: PostOp,
+    ) -> Result<usize, Error> {
+        let rows = self.check_lengths(x, y)?;
+        self.run(x, y, post);
+        Ok(rows)
+    }
+
+    /// [`Transform::apply`] on `threads` cores: the rows are split into contiguous blocks (whole
+    /// register tiles of the kernel), one per thread, under `std::thread::scope`. The result is
+    /// bit-for-bit the one [`Transform::apply`] gives: every row is computed by the same kernel
+    /// with the same arithmetic, whatever block it falls in.
+    ///
+    /// `threads == 0` means `std::thread::available_parallelism()`. Fewer threads are used when
+    /// there are fewer row tiles than threads; `threads == 1` runs on the calling thread. The
+    /// calling thread computes the first block itself. If the OS refuses a thread, its block is
+    /// computed on the calling thread instead (same result, less parallel). Spawning allocates
+    /// (thread stacks and handles); the buffers do not.
+    ///
+    /// # Errors
+    /// As [`Transform::apply`]; then `y` is left untouched.
+    #[cfg(feature = "std")]
+    pub fn apply_parallel<I: Element + Sync, O: Element + Send>(
+        &self,
+        x: &[I],
+        y: &mut [O],
+        threads: usize,
+    ) -> Result<usize, Error> {
+        self.apply_parallel_with(x, y, PostOp::None, threads)
+    }
+
+    /// [`Transform::apply_parallel`] with a fused post-op ([`Transform::apply_with`]).
+    ///
+    /// # Errors
+    /// As [`Transform::apply`]; then `y` is left untouched.
+    #[cfg(feature = "std")]
+    pub fn apply_parallel_with<I: Element + Sync, O: Element + Send>(
+        &self,
+        x: &[I],
+        y: &mut [O],
+        post: PostOp,
+        threads: usize,
+    ) -> Result<usize, Error> {
+        let rows = self.check_lengths(x, y)?;
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mr = self.kernel.mr.max(1);
+        let tiles = rows.div_ceil(mr);
+        let blocks = threads.min(tiles).max(1);
+        if blocks == 1 {
+            self.run(x, y, post);
+            return Ok(rows);
+        }
+        // Whole tiles per block, the remainder spread over the first blocks. Blocks are claimed
+        // from a counter, so if the OS refuses a thread the others (and the caller) take its share.
+        let (d_in, d_out) = (self.d_in(), self.d_out());
+        let (per, extra) = (tiles / blocks, tiles % blocks);
+        let mut parts = std::vec::Vec::with_capacity(blocks);
+        let (mut x_rest, mut y_rest) = (x, y);
+        for b in 0..blocks {
+            let n = ((per + usize::from(b < extra)) * mr).min(x_rest.len() / d_in);
+            let (xb, xr) = x_rest.split_at(n * d_in);
+            let (yb, yr) = core::mem::take(&mut y_rest).split_at_mut(n * d_out);
+            (x_rest, y_rest) = (xr, yr);
+            parts.push(std::sync::Mutex::new(Some((xb, yb))));
+        }
+        let next = core::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            while let Some(part) = parts.get(next.fetch_add(1, core::sync::atomic::Ordering::Relaxed)) {
+                // `run` never panics, so the lock is never poisoned; take the data either way.
+                let taken = part.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some((xb, yb)) = taken {
+                    self.run(xb, yb, post);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..blocks {
+                // A refused thread is not an error: its block is claimed by another worker.
+                let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+            }
+            work();
+        });
         Ok(rows)
     }
 }

@@ -18,7 +18,7 @@ fn tolerance(dtype: WeightDtype) -> f64 {
 #[test]
 fn golden_all_transforms_all_dtypes() {
     let Some(shared) = common::shared_dir("golden_all_transforms_all_dtypes") else { return };
-    let mut worst = [0.0f64; 3];
+    let mut worst = [0.0f64; WeightDtype::ALL.len()];
     for (path, golden) in common::SHARED_TRANSFORMS {
         let npz_bytes = std::fs::read(shared.join("transforms").join(path).join("transform.npz")).unwrap();
         let source = npz::read_transform(&npz_bytes).unwrap();
@@ -69,7 +69,9 @@ fn golden_all_transforms_all_dtypes() {
             worst[di] = worst[di].max(rel);
         }
     }
-    println!("worst relative error: f32 {:.3e}, f16 {:.3e}, bf16 {:.3e}", worst[0], worst[1], worst[2]);
+    for (dtype, w) in WeightDtype::ALL.into_iter().zip(worst) {
+        println!("worst relative error: {dtype} {w:.3e}");
+    }
 }
 
 /// The single-row path and f16/bf16 inputs and outputs agree with the batch path.

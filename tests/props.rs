@@ -102,7 +102,9 @@ proptest! {
 fn kernels_match_scalar_exactly_on_integers() {
     let mut rng = common::Rng(7);
     for (d_in, d_out, rows) in [(1, 1, 1), (15, 17, 3), (16, 16, 4), (33, 35, 5), (70, 3, 9), (512, 48, 7)] {
-        for dtype in WeightDtype::ALL {
+        // i8d quantises small integers too (scale max/127), so it is not exact here; tests/i8d.rs
+        // holds its kernel to the f64 oracle of the stored weights.
+        for dtype in WeightDtype::ALL.into_iter().filter(|&d| d != WeightDtype::I8d) {
             let src = Source {
                 d_in,
                 d_out,

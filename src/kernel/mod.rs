@@ -12,6 +12,7 @@ use crate::error::Error;
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 pub(crate) mod arm;
+pub(crate) mod i8d;
 pub(crate) mod scalar;
 mod tiling;
 
@@ -100,6 +101,7 @@ pub(crate) enum PackedWeights<'a> {
     F32(Panels<'a, f32>),
     F16(Panels<'a, f16>),
     Bf16(Panels<'a, bf16>),
+    I8d(i8d::I8dPanels<'a>),
 }
 
 /// An instruction-set family a kernel is written for.
@@ -166,6 +168,17 @@ impl Isa {
     /// The best ISA available on this CPU.
     pub fn best() -> Isa {
         Isa::ALL.iter().rev().copied().find(|isa| isa.is_available()).unwrap_or(Isa::Scalar)
+    }
+
+    /// The best available ISA with a registered kernel for `dtype` (`i8d` has a scalar kernel
+    /// only so far, so an `i8d` blob runs scalar on every CPU).
+    pub fn best_for(dtype: WeightDtype) -> Isa {
+        Isa::ALL
+            .iter()
+            .rev()
+            .copied()
+            .find(|&isa| isa.is_available() && kernel_info(isa, dtype).is_some())
+            .unwrap_or(Isa::Scalar)
     }
 
     /// The ISA to use by default: `GLOCAL_FORCE_ISA` when set (with `std`), else [`Isa::best`].
@@ -299,6 +312,13 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: aarch64::neon::MR,
         nr: NR,
     },
+    KernelInfo {
+        name: "i8d_f32acc_4x16__scalar",
+        isa: Isa::Scalar,
+        dtype: WeightDtype::I8d,
+        mr: i8d::MR,
+        nr: NR,
+    },
 ];
 
 /// The registry entry for `isa` and `dtype`.
@@ -321,6 +341,8 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                     PackedWeights::F32(p) => x86_64::avx2::apply(t, p, x, y),
                     PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y),
                     PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y),
+                    // No AVX2 i8d kernel is registered, so construction never picks this pair.
+                    PackedWeights::I8d(p) => i8d::apply(p, x, y),
                 };
             }
         }
@@ -331,6 +353,8 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                     PackedWeights::F32(p) => aarch64::neon::apply(t, p, x, y),
                     PackedWeights::F16(p) => aarch64::neon::apply(t, p, x, y),
                     PackedWeights::Bf16(p) => aarch64::neon::apply(t, p, x, y),
+                    // No NEON i8d kernel is registered, so construction never picks this pair.
+                    PackedWeights::I8d(p) => i8d::apply(p, x, y),
                 };
             }
         }
@@ -340,6 +364,8 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                 PackedWeights::F32(p) => arm::cortex_m::apply(p, x, y),
                 PackedWeights::F16(p) => arm::cortex_m::apply(p, x, y),
                 PackedWeights::Bf16(p) => arm::cortex_m::apply(p, x, y),
+                // No Cortex-M i8d kernel is registered, so construction never picks this pair.
+                PackedWeights::I8d(p) => i8d::apply(p, x, y),
             };
         }
         _ => {}
@@ -348,5 +374,6 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
         PackedWeights::F32(p) => scalar::apply(p, x, y),
         PackedWeights::F16(p) => scalar::apply(p, x, y),
         PackedWeights::Bf16(p) => scalar::apply(p, x, y),
+        PackedWeights::I8d(p) => i8d::apply(p, x, y),
     }
 }

@@ -212,6 +212,8 @@ fn store_weight(dtype: WeightDtype, v: f64, out: &mut [u8]) -> bool {
             out.copy_from_slice(&r.to_bits().to_le_bytes());
             r.is_finite()
         }
+        // Quantised per column by `pack_i8d`, never one weight at a time.
+        WeightDtype::I8d => false,
     }
 }
 
@@ -250,6 +252,9 @@ pub fn pack(
         return Err(PackError::BiasOverflow { col, value });
     }
     let flags = FLAG_NORM_FOLDED | if source.bias.is_some() { FLAG_HAS_BIAS } else { 0 };
+    if dtype == WeightDtype::I8d {
+        return pack_i8d(source, &weights, &bias, flags, model, module);
+    }
     let mut overflow = None;
     let blob = write_blob(
         BlobSpec {
@@ -275,6 +280,134 @@ pub fn pack(
         Some(e) => Err(e),
         None => Ok(blob),
     }
+}
+
+/// The `i8d` quantisation of folded weights `w` (`d_in x d_out`, row-major f64), as stored.
+///
+/// For each output column `j`: `diag[j] = f32(w[j][j])` when `j < min(d_in, d_out)` (else 0).
+/// For each input row `k`: `scale[k] = f32(max_{j != k} |w[k][j]| / 127)` and
+/// `q[k][j] = round(w[k][j] / scale[k])` (half away from zero, within `-127..=127`, the stored
+/// f32 scale used) for `j != k`, `q[k][k] = 0`. A row without off-diagonal weight gets scale 0
+/// and all-zero `q`.
+///
+/// Scales are per input row, not per output column: a few input features of gLocal's matrices
+/// carry weights 10-20x the typical size (clip_ViT-L/14: off-diagonal max 0.054, median column
+/// max 0.0029), and a per-column scale would spend every column's int8 range on them (worst
+/// golden error 1.1e-2 of max|y| per column, 1.7e-3 per row). The kernel applies a row scale
+/// to the input element once per row, so it costs nothing in the inner loop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct I8dQuant {
+    /// `[d_in, d_out]` int8, row-major.
+    pub q: Vec<i8>,
+    /// `[d_in]` f32 row scales.
+    pub scales: Vec<f32>,
+    /// `[d_out]` f32 diagonal.
+    pub diag: Vec<f32>,
+}
+
+impl I8dQuant {
+    /// The stored weight `[k][j]` in f64: `scale[k] * q[k][j]`, plus `diag[j]` when `k == j`.
+    pub fn weight(&self, k: usize, j: usize) -> f64 {
+        let d_out = self.diag.len();
+        let mut w = self.scales[k] as f64 * self.q[k * d_out + j] as f64;
+        if k == j {
+            w += self.diag[j] as f64;
+        }
+        w
+    }
+}
+
+/// Quantises folded weights to `i8d` (see [`I8dQuant`]).
+///
+/// # Errors
+/// [`PackError::Overflow`] when a diagonal value or a scale does not fit f32.
+pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, PackError> {
+    let overflow = |row, col, value| PackError::Overflow { dtype: WeightDtype::I8d, row, col, value };
+    let mut scales = alloc::vec![0f32; d_in];
+    let mut diag = alloc::vec![0f32; d_out];
+    let mut q = alloc::vec![0i8; d_in * d_out];
+    for (k, row) in w.chunks_exact(d_out).take(d_in).enumerate() {
+        let (mut max, mut at) = (0f64, 0);
+        for (j, &v) in row.iter().enumerate() {
+            if k == j {
+                diag[j] = v as f32;
+                if !diag[j].is_finite() {
+                    return Err(overflow(k, j, v));
+                }
+            } else if v.abs() > max {
+                (max, at) = (v.abs(), j);
+            }
+        }
+        let s = (max / 127.0) as f32;
+        if !s.is_finite() {
+            return Err(overflow(k, at, row[at]));
+        }
+        scales[k] = s;
+        if s > 0.0 {
+            for (j, &v) in row.iter().enumerate().filter(|&(j, _)| j != k) {
+                q[k * d_out + j] = libm::round(v / s as f64).clamp(-127.0, 127.0) as i8;
+            }
+        }
+    }
+    Ok(I8dQuant { q, scales, diag })
+}
+
+fn pack_i8d(
+    source: &Source,
+    weights: &[f64],
+    bias: &[f64],
+    flags: u16,
+    model: &str,
+    module: &str,
+) -> Result<AlignedBlob, PackError> {
+    let (d_in, d_out) = (source.d_in, source.d_out);
+    let quant = quantize_i8d(weights, d_in, d_out)?;
+    // Fold the mean with the weights as stored, not as given: b'' = b - mean * colsum(W'_q),
+    // so the blob computes ((x - mean) / std) @ W_q + b exactly and the quantisation error
+    // only multiplies the centred input (the mean's share of it would be a systematic bias:
+    // gLocal features have |mean| comparable to std).
+    let mut bias = bias.to_vec();
+    for (j, b) in bias.iter_mut().enumerate() {
+        let delta: f64 = (0..d_in).map(|k| quant.weight(k, j) - weights[k * d_out + j]).sum();
+        *b -= source.mean * delta;
+    }
+    let spec = BlobSpec {
+        dtype: WeightDtype::I8d,
+        d_in,
+        d_out,
+        flags,
+        mean: source.mean,
+        std: source.std,
+        model,
+        module,
+    };
+    let mut blob = write_blob(spec, &bias, |k, j, out| out[0] = quant.q[k * d_out + j] as u8)?;
+    write_i8d_aux(&mut blob, &quant.scales, &quant.diag);
+    Ok(blob)
+}
+
+/// Writes the `i8d` aux section (row scales, zero padded to `round_up(d_in, NR)`, then the
+/// diagonal, zero padded to `panels * NR`) of a blob made by [`write_blob`] with dtype `i8d`, and
+/// refreshes its checksum. Values beyond `d_in` / `d_out` are ignored; a blob of another dtype
+/// is left as it is.
+pub fn write_i8d_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
+    let Ok(h) = Header::parse(blob.as_bytes()) else { return };
+    if h.dtype != WeightDtype::I8d {
+        return;
+    }
+    let l = h.layout;
+    let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
+    let scales_len = d_in.div_ceil(NR) * NR * 4;
+    let bytes = blob.as_bytes_mut();
+    let aux = &mut bytes[l.aux_offset as usize..][..l.aux_len as usize];
+    let (s_part, d_part) = aux.split_at_mut(scales_len);
+    for (dst, values, n) in [(s_part, scales, d_in), (d_part, diag, d_out)] {
+        for (d, v) in dst.chunks_exact_mut(4).zip(values.iter().take(n)) {
+            d.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    let crc = format::checksum(blob.as_bytes());
+    blob.as_bytes_mut()[format::offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Everything in a blob header that is not derived from the payload.

@@ -1,0 +1,60 @@
+//! Multi-core batches: `Transform::apply_parallel` on 1 and 2 threads, 16384 x 768 features,
+//! f16 weights (issue 8: >= 1.8x for the kernel alone on a 2-core machine), plus the fused
+//! L2 normalisation on one thread to show its cost.
+//!
+//! `cargo bench --bench parallel`. Ids: `parallel/<kernel>/t<threads>` and
+//! `parallel/<kernel>/t1_l2norm`. Needs a quiet machine: another busy process on either core
+//! takes directly from the 2-thread number.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use glocal::pack::{self, Source};
+use glocal::{PostOp, Transform, WeightDtype};
+use std::hint::black_box;
+use std::time::Duration;
+
+const ROWS: usize = 16384;
+const D: usize = 768;
+
+fn rand_vec(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let source = Source {
+        d_in: D,
+        d_out: D,
+        weights: rand_vec(D * D, 3, 0.05),
+        bias: Some(rand_vec(D, 7, 0.1)),
+        mean: 0.01,
+        std: 0.5,
+    };
+    let blob = pack::pack(&source, WeightDtype::F16, "bench", "bench").expect("pack");
+    let t = Transform::new(blob.as_bytes()).expect("blob");
+    let x: Vec<f32> = rand_vec(ROWS * D, 11, 1.0).iter().map(|&v| v as f32).collect();
+    let mut y = vec![0f32; ROWS * D];
+    let mut g = c.benchmark_group(format!("parallel/{}", t.kernel().name));
+    g.throughput(Throughput::Elements((ROWS * D * D) as u64))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
+    for threads in [1usize, 2] {
+        g.bench_function(format!("t{threads}"), |b| {
+            b.iter(|| t.apply_parallel(black_box(&x), black_box(&mut y), threads).expect("apply"))
+        });
+    }
+    g.bench_function("t1_l2norm", |b| {
+        b.iter(|| t.apply_with(black_box(&x), black_box(&mut y), PostOp::L2Normalize).expect("apply"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
