@@ -13,6 +13,9 @@
 //! machine is shared with builds, and wall time would count the time slices other processes
 //! get. Everything measured here is single-threaded, so for an unloaded core both agree.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glocal::pack::{self, Source};

@@ -6,6 +6,9 @@
 //! `parallel/<kernel>/t1_l2norm`. Needs a quiet machine: another busy process on either core
 //! takes directly from the 2-thread number.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glocal::pack::{self, Source};
 use glocal::{PostOp, Transform, WeightDtype};

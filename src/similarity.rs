@@ -44,18 +44,20 @@ fn dot3(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
     let mut bb = [0f32; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
+    // Lane l accumulates elements l, l + LANES, ...: whole chunks first, then the remainder.
+    let accumulate =
+        |x: &[f32], y: &[f32], ab: &mut [f32; LANES], aa: &mut [f32; LANES], bb: &mut [f32; LANES]| {
+            let lanes = ab.iter_mut().zip(aa.iter_mut()).zip(bb.iter_mut());
+            for (((ab, aa), bb), (&x, &y)) in lanes.zip(x.iter().zip(y)) {
+                *ab += x * y;
+                *aa += x * x;
+                *bb += y * y;
+            }
+        };
     for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            ab[l] += x[l] * y[l];
-            aa[l] += x[l] * x[l];
-            bb[l] += y[l] * y[l];
-        }
+        accumulate(x, y, &mut ab, &mut aa, &mut bb);
     }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        ab[l] += x * y;
-        aa[l] += x * x;
-        bb[l] += y * y;
-    }
+    accumulate(ra, rb, &mut ab, &mut aa, &mut bb);
     (hsum(&ab), hsum(&aa), hsum(&bb))
 }
 
@@ -65,15 +67,11 @@ fn sum_sq<E: Element>(a: &[E]) -> f32 {
     let mut s = [0f32; LANES];
     let c = a.chunks_exact(LANES);
     let r = c.remainder();
-    for x in c {
-        for l in 0..LANES {
-            let v = x[l].to_f32();
-            s[l] += v * v;
+    for x in c.chain(core::iter::once(r)) {
+        for (s, v) in s.iter_mut().zip(x) {
+            let v = v.to_f32();
+            *s += v * v;
         }
-    }
-    for (l, x) in r.iter().enumerate() {
-        let v = x.to_f32();
-        s[l] += v * v;
     }
     hsum(&s)
 }
@@ -97,7 +95,9 @@ fn scaled_norm<E: Element>(v: &[E]) -> (f32, f32) {
     let mut t = [0f32; LANES];
     for (i, x) in v.iter().enumerate() {
         let q = x.to_f32() / m;
-        t[i % LANES] += q * q;
+        if let Some(t) = t.get_mut(i % LANES) {
+            *t += q * q;
+        }
     }
     (m, libm::sqrtf(hsum(&t)))
 }
@@ -196,7 +196,9 @@ fn cosine_unchecked(a: &[f32], b: &[f32]) -> f32 {
     }
     let mut s = [0f32; LANES];
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        s[i % LANES] += (x / ma) * (y / mb);
+        if let Some(s) = s.get_mut(i % LANES) {
+            *s += (x / ma) * (y / mb);
+        }
     }
     (hsum(&s) / (sa * sb)).clamp(-1.0, 1.0)
 }

@@ -14,6 +14,7 @@ use crate::error::Error;
 pub(crate) mod arm;
 pub(crate) mod i8d;
 pub(crate) mod scalar;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod tiling;
 
 #[cfg(target_arch = "aarch64")]

@@ -306,14 +306,18 @@ pub struct I8dQuant {
 }
 
 impl I8dQuant {
-    /// The stored weight `[k][j]` in f64: `scale[k] * q[k][j]`, plus `diag[j]` when `k == j`.
+    /// The stored weight `[k][j]` in f64: `scale[k] * q[k][j]`, plus `diag[j]` when `k == j`
+    /// (NaN when `[k][j]` is out of range).
     pub fn weight(&self, k: usize, j: usize) -> f64 {
         let d_out = self.diag.len();
-        let mut w = self.scales[k] as f64 * self.q[k * d_out + j] as f64;
-        if k == j {
-            w += self.diag[j] as f64;
+        if j >= d_out {
+            return f64::NAN;
         }
-        w
+        let (Some(&scale), Some(&q)) = (self.scales.get(k), self.q.get(k * d_out + j)) else {
+            return f64::NAN;
+        };
+        let diag = if k == j { self.diag.get(j).map_or(0.0, |&d| d as f64) } else { 0.0 };
+        scale as f64 * q as f64 + diag
     }
 }
 
@@ -321,6 +325,9 @@ impl I8dQuant {
 ///
 /// # Errors
 /// [`PackError::Overflow`] when a diagonal value or a scale does not fit f32.
+// Offline packing, not the hot path: every index is below the length of a vector allocated
+// right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
+#[allow(clippy::indexing_slicing)]
 pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, PackError> {
     let overflow = |row, col, value| PackError::Overflow { dtype: WeightDtype::I8d, row, col, value };
     let mut scales = alloc::vec![0f32; d_in];
@@ -352,6 +359,9 @@ pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, Pa
     Ok(I8dQuant { q, scales, diag })
 }
 
+// Offline packing, not the hot path: every index is below the length of a vector allocated
+// right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
+#[allow(clippy::indexing_slicing)]
 fn pack_i8d(
     source: &Source,
     weights: &[f64],
@@ -390,6 +400,9 @@ fn pack_i8d(
 /// diagonal, zero padded to `panels * NR`) of a blob made by [`write_blob`] with dtype `i8d`, and
 /// refreshes its checksum. Values beyond `d_in` / `d_out` are ignored; a blob of another dtype
 /// is left as it is.
+// Offline packing, not the hot path: every index is below the length of a vector allocated
+// right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
+#[allow(clippy::indexing_slicing)]
 pub fn write_i8d_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
     let Ok(h) = Header::parse(blob.as_bytes()) else { return };
     if h.dtype != WeightDtype::I8d {
@@ -399,7 +412,7 @@ pub fn write_i8d_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
     let scales_len = d_in.div_ceil(NR) * NR * 4;
     let bytes = blob.as_bytes_mut();
-    let aux = &mut bytes[l.aux_offset as usize..][..l.aux_len as usize];
+    let Some(aux) = bytes.get_mut(l.aux_offset as usize..(l.aux_offset + l.aux_len) as usize) else { return };
     let (s_part, d_part) = aux.split_at_mut(scales_len);
     for (dst, values, n) in [(s_part, scales, d_in), (d_part, diag, d_out)] {
         for (d, v) in dst.chunks_exact_mut(4).zip(values.iter().take(n)) {
