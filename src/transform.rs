@@ -332,10 +332,22 @@ impl<'a> Transform<'a> {
         // from a counter, so if the OS refuses a thread the others (and the caller) take its share.
         let (d_in, d_out) = (self.d_in(), self.d_out());
         let (per, extra) = (tiles / blocks, tiles % blocks);
-        let mut parts = std::vec::Vec::with_capacity(blocks);
+        let mut sizes: std::vec::Vec<usize> =
+            (0..blocks).map(|b| (per + usize::from(b < extra)) * mr).collect();
+        // The last block takes what is left. A lone row would take the kernels' batch-1 path,
+        // which sums in another order than the row tiles: give it to the block before, so the
+        // result stays bit-identical to `apply`.
+        let before_last: usize = sizes.iter().take(blocks - 1).sum();
+        if rows - before_last == 1 {
+            sizes.pop();
+            if let Some(prev) = sizes.last_mut() {
+                *prev += 1;
+            }
+        }
+        let mut parts = std::vec::Vec::with_capacity(sizes.len());
         let (mut x_rest, mut y_rest) = (x, y);
-        for b in 0..blocks {
-            let n = ((per + usize::from(b < extra)) * mr).min(x_rest.len() / d_in);
+        for &size in &sizes {
+            let n = size.min(x_rest.len() / d_in);
             let (xb, xr) = x_rest.split_at(n * d_in);
             let (yb, yr) = core::mem::take(&mut y_rest).split_at_mut(n * d_out);
             (x_rest, y_rest) = (xr, yr);
@@ -352,7 +364,7 @@ impl<'a> Transform<'a> {
             }
         };
         std::thread::scope(|scope| {
-            for _ in 1..blocks {
+            for _ in 1..parts.len() {
                 // A refused thread is not an error: its block is claimed by another worker.
                 let _ = std::thread::Builder::new().spawn_scoped(scope, work);
             }
