@@ -94,7 +94,8 @@ impl<'a> Transform<'a> {
     ///
     /// # Errors
     /// Any [`Error`] describing the first problem found in the blob, or
-    /// [`Error::KernelUnavailable`] when `GLOCAL_FORCE_ISA` names an ISA this CPU lacks.
+    /// [`Error::KernelUnavailable`] when `GLOCAL_FORCE_ISA` names an ISA this CPU lacks. (A
+    /// forced ISA without a kernel for the blob's dtype, such as `avx2` for `i8d`, runs scalar.)
     ///
     /// ```
     /// # fn main() -> Result<(), glocal::Error> {
@@ -110,7 +111,7 @@ impl<'a> Transform<'a> {
     /// # Ok(()) }
     /// ```
     pub fn new(blob: &'a [u8]) -> Result<Self, Error> {
-        Self::build(blob, forced_isa()?)
+        Self::build(blob, forced_isa()?, true)
     }
 
     /// Validates `blob` and uses the kernel of `isa`.
@@ -118,12 +119,14 @@ impl<'a> Transform<'a> {
     /// # Errors
     /// As [`Transform::new`]; [`Error::KernelUnavailable`] if `isa` cannot run here.
     pub fn with_isa(blob: &'a [u8], isa: Isa) -> Result<Self, Error> {
-        Self::build(blob, Some(isa))
+        Self::build(blob, Some(isa), false)
     }
 
     /// Validates `blob`; uses the kernel of `isa`, or when `None` the best available ISA with
-    /// a kernel for the blob's dtype ([`Isa::best_for`]).
-    fn build(blob: &'a [u8], isa: Option<Isa>) -> Result<Self, Error> {
+    /// a kernel for the blob's dtype ([`Isa::best_for`]). With `scalar_if_no_kernel`, an
+    /// available `isa` that has no kernel for the blob's dtype (`GLOCAL_FORCE_ISA=avx2` on an
+    /// `i8d` blob) runs the portable scalar kernel, which every dtype has.
+    fn build(blob: &'a [u8], isa: Option<Isa>, scalar_if_no_kernel: bool) -> Result<Self, Error> {
         if let Some(isa) = isa {
             isa.checked()?;
         }
@@ -137,7 +140,10 @@ impl<'a> Transform<'a> {
             WeightDtype::Bf16 => PackedWeights::Bf16(panels(blob, &header)?),
             WeightDtype::I8d => PackedWeights::I8d(i8d_panels(blob, &header)?),
         };
-        let isa = isa.unwrap_or_else(|| Isa::best_for(header.dtype));
+        let mut isa = isa.unwrap_or_else(|| Isa::best_for(header.dtype));
+        if scalar_if_no_kernel && kernel::kernel_info(isa, header.dtype).is_none() {
+            isa = Isa::Scalar;
+        }
         let kernel =
             kernel::kernel_info(isa, header.dtype).ok_or(Error::KernelUnavailable { isa: isa.name() })?;
         Ok(Transform { header, weights, kernel })
