@@ -211,6 +211,7 @@ fn kernel_matches_f64_oracle_of_stored_weights() {
     }
 }
 
+#[cfg(feature = "npz")]
 #[test]
 fn golden_nine_transforms() {
     use glocal::pack::{npy::Npy, npz};

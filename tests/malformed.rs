@@ -51,6 +51,7 @@ unsafe impl std::alloc::GlobalAlloc for Meter {
 #[global_allocator]
 static METER: Meter = Meter;
 
+#[cfg_attr(not(feature = "npz"), allow(dead_code))] // only the npz cases measure allocations
 /// Runs `f` and returns its result with the largest single allocation it made on this thread.
 fn largest_alloc<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LARGEST.with(|m| m.set(0));
