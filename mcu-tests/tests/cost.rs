@@ -39,7 +39,8 @@ fn cases(s: &mut Suite) {
     println!("instructions per SysTick tick (calibrated): {:.3}", ctr.instr_per_tick());
     println!("| weights | kernel | batch 1 | batch 4 | batch 1, f16 in |");
     println!("|---|---|---|---|---|");
-    for dtype in WeightDtype::ALL {
+    // The dtypes with a Cortex-M kernel (i8d is scalar-only so far).
+    for dtype in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16] {
         let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
         let bias = alloc::vec![0.125f64; D];
         let spec = BlobSpec {
