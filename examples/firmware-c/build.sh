@@ -42,7 +42,8 @@ echo "--- run on Cortex-M7 (mps2-an500)"
 "${QEMU[@]}" -cpu cortex-m7 -machine mps2-an500 -kernel "$work/app.elf"
 
 echo "--- footprint"
-# The goal is 16 KiB; measured 32.8 KiB (docs/EMBEDDED.md has the breakdown), so CI holds the
-# line at 36 KiB against regressions until the scalar fallback, panic strings and status texts
-# shrink. GLOCAL_FLASH_LIMIT overrides.
-python3 "$here/footprint.py" "$work/app.map" "$lib" "${GLOCAL_FLASH_LIMIT:-36864}"
+# The goal is 16 KiB; measured 32.8 KiB, then 37.6 KiB once the i8d dtype (a fourth scalar weight
+# type) landed (docs/EMBEDDED.md has the breakdown), so CI holds the line at 40 KiB against
+# regressions until the scalar fallback, panic strings and status texts shrink.
+# GLOCAL_FLASH_LIMIT overrides.
+python3 "$here/footprint.py" "$work/app.map" "$lib" "${GLOCAL_FLASH_LIMIT:-40960}"
