@@ -79,6 +79,14 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
             WeightDtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
             WeightDtype::F16 => glocal::f16::from_le_bytes([b[0], b[1]]).to_f64(),
             WeightDtype::Bf16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16) as f64,
+            WeightDtype::I8d => {
+                // int8 times the input row's f32 scale, plus the f32 diagonal (docs/FORMAT.md).
+                let f32_at = |at: usize| f32::from_le_bytes(blob[at..at + 4].try_into().unwrap()) as f64;
+                let aux = l.aux_offset as usize;
+                let scale = f32_at(aux + 4 * k);
+                let diag = if k == j { f32_at(aux + 4 * (d_in.div_ceil(16) * 16 + j)) } else { 0.0 };
+                b[0] as i8 as f64 * scale + diag
+            }
             _ => unreachable!("new dtype: extend the fuzzer"),
         }
     };
