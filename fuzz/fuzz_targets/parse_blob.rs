@@ -90,6 +90,14 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
             _ => unreachable!("new dtype: extend the fuzzer"),
         }
     };
+    // i8d forms x * scale[k] first (then times int8 q): that product must stay in f32 range too.
+    let row_scale = |k: usize| -> f64 {
+        if h.dtype != WeightDtype::I8d {
+            return 0.0;
+        }
+        let at = l.aux_offset as usize + 4 * k;
+        f32::from_le_bytes(blob[at..at + 4].try_into().unwrap()) as f64
+    };
     let bias = |j: usize| -> f64 {
         let at = l.bias_offset as usize + j * 4;
         f32::from_le_bytes(blob[at..at + 4].try_into().unwrap()) as f64
@@ -109,7 +117,7 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
             for k in 0..d_in {
                 let term = x[r * d_in + k] as f64 * weight(k, j);
                 sum += term;
-                mag += term.abs();
+                mag += term.abs() + (x[r * d_in + k] as f64 * row_scale(k)).abs();
             }
             let got = y[r * d_out + j];
             if sum.is_nan() {
