@@ -54,7 +54,9 @@ impl<'a> Arbitrary<'a> for Case {
         let d_in = u.int_in_range(1..=40)?;
         let d_out = u.int_in_range(1..=40)?;
         let rows = u.int_in_range(1..=6)?;
-        let dtype = *u.choose(&WeightDtype::ALL)?;
+        // The dtypes whose stored weights round each value once (relative error bound below);
+        // lossy i8d has its own error model and oracle tests (tests/i8d.rs).
+        let dtype = *u.choose(&[WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16])?;
         let (in_ty, out_ty) = (u.int_in_range(0..=2)?, u.int_in_range(0..=2)?);
         let wscale = u.int_in_range(-20..=0)?;
         let xscale = u.int_in_range(-16..=0)?;
