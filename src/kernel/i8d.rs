@@ -83,9 +83,10 @@ pub(crate) fn apply<I: Element, O: Element>(p: &I8dPanels<'_>, x: &[I], y: &mut 
                 let x_row = x_block.get(r * d_in..(r + 1) * d_in).unwrap_or(&[]);
                 let Some(dst) = y_row.get_mut(col0..col0 + cols) else { continue };
                 for (c, d) in dst.iter_mut().enumerate() {
-                    // Beyond d_in the diagonal is 0 and x has no element: the term vanishes.
-                    let xj = x_row.get(col0 + c).map_or(0.0, |v| v.to_f32());
-                    *d = O::from_f32((bias[c] + acc_row[c]) + diag[c] * xj);
+                    // Beyond d_in there is no diagonal term at all (not `diag * 0`: a crafted
+                    // blob's padding could hold a NaN or an infinity there).
+                    let diag_term = x_row.get(col0 + c).map_or(0.0, |v| diag[c] * v.to_f32());
+                    *d = O::from_f32((bias[c] + acc_row[c]) + diag_term);
                 }
             }
         }
