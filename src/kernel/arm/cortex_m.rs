@@ -202,12 +202,18 @@ fn drive(
     y: &mut [u8],
     yk: Kind,
 ) {
-    if d_in == 0 || d_out == 0 || stride == 0 {
+    // Every size below is checked non-zero where the compiler can see it (products included,
+    // they could wrap), so no chunk-size or division panic path is compiled in.
+    let (x_row_len, y_row_len, panel_bytes) = (d_in * xk.size(), d_out * yk.size(), d_in * NR * w_size);
+    if x_row_len == 0 || y_row_len == 0 || panel_bytes == 0 || stride == 0 || w_size == 0 {
         return;
     }
     let mut buf = [0f32; KC];
-    let panel_bytes = d_in * NR * w_size;
-    for (x_row, y_row) in x.chunks_exact(d_in * xk.size()).zip(y.chunks_exact_mut(d_out * yk.size())) {
+    // Rows paired by hand: `zip` of two chunk iterators computes their lengths by a division
+    // whose divisor it cannot see is non-zero (a panic path in the binary).
+    let mut y_rows = y.chunks_exact_mut(y_row_len);
+    for x_row in x.chunks_exact(x_row_len) {
+        let Some(y_row) = y_rows.next() else { return };
         let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
         for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
             let (Ok(b), Some(w)) = (<&[f32; NR]>::try_from(b), w.get(..panel_bytes)) else {
@@ -274,9 +280,17 @@ fn drive_i8d(p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
         return;
     }
     let q: &[u8] = bytemuck::cast_slice(p.q);
+    // Sizes checked non-zero where the compiler sees it: no chunk-size panic path compiled in.
+    let (x_row_len, y_row_len, panel_bytes) = (d_in * xk.size(), d_out * yk.size(), d_in * NR);
+    if x_row_len == 0 || y_row_len == 0 || panel_bytes == 0 {
+        return;
+    }
     let mut buf = [0f32; KC];
-    let panel_bytes = d_in * NR;
-    for (x_row, y_row) in x.chunks_exact(d_in * xk.size()).zip(y.chunks_exact_mut(d_out * yk.size())) {
+    // Rows paired by hand: `zip` of two chunk iterators computes their lengths by a division
+    // whose divisor it cannot see is non-zero (a panic path in the binary).
+    let mut y_rows = y.chunks_exact_mut(y_row_len);
+    for x_row in x.chunks_exact(x_row_len) {
+        let Some(y_row) = y_rows.next() else { return };
         let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
         let panels = p.bias.chunks_exact(NR).zip(p.diag.chunks_exact(NR)).zip(q.chunks(stride));
         for (panel, ((b, dg), w)) in panels.enumerate() {
