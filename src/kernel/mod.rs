@@ -13,6 +13,15 @@ use crate::error::Error;
 #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 pub(crate) mod arm;
 pub(crate) mod i8d;
+// Bare-metal hard-float Arm has a Cortex-M kernel for every dtype: the portable kernels are
+// compiled there only with the `cortexm-scalar` feature (tests compare against them), which
+// keeps them out of firmware flash.
+#[cfg(not(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    not(feature = "cortexm-scalar")
+)))]
 pub(crate) mod scalar;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod tiling;
@@ -153,7 +162,12 @@ impl Isa {
     /// the answer is cached.
     pub fn is_available(self) -> bool {
         match self {
-            Isa::Scalar => true,
+            Isa::Scalar => !cfg!(all(
+                target_arch = "arm",
+                target_abi = "eabihf",
+                target_os = "none",
+                not(feature = "cortexm-scalar")
+            )),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => x86_64::Avx2::detect().is_some(),
             #[cfg(target_arch = "aarch64")]
@@ -220,6 +234,12 @@ pub struct KernelInfo {
 
 /// The registry: every kernel compiled into this build.
 pub const KERNELS: &[KernelInfo] = &[
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "f32_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -227,6 +247,12 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: scalar::MR,
         nr: NR,
     },
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "f16_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -234,6 +260,12 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: scalar::MR,
         nr: NR,
     },
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "bf16_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -313,6 +345,20 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: aarch64::neon::MR,
         nr: NR,
     },
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    KernelInfo {
+        name: "i8d_f32acc_1x16__cortexm4f",
+        isa: Isa::CortexM,
+        dtype: WeightDtype::I8d,
+        mr: arm::cortex_m::MR,
+        nr: NR,
+    },
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "i8d_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -360,17 +406,23 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
             }
         }
         #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
-        Isa::CortexM => {
-            return match weights {
-                PackedWeights::F32(p) => arm::cortex_m::apply(p, x, y),
-                PackedWeights::F16(p) => arm::cortex_m::apply(p, x, y),
-                PackedWeights::Bf16(p) => arm::cortex_m::apply(p, x, y),
-                // No Cortex-M i8d kernel is registered, so construction never picks this pair.
-                PackedWeights::I8d(p) => i8d::apply(p, x, y),
-            };
-        }
+        Isa::CortexM => return arm::cortex_m::run(weights, x, y),
         _ => {}
     }
+    // Without the portable kernels (see `mod scalar`) the Cortex-M kernels are the only ones.
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    ))]
+    arm::cortex_m::run(weights, x, y);
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     match weights {
         PackedWeights::F32(p) => scalar::apply(p, x, y),
         PackedWeights::F16(p) => scalar::apply(p, x, y),
