@@ -67,6 +67,18 @@ impl WeightElem for bf16 {
     }
 }
 
+/// The int8 panel of an `i8d` blob, as the SIMD `i8d` drivers stream it: widened exactly
+/// (`q as f32`). On its own it is *not* a weight: the per-input-row scales and the exact
+/// diagonal of the blob complete it (see `i8d.rs`), so a `Panels<i8>` is only ever built, and
+/// only read, by those drivers.
+impl WeightElem for i8 {
+    const DTYPE: WeightDtype = WeightDtype::I8d;
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self as f32
+    }
+}
+
 /// A borrowed view of the packed panels of one blob, with weight element `W`.
 ///
 /// Panel `p` covers output columns `p*NR .. p*NR+NR`: its bias is `bias[p*NR..][..NR]` and its
@@ -185,8 +197,8 @@ impl Isa {
         Isa::ALL.iter().rev().copied().find(|isa| isa.is_available()).unwrap_or(Isa::Scalar)
     }
 
-    /// The best available ISA with a registered kernel for `dtype` (`i8d` has a scalar kernel
-    /// only so far, so an `i8d` blob runs scalar on every CPU).
+    /// The best available ISA with a registered kernel for `dtype` (an ISA without a kernel for
+    /// `dtype` is skipped, down to the scalar kernels every dtype has).
     pub fn best_for(dtype: WeightDtype) -> Isa {
         Isa::ALL
             .iter()
@@ -353,6 +365,22 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: arm::cortex_m::MR,
         nr: NR,
     },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "i8d_f32acc_6x16__avx2_fma",
+        isa: Isa::Avx2,
+        dtype: WeightDtype::I8d,
+        mr: x86_64::avx2::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "aarch64")]
+    KernelInfo {
+        name: "i8d_f32acc_6x16__neon",
+        isa: Isa::Neon,
+        dtype: WeightDtype::I8d,
+        mr: aarch64::neon::MR,
+        nr: NR,
+    },
     #[cfg(not(all(
         target_arch = "arm",
         target_abi = "eabihf",
@@ -388,8 +416,7 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                     PackedWeights::F32(p) => x86_64::avx2::apply(t, p, x, y),
                     PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y),
                     PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y),
-                    // No AVX2 i8d kernel is registered, so construction never picks this pair.
-                    PackedWeights::I8d(p) => i8d::apply(p, x, y),
+                    PackedWeights::I8d(p) => x86_64::avx2::apply_i8d(t, p, x, y),
                 };
             }
         }
@@ -400,8 +427,7 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                     PackedWeights::F32(p) => aarch64::neon::apply(t, p, x, y),
                     PackedWeights::F16(p) => aarch64::neon::apply(t, p, x, y),
                     PackedWeights::Bf16(p) => aarch64::neon::apply(t, p, x, y),
-                    // No NEON i8d kernel is registered, so construction never picks this pair.
-                    PackedWeights::I8d(p) => i8d::apply(p, x, y),
+                    PackedWeights::I8d(p) => aarch64::neon::apply_i8d(t, p, x, y),
                 };
             }
         }
