@@ -267,7 +267,7 @@ fn le_bytes<'b, O: OutElem>(y: &'b [O], scratch: &'b mut Vec<u8>) -> &'b [u8] {
         return bytemuck::cast_slice(y);
     }
     let size = core::mem::size_of::<O>();
-    scratch.resize(y.len() * size, 0);
+    scratch.resize(core::mem::size_of_val(y), 0);
     for (v, dst) in y.iter().zip(scratch.chunks_exact_mut(size)) {
         v.put_le(dst);
     }
