@@ -43,6 +43,20 @@
 #define GLOCAL_TRANSFORM_SIZE 512
 
 /**
+ * Flag for `glocal_apply_f32_ex`, `glocal_apply_f16_ex` and `glocal_apply_bf16_ex`: scale
+ * each output row to unit L2 norm (cosine-ready embeddings; cosine similarity is then a dot
+ * product), fused into the call.
+ *
+ * A row whose output is the zero vector stays zero (it has no direction; never NaN); a row
+ * with a NaN or infinite output becomes all NaN. The norm is accumulated in f32 and each
+ * element is divided by it (not multiplied by a reciprocal); rows whose squared norm leaves
+ * the normal f32 range are rescaled by their largest magnitude first, so nothing overflows or
+ * underflows. With 16-bit outputs the norm is taken from the rounded outputs and each quotient
+ * is rounded once more, to nearest even.
+ */
+#define GLOCAL_APPLY_L2_NORMALIZE 1
+
+/**
  * The result of every fallible glocal call. `GLOCAL_STATUS_OK` is 0; every error is non-zero.
  *
  * Values live in fixed ranges and are never renumbered or reused; new codes are only added:
@@ -84,6 +98,11 @@ typedef enum glocal_status {
    * `x` and `y` overlap: glocal does not transform in place.
    */
   GLOCAL_STATUS_BUFFERS_OVERLAP = 105,
+  /**
+   * The `flags` of a `glocal_apply_*_ex` call hold a bit this library does not define (a
+   * `GLOCAL_APPLY_*` flag from a newer header, or not a flag at all).
+   */
+  GLOCAL_STATUS_UNKNOWN_FLAGS = 106,
   /**
    * The blob is shorter than its 256-byte header.
    */
@@ -197,6 +216,11 @@ typedef enum glocal_dtype {
    * bfloat16 (the top 16 bits of a binary32).
    */
   GLOCAL_DTYPE_BF16 = 3,
+  /**
+   * `i8d`: the diagonal exact in f32, every off-diagonal weight as int8 times a per-input-row
+   * f32 scale (about half the bytes of f16, bfloat16-level error on gLocal's matrices).
+   */
+  GLOCAL_DTYPE_I8D = 4,
 } glocal_dtype;
 
 #if defined(GLOCAL_STD)
@@ -388,6 +412,43 @@ enum glocal_status glocal_apply_f16(const struct glocal_transform *t, const uint
  * As `glocal_apply_f32`.
  */
 enum glocal_status glocal_apply_bf16(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len);
+
+/**
+ * `glocal_apply_f32` with options: `flags` is 0 or a bitwise OR of `GLOCAL_APPLY_*` flags,
+ * applied to each output row before the call returns (one pass, no extra buffer). With
+ * `flags == 0` it is exactly `glocal_apply_f32`.
+ *
+ * `GLOCAL_APPLY_L2_NORMALIZE`: each of the `rows` output rows of `dim_out` floats is scaled to
+ * unit L2 norm; a zero row stays zero, a row with a NaN or infinite value becomes all NaN.
+ *
+ * Returns what `glocal_apply_f32` returns, and `GLOCAL_STATUS_UNKNOWN_FLAGS` when `flags` holds
+ * a bit this library does not define (checked before anything else). On any error `y` is not
+ * written at all. Never allocates; safe to call from many threads at once on one `t`.
+ *
+ * # Safety
+ * As `glocal_apply_f32`.
+ */
+enum glocal_status glocal_apply_f32_ex(const struct glocal_transform *t, const float *x, size_t x_len, float *y, size_t y_len, uint32_t flags);
+
+/**
+ * `glocal_apply_f16` with options, as `glocal_apply_f32_ex`. With
+ * `GLOCAL_APPLY_L2_NORMALIZE` the norm is taken from the rounded binary16 outputs and each
+ * quotient is rounded once more, to nearest even.
+ *
+ * # Safety
+ * As `glocal_apply_f32`.
+ */
+enum glocal_status glocal_apply_f16_ex(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len, uint32_t flags);
+
+/**
+ * `glocal_apply_bf16` with options, as `glocal_apply_f32_ex`. With
+ * `GLOCAL_APPLY_L2_NORMALIZE` the norm is taken from the rounded bfloat16 outputs and each
+ * quotient is rounded once more, to nearest even.
+ *
+ * # Safety
+ * As `glocal_apply_f32`.
+ */
+enum glocal_status glocal_apply_bf16_ex(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len, uint32_t flags);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,11 +1,18 @@
 //! `glocal align`: apply a transform to a feature file, in chunks of rows with bounded memory.
+//!
+//! The data path copies as little as it can: a little-endian float32 C-order `.npy` is
+//! memory-mapped and its rows go to the kernel in place (other feature dtypes are widened chunk
+//! by chunk into one buffer); the kernel (on `--threads` cores) writes a chunk of output rows
+//! into one buffer, whose bytes go to the output file in one write (on little-endian hosts the
+//! buffer *is* the `.npy` data: no per-element conversion).
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use glocal::pack::npy::Npy;
-use glocal::{bf16, f16, Element, Transform, WeightDtype};
+use glocal::pack::npy::NpyFloat;
+use glocal::{bf16, f16, Element, PostOp, Transform, WeightDtype};
 use memmap2::Mmap;
 
 use crate::error::{CliError, Result};
@@ -14,7 +21,7 @@ use crate::fileio::{map_file, npy_header, AtomicOutput};
 use crate::load::{self, kind, Kind};
 use crate::{registry, ui};
 
-/// Bytes of input plus output rows processed per chunk (bounds the tool's own buffers).
+/// Bytes of the tool's own row buffers per chunk (converted input rows, if any, plus output rows).
 const CHUNK_BYTES: usize = 4 << 20;
 /// Multiply-adds above which a run counts as long enough for a progress bar.
 const LONG_RUN_MACS: u128 = 2_000_000_000;
@@ -33,6 +40,10 @@ pub struct AlignArgs {
     pub dtype: Option<WeightDtype>,
     /// Output element type.
     pub out_dtype: WeightDtype,
+    /// Scale each output row to unit L2 norm.
+    pub normalize: bool,
+    /// Threads for the transform (0: every available core).
+    pub threads: usize,
     /// Array name in an `.npz` feature file.
     pub key: Option<String>,
     /// Module override for a model name.
@@ -190,10 +201,16 @@ pub fn run(args: AlignArgs) -> Result<()> {
     let start = Instant::now();
     let macs = rows as u128 * d_in as u128 * t.d_out() as u128;
     let bar = ui::row_progress(args.quiet, rows as u64, macs >= LONG_RUN_MACS);
+    let post = if args.normalize { PostOp::L2Normalize } else { PostOp::None };
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let job = Job { t: &t, npy: &npy, rows, label: &label, bar: &bar, post, threads };
     let bad_rows = match args.out_dtype {
-        WeightDtype::F32 => stream::<f32>(&t, &npy, rows, &mut out, &label, &bar)?,
-        WeightDtype::F16 => stream::<f16>(&t, &npy, rows, &mut out, &label, &bar)?,
-        _ => stream::<bf16>(&t, &npy, rows, &mut out, &label, &bar)?,
+        WeightDtype::F32 => stream::<f32>(&job, &mut out)?,
+        WeightDtype::F16 => stream::<f16>(&job, &mut out)?,
+        _ => stream::<bf16>(&job, &mut out)?,
     };
     bar.finish_and_clear();
     out.commit()?;
@@ -207,11 +224,13 @@ pub fn run(args: AlignArgs) -> Result<()> {
         ui::note(
             false,
             &format!(
-                "wrote {} {:?} {} with {} in {:.2} s",
+                "wrote {} {:?} {}{} with {} on {threads} thread{} in {:.2} s",
                 args.output.display(),
                 out_shape,
                 args.out_dtype,
+                if args.normalize { " (rows L2-normalised)" } else { "" },
                 t.kernel().name,
+                if threads == 1 { "" } else { "s" },
                 start.elapsed().as_secs_f64()
             ),
         );
@@ -219,73 +238,136 @@ pub fn run(args: AlignArgs) -> Result<()> {
     Ok(())
 }
 
-/// An output element's little-endian bytes.
-trait OutBytes: Element {
-    const SIZE: usize;
-    fn put(self, dst: &mut [u8]);
+/// An output element type, stored little-endian in the `.npy`.
+trait OutElem: Element + bytemuck::Pod + Send {
+    /// The element's little-endian bytes (big-endian hosts only; little-endian hosts write the
+    /// buffer as it is).
+    fn put_le(self, dst: &mut [u8]);
 }
-impl OutBytes for f32 {
-    const SIZE: usize = 4;
-    fn put(self, dst: &mut [u8]) {
+impl OutElem for f32 {
+    fn put_le(self, dst: &mut [u8]) {
         dst.copy_from_slice(&self.to_le_bytes());
     }
 }
-impl OutBytes for f16 {
-    const SIZE: usize = 2;
-    fn put(self, dst: &mut [u8]) {
+impl OutElem for f16 {
+    fn put_le(self, dst: &mut [u8]) {
         dst.copy_from_slice(&self.to_bits().to_le_bytes());
     }
 }
-impl OutBytes for bf16 {
-    const SIZE: usize = 2;
-    fn put(self, dst: &mut [u8]) {
+impl OutElem for bf16 {
+    fn put_le(self, dst: &mut [u8]) {
         dst.copy_from_slice(&self.to_bits().to_le_bytes());
     }
 }
 
-/// Converts, applies and writes `rows` rows in chunks. Returns the number of rows with a
-/// non-finite input value.
-fn stream<O: OutBytes>(
-    t: &Transform<'_>,
-    npy: &Npy<'_>,
+/// The `.npy` bytes of output rows: the buffer itself on a little-endian host, else a
+/// byte-swapped copy in `scratch`.
+fn le_bytes<'b, O: OutElem>(y: &'b [O], scratch: &'b mut Vec<u8>) -> &'b [u8] {
+    if cfg!(target_endian = "little") {
+        return bytemuck::cast_slice(y);
+    }
+    let size = core::mem::size_of::<O>();
+    scratch.resize(core::mem::size_of_val(y), 0);
+    for (v, dst) in y.iter().zip(scratch.chunks_exact_mut(size)) {
+        v.put_le(dst);
+    }
+    scratch
+}
+
+/// One `align` run's transform, features and options.
+struct Job<'j> {
+    t: &'j Transform<'j>,
+    npy: &'j Npy<'j>,
     rows: usize,
-    out: &mut AtomicOutput,
-    label: &str,
-    bar: &indicatif::ProgressBar,
-) -> Result<usize> {
+    label: &'j str,
+    bar: &'j indicatif::ProgressBar,
+    post: PostOp,
+    threads: usize,
+}
+
+/// The features as float32 rows usable in place: a little-endian float32 array whose storage
+/// order is C order (not Fortran, or at most one dimension above 1), aligned for f32 (numpy
+/// aligns the data to 64 bytes; a mapping starts on a page). `None`: convert chunk by chunk.
+fn in_place_f32<'a>(npy: &Npy<'a>) -> Option<&'a [f32]> {
+    let c_order = !npy.fortran_order || npy.shape.iter().filter(|&&d| d > 1).count() <= 1;
+    let native = cfg!(target_endian = "little") && !npy.big_endian;
+    if npy.dtype != NpyFloat::F32 || !native || !c_order {
+        return None;
+    }
+    bytemuck::try_cast_slice(npy.data()).ok()
+}
+
+/// Widens the elements `[start, start + dst.len())` (C order) of `npy` to f32 in `dst`.
+/// `None` if the array is shorter (its shape was checked against the data, so it is not).
+fn widen_into(npy: &Npy<'_>, start: usize, dst: &mut [f32]) -> Option<()> {
+    if npy.fortran_order {
+        // Column-major storage: element by element through the index mapping.
+        for (i, v) in dst.iter_mut().enumerate() {
+            *v = npy.get(start + i)? as f32;
+        }
+        return Some(());
+    }
+    let size = npy.dtype.size();
+    let bytes = npy.data().get(start * size..(start + dst.len()) * size)?;
+    let be = npy.big_endian;
+    let elems = dst.iter_mut().zip(bytes.chunks_exact(size));
+    match npy.dtype {
+        NpyFloat::F32 => elems.for_each(|(v, b)| {
+            let b = b.try_into().unwrap_or([0xff; 4]);
+            *v = if be { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) };
+        }),
+        NpyFloat::F16 => elems.for_each(|(v, b)| {
+            let b = b.try_into().unwrap_or([0xff; 2]);
+            *v = if be { f16::from_be_bytes(b) } else { f16::from_le_bytes(b) }.to_f32();
+        }),
+        // Rounded to nearest f32, like numpy's astype(float32).
+        NpyFloat::F64 => elems.for_each(|(v, b)| {
+            let b = b.try_into().unwrap_or([0xff; 8]);
+            *v = if be { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) } as f32;
+        }),
+    }
+    Some(())
+}
+
+/// Rows of `x` (rows of `d_in`) holding a NaN or infinity.
+fn non_finite_rows(x: &[f32], d_in: usize) -> usize {
+    // A branch-free fold per row, which the compiler vectorises.
+    x.chunks_exact(d_in).filter(|row| !row.iter().fold(true, |ok, v| ok & v.is_finite())).count()
+}
+
+/// Applies the transform to all rows in chunks and writes the output rows. Returns the number
+/// of rows with a non-finite input value.
+fn stream<O: OutElem>(job: &Job<'_>, out: &mut AtomicOutput) -> Result<usize> {
+    let (t, rows, label) = (job.t, job.rows, job.label);
     let (d_in, d_out) = (t.d_in(), t.d_out());
-    let chunk_rows = (CHUNK_BYTES / (4 * (d_in + d_out))).clamp(1, rows);
-    let mut x = vec![0.0f32; chunk_rows * d_in];
+    let in_place = in_place_f32(job.npy);
+    let in_row_bytes = if in_place.is_some() { 0 } else { 4 * d_in };
+    let chunk_rows = (CHUNK_BYTES / (in_row_bytes + core::mem::size_of::<O>() * d_out)).clamp(1, rows);
+    let mut x_buf = vec![0.0f32; if in_place.is_some() { 0 } else { chunk_rows * d_in }];
+    // NaN until the kernel writes it: a value never computed could not pass for a result.
     let mut y = vec![O::from_f32(f32::NAN); chunk_rows * d_out];
-    let mut bytes = vec![0u8; chunk_rows * d_out * O::SIZE];
+    let mut scratch = Vec::new();
     let mut bad_rows = 0;
     let mut r0 = 0;
     while r0 < rows {
         let n = chunk_rows.min(rows - r0);
-        let x = &mut x[..n * d_in];
-        for (r, row) in x.chunks_exact_mut(d_in).enumerate() {
-            let base = (r0 + r) * d_in;
-            let mut finite = true;
-            for (k, v) in row.iter_mut().enumerate() {
-                // The shape was checked against the data length, so every index is present.
-                let value = npy
-                    .get(base + k)
+        let x: &[f32] = match in_place {
+            Some(all) => all
+                .get(r0 * d_in..(r0 + n) * d_in)
+                .ok_or_else(|| CliError::at(label, "features shorter than their shape"))?,
+            None => {
+                let x = &mut x_buf[..n * d_in];
+                widen_into(job.npy, r0 * d_in, x)
                     .ok_or_else(|| CliError::at(label, "features shorter than their shape"))?;
-                *v = value as f32;
-                finite &= v.is_finite();
+                x
             }
-            bad_rows += usize::from(!finite);
-        }
+        };
+        bad_rows += non_finite_rows(x, d_in);
         let y = &mut y[..n * d_out];
-        y.fill(O::from_f32(f32::NAN));
-        t.apply(x, y).map_err(|e| CliError::at(label, e))?;
-        let bytes = &mut bytes[..n * d_out * O::SIZE];
-        for (v, dst) in y.iter().zip(bytes.chunks_exact_mut(O::SIZE)) {
-            v.put(dst);
-        }
-        out.write_all(bytes)?;
+        t.apply_parallel_with(x, y, job.post, job.threads).map_err(|e| CliError::at(label, e))?;
+        out.write_all(le_bytes(y, &mut scratch))?;
         r0 += n;
-        bar.inc(n as u64);
+        job.bar.inc(n as u64);
     }
     Ok(bad_rows)
 }

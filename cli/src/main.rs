@@ -38,7 +38,7 @@ struct Cli {
     command: Command,
 }
 
-/// Element type on the command line.
+/// Output element type on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Dtype {
     /// IEEE binary32.
@@ -59,6 +59,33 @@ impl Dtype {
     }
 }
 
+/// Weight storage dtype on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum WeightArg {
+    /// IEEE binary32.
+    F32,
+    /// IEEE binary16 (half the bytes of f32).
+    F16,
+    /// bfloat16 (half the bytes of f32).
+    Bf16,
+    /// Exact f32 diagonal, off-diagonal int8 with a scale per input row (about half the bytes of f16).
+    I8d,
+}
+
+impl WeightArg {
+    fn weight(self) -> WeightDtype {
+        match self {
+            WeightArg::F32 => WeightDtype::F32,
+            WeightArg::F16 => WeightDtype::F16,
+            WeightArg::Bf16 => WeightDtype::Bf16,
+            WeightArg::I8d => WeightDtype::I8d,
+        }
+    }
+}
+
+/// Most threads `align --threads` accepts (a typo guard; far above any core count glocal targets).
+const MAX_THREADS: u16 = 1024;
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Pack a thingsvision transform.npz into a glocal blob (normalisation folded in f64).
@@ -70,7 +97,7 @@ enum Command {
         output: PathBuf,
         /// Weight storage dtype.
         #[arg(long, value_enum, default_value = "f32")]
-        dtype: Dtype,
+        dtype: WeightArg,
         /// Model name stored in the header (default: inferred from a .../<model>/<module>/transform.npz path).
         #[arg(long)]
         model: Option<String>,
@@ -90,10 +117,17 @@ enum Command {
         output: PathBuf,
         /// Weight dtype when packing a transform.npz or model name [default: f32]; a blob keeps its own.
         #[arg(long, value_enum)]
-        dtype: Option<Dtype>,
+        dtype: Option<WeightArg>,
         /// Output element type: f32 ('<f4'), f16 ('<f2'), or bf16 (stored as '<u2' bit patterns: numpy has no bfloat16).
         #[arg(long, value_enum, default_value = "f32")]
         out_dtype: Dtype,
+        /// Scale each output row to unit L2 norm (cosine-ready embeddings); a zero row stays zero.
+        #[arg(long)]
+        normalize: bool,
+        /// Threads for the transform: 1 runs on the calling thread, 0 uses every available core.
+        #[arg(long, default_value_t = 1, value_name = "N",
+              value_parser = clap::value_parser!(u16).range(0..=MAX_THREADS as i64))]
+        threads: u16,
         /// Array name inside an .npz feature file (default: its only array).
         #[arg(long)]
         key: Option<String>,
@@ -186,6 +220,8 @@ fn run(cli: Cli) -> Result<()> {
             output,
             dtype,
             out_dtype,
+            normalize,
+            threads,
             key,
             module,
             first_upload,
@@ -195,8 +231,10 @@ fn run(cli: Cli) -> Result<()> {
             transform,
             features,
             output,
-            dtype: dtype.map(Dtype::weight),
+            dtype: dtype.map(WeightArg::weight),
             out_dtype: out_dtype.weight(),
+            normalize,
+            threads: usize::from(threads),
             key,
             module,
             first_upload,

@@ -1,5 +1,6 @@
 /* Every function of the glocal C API in one short program (CI builds and runs it).
  *   every_function <blob.glw>                                                        */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "glocal.h"
@@ -51,9 +52,26 @@ int main(int argc, char **argv) {
     st = glocal_apply_bf16(&t, xh, rows * d_in, yh, rows * d_out);
     printf("apply_bf16: %s, y[0] bits 0x%04x\n", glocal_status_name(st), yh[0]);
 
-    /* 4. Errors are values: zero rows is refused and y stays untouched. */
+    /* 4. The same with options: GLOCAL_APPLY_L2_NORMALIZE scales each output row to unit L2
+     *    norm in the same call (cosine-ready embeddings; a zero row stays zero). flags = 0 is
+     *    the plain call. */
+    st = glocal_apply_f32_ex(&t, x, rows * d_in, y, rows * d_out, GLOCAL_APPLY_L2_NORMALIZE);
+    double sq = 0.0;
+    for (size_t j = 0; j < d_out; j++) sq += (double)y[j] * y[j];
+    printf("apply_f32_ex(L2_NORMALIZE): %s, |y[0]| = %.6f\n", glocal_status_name(st), sqrt(sq));
+    for (size_t i = 0; i < rows * d_in; i++) xh[i] = 0x3c00;
+    st = glocal_apply_f16_ex(&t, xh, rows * d_in, yh, rows * d_out, GLOCAL_APPLY_L2_NORMALIZE);
+    printf("apply_f16_ex(L2_NORMALIZE): %s, y[0] bits 0x%04x\n", glocal_status_name(st), yh[0]);
+    for (size_t i = 0; i < rows * d_in; i++) xh[i] = 0x3f80;
+    st = glocal_apply_bf16_ex(&t, xh, rows * d_in, yh, rows * d_out, 0);
+    printf("apply_bf16_ex(0): %s, y[0] bits 0x%04x\n", glocal_status_name(st), yh[0]);
+
+    /* 5. Errors are values: zero rows is refused and y stays untouched; so is a flag this
+     *    library does not define. */
     st = glocal_apply_f32(&t, x, 0, y, rows * d_out);
     printf("zero rows: %s: %s\n", glocal_status_name(st), glocal_status_str(st));
+    st = glocal_apply_f32_ex(&t, x, rows * d_in, y, rows * d_out, 1u << 31);
+    printf("unknown flag: %s: %s\n", glocal_status_name(st), glocal_status_str(st));
 
     free(x), free(y), free(xh), free(yh);
     glocal_mapped_close(m);

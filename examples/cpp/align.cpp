@@ -52,6 +52,16 @@ int main(int argc, char **argv) {
                             cosine(&x[i * t.dim_in()], &x[j * t.dim_in()], t.dim_in()),
                             cosine(&y[i * t.dim_out()], &y[j * t.dim_out()], t.dim_out()));
 
+        // Fused L2 normalisation: the dot product of two normalised rows is their cosine.
+        std::vector<float> yn = t.apply(x, GLOCAL_APPLY_L2_NORMALIZE);
+        double dot = 0;
+        for (std::size_t k = 0; k < t.dim_out(); k++) dot += double(yn[k]) * yn[t.dim_out() + k];
+        if (std::fabs(dot - cosine(&y[0], &y[t.dim_out()], t.dim_out())) > 1e-5) {
+            std::fprintf(stderr, "normalised rows: dot %.7f is not the cosine\n", dot);
+            return 1;
+        }
+        std::printf("normalised rows: dot(#0, #1) = %+.4f, the cosine after\n", dot);
+
         try {
             std::vector<float> bad(t.dim_in() + 1);
             t.apply(bad);

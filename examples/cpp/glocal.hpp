@@ -44,22 +44,23 @@ public:
     glocal_dtype dtype() const noexcept { return glocal_transform_dtype(t_); }
     std::string kernel() const { const char *k = glocal_transform_kernel(t_); return k ? k : ""; }
 
-    // x: rows * dim_in floats, row-major. Returns rows * dim_out floats.
-    std::vector<float> apply(const std::vector<float> &x) const {
+    // x: rows * dim_in floats, row-major. Returns rows * dim_out floats. flags: 0 or
+    // GLOCAL_APPLY_* bits (GLOCAL_APPLY_L2_NORMALIZE: unit-norm output rows).
+    std::vector<float> apply(const std::vector<float> &x, std::uint32_t flags = 0) const {
         std::size_t rows = dim_in() ? x.size() / dim_in() : 0;
         std::vector<float> y(rows * dim_out());
-        check(glocal_apply_f32(t_, x.data(), x.size(), y.data(), y.size()), "glocal_apply_f32");
+        check(glocal_apply_f32_ex(t_, x.data(), x.size(), y.data(), y.size(), flags), "glocal_apply_f32_ex");
         return y;
     }
     // f16 or bf16 bit patterns, as the C API takes them.
-    std::vector<std::uint16_t> apply_f16(const std::vector<std::uint16_t> &x) const {
+    std::vector<std::uint16_t> apply_f16(const std::vector<std::uint16_t> &x, std::uint32_t flags = 0) const {
         std::vector<std::uint16_t> y((dim_in() ? x.size() / dim_in() : 0) * dim_out());
-        check(glocal_apply_f16(t_, x.data(), x.size(), y.data(), y.size()), "glocal_apply_f16");
+        check(glocal_apply_f16_ex(t_, x.data(), x.size(), y.data(), y.size(), flags), "glocal_apply_f16_ex");
         return y;
     }
-    std::vector<std::uint16_t> apply_bf16(const std::vector<std::uint16_t> &x) const {
+    std::vector<std::uint16_t> apply_bf16(const std::vector<std::uint16_t> &x, std::uint32_t flags = 0) const {
         std::vector<std::uint16_t> y((dim_in() ? x.size() / dim_in() : 0) * dim_out());
-        check(glocal_apply_bf16(t_, x.data(), x.size(), y.data(), y.size()), "glocal_apply_bf16");
+        check(glocal_apply_bf16_ex(t_, x.data(), x.size(), y.data(), y.size(), flags), "glocal_apply_bf16_ex");
         return y;
     }
     const glocal_transform *get() const noexcept { return t_; }

@@ -33,6 +33,9 @@ pub enum glocal_status {
     GLOCAL_STATUS_MISALIGNED_POINTER = 104,
     /// `x` and `y` overlap: glocal does not transform in place.
     GLOCAL_STATUS_BUFFERS_OVERLAP = 105,
+    /// The `flags` of a `glocal_apply_*_ex` call hold a bit this library does not define (a
+    /// `GLOCAL_APPLY_*` flag from a newer header, or not a flag at all).
+    GLOCAL_STATUS_UNKNOWN_FLAGS = 106,
 
     /// The blob is shorter than its 256-byte header.
     GLOCAL_STATUS_BLOB_TRUNCATED_HEADER = 200,
@@ -128,7 +131,7 @@ const _: () = assert!(core::mem::size_of::<glocal_status>() == 4);
 
 /// Every status this version returns, with its name and message. A table rather than a
 /// `match`: about half the code size on Cortex-M. `every_variant_is_in_the_table` keeps it complete.
-static TABLE: [(glocal_status, &CStr, &CStr); 28] = {
+static TABLE: [(glocal_status, &CStr, &CStr); 29] = {
     use glocal_status::*;
     [
         (GLOCAL_STATUS_OK, c"GLOCAL_STATUS_OK", c"success"),
@@ -154,6 +157,7 @@ static TABLE: [(glocal_status, &CStr, &CStr); 28] = {
             c"GLOCAL_STATUS_BUFFERS_OVERLAP",
             c"x and y overlap (no in-place transform)",
         ),
+        (GLOCAL_STATUS_UNKNOWN_FLAGS, c"GLOCAL_STATUS_UNKNOWN_FLAGS", c"flags has an undefined bit"),
         (
             GLOCAL_STATUS_BLOB_TRUNCATED_HEADER,
             c"GLOCAL_STATUS_BLOB_TRUNCATED_HEADER",
@@ -267,7 +271,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name_matching_its_variant_and_a_message() {
-        let mut seen = [0u32; 28];
+        let mut seen = [0u32; 29];
         let mut n = 0;
         for code in 0..=1000u32 {
             if let Some((name, msg)) = describe(code) {
@@ -277,7 +281,7 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 28, "codes found: {:?}", &seen[..n]);
+        assert_eq!(n, 29, "codes found: {:?}", &seen[..n]);
         assert_eq!(describe(glocal_status::GLOCAL_STATUS_MAX_ENUM as u32), None);
         assert_eq!(describe(u32::MAX), None);
     }
@@ -295,6 +299,7 @@ mod tests {
             | GLOCAL_STATUS_OUTPUT_LENGTH
             | GLOCAL_STATUS_MISALIGNED_POINTER
             | GLOCAL_STATUS_BUFFERS_OVERLAP
+            | GLOCAL_STATUS_UNKNOWN_FLAGS
             | GLOCAL_STATUS_BLOB_TRUNCATED_HEADER
             | GLOCAL_STATUS_BLOB_BAD_MAGIC
             | GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION

@@ -179,3 +179,93 @@ fn mapped_open_apply_close() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn apply_ex_normalises_rows_and_refuses_unknown_flags() {
+    let (d_in, d_out, rows) = (19, 17, 4);
+    let b = blob(WeightDtype::F32, d_in, d_out);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    let x: Vec<f32> = (0..rows * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
+    let want = reference(d_in, d_out, &x);
+    let ex = |x: &[f32], y: &mut [f32], flags: u32| {
+        // SAFETY: pointers and lengths describe the slices.
+        unsafe { glocal_apply_f32_ex(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len(), flags) }
+    };
+    let mut y = std::vec![f32::NAN; rows * d_out];
+    assert_eq!(ex(&x, &mut y, 0), GLOCAL_STATUS_OK);
+    assert_eq!(y, want, "flags = 0 is the plain call");
+    assert_eq!(ex(&x, &mut y, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_OK);
+    for (got, plain) in y.chunks(d_out).zip(want.chunks(d_out)) {
+        let n = plain.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt();
+        for (g, p) in got.iter().zip(plain) {
+            let w = *p as f64 / n;
+            assert!(
+                (*g as f64 - w).abs() <= (d_out + 4) as f64 * f32::EPSILON as f64 * w.abs(),
+                "{g} vs {w}"
+            );
+        }
+    }
+    // Unknown bits: refused first (even before a NULL transform), y untouched.
+    let before = y.clone();
+    for flags in [2, 1 << 31, u32::MAX, GLOCAL_APPLY_L2_NORMALIZE | 4] {
+        assert_eq!(ex(&x, &mut y, flags), GLOCAL_STATUS_UNKNOWN_FLAGS);
+        // SAFETY: NULL pointers are part of the contract.
+        let st = unsafe {
+            glocal_apply_f16_ex(core::ptr::null(), core::ptr::null(), 0, core::ptr::null_mut(), 0, flags)
+        };
+        assert_eq!(st, GLOCAL_STATUS_UNKNOWN_FLAGS);
+    }
+    assert_eq!(
+        y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        before.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    // A zero output row stays zero: an all-zero input through a transform without bias.
+    let source = pack::Source {
+        d_in: 2,
+        d_out: 2,
+        weights: std::vec![1.0, 0.0, 0.0, 1.0],
+        bias: None,
+        mean: 0.0,
+        std: 1.0,
+    };
+    let id = pack::pack(&source, WeightDtype::Bf16, "id", "").unwrap();
+    assert_eq!(init(&mut t, id.as_bytes()), GLOCAL_STATUS_OK);
+    let xb: Vec<u16> =
+        [3.0f32, 4.0, 0.0, 0.0].iter().map(|&v| glocal_core::bf16::from_f32(v).to_bits()).collect();
+    let mut yb = [0xFFFFu16; 4];
+    // SAFETY: as above.
+    let st =
+        unsafe { glocal_apply_bf16_ex(&t, xb.as_ptr(), 4, yb.as_mut_ptr(), 4, GLOCAL_APPLY_L2_NORMALIZE) };
+    assert_eq!(st, GLOCAL_STATUS_OK);
+    let got: Vec<f32> = yb.iter().map(|&h| glocal_core::bf16::from_bits(h).to_f32()).collect();
+    assert_eq!(
+        got,
+        [glocal_core::bf16::from_f32(0.6).to_f32(), glocal_core::bf16::from_f32(0.8).to_f32(), 0.0, 0.0]
+    );
+}
+
+#[test]
+fn i8d_blobs_work_through_the_same_functions() {
+    let (d_in, d_out) = (19, 17);
+    let b = blob(WeightDtype::I8d, d_in, d_out);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    // SAFETY: `t` is initialised.
+    unsafe {
+        assert_eq!(glocal_transform_dtype(&t), glocal_dtype::GLOCAL_DTYPE_I8D);
+        let name = CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap();
+        assert!(name.starts_with("i8d_f32acc_"), "{name}");
+    }
+    let x: Vec<f32> = (0..2 * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
+    let want = reference(d_in, d_out, &x);
+    let mut y = std::vec![f32::NAN; 2 * d_out];
+    // SAFETY: pointers and lengths describe the vectors.
+    let st = unsafe { glocal_apply_f32(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len()) };
+    assert_eq!(st, GLOCAL_STATUS_OK);
+    // The i8d bound: 8e-3 of max |y_ref| (the C test replays the quantisation exactly).
+    let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (g, w) in y.iter().zip(&want) {
+        assert!((g - w).abs() <= 8e-3 * max, "{g} vs {w}");
+    }
+}

@@ -21,7 +21,7 @@ use core::ffi::c_char;
 use core::mem::{align_of, size_of};
 use core::ptr::addr_of;
 
-use glocal_core::{bf16, f16, kernel::KERNELS, Element, Transform, WeightDtype};
+use glocal_core::{bf16, f16, kernel::KERNELS, Element, PostOp, Transform, WeightDtype};
 
 use crate::boundary::guard;
 use crate::glocal_status::{self, *};
@@ -201,6 +201,9 @@ pub enum glocal_dtype {
     GLOCAL_DTYPE_F16 = 2,
     /// bfloat16 (the top 16 bits of a binary32).
     GLOCAL_DTYPE_BF16 = 3,
+    /// `i8d`: the diagonal exact in f32, every off-diagonal weight as int8 times a per-input-row
+    /// f32 scale (about half the bytes of f16, bfloat16-level error on gLocal's matrices).
+    GLOCAL_DTYPE_I8D = 4,
 }
 
 /// The dtype the blob's weights are stored in, or `GLOCAL_DTYPE_NONE` if `t` is NULL or not
@@ -215,6 +218,8 @@ pub unsafe extern "C" fn glocal_transform_dtype(t: *const glocal_transform) -> g
         Ok(WeightDtype::F32) => glocal_dtype::GLOCAL_DTYPE_F32,
         Ok(WeightDtype::F16) => glocal_dtype::GLOCAL_DTYPE_F16,
         Ok(WeightDtype::Bf16) => glocal_dtype::GLOCAL_DTYPE_BF16,
+        Ok(WeightDtype::I8d) => glocal_dtype::GLOCAL_DTYPE_I8D,
+        // A dtype added to the core later, until it gets its own code here.
         _ => glocal_dtype::GLOCAL_DTYPE_NONE,
     })
 }
@@ -236,8 +241,37 @@ pub unsafe extern "C" fn glocal_transform_kernel(t: *const glocal_transform) -> 
     })
 }
 
-/// The shared body of the three `glocal_apply_*` functions. `I`/`O` are the Rust element types
-/// with the same size and bit layout as the C element types (`float`, `uint16_t`).
+/// Flag for `glocal_apply_f32_ex`, `glocal_apply_f16_ex` and `glocal_apply_bf16_ex`: scale
+/// each output row to unit L2 norm (cosine-ready embeddings; cosine similarity is then a dot
+/// product), fused into the call.
+///
+/// A row whose output is the zero vector stays zero (it has no direction; never NaN); a row
+/// with a NaN or infinite output becomes all NaN. The norm is accumulated in f32 and each
+/// element is divided by it (not multiplied by a reciprocal); rows whose squared norm leaves
+/// the normal f32 range are rescaled by their largest magnitude first, so nothing overflows or
+/// underflows. With 16-bit outputs the norm is taken from the rounded outputs and each quotient
+/// is rounded once more, to nearest even.
+pub const GLOCAL_APPLY_L2_NORMALIZE: u32 = 1;
+
+/// Every `GLOCAL_APPLY_*` bit this version defines; any other bit is
+/// `GLOCAL_STATUS_UNKNOWN_FLAGS`.
+const KNOWN_APPLY_FLAGS: u32 = GLOCAL_APPLY_L2_NORMALIZE;
+
+/// The post-op `flags` ask for, or `GLOCAL_STATUS_UNKNOWN_FLAGS`. An unknown bit is refused,
+/// never ignored: a caller built against a newer header must not silently get a different
+/// result from an older library.
+#[inline(always)]
+fn post_op(flags: u32) -> Result<PostOp, glocal_status> {
+    if flags & !KNOWN_APPLY_FLAGS != 0 {
+        return Err(GLOCAL_STATUS_UNKNOWN_FLAGS);
+    }
+    Ok(if flags & GLOCAL_APPLY_L2_NORMALIZE != 0 { PostOp::L2Normalize } else { PostOp::None })
+}
+
+/// The shared body of the `glocal_apply_*` functions. `I`/`O` are the Rust element types with
+/// the same size and bit layout as the C element types (`float`, `uint16_t`). `flags` is
+/// checked first; the plain functions pass 0, a constant, so their code (inlined here) holds no
+/// post-op path.
 ///
 /// # Safety
 /// As `glocal_apply_f32`, with `x`/`y` pointing to `I`/`O` elements.
@@ -248,8 +282,13 @@ unsafe fn apply<I: Element, O: Element>(
     x_len: usize,
     y: *mut O,
     y_len: usize,
+    flags: u32,
 ) -> glocal_status {
     guard(GLOCAL_STATUS_INTERNAL_PANIC, || {
+        let post = match post_op(flags) {
+            Ok(post) => post,
+            Err(e) => return e,
+        };
         // SAFETY: forwarded caller promise about `t`.
         let s = match unsafe { slot(t) } {
             Ok(s) => s,
@@ -293,7 +332,7 @@ unsafe fn apply<I: Element, O: Element>(
         // elements (caller's promise), `needed` elements fit isize (checked), and the range is
         // disjoint from `x` (checked), so this is the only live reference to it.
         let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
-        match s.transform.apply(xs, ys) {
+        match s.transform.apply_with(xs, ys, post) {
             Ok(_) => GLOCAL_STATUS_OK,
             Err(e) => e.into(),
         }
@@ -325,7 +364,7 @@ pub unsafe extern "C" fn glocal_apply_f32(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32>(t, x, x_len, y, y_len) }
+    unsafe { apply::<f32, f32>(t, x, x_len, y, y_len, 0) }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as IEEE-754 binary16 bit patterns
@@ -345,7 +384,7 @@ pub unsafe extern "C" fn glocal_apply_f16(
 ) -> glocal_status {
     // SAFETY: half's f16 is #[repr(transparent)] over u16, so the pointers address the same
     // elements with the same size and alignment; forwarded caller promise.
-    unsafe { apply::<f16, f16>(t, x.cast(), x_len, y.cast(), y_len) }
+    unsafe { apply::<f16, f16>(t, x.cast(), x_len, y.cast(), y_len, 0) }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as bfloat16 bit patterns (`uint16_t`: the
@@ -362,7 +401,71 @@ pub unsafe extern "C" fn glocal_apply_bf16(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: half's bf16 is #[repr(transparent)] over u16; forwarded caller promise.
-    unsafe { apply::<bf16, bf16>(t, x.cast(), x_len, y.cast(), y_len) }
+    unsafe { apply::<bf16, bf16>(t, x.cast(), x_len, y.cast(), y_len, 0) }
+}
+
+/// `glocal_apply_f32` with options: `flags` is 0 or a bitwise OR of `GLOCAL_APPLY_*` flags,
+/// applied to each output row before the call returns (one pass, no extra buffer). With
+/// `flags == 0` it is exactly `glocal_apply_f32`.
+///
+/// `GLOCAL_APPLY_L2_NORMALIZE`: each of the `rows` output rows of `dim_out` floats is scaled to
+/// unit L2 norm; a zero row stays zero, a row with a NaN or infinite value becomes all NaN.
+///
+/// Returns what `glocal_apply_f32` returns, and `GLOCAL_STATUS_UNKNOWN_FLAGS` when `flags` holds
+/// a bit this library does not define (checked before anything else). On any error `y` is not
+/// written at all. Never allocates; safe to call from many threads at once on one `t`.
+///
+/// # Safety
+/// As `glocal_apply_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_f32_ex(
+    t: *const glocal_transform,
+    x: *const f32,
+    x_len: usize,
+    y: *mut f32,
+    y_len: usize,
+    flags: u32,
+) -> glocal_status {
+    // SAFETY: forwarded caller promise.
+    unsafe { apply::<f32, f32>(t, x, x_len, y, y_len, flags) }
+}
+
+/// `glocal_apply_f16` with options, as `glocal_apply_f32_ex`. With
+/// `GLOCAL_APPLY_L2_NORMALIZE` the norm is taken from the rounded binary16 outputs and each
+/// quotient is rounded once more, to nearest even.
+///
+/// # Safety
+/// As `glocal_apply_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_f16_ex(
+    t: *const glocal_transform,
+    x: *const u16,
+    x_len: usize,
+    y: *mut u16,
+    y_len: usize,
+    flags: u32,
+) -> glocal_status {
+    // SAFETY: as glocal_apply_f16; forwarded caller promise.
+    unsafe { apply::<f16, f16>(t, x.cast(), x_len, y.cast(), y_len, flags) }
+}
+
+/// `glocal_apply_bf16` with options, as `glocal_apply_f32_ex`. With
+/// `GLOCAL_APPLY_L2_NORMALIZE` the norm is taken from the rounded bfloat16 outputs and each
+/// quotient is rounded once more, to nearest even.
+///
+/// # Safety
+/// As `glocal_apply_f32`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_bf16_ex(
+    t: *const glocal_transform,
+    x: *const u16,
+    x_len: usize,
+    y: *mut u16,
+    y_len: usize,
+    flags: u32,
+) -> glocal_status {
+    // SAFETY: as glocal_apply_bf16; forwarded caller promise.
+    unsafe { apply::<bf16, bf16>(t, x.cast(), x_len, y.cast(), y_len, flags) }
 }
 
 const _: () = assert!(size_of::<f16>() == 2 && align_of::<f16>() == align_of::<u16>());

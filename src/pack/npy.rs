@@ -248,6 +248,13 @@ impl<'a> Npy<'a> {
         self.data.is_empty()
     }
 
+    /// The raw data bytes, `len() * dtype.size()` of them, borrowed from the parsed image: in
+    /// storage order (C, or Fortran when `fortran_order`) and byte order (`big_endian`). Lets a
+    /// caller use a little-endian C-order array in place (e.g. as `&[f32]` from a memory map).
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Element `i` in storage order, as f64 (exact for every float type).
     fn raw(&self, i: usize) -> f64 {
         // `i < len()` at every call site; an index out of range would read as NaN, which

@@ -26,6 +26,9 @@ int main(void) {
     sink += (uint32_t)glocal_apply_f32(&t, xf, 4, yf, 4);
     sink += (uint32_t)glocal_apply_f16(&t, xh, 4, yh, 4);
     sink += (uint32_t)glocal_apply_bf16(&t, xh, 4, yh, 4);
+    sink += (uint32_t)glocal_apply_f32_ex(&t, xf, 4, yf, 4, GLOCAL_APPLY_L2_NORMALIZE);
+    sink += (uint32_t)glocal_apply_f16_ex(&t, xh, 4, yh, 4, GLOCAL_APPLY_L2_NORMALIZE);
+    sink += (uint32_t)glocal_apply_bf16_ex(&t, xh, 4, yh, 4, GLOCAL_APPLY_L2_NORMALIZE);
     sink += (uint32_t)(glocal_status_str(s)[0] + glocal_status_name(s)[0] + glocal_version()[0]);
     sink += glocal_transform_kernel(&t) != 0;
     return 0;

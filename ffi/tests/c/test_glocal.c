@@ -4,13 +4,18 @@
  *   test_glocal <dir>
  *
  * <dir> holds blobs packed by `cargo run -p glocal-ffi --example pack_blob -- synthetic ...`
- * (see .ci/steps/40-ffi.sh): s37x19_{f32,f16,bf16}.glw, s1x1_f32.glw, s16x48_bf16.glw.
+ * (see .ci/steps/40-ffi.sh): s37x19_{f32,f16,bf16,i8d}.glw, s1x1_f32.glw, s16x48_bf16.glw, and
+ * `... -- identity 20 f32 id20_f32.glw`.
  * Their transform is recomputed here in double precision (see pack_blob.rs): every value is
- * exact in every dtype, so results are compared bit for bit. The test also writes two scratch
- * files into <dir>. Prints one line per failed check and a closing "N passed, M failed".
+ * exact in f32, f16 and bf16, so those results are compared bit for bit; for i8d the test
+ * replays the packer's quantisation and compares within a derived f32 rounding bound. The
+ * L2-normalising glocal_apply_*_ex calls are compared with the normalised reference within a
+ * stated bound (normalise.h below). The test also writes two scratch files into <dir>. Prints
+ * one line per failed check and a closing "N passed, M failed".
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,6 +26,9 @@
 #include "glocal.h"
 
 static int passed, failed;
+/* Worst observed error as a fraction of its bound, reported at the end: the normalised f32
+ * outputs, and the i8d f32 outputs. */
+static double worst_l2, worst_i8d;
 
 #define CHECK(cond, ...)                                                    \
     do {                                                                    \
@@ -56,6 +64,43 @@ static void reference(size_t d_in, size_t d_out, const float *x, size_t rows, do
             double acc = syn_b(j);
             for (size_t k = 0; k < d_in; k++) acc += ((x[r * d_in + k] - SYN_MEAN) / SYN_STD) * syn_w(k, j);
             y[r * d_out + j] = acc;
+        }
+}
+
+/* The i8d weights of the synthetic transform exactly as the packer stores them (pack/mod.rs,
+ * quantize_i8d): the folded weight w' = W / std; per input row k a f32 scale
+ * s_k = f32(max_{j != k} |w'[k][j]| / 127) and q = round(w' / s_k) (half away from zero, like C's
+ * round) off the diagonal; the diagonal w'[j][j] kept in f32. Returns the stored weight. */
+static double syn_wq(size_t k, size_t j, size_t d_out) {
+    double max = 0.0;
+    for (size_t c = 0; c < d_out; c++)
+        if (c != k && fabs(syn_w(k, c) / SYN_STD) > max) max = fabs(syn_w(k, c) / SYN_STD);
+    if (k == j) return (double)(float)(syn_w(k, j) / SYN_STD);
+    float s = (float)(max / 127.0);
+    if (s == 0.0f) return 0.0;
+    double q = round(syn_w(k, j) / SYN_STD / (double)s);
+    q = q > 127.0 ? 127.0 : q < -127.0 ? -127.0 : q;
+    return (double)s * q;
+}
+
+/* What an i8d blob of the synthetic transform computes: the packer folds the mean with the
+ * stored weights (b'' = b - mean * colsum(Wq)), so y = (x - mean) @ Wq + b exactly. Also a
+ * rounding bound per element for the library's f32 evaluation x @ Wq + f32(b'') with the
+ * kernel's x * s_k products: every product, sum and the stored bias rounded once,
+ * |err| <= 2 (d_in + 3) FLT_EPSILON (|b''| + sum_k |x_k Wq[k][j]|) (the standard gamma_n bound
+ * with room to spare). */
+static void reference_i8d(size_t d_in, size_t d_out, const float *x, size_t rows, double *y, double *bound) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < d_out; j++) {
+            double acc = syn_b(j), bias = syn_b(j), mag = 0.0;
+            for (size_t k = 0; k < d_in; k++) {
+                double w = syn_wq(k, j, d_out);
+                acc += (x[r * d_in + k] - SYN_MEAN) * w;
+                bias -= SYN_MEAN * w;
+                mag += fabs(x[r * d_in + k] * w);
+            }
+            y[r * d_out + j] = acc;
+            bound[r * d_out + j] = 2.0 * (double)(d_in + 3) * FLT_EPSILON * (fabs(bias) + mag);
         }
 }
 
@@ -96,6 +141,64 @@ static uint16_t f32_to_bf16(float f) {
 }
 
 static float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+/* ---- L2 normalisation: the reference and its bound ------------------------------------------
+ * GLOCAL_APPLY_L2_NORMALIZE divides each output row by its L2 norm, accumulated in f32, then
+ * rounds each quotient to the output type. Against the row normalised in double:
+ *   f32:  |got - ref| <= (dim_out + 4) * FLT_EPSILON * |ref|
+ *         (f32 sum of squares: gamma_{dim_out}; sqrt and division: one rounding each);
+ *   f16 / bf16 outputs: the library normalises the *rounded* row (bit-identical to the plain
+ *         call's output, checked) and rounds once more, so against that row normalised in
+ *         double add half an ulp of the type: 2^-11 (f16), 2^-8 (bf16) relative, and for f16
+ *         its smallest subnormal step 2^-24 absolute.
+ * The row norm of the result is 1 within the same relative bound times 2 (sum of squares). */
+static double row_norm(const double *v, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += v[i] * v[i];
+    return sqrt(s);
+}
+
+/* Checks `rows` normalised rows `got` (already widened to float) against `plain` (the plain
+ * call's output, widened) normalised in double; `half_ulp`/`abs_step` describe the output type. */
+static int check_normalised(const float *got, const float *plain, size_t rows, size_t d_out, double half_ulp,
+                            double abs_step, const char *what) {
+    int bad = 0;
+    double *v = malloc(d_out * sizeof *v);
+    double rel = (double)(d_out + 4) * FLT_EPSILON + half_ulp;
+    for (size_t r = 0; r < rows; r++) {
+        int finite = 1;
+        for (size_t j = 0; j < d_out; j++) v[j] = plain[r * d_out + j], finite &= isfinite(v[j]) != 0;
+        double n = row_norm(v, d_out);
+        double got_sq = 0.0;
+        for (size_t j = 0; j < d_out; j++) {
+            float g = got[r * d_out + j];
+            if (!finite) {
+                /* A row with a NaN or infinite value becomes all NaN. */
+                if (!isnan(g) && bad++ < 3) CHECK(0, "%s row %zu: non-finite row gave y[%zu] = %g, expected NaN", what, r, j, g);
+                continue;
+            }
+            if (n == 0.0) {
+                /* A zero row stays zero (no direction, never NaN). */
+                if (g != 0.0f && bad++ < 3) CHECK(0, "%s row %zu: zero row gave y[%zu] = %g", what, r, j, g);
+                continue;
+            }
+            double want = v[j] / n;
+            if (want != 0.0 && rel * fabs(want) + abs_step > 0.0) {
+                double frac = fabs(g - want) / (rel * fabs(want) + abs_step);
+                if (half_ulp == 0.0 && frac > worst_l2) worst_l2 = frac;
+            }
+            if (!(fabs(g - want) <= rel * fabs(want) + abs_step) && bad++ < 3)
+                CHECK(0, "%s row %zu: y[%zu] = %.9g, expected %.9g (bound %.3g)", what, r, j, g, want,
+                      rel * fabs(want) + abs_step);
+            got_sq += (double)g * g;
+        }
+        if (finite && n != 0.0 && !(fabs(sqrt(got_sq) - 1.0) <= 2.0 * rel + sqrt((double)d_out) * abs_step) &&
+            bad++ < 3)
+            CHECK(0, "%s row %zu: norm %.9g is not 1", what, r, sqrt(got_sq));
+    }
+    free(v);
+    return bad;
+}
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
@@ -139,7 +242,7 @@ static void write_file(const char *path, const void *data, size_t len) {
 #define ALL_STATUSES(X)                                                                          \
     X(GLOCAL_STATUS_OK) X(GLOCAL_STATUS_NULL_POINTER) X(GLOCAL_STATUS_NOT_INITIALIZED)              \
     X(GLOCAL_STATUS_INPUT_LENGTH) X(GLOCAL_STATUS_OUTPUT_LENGTH) X(GLOCAL_STATUS_MISALIGNED_POINTER) \
-    X(GLOCAL_STATUS_BUFFERS_OVERLAP) X(GLOCAL_STATUS_BLOB_TRUNCATED_HEADER)                         \
+    X(GLOCAL_STATUS_BUFFERS_OVERLAP) X(GLOCAL_STATUS_UNKNOWN_FLAGS) X(GLOCAL_STATUS_BLOB_TRUNCATED_HEADER) \
     X(GLOCAL_STATUS_BLOB_BAD_MAGIC) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION)                       \
     X(GLOCAL_STATUS_BLOB_BAD_HEADER_LENGTH) X(GLOCAL_STATUS_BLOB_WRONG_ENDIANNESS)                  \
     X(GLOCAL_STATUS_BLOB_UNKNOWN_DTYPE) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_PANEL_WIDTH)               \
@@ -183,54 +286,160 @@ static void check_not_initialized(const glocal_transform *t, const char *what) {
     CHECK_STATUS(glocal_apply_f32(t, x, 37, y, 19), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK_STATUS(glocal_apply_f16(t, xh, 37, yh, 19), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK_STATUS(glocal_apply_bf16(t, xh, 37, yh, 19), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_f32_ex(t, x, 37, y, 19, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_f16_ex(t, xh, 37, yh, 19, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_bf16_ex(t, xh, 37, yh, 19, 0), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK(memcmp(y, y0, sizeof y) == 0 && memcmp(yh, yh0, sizeof yh) == 0, "%s: y written", what);
     CHECK(glocal_transform_dim_in(t) == 0 && glocal_transform_dim_out(t) == 0, "%s: dims", what);
     CHECK(glocal_transform_dtype(t) == GLOCAL_DTYPE_NONE, "%s: dtype", what);
     CHECK(glocal_transform_kernel(t) == NULL, "%s: kernel", what);
 }
 
-/* Runs all three apply functions on `rows` rows and compares with the double reference, bit
- * for bit, and checks that nothing past rows * d_out is written. */
+/* The normalising call (flags = GLOCAL_APPLY_L2_NORMALIZE) and flags = 0 for one element type,
+ * after the plain call wrote `plain` (ny elements, `spare` sentinels after them): flags = 0
+ * must give the plain output bit for bit, the normalising call the plain output normalised
+ * (check_normalised), and neither may write past rows * d_out. */
+#define CHECK_EX(fn_ex, T, xs, plain, sentinel, widen, half_ulp, abs_step, label)                       \
+    do {                                                                                               \
+        T *ye_ = malloc((ny + spare) * sizeof *ye_);                                                   \
+        float *gw_ = calloc(ny, sizeof *gw_), *pw_ = calloc(ny, sizeof *pw_);                          \
+        for (size_t i = 0; i < ny + spare; i++) ye_[i] = (sentinel);                                   \
+        CHECK_STATUS(fn_ex(t, xs, nx, ye_, ny + spare, 0), GLOCAL_STATUS_OK);                          \
+        CHECK(memcmp(ye_, plain, ny * sizeof *ye_) == 0, "%s rows=%zu: %s flags=0 differs from the plain call", \
+              what, rows, label);                                                                      \
+        for (size_t i = 0; i < ny + spare; i++) ye_[i] = (sentinel);                                   \
+        CHECK_STATUS(fn_ex(t, xs, nx, ye_, ny + spare, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_OK);  \
+        for (size_t i = 0; i < ny; i++) gw_[i] = widen(ye_[i]), pw_[i] = widen(plain[i]);              \
+        int bad_ = check_normalised(gw_, pw_, rows, d_out, half_ulp, abs_step, what);                  \
+        for (size_t i = ny; i < ny + spare; i++) bad_ += memcmp(&ye_[i], &(T){sentinel}, sizeof(T)) != 0; \
+        CHECK(bad_ == 0, "%s rows=%zu: %s normalised output wrong or written past rows*d_out", what, rows, label); \
+        free(ye_), free(gw_), free(pw_);                                                               \
+    } while (0)
+
+static float id_f32(float v) { return v; }
+
+/* Whether the plain output value `got` matches the reference `ref`: bit for bit after rounding
+ * to the output type (`round16`, NULL for f32) for the exact dtypes; for i8d within `bound`
+ * plus half an ulp of the output type. */
+static int matches(float got, double ref, double bound, int exact, double half_ulp) {
+    if (exact) return got == (float)ref;
+    return fabs((double)got - ref) <= bound + half_ulp * fabs(ref) + (half_ulp > 0 ? 0x1p-24 : 0);
+}
+
+/* Runs all three apply functions, and their _ex forms, on `rows` rows and compares with the
+ * double reference (bit for bit for the exactly stored dtypes, within the derived bound for
+ * i8d), and checks that nothing past rows * d_out is written. */
 static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, size_t rows, const char *what) {
     size_t nx = rows * d_in, ny = rows * d_out, spare = 7;
+    int exact = glocal_transform_dtype(t) != GLOCAL_DTYPE_I8D;
     float *x = malloc(nx * sizeof *x), *y = malloc((ny + spare) * sizeof *y);
     uint16_t *xh = malloc(nx * sizeof *xh), *yh = malloc((ny + spare) * sizeof *yh);
-    double *ref = malloc(ny * sizeof *ref);
+    double *ref = malloc(ny * sizeof *ref), *bound = calloc(ny, sizeof *bound);
     for (size_t r = 0; r < rows; r++)
         for (size_t k = 0; k < d_in; k++) x[r * d_in + k] = syn_x(r, k, 1);
-    reference(d_in, d_out, x, rows, ref);
+    if (exact)
+        reference(d_in, d_out, x, rows, ref);
+    else
+        reference_i8d(d_in, d_out, x, rows, ref, bound);
 
     for (size_t i = 0; i < ny + spare; i++) y[i] = NAN;
     CHECK_STATUS(glocal_apply_f32(t, x, nx, y, ny + spare), GLOCAL_STATUS_OK);
     int bad = 0;
     for (size_t i = 0; i < ny; i++)
-        if (!(y[i] == (float)ref[i]) && bad++ < 3)
-            CHECK(0, "%s rows=%zu f32 y[%zu] = %.9g, expected %.9g", what, rows, i, y[i], ref[i]);
+        if (!exact && bound[i] > 0.0 && fabs(y[i] - ref[i]) / bound[i] > worst_i8d) worst_i8d = fabs(y[i] - ref[i]) / bound[i];
+    for (size_t i = 0; i < ny; i++)
+        if (!matches(y[i], ref[i], bound[i], exact, 0.0) && bad++ < 3)
+            CHECK(0, "%s rows=%zu f32 y[%zu] = %.9g, expected %.9g (bound %.3g)", what, rows, i, y[i], ref[i], bound[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += !isnan(y[i]);
     CHECK(bad == 0, "%s rows=%zu: f32 mismatches or writes past rows*d_out", what, rows);
+    CHECK_EX(glocal_apply_f32_ex, float, x, y, NAN, id_f32, 0.0, 0.0, "f32");
 
     for (size_t i = 0; i < nx; i++) xh[i] = f32_to_f16(x[i]);
     for (size_t i = 0; i < ny + spare; i++) yh[i] = 0x7e01;
     CHECK_STATUS(glocal_apply_f16(t, xh, nx, yh, ny + spare), GLOCAL_STATUS_OK);
     bad = 0;
     for (size_t i = 0; i < ny; i++)
-        if (yh[i] != f32_to_f16((float)ref[i]) && bad++ < 3)
+        if (!(exact ? yh[i] == f32_to_f16((float)ref[i]) : matches(f16_to_f32(yh[i]), ref[i], bound[i], 0, 0x1p-11)) &&
+            bad++ < 3)
             CHECK(0, "%s rows=%zu f16 y[%zu] = %g (0x%04x), expected %g", what, rows, i, f16_to_f32(yh[i]), yh[i],
                   ref[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += yh[i] != 0x7e01;
     CHECK(bad == 0, "%s rows=%zu: f16 mismatches or writes past rows*d_out", what, rows);
+    CHECK_EX(glocal_apply_f16_ex, uint16_t, xh, yh, 0x7e01, f16_to_f32, 0x1p-11, 0x1p-24, "f16");
 
     for (size_t i = 0; i < nx; i++) xh[i] = f32_to_bf16(x[i]);
     for (size_t i = 0; i < ny + spare; i++) yh[i] = 0x7fc1;
     CHECK_STATUS(glocal_apply_bf16(t, xh, nx, yh, ny + spare), GLOCAL_STATUS_OK);
     bad = 0;
     for (size_t i = 0; i < ny; i++)
-        if (yh[i] != f32_to_bf16((float)ref[i]) && bad++ < 3)
+        if (!(exact ? yh[i] == f32_to_bf16((float)ref[i]) : matches(bf16_to_f32(yh[i]), ref[i], bound[i], 0, 0x1p-8)) &&
+            bad++ < 3)
             CHECK(0, "%s rows=%zu bf16 y[%zu] = %g, expected %g", what, rows, i, bf16_to_f32(yh[i]), ref[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += yh[i] != 0x7fc1;
     CHECK(bad == 0, "%s rows=%zu: bf16 mismatches or writes past rows*d_out", what, rows);
+    CHECK_EX(glocal_apply_bf16_ex, uint16_t, xh, yh, 0x7fc1, bf16_to_f32, 0x1p-8, 0.0, "bf16");
 
-    free(x), free(y), free(xh), free(yh), free(ref);
+    free(x), free(y), free(xh), free(yh), free(ref), free(bound);
+}
+
+/* GLOCAL_APPLY_L2_NORMALIZE on the identity transform (y = x), so every row's output is chosen
+ * here: a 3-4-5 row (exactly 0.6, 0.8: each element divided by the norm 5, correctly rounded),
+ * a zero row (stays +0, never NaN), rows so small or so large that the f32 sum of squares
+ * under- or overflows (rescaled first: 0.6, 0.8 within the bound), a NaN row and an infinite
+ * row (all NaN), a row with a single element; in f32, f16 and bf16. */
+static void test_normalize_identity(const char *dir, const char *file) {
+    enum { D = 20, R = 7 };
+    blob_buf b = load(dir, file);
+    glocal_transform t = {0};
+    CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+    CHECK(glocal_transform_dim_in(&t) == D && glocal_transform_dim_out(&t) == D, "%s dims", file);
+    static float x[R * D], y[R * D + 4];
+    memset(x, 0, sizeof x);
+    x[0 * D + 3] = 3.0f, x[0 * D + 17] = -4.0f;   /* row 0: 3-4-5 */
+    /* row 1: zeros */
+    x[2 * D + 0] = 3e-30f, x[2 * D + 1] = 4e-30f; /* row 2: squares underflow f32 */
+    x[3 * D + 0] = 3e30f, x[3 * D + 1] = 4e30f;   /* row 3: squares overflow f32 */
+    x[4 * D + 5] = 1.0f, x[4 * D + 6] = NAN;      /* row 4: NaN */
+    x[5 * D + 9] = INFINITY;                      /* row 5: infinity */
+    x[6 * D + 19] = -0.25f;                       /* row 6: one element */
+    for (size_t i = 0; i < R * D + 4; i++) y[i] = 42.0f;
+    CHECK_STATUS(glocal_apply_f32_ex(&t, x, R * D, y, R * D + 4, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_OK);
+    float want[R][D];
+    memset(want, 0, sizeof want);
+    want[0][3] = 3.0f / 5.0f, want[0][17] = -4.0f / 5.0f;
+    want[2][0] = want[3][0] = 3.0f / 5.0f, want[2][1] = want[3][1] = 4.0f / 5.0f;
+    want[6][19] = -1.0f;
+    int bad = 0;
+    for (size_t r = 0; r < R; r++)
+        for (size_t j = 0; j < D; j++) {
+            float g = y[r * D + j], w = want[r][j];
+            int ok = (r == 4 || r == 5) ? isnan(g) != 0
+                     : (r == 2 || r == 3) ? fabsf(g - w) <= (D + 4) * FLT_EPSILON * fabsf(w)
+                                          : (g == w && signbit(g) == signbit(w));
+            if (!ok && bad++ < 5) CHECK(0, "%s f32 row %zu y[%zu] = %.9g, expected %.9g", file, r, j, g, w);
+        }
+    for (size_t i = R * D; i < R * D + 4; i++) bad += y[i] != 42.0f;
+    CHECK(bad == 0, "%s: normalised identity rows", file);
+
+    /* The same rows as f16 and bf16, against the rounded inputs (the plain identity output)
+     * normalised in double. In f16, rows 2 and 3 leave the range: 3e-30 rounds to 0 (a zero
+     * row) and 3e30 to infinity (a NaN row); bf16 has f32's range and takes the rescaled path. */
+    static uint16_t xh[R * D], yh[R * D];
+    static float xw[R * D], yw[R * D];
+    for (int bf = 0; bf < 2; bf++) {
+        for (size_t i = 0; i < R * D; i++) {
+            xh[i] = isnan(x[i]) ? 0x7e00 : bf ? f32_to_bf16(x[i]) : f32_to_f16(x[i]);
+            if (bf && isnan(x[i])) xh[i] = 0x7fc0;
+            xw[i] = bf ? bf16_to_f32(xh[i]) : f16_to_f32(xh[i]);
+        }
+        CHECK(bf || (xw[2 * D] == 0.0f && isinf(xw[3 * D])), "f16 rounding of rows 2 and 3");
+        CHECK_STATUS((bf ? glocal_apply_bf16_ex : glocal_apply_f16_ex)(&t, xh, R * D, yh, R * D, GLOCAL_APPLY_L2_NORMALIZE),
+                     GLOCAL_STATUS_OK);
+        for (size_t i = 0; i < R * D; i++) yw[i] = bf ? bf16_to_f32(yh[i]) : f16_to_f32(yh[i]);
+        bad = check_normalised(yw, xw, R, D, bf ? 0x1p-8 : 0x1p-11, bf ? 0.0 : 0x1p-24, file);
+        CHECK(bad == 0, "%s: normalised identity rows, %s", file, bf ? "bf16" : "f16");
+    }
+    free(b.data);
 }
 
 static void test_numbers(const char *dir) {
@@ -245,6 +454,8 @@ static void test_numbers(const char *dir) {
         {"s37x19_bf16.glw", 37, 19, GLOCAL_DTYPE_BF16, "bf16_f32acc_"},
         {"s1x1_f32.glw", 1, 1, GLOCAL_DTYPE_F32, "f32_f32acc_"},
         {"s16x48_bf16.glw", 16, 48, GLOCAL_DTYPE_BF16, "bf16_f32acc_"},
+        /* i8d through the same functions (no i8d-specific API): stored weights replayed here. */
+        {"s37x19_i8d.glw", 37, 19, GLOCAL_DTYPE_I8D, "i8d_f32acc_"},
     };
     static const size_t rows[] = {1, 3, 4, 5, 9};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -393,15 +604,41 @@ static void test_apply_errors(const char *dir) {
     for (size_t i = 0; i < ROWS * DO + 8; i++) y[i] = y0[i] = 3.25f, yh[i] = yh0[i] = 0x4321;
 
 #define UNTOUCHED() CHECK(memcmp(y, y0, sizeof y) == 0 && memcmp(yh, yh0, sizeof yh) == 0, "y written on error")
-#define ALL3(x_, xh_, xl, y_, yh_, yl, want)                              \
-    CHECK_STATUS(glocal_apply_f32(&t, x_, xl, y_, yl), want);            \
-    CHECK_STATUS(glocal_apply_f16(&t, xh_, xl, yh_, yl), want);          \
-    CHECK_STATUS(glocal_apply_bf16(&t, xh_, xl, yh_, yl), want);         \
+#define ALL3(x_, xh_, xl, y_, yh_, yl, want)                                                       \
+    CHECK_STATUS(glocal_apply_f32(&t, x_, xl, y_, yl), want);                                     \
+    CHECK_STATUS(glocal_apply_f16(&t, xh_, xl, yh_, yl), want);                                   \
+    CHECK_STATUS(glocal_apply_bf16(&t, xh_, xl, yh_, yl), want);                                  \
+    CHECK_STATUS(glocal_apply_f32_ex(&t, x_, xl, y_, yl, GLOCAL_APPLY_L2_NORMALIZE), want);       \
+    CHECK_STATUS(glocal_apply_f16_ex(&t, xh_, xl, yh_, yl, GLOCAL_APPLY_L2_NORMALIZE), want);     \
+    CHECK_STATUS(glocal_apply_bf16_ex(&t, xh_, xl, yh_, yl, 0), want);                            \
     UNTOUCHED()
 
     CHECK_STATUS(glocal_apply_f32(NULL, x, DI, y, DO), GLOCAL_STATUS_NULL_POINTER);
     CHECK_STATUS(glocal_apply_f16(NULL, xh, DI, yh, DO), GLOCAL_STATUS_NULL_POINTER);
     CHECK_STATUS(glocal_apply_bf16(NULL, xh, DI, yh, DO), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_f32_ex(NULL, x, DI, y, DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_f16_ex(NULL, xh, DI, yh, DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_bf16_ex(NULL, xh, DI, yh, DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NULL_POINTER);
+
+    /* Unknown flag bits: refused before anything else (even a NULL t or bad lengths), for every
+     * bit this version does not define, nothing written. */
+    static const uint32_t unknown_flags[] = {1u << 1, 1u << 2, 1u << 31, 0xFFFFFFFFu, GLOCAL_APPLY_L2_NORMALIZE | 0x100u};
+    for (size_t i = 0; i < sizeof unknown_flags / sizeof unknown_flags[0]; i++) {
+        uint32_t f = unknown_flags[i];
+        CHECK_STATUS(glocal_apply_f32_ex(&t, x, DI, y, DO, f), GLOCAL_STATUS_UNKNOWN_FLAGS);
+        CHECK_STATUS(glocal_apply_f16_ex(&t, xh, DI, yh, DO, f), GLOCAL_STATUS_UNKNOWN_FLAGS);
+        CHECK_STATUS(glocal_apply_bf16_ex(&t, xh, DI, yh, DO, f), GLOCAL_STATUS_UNKNOWN_FLAGS);
+        CHECK_STATUS(glocal_apply_f32_ex(NULL, NULL, 0, NULL, 0, f), GLOCAL_STATUS_UNKNOWN_FLAGS);
+        UNTOUCHED();
+    }
+    unsigned known = 0;
+    for (unsigned bit = 0; bit < 32; bit++) {
+        glocal_status st = glocal_apply_f32_ex(&t, x, DI, y, DO, 1u << bit);
+        known += st == GLOCAL_STATUS_OK;
+        CHECK(st == GLOCAL_STATUS_OK || st == GLOCAL_STATUS_UNKNOWN_FLAGS, "flag bit %u: %s", bit, glocal_status_name(st));
+    }
+    CHECK(known == 1, "%u flag bits accepted, this version defines 1", known);
+    memcpy(y, y0, sizeof y);
     ALL3(NULL, NULL, DI, y, yh, DO, GLOCAL_STATUS_NULL_POINTER);
     ALL3(x, xh, DI, NULL, NULL, DO, GLOCAL_STATUS_NULL_POINTER);
     ALL3(x, xh, 0, y, yh, DO, GLOCAL_STATUS_INPUT_LENGTH);        /* zero rows */
@@ -432,6 +669,9 @@ static void test_apply_errors(const char *dir) {
     CHECK_STATUS(glocal_apply_f32(&t, both, DI, both + DI - 1, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
     CHECK_STATUS(glocal_apply_f16(&t, bothh, DI, bothh + 5, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
     CHECK_STATUS(glocal_apply_bf16(&t, bothh + 5, DI, bothh, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_f32_ex(&t, both, DI, both + DI - 1, DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_f16_ex(&t, bothh, DI, bothh + 5, DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_bf16_ex(&t, bothh + 5, DI, bothh, DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_BUFFERS_OVERLAP);
     int intact = 1;
     for (size_t i = 0; i < 4 * DI; i++) intact &= both[i] == 1.0f && bothh[i] == 0x3c00;
     CHECK(intact, "overlapping buffers written");
@@ -444,6 +684,15 @@ static void test_apply_errors(const char *dir) {
     int nan_ok = 1;
     for (size_t i = 0; i < ROWS * DO; i++) nan_ok &= (i / DO == 1) == (isnan(y[i]) != 0);
     CHECK(nan_ok, "NaN propagation by row");
+    /* ... and normalised: the NaN row all NaN, the others unit-norm. */
+    CHECK_STATUS(glocal_apply_f32_ex(&t, x, ROWS * DI, y, ROWS * DO, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_OK);
+    nan_ok = 1;
+    for (size_t r = 0; r < ROWS; r++) {
+        double sq = 0.0;
+        for (size_t j = 0; j < DO; j++) sq += (double)y[r * DO + j] * y[r * DO + j], nan_ok &= (r == 1) == (isnan(y[r * DO + j]) != 0);
+        nan_ok &= r == 1 || fabs(sqrt(sq) - 1.0) <= 2.0 * (DO + 4) * FLT_EPSILON;
+    }
+    CHECK(nan_ok, "normalised: NaN row all NaN, other rows unit-norm");
 #undef ALL3
 #undef UNTOUCHED
     free(b.data);
@@ -540,10 +789,13 @@ int main(int argc, char **argv) {
     }
     test_version_and_statuses();
     test_numbers(argv[1]);
+    test_normalize_identity(argv[1], "id20_f32.glw");
+    test_normalize_identity(argv[1], "id20_i8d.glw");
     test_init_errors(argv[1]);
     test_apply_errors(argv[1]);
     test_mapped(argv[1]);
     test_threads(argv[1]);
+    printf("worst error / bound: L2-normalised f32 outputs %.3f, i8d f32 outputs %.3f\n", worst_l2, worst_i8d);
     printf("test_glocal (glocal %s): %d passed, %d failed\n", glocal_version(), passed, failed);
     return failed == 0 ? 0 : 1;
 }
