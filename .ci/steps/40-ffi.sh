@@ -28,7 +28,7 @@ lap "blobs"
 cargo build -q --workspace --all-features --example pack_blob
 pack=$target/debug/examples/pack_blob
 mkdir -p "$work/blobs"
-for spec in "37 19 f32 s37x19_f32" "37 19 f16 s37x19_f16" "37 19 bf16 s37x19_bf16" "1 1 f32 s1x1_f32" \
+for spec in "37 19 f32 s37x19_f32" "37 19 f16 s37x19_f16" "37 19 bf16 s37x19_bf16" "37 19 i8d s37x19_i8d" "1 1 f32 s1x1_f32" \
             "16 48 bf16 s16x48_bf16"; do
   set -- $spec
   "$pack" synthetic "$1" "$2" "$3" "$work/blobs/$4.glw" >/dev/null
