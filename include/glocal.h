@@ -169,6 +169,11 @@ typedef enum glocal_status {
    */
   GLOCAL_STATUS_BLOB_MISALIGNED = 215,
   /**
+   * An `i8d` blob's aux section holds a row scale outside `0..=2^120` (NaN, infinite,
+   * negative or too large), a non-finite diagonal entry, or non-zero padding.
+   */
+  GLOCAL_STATUS_BLOB_BAD_AUX = 216,
+  /**
    * The blob was rejected for a reason this version has no specific code for.
    */
   GLOCAL_STATUS_BLOB_INVALID = 299,

@@ -76,6 +76,23 @@ impl core::fmt::Display for WeightDtype {
     }
 }
 
+/// Rounds an f32 to f16 (nearest even; overflow to infinity; NaN stays NaN, quieted, with the
+/// top payload bits kept).
+///
+/// Natively this is `half`'s `f16::from_f32`, which compiles to F16C `vcvtps2ph` when the target
+/// has F16C (e.g. `-C target-cpu=haswell`). Miri cannot interpret that instruction
+/// ("unsupported operation: llvm.x86.vcvtps2ph.128"), so under `cfg(miri)` the same rounding
+/// runs in `half`'s software implementation (`from_f32_const`), which gives the same bits for
+/// every f32 (`tests/convert.rs` compares the two natively over random and edge-case inputs).
+/// The other direction (`vcvtph2ps`, a plain `simd_cast`) Miri interprets, so it is unchanged.
+#[inline(always)]
+pub(crate) fn f16_from_f32(v: f32) -> f16 {
+    #[cfg(miri)]
+    return f16::from_f32_const(v);
+    #[cfg(not(miri))]
+    return f16::from_f32(v);
+}
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -118,7 +135,7 @@ impl Element for f16 {
     }
     #[inline(always)]
     fn from_f32(v: f32) -> Self {
-        f16::from_f32(v)
+        f16_from_f32(v)
     }
     #[inline(always)]
     fn as_f32_slice(_: &[Self]) -> Option<&[f32]> {

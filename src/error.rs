@@ -100,6 +100,17 @@ pub enum Error {
         /// Checksum computed over the bytes.
         computed: u32,
     },
+    /// A value in the `i8d` aux section is outside what the format allows: a row scale not
+    /// in `0..=`[`I8D_MAX_SCALE`](crate::format::I8D_MAX_SCALE) (NaN, infinite, negative or too
+    /// large), a diagonal entry that is not finite, or padding that is not zero.
+    BadAux {
+        /// `scale`, `diag`, `scale padding` or `diag padding`.
+        field: &'static str,
+        /// Index of the entry: the input row `k` of a scale, the column `j` of a diagonal entry.
+        index: usize,
+        /// Value found.
+        value: f32,
+    },
     /// The blob does not start on a 4-byte boundary, so the payload cannot be used in place.
     Misaligned {
         /// Alignment required, in bytes.
@@ -189,6 +200,14 @@ impl fmt::Display for Error {
                 f,
                 "checksum mismatch: header says {stored:#010x}, bytes give {computed:#010x} (corrupt blob)"
             ),
+            Error::BadAux { field, index, value } => {
+                let must = match field {
+                    "scale" => "must be in 0..=2^120, the i8d scale limit",
+                    "diag" => "must be finite",
+                    _ => "padding must be zero",
+                };
+                write!(f, "i8d aux section: {field}[{index}] is {value:e} ({must})")
+            }
             Error::Misaligned { required, address } => write!(
                 f,
                 "blob at address {address:#x} is not {required}-byte aligned (use glocal::embed_blob!, an mmap, or an aligned buffer)"

@@ -26,6 +26,14 @@ pub const NR: usize = 16;
 pub const MAX_DIM: u32 = 1 << 16;
 /// Bytes of a name field (model, module), NUL padded.
 pub const NAME_LEN: usize = 64;
+/// Largest `i8d` row scale a blob may hold: 2^120 (about 1.33e36).
+///
+/// Every stored weight `scale * q` (`|q| <= 127`) is then a finite f32 (127 * 2^120 is about
+/// 1.7e38 < f32::MAX), and the packer refuses to quantise a row whose scale would exceed it
+/// (its off-diagonal weights would then not fit f32 either). Validation rejects larger scales,
+/// negative ones, NaN and infinity ([`Error::BadAux`]).
+pub const I8D_MAX_SCALE: f32 = f32::from_bits(0x7B80_0000);
+const _: () = assert!(I8D_MAX_SCALE == (1u128 << 120) as f32 && (I8D_MAX_SCALE * 127.0).is_finite());
 
 /// Flag: the source transform had a bias vector (clip_ViT-L/14 has none).
 pub const FLAG_HAS_BIAS: u16 = 1 << 0;
@@ -316,6 +324,9 @@ impl Header {
         if computed != header.crc {
             return Err(Error::ChecksumMismatch { stored: header.crc, computed });
         }
+        if header.dtype == WeightDtype::I8d {
+            check_i8d_aux(blob, &header)?;
+        }
         Ok(header)
     }
 
@@ -368,6 +379,35 @@ impl Header {
         put(offsets::MODULE, &self.module);
         h
     }
+}
+
+/// The values of an `i8d` aux section (after the checksum, so corruption is reported as such):
+/// row scales `k < d_in` in `0..=I8D_MAX_SCALE`, diagonal entries `j < min(d_in, d_out)` finite,
+/// every padding value (scales `d_in..`, diagonal `min(d_in, d_out)..`) zero. Each value is
+/// read once, so this is linear in `d_in + d_out`, far below the checksum's cost.
+fn check_i8d_aux(blob: &[u8], h: &Header) -> Result<(), Error> {
+    let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
+    let aux = h.layout.aux_offset as usize;
+    let scales = d_in.div_ceil(NR) * NR;
+    let value = |i: usize| f32::from_le_bytes(read(blob, aux + 4 * i));
+    for k in 0..scales {
+        let s = value(k);
+        let ok = if k < d_in { (0.0..=I8D_MAX_SCALE).contains(&s) } else { s == 0.0 };
+        if !ok {
+            let field = if k < d_in { "scale" } else { "scale padding" };
+            return Err(Error::BadAux { field, index: k, value: s });
+        }
+    }
+    let n = d_in.min(d_out);
+    for j in 0..h.layout.panels as usize * NR {
+        let d = value(scales + j);
+        let ok = if j < n { d.is_finite() } else { d == 0.0 };
+        if !ok {
+            let field = if j < n { "diag" } else { "diag padding" };
+            return Err(Error::BadAux { field, index: j, value: d });
+        }
+    }
+    Ok(())
 }
 
 /// Copies `name` into a NUL-padded field, or `None` if it does not fit (or contains NUL).

@@ -114,3 +114,47 @@ fn f16_and_bf16_outputs_round_like_half() {
         }
     }
 }
+
+/// Under Miri, `Element::from_f32` for f16 runs `half`'s software rounding (`from_f32_const`)
+/// instead of F16C `vcvtps2ph`, which Miri cannot interpret (see `dtype::f16_from_f32`), and
+/// so does the packer's f64 rounding (as `f16(v as f32)`). Natively they must give the same bits as the
+/// paths used here, so that what Miri checks is what runs: all 65,536 values of the upper 16
+/// bits (sign, exponent, top of the mantissa, the rounding position for f16 subnormals) times
+/// 32 patterns of the lower 16 (f16 LSB, round bit and sticky bits, each set and clear).
+/// Bit for bit, NaN payloads included.
+#[test]
+fn software_f16_rounding_matches_the_native_path() {
+    let mut lows = Vec::new();
+    for lsb in [0u32, 0x2000] {
+        for round in [0u32, 0x1000] {
+            for sticky in [0u32, 1, 0x800, 0xFFF] {
+                for upper in [0u32, 0xC000] {
+                    lows.push(upper | lsb | round | sticky);
+                }
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    let f16c = std::is_x86_feature_detected!("f16c");
+    #[cfg(not(target_arch = "x86_64"))]
+    let f16c = false;
+    for high in 0..=u16::MAX as u32 {
+        for &low in &lows {
+            let v = f32::from_bits(high << 16 | low);
+            let (native, soft) = (f16::from_f32(v), f16::from_f32_const(v));
+            assert!(
+                native.to_bits() == soft.to_bits(),
+                "{v:e} ({:#010x}): native {:#06x}, software {:#06x}",
+                v.to_bits(),
+                native.to_bits(),
+                soft.to_bits()
+            );
+            // The packer's f64 rounding under Miri is `f16(v as f32)` in software: on an F16C
+            // CPU that is exactly what half's from_f64 does natively.
+            if f16c {
+                let native64 = f16::from_f64(v as f64);
+                assert_eq!(native64.to_bits(), soft.to_bits(), "{v:e} as f64");
+            }
+        }
+    }
+}

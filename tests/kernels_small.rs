@@ -1,44 +1,75 @@
 //! Every kernel this build can run, on small edge shapes, through the zero-copy byte views:
-//! the subset `.ci/steps/85-miri.sh` runs under Miri (scalar; AVX2 with
-//! `-C target-cpu=haswell`; NEON on aarch64), and a plain test everywhere else.
+//! natively a grid of shapes around the panel width and the register tiles; under Miri
+//! (`.ci/steps/85-miri.sh`: AVX2 with `-C target-cpu=haswell`, NEON on aarch64) a targeted
+//! list, [`MIRI_CASES`], that reaches every code path of the SIMD drivers at the least cost.
 //!
-//! Values are small integers, so every partial sum is exact in f32 whatever the summation
-//! order or FMA use: each kernel must match the f64 oracle bit for bit (after the one rounding
-//! to the output type). Shapes sit around the 16-wide panel and the 4/6-row tiles, with
-//! batch 1 (the streaming path) included; outputs are prefilled with NaN.
+//! Weights are multiples of 1/32 in -127/32..=127/32 with one weight of magnitude exactly
+//! 127/32 in every row (so the `i8d` row scale is exactly 1/32 and `i8d` stores every weight
+//! exactly too), inputs are small integers: every partial sum is exact in f32 whatever the
+//! summation order or FMA use, so each kernel must match the f64 oracle bit for bit (after the
+//! one rounding to the output type). Outputs are prefilled with NaN.
 //!
 //! `GLOCAL_EXPECT_ISA=<name>` makes the run fail unless a kernel of that ISA was exercised
-//! (so a Miri run meant for AVX2 or NEON cannot silently test only the scalar kernel).
-
-mod common;
+//! (so a Miri run meant for AVX2 or NEON cannot silently test only the scalar kernels).
+//! `GLOCAL_SMALL_ISAS=<name>,<name>` restricts the kernels to those ISAs (the NEON Miri run
+//! uses it to skip the scalar kernels the AVX2 run already interpreted: same MIR).
 
 use glocal::kernel::{KernelInfo, KERNELS};
 use glocal::pack::{self, Source};
 use glocal::{bf16, f16, AlignedBlob, Element, Transform, WeightDtype};
 
-/// Shapes around the panel width (1 panel, 2 panels, exactly one, 4 panels) and a deep narrow
-/// one, each with batch 1 (streaming path), a tile minus/plus one for MR = 4 and 6, and two
-/// tiles plus a tail.
-const SHAPES: &[(usize, usize)] = &[(1, 1), (3, 17), (17, 16), (9, 49), (40, 5)];
-const ROWS: &[usize] = &[1, 3, 5, 6, 7, 13];
-/// Under Miri (about 10^4 times slower): three (d_in, d_out, rows) cases covering batch 1,
-/// a ragged second panel and a tile plus tail.
-const MIRI_CASES: &[(usize, usize, usize)] = &[(1, 1, 1), (3, 17, 7), (17, 16, 1)];
+/// Native grid: shapes around the panel width (1 panel, 2 panels, exactly one, 4 and 5
+/// panels, a deep narrow one, one K-block plus one row), each with every row count.
+const SHAPES: &[(usize, usize)] = &[(1, 1), (3, 17), (17, 16), (9, 49), (40, 5), (7, 70), (257, 3)];
+const ROWS: &[usize] = &[1, 2, 3, 5, 6, 7, 11, 13];
+
+/// Under Miri (about 10^4 times slower than native): `(d_in, d_out, rows)` chosen so that,
+/// with the AVX2 and NEON drivers' constants (`MR` = 6, `KC` = `XC` = 256, `GROUP` = 4,
+/// `WIDEN_MIN_ROWS` = 12), every path runs at least once:
+///
+/// | case          | path reached                                                               |
+/// |---------------|----------------------------------------------------------------------------|
+/// | `(7, 70, 1)`  | batch-1 streamer: 5 panels = a group of 4 + a remainder group of 1, last panel ragged (6 columns); `d_in` 7 = the 2-row unroll + odd tail (`stream`) and, AVX2 f32 input on the lone panel, the 4-row unroll + 3 leftover rows (`stream1`) |
+/// | `(3, 17, 2)`  | batch tile of height 2; 2 panels, the second ragged (1 column)             |
+/// | `(3, 17, 11)` | tiles of heights 6 and 5, 16-bit weights widened in registers (rows < 12)  |
+/// | `(257, 3, 13)`| K-block edge (blocks of 256 and 1 rows), 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block), tiles of heights 6, 4, 3 |
+/// | `(257, 3, 1)` | batch-1 with `d_in` = `XC` + 1: 16-bit inputs widened in chunks of 256 and 1 |
+///
+/// Each case runs f32 -> f16 (f32 inputs read in place; f16 output rounding) and f16 -> bf16
+/// (16-bit inputs widened into the stack buffer) for every weight dtype (f32, f16, bf16, i8d)
+/// and every selected kernel. Tile height 1 cannot occur in the SIMD batch path (`row_blocks`
+/// merges a 1-row remainder) and a single row takes the streamer. The scalar kernels
+/// (`MR` = 4) see remainders of 2, 3 and 1 rows along the way.
+const MIRI_CASES: &[(usize, usize, usize)] =
+    &[(7, 70, 1), (3, 17, 2), (3, 17, 11), (257, 3, 13), (257, 3, 1)];
 
 fn cases() -> Vec<(usize, usize, usize)> {
-    if cfg!(miri) {
-        return MIRI_CASES.to_vec();
+    let mut cases = MIRI_CASES.to_vec();
+    if !cfg!(miri) {
+        cases.extend(SHAPES.iter().flat_map(|&(d_in, d_out)| ROWS.iter().map(move |&r| (d_in, d_out, r))));
     }
-    SHAPES.iter().flat_map(|&(d_in, d_out)| ROWS.iter().map(move |&r| (d_in, d_out, r))).collect()
+    cases
 }
 
-/// Small integer weights; for `i8d` every input row also gets one off-diagonal 127, so its row
-/// scale is exactly 1 and the quantisation exact (`common::i8d_exact`).
-fn source(d_in: usize, d_out: usize, dtype: WeightDtype) -> Source {
-    let mut weights: Vec<f64> = (0..d_in * d_out).map(|i| ((i * 7 + 3) % 9) as f64 - 4.0).collect();
-    if dtype == WeightDtype::I8d {
-        common::i8d_exact(&mut weights, d_in, d_out);
-    }
+/// Weights `v / 32` with `v` in -127..=127; in every row the first off-diagonal weight is
+/// +-127/32, the largest magnitude, so `i8d` quantises each row with scale exactly 1/32.
+fn source(d_in: usize, d_out: usize) -> Source {
+    let weights = (0..d_in * d_out)
+        .map(|i| {
+            let (k, j) = (i / d_out, i % d_out);
+            let first_off_diagonal = if k == 0 { 1 } else { 0 };
+            let v = if j == first_off_diagonal {
+                if k % 2 == 0 {
+                    127
+                } else {
+                    -127
+                }
+            } else {
+                ((i * 37 + 11) % 255) as i64 - 127
+            };
+            v as f64 / 32.0
+        })
+        .collect();
     Source {
         d_in,
         d_out,
@@ -49,15 +80,16 @@ fn source(d_in: usize, d_out: usize, dtype: WeightDtype) -> Source {
     }
 }
 
-/// Every kernel this build can run (all are exact on these values, `i8d` included).
+/// Every runnable kernel, restricted to the ISAs in `GLOCAL_SMALL_ISAS` when it is set.
 fn runnable() -> Vec<&'static KernelInfo> {
-    KERNELS.iter().filter(|k| k.isa.is_available()).collect()
+    let only = std::env::var("GLOCAL_SMALL_ISAS").ok();
+    let selected =
+        |k: &KernelInfo| only.as_deref().is_none_or(|l| l.split(',').any(|n| n.trim() == k.isa.name()));
+    KERNELS.iter().filter(|k| k.isa.is_available() && selected(k)).collect()
 }
 
-/// Runs `kernel` on `rows` rows and checks every output against the exact answer.
-fn check<I: Element, O: Element>(kernel: &KernelInfo, blob: &[u8], s: &Source, rows: usize) {
-    let t = Transform::with_isa(blob, kernel.isa).unwrap();
-    assert_eq!(t.kernel().name, kernel.name);
+/// Runs `t` on `rows` rows and checks every output against the exact answer.
+fn check<I: Element, O: Element>(t: &Transform<'_>, s: &Source, rows: usize) {
     let (d_in, d_out) = (s.d_in, s.d_out);
     let xf: Vec<f32> = (0..rows * d_in).map(|i| ((i * 5 + 1) % 7) as f32 - 3.0).collect();
     let x: Vec<I> = xf.iter().map(|&v| I::from_f32(v)).collect();
@@ -73,7 +105,7 @@ fn check<I: Element, O: Element>(kernel: &KernelInfo, blob: &[u8], s: &Source, r
             got.to_f32().to_bits(),
             want.to_bits(),
             "{}: {d_in}x{d_out}, {rows} rows, row {} col {}: got {}, want {want} ({} -> {})",
-            kernel.name,
+            t.kernel().name,
             i / d_out,
             i % d_out,
             got.to_f32(),
@@ -87,15 +119,17 @@ fn check<I: Element, O: Element>(kernel: &KernelInfo, blob: &[u8], s: &Source, r
 fn every_kernel_small_shapes_exact() {
     let kernels = runnable();
     for (d_in, d_out, rows) in cases() {
+        let s = source(d_in, d_out);
         for dtype in WeightDtype::ALL {
-            let s = source(d_in, d_out, dtype);
             let blob = pack::pack(&s, dtype, "small", "shapes").unwrap();
             for k in kernels.iter().filter(|k| k.dtype == dtype) {
-                check::<f32, f32>(k, blob.as_bytes(), &s, rows);
-                check::<f16, bf16>(k, blob.as_bytes(), &s, rows);
+                let t = Transform::with_isa(blob.as_bytes(), k.isa).unwrap();
+                assert_eq!(t.kernel().name, k.name);
+                check::<f32, f16>(&t, &s, rows);
+                check::<f16, bf16>(&t, &s, rows);
                 if !cfg!(miri) {
-                    check::<f32, f16>(k, blob.as_bytes(), &s, rows);
-                    check::<bf16, f32>(k, blob.as_bytes(), &s, rows);
+                    check::<f32, f32>(&t, &s, rows);
+                    check::<bf16, f32>(&t, &s, rows);
                 }
             }
         }
@@ -110,11 +144,25 @@ fn every_kernel_small_shapes_exact() {
 }
 
 #[test]
+fn i8d_stores_the_test_weights_exactly() {
+    // The premise of the exact comparison above: with one +-127/32 weight per row, i8d's row
+    // scales are exactly 1/32 and every stored weight equals the source weight.
+    let s = source(9, 20);
+    let quant = pack::quantize_i8d(&s.weights, s.d_in, s.d_out).unwrap();
+    assert!(quant.scales.iter().all(|&sc| sc == 1.0 / 32.0), "{:?}", quant.scales);
+    for k in 0..s.d_in {
+        for j in 0..s.d_out {
+            assert_eq!(quant.weight(k, j), s.weights[k * s.d_out + j], "[{k}][{j}]");
+        }
+    }
+}
+
+#[test]
 fn views_at_every_aligned_offset() {
     // The blob used in place at 4-byte (not 64-byte) aligned addresses: the f32 bias and the
-    // f32/f16/bf16 weight views must read the same values as from an aligned copy.
+    // f32/f16/bf16/i8d views must read the same values as from an aligned copy.
+    let s = source(17, 16);
     for dtype in WeightDtype::ALL {
-        let s = source(17, 16, dtype);
         let blob = pack::pack(&s, dtype, "small", "views").unwrap();
         let mut buf = AlignedBlob::zeroed(blob.len() + 64);
         let shifts: &[usize] = if cfg!(miri) { &[4] } else { &[4, 8, 12, 60] };
@@ -122,7 +170,8 @@ fn views_at_every_aligned_offset() {
             buf.as_bytes_mut()[shift..shift + blob.len()].copy_from_slice(blob.as_bytes());
             let view = &buf.as_bytes()[shift..shift + blob.len()];
             for k in runnable().into_iter().filter(|k| k.dtype == dtype) {
-                check::<f32, f32>(k, view, &s, 7);
+                let t = Transform::with_isa(view, k.isa).unwrap();
+                check::<bf16, f32>(&t, &s, 7);
             }
         }
     }

@@ -397,6 +397,74 @@ fn reserved_bytes_must_be_zero() {
     }
 }
 
+/// The `i8d` aux section is checked value by value after the checksum: row scales in
+/// `0..=I8D_MAX_SCALE` (2^120), diagonal entries finite, padding zero. A crafted blob with a
+/// valid checksum and a scale near f32::MAX would otherwise make `x * scale` overflow to
+/// infinity and an int8 weight of 0 give NaN.
+#[test]
+fn i8d_aux_values_are_bounded() {
+    use glocal::format::I8D_MAX_SCALE;
+    // d_in 3, d_out 5: scales [0, 3), scale padding [3, 16), diagonal [0, 3) of the 16 stored
+    // entries, diagonal padding [3, 16).
+    let blob = small_blob(WeightDtype::I8d);
+    let h = Header::parse(blob.as_bytes()).unwrap();
+    let aux = h.layout.aux_offset as usize;
+    let (scale, diag) = (|k: usize| aux + 4 * k, |j: usize| aux + 4 * (16 + j));
+    let bad: [(usize, f32, &str, usize); 12] = [
+        (scale(0), f32::MAX, "scale", 0),
+        (scale(1), f32::INFINITY, "scale", 1),
+        (scale(2), f32::NAN, "scale", 2),
+        (scale(2), -1.0, "scale", 2),
+        (scale(0), I8D_MAX_SCALE * 2.0, "scale", 0),
+        (scale(1), f32::from_bits(I8D_MAX_SCALE.to_bits() + 1), "scale", 1),
+        (scale(3), 1.0, "scale padding", 3),
+        (scale(15), f32::NAN, "scale padding", 15),
+        (diag(0), f32::INFINITY, "diag", 0),
+        (diag(2), f32::NAN, "diag", 2),
+        (diag(3), 0.5, "diag padding", 3),
+        (diag(15), -f32::INFINITY, "diag padding", 15),
+    ];
+    for (at, value, field, index) in bad {
+        let e = reject(&patched(&blob, at, &value.to_le_bytes()));
+        match e {
+            Error::BadAux { field: f, index: i, value: v } => {
+                assert_eq!((f, i, v.to_bits()), (field, index, value.to_bits()), "{e}");
+            }
+            other => panic!("{field}[{index}] = {value}: {other}"),
+        }
+        assert!(e.to_string().contains(&format!("{field}[{index}]")), "{e}");
+    }
+    // The bound itself, zero and a tiny scale are accepted, and apply gives finite outputs.
+    for value in [I8D_MAX_SCALE, 0.0, f32::from_bits(1)] {
+        let b = patched(&blob, scale(1), &value.to_le_bytes());
+        let t = Transform::new(b.as_bytes()).unwrap_or_else(|e| panic!("scale {value:e}: {e}"));
+        let mut y = [f32::NAN; 5];
+        t.apply(&[1.0f32, 1.0, 3.0], &mut y).unwrap();
+        assert!(y.iter().all(|v| v.is_finite()), "scale {value:e}: {y:?}");
+    }
+    // Other dtypes have no aux section: nothing to check, nothing changes.
+    for dtype in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16] {
+        assert_eq!(Header::parse(small_blob(dtype).as_bytes()).unwrap().layout.aux_len, 0);
+    }
+}
+
+/// The packer never writes a scale validation would refuse: a row whose largest off-diagonal
+/// weight needs a scale above 2^120 is an overflow at pack time.
+#[test]
+fn packer_refuses_i8d_scales_above_the_bound() {
+    let mut s = source(3, 5);
+    s.std = 1.0;
+    s.mean = 0.0;
+    s.weights[1] = 1e38 * 2.0; // row 0, column 1: scale 1.57e36 > 2^120
+    match pack::pack(&s, WeightDtype::I8d, "m", "m") {
+        Err(pack::PackError::Overflow { dtype: WeightDtype::I8d, row: 0, col: 1, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    s.weights[1] = 1e38; // scale 7.9e35 <= 2^120: packs, and validates
+    let blob = pack::pack(&s, WeightDtype::I8d, "m", "m").unwrap();
+    Transform::new(blob.as_bytes()).unwrap();
+}
+
 #[test]
 fn misaligned_blobs_are_rejected() {
     let blob = small_blob(WeightDtype::F32);
@@ -472,8 +540,10 @@ fn nan_rows_give_nan_rows_only() {
                     assert_eq!(got, exp, "{dtype}: NaN in row {bad_row} leaked into row {r}");
                 }
             }
-            // f16 inputs and outputs follow the same rule.
-            let x16: Vec<glocal::f16> = x.iter().map(|&v| glocal::f16::from_f32(v)).collect();
+            // f16 inputs and outputs follow the same rule. (Rounded through `Element`, which
+            // Miri can run under -C target-cpu=haswell; half's own from_f32 is F16C there.)
+            let x16: Vec<glocal::f16> =
+                x.iter().map(|&v| <glocal::f16 as glocal::Element>::from_f32(v)).collect();
             let mut y16 = vec![glocal::f16::ZERO; rows * 5];
             t.apply(&x16, &mut y16).unwrap();
             for r in 0..rows {

@@ -70,6 +70,9 @@ pub enum glocal_status {
     /// The blob does not start on a 4-byte boundary (use an aligned buffer, an mmap, or
     /// `_Alignas(64)` for a blob compiled in as an array).
     GLOCAL_STATUS_BLOB_MISALIGNED = 215,
+    /// An `i8d` blob's aux section holds a row scale outside `0..=2^120` (NaN, infinite,
+    /// negative or too large), a non-finite diagonal entry, or non-zero padding.
+    GLOCAL_STATUS_BLOB_BAD_AUX = 216,
     /// The blob was rejected for a reason this version has no specific code for.
     GLOCAL_STATUS_BLOB_INVALID = 299,
 
@@ -110,6 +113,7 @@ impl From<Error> for glocal_status {
             Error::LengthMismatch { .. } => GLOCAL_STATUS_BLOB_LENGTH_MISMATCH,
             Error::ChecksumMismatch { .. } => GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH,
             Error::Misaligned { .. } => GLOCAL_STATUS_BLOB_MISALIGNED,
+            Error::BadAux { .. } => GLOCAL_STATUS_BLOB_BAD_AUX,
             Error::KernelUnavailable { .. } => GLOCAL_STATUS_KERNEL_UNAVAILABLE,
             Error::InputLength { .. } => GLOCAL_STATUS_INPUT_LENGTH,
             Error::OutputLength { .. } => GLOCAL_STATUS_OUTPUT_LENGTH,
@@ -131,7 +135,7 @@ const _: () = assert!(core::mem::size_of::<glocal_status>() == 4);
 
 /// Every status this version returns, with its name and message. A table rather than a
 /// `match`: about half the code size on Cortex-M. `every_variant_is_in_the_table` keeps it complete.
-static TABLE: [(glocal_status, &CStr, &CStr); 29] = {
+static TABLE: [(glocal_status, &CStr, &CStr); 30] = {
     use glocal_status::*;
     [
         (GLOCAL_STATUS_OK, c"GLOCAL_STATUS_OK", c"success"),
@@ -226,6 +230,7 @@ static TABLE: [(glocal_status, &CStr, &CStr); 29] = {
             c"blob CRC-32C mismatch: corrupt",
         ),
         (GLOCAL_STATUS_BLOB_MISALIGNED, c"GLOCAL_STATUS_BLOB_MISALIGNED", c"blob not 4-byte aligned"),
+        (GLOCAL_STATUS_BLOB_BAD_AUX, c"GLOCAL_STATUS_BLOB_BAD_AUX", c"bad i8d scale, diagonal or padding"),
         (GLOCAL_STATUS_BLOB_INVALID, c"GLOCAL_STATUS_BLOB_INVALID", c"blob rejected (no specific code)"),
         (
             GLOCAL_STATUS_KERNEL_UNAVAILABLE,
@@ -271,7 +276,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name_matching_its_variant_and_a_message() {
-        let mut seen = [0u32; 29];
+        let mut seen = [0u32; 30];
         let mut n = 0;
         for code in 0..=1000u32 {
             if let Some((name, msg)) = describe(code) {
@@ -281,7 +286,7 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 29, "codes found: {:?}", &seen[..n]);
+        assert_eq!(n, 30, "codes found: {:?}", &seen[..n]);
         assert_eq!(describe(glocal_status::GLOCAL_STATUS_MAX_ENUM as u32), None);
         assert_eq!(describe(u32::MAX), None);
     }
@@ -316,6 +321,7 @@ mod tests {
             | GLOCAL_STATUS_BLOB_LENGTH_MISMATCH
             | GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH
             | GLOCAL_STATUS_BLOB_MISALIGNED
+            | GLOCAL_STATUS_BLOB_BAD_AUX
             | GLOCAL_STATUS_BLOB_INVALID
             | GLOCAL_STATUS_KERNEL_UNAVAILABLE
             | GLOCAL_STATUS_FILE_OPEN_FAILED

@@ -250,7 +250,7 @@ static void write_file(const char *path, const void *data, size_t len) {
     X(GLOCAL_STATUS_BLOB_BAD_NORMALISATION) X(GLOCAL_STATUS_BLOB_BAD_NAME)                          \
     X(GLOCAL_STATUS_BLOB_RESERVED_NOT_ZERO) X(GLOCAL_STATUS_BLOB_LENGTH_MISMATCH)                   \
     X(GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH) X(GLOCAL_STATUS_BLOB_MISALIGNED)                        \
-    X(GLOCAL_STATUS_BLOB_INVALID) X(GLOCAL_STATUS_KERNEL_UNAVAILABLE)                               \
+    X(GLOCAL_STATUS_BLOB_BAD_AUX) X(GLOCAL_STATUS_BLOB_INVALID) X(GLOCAL_STATUS_KERNEL_UNAVAILABLE)                               \
     X(GLOCAL_STATUS_FILE_OPEN_FAILED) X(GLOCAL_STATUS_FILE_MAP_FAILED) X(GLOCAL_STATUS_INTERNAL_PANIC)
 
 static void test_version_and_statuses(void) {
@@ -267,7 +267,7 @@ static void test_version_and_statuses(void) {
     CHECK(strcmp(glocal_status_str(GLOCAL_STATUS_OK), "success") == 0, "%s", glocal_status_str(GLOCAL_STATUS_OK));
 
     /* Unknown values, including the 32-bit sentinel and values no enumerator has. */
-    const glocal_status unknown[] = {(glocal_status)1, (glocal_status)99, (glocal_status)216,
+    const glocal_status unknown[] = {(glocal_status)1, (glocal_status)99, (glocal_status)298,
                                      (glocal_status)999, GLOCAL_STATUS_MAX_ENUM, (glocal_status)0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         CHECK(strcmp(glocal_status_str(unknown[i]), "unknown glocal_status value") == 0, "%u: %s",
@@ -782,6 +782,58 @@ static void test_threads(const char *dir) {
     glocal_mapped_close(m);
 }
 
+/* CRC-32C (Castagnoli, reflected 0x82F63B78) over the blob minus its checksum field, as
+ * docs/FORMAT.md defines it: bytes [0, 0xFC) then [256, len). Bitwise: test code only. */
+static uint32_t blob_crc(const uint8_t *b, size_t len) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 0xFC) i = 256;
+        if (i >= len) break;
+        c ^= b[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+/* An i8d blob whose aux section was altered and re-checksummed (a crafted blob, not a
+ * corrupt one): a row scale of inf, of 2^121, of -1, or a NaN diagonal entry is refused
+ * with GLOCAL_STATUS_BLOB_BAD_AUX; the blob as packed, and a scale of exactly 2^120, pass. */
+static void test_bad_aux(const char *dir) {
+    blob_buf b = load(dir, "s37x19_i8d.glw");
+    glocal_transform t = {0};
+    CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+    uint64_t aux;
+    memcpy(&aux, b.data + 0x60, 8);
+    const size_t diag = (size_t)aux + 4 * 48; /* round_up(d_in = 37, 16) scales first */
+    static const struct {
+        size_t at;
+        float value;
+        glocal_status want;
+    } cases[] = {
+        {0, (float)INFINITY, GLOCAL_STATUS_BLOB_BAD_AUX},
+        {3, 0x1p121f, GLOCAL_STATUS_BLOB_BAD_AUX},
+        {36, -1.0f, GLOCAL_STATUS_BLOB_BAD_AUX},
+        {37, 1.0f, GLOCAL_STATUS_BLOB_BAD_AUX}, /* scale padding */
+        {5, 0x1p120f, GLOCAL_STATUS_OK},
+    };
+    uint8_t *work = aligned_alloc(64, ((b.len + 64) / 64 + 1) * 64);
+    for (size_t c = 0; c <= sizeof cases / sizeof cases[0]; c++) {
+        memcpy(work, b.data, b.len);
+        glocal_status want = GLOCAL_STATUS_BLOB_BAD_AUX;
+        if (c < sizeof cases / sizeof cases[0]) {
+            memcpy(work + aux + 4 * cases[c].at, &cases[c].value, 4);
+            want = cases[c].want;
+        } else {
+            float nan = (float)NAN;
+            memcpy(work + diag + 4 * 2, &nan, 4);
+        }
+        put_u32(work + 0xFC, blob_crc(work, b.len));
+        CHECK_STATUS(glocal_transform_init(&t, work, b.len), want);
+    }
+    free(work);
+    free(b.data);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s <dir with synthetic blobs>\n", argv[0]);
@@ -792,6 +844,7 @@ int main(int argc, char **argv) {
     test_normalize_identity(argv[1], "id20_f32.glw");
     test_normalize_identity(argv[1], "id20_i8d.glw");
     test_init_errors(argv[1]);
+    test_bad_aux(argv[1]);
     test_apply_errors(argv[1]);
     test_mapped(argv[1]);
     test_threads(argv[1]);
