@@ -332,7 +332,13 @@ unsafe fn apply<I: Element, O: Element>(
         // elements (caller's promise), `needed` elements fit isize (checked), and the range is
         // disjoint from `x` (checked), so this is the only live reference to it.
         let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
-        match s.transform.apply_with(xs, ys, post) {
+        // `Transform::apply` for no post-op: the plain functions (flags constant 0) then link
+        // exactly the code they did before the `_ex` functions existed, no normalisation code.
+        let result = match post {
+            PostOp::None => s.transform.apply(xs, ys),
+            post => s.transform.apply_with(xs, ys, post),
+        };
+        match result {
             Ok(_) => GLOCAL_STATUS_OK,
             Err(e) => e.into(),
         }
