@@ -5,11 +5,14 @@
         --peak 97.2 --bw 1024:59.8,2048:58.4,4096:54.0,8192:31.3,16384:9.2,524288:8.7 > table.md
 
 Per (d, n): every glocal kernel and every peer, with time (criterion's median, numpy's median),
-GFLOP/s (2 n d^2 / t), GB/s of weight traffic (bytes(W) / t: d^2 x 4 for f32, x 2 for 16-bit),
+GFLOP/s (2 n d^2 / t), GB/s of weight traffic (bytes(W) / t: d^2 x 4 for f32, x 2 for 16-bit,
+x 1 for i8d plus its scales and diagonal, 8 d bytes),
 ratio to the best peer (fastest of nalgebra, matrixmultiply, OpenBLAS via numpy, numpy formula)
 and ratio to the floor max(bytes(W) / bandwidth, 2 n d^2 / peak), where bandwidth is the
 measured read bandwidth for a buffer of bytes(W), interpolated in log size between the
-measured buffer sizes (benches/machine.rs).
+measured buffer sizes (benches/machine.rs). `x f16` (i8d rows only): time / the f16 kernel's
+time in the same cell (issue 8's batch-1 target: <= 0.6 for d >= 768). `--numpy` is optional
+(without it the best peer is the fastest Rust peer).
 """
 import argparse
 import bisect
@@ -22,7 +25,7 @@ import os
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--criterion", required=True)
-    ap.add_argument("--numpy", required=True)
+    ap.add_argument("--numpy")
     ap.add_argument("--peak", type=float, required=True, help="GFLOP/s")
     ap.add_argument("--bw", required=True,
                     help="read bandwidth curve from benches/machine.rs: KiB:GB/s,KiB:GB/s,...")
@@ -55,25 +58,32 @@ def main():
                 with open(est) as f:
                     t = json.load(f)["median"]["point_estimate"] * 1e-9
                 times.setdefault((d, int(param[1:])), {})[impl] = t
-    with open(a.numpy) as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            times.setdefault((int(row["d"]), int(row["n"])), {})[row["impl"]] = float(row["median_us"]) * 1e-6
+    if a.numpy:
+        with open(a.numpy) as f:
+            for row in csv.DictReader(line for line in f if not line.startswith("#")):
+                times.setdefault((int(row["d"]), int(row["n"])), {})[row["impl"]] = float(row["median_us"]) * 1e-6
 
-    print("| d | n | implementation | us | GFLOP/s | GB/s of W | x best peer | x floor |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
+    def weight_bytes(impl, d):
+        if impl.startswith("i8d_"):
+            return d * d + 8 * d  # int8 panels + f32 scales and diagonal
+        return d * d * (2 if impl.startswith(("f16_", "bf16_")) else 4)
+
+    print("| d | n | implementation | us | GFLOP/s | GB/s of W | x best peer | x floor | x f16 |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for (d, n) in sorted(times):
         cell = times[(d, n)]
         peers = {k: v for k, v in cell.items() if "glocal" not in k and "__" not in k}
         best_peer = min(peers.values()) if peers else float("nan")
+        f16 = [v for k, v in cell.items() if k.startswith("f16_") and "__" in k]
         for impl in sorted(cell, key=lambda k: ("__" not in k, cell[k])):
             t = cell[impl]
-            es = 2 if impl.startswith(("f16_", "bf16_")) else 4
-            wbytes = d * d * es
+            wbytes = weight_bytes(impl, d)
             bw = bandwidth(wbytes)
             floor = max(wbytes / (bw * 1e9), 2 * n * d * d / (a.peak * 1e9))
             flops = 2 * n * d * d / t / 1e9
+            x_f16 = f"{t / f16[0]:.2f}" if impl.startswith("i8d_") and len(f16) == 1 else "-"
             print(f"| {d} | {n} | `{impl}` | {t * 1e6:.1f} | {flops:.1f} | {wbytes / t / 1e9:.1f} | "
-                  f"{t / best_peer:.2f} | {t / floor:.2f} |")
+                  f"{t / best_peer:.2f} | {t / floor:.2f} | {x_f16} |")
 
 
 if __name__ == "__main__":

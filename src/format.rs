@@ -275,7 +275,9 @@ impl Header {
             return Err(Error::BadNormalisation { field: "mean", value: mean });
         }
         let std = read_f64(blob, offsets::STD);
-        if !(std.is_finite() && std > 0.0) {
+        // `std` finite and > 0, decided on the bits (sign clear, not +0, below the infinity
+        // pattern) so that bare-metal builds need no soft-float f64 comparison for it.
+        if !(std.to_bits() != 0 && std.to_bits() < f64::INFINITY.to_bits()) {
             return Err(Error::BadNormalisation { field: "std", value: std });
         }
         let model: [u8; NAME_LEN] = read(blob, offsets::MODEL);

@@ -51,7 +51,7 @@
 //! |---|---|---|---|
 //! | any | `scalar` | `{f32,f16,bf16,i8d}_f32acc_4x16__scalar`: portable, unfused `a + x * w` (the reference and fallback) | nothing |
 //! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift) | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
-//! | Cortex-M4F/M7 (`thumbv7em-none-eabihf`) | `cortexm` | `{f32,f16,bf16}_f32acc_1x16__cortexm4f`: 16 accumulators in FPU registers, `VLDM` weight rows, `VCVTB/VCVTT` for f16 (hand-written assembly, bit-identical to scalar) | FPv4-SP (every eabihf Cortex-M4F/M7) |
+//! | Cortex-M4F/M7 (`thumbv7em-none-eabihf`) | `cortexm` | `{f32,f16,bf16,i8d}_f32acc_1x16__cortexm4f`: 16 accumulators in FPU registers, `VLDM` weight rows, `VCVTB/VCVTT` for f16, `SBFX` + `VCVT.F32.S32` for i8d (hand-written assembly, bit-identical to scalar) | FPv4-SP (every eabihf Cortex-M4F/M7) |
 //! | aarch64 | `neon` | `f32_f32acc_6x16__neon`, `f16_f32acc_6x16__neon_fcvtl` (`FCVTL`), `bf16_f32acc_6x16__neon` (`SHLL #16`) | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
 //!
 //! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
@@ -75,6 +75,7 @@
 //! | `alloc` | via `std` | [`pack`]: folding and laying out blobs, [`AlignedBlob`] |
 //! | `npz` | no | [`pack::npz`], [`pack::npy`]: reading thingsvision's `transform.npz` |
 //! | `nalgebra` | no | conversions to nalgebra matrices |
+//! | `cortexm-scalar` | no | bare-metal hard-float Arm only: the portable scalar kernels (`Isa::Scalar`), to test the Cortex-M kernels against; left out of firmware without it |
 //!
 //! ## `no_std`
 //! The crate is `#![no_std]` always. Without features it needs neither an allocator nor an

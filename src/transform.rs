@@ -216,10 +216,12 @@ impl<'a> Transform<'a> {
     /// Checks the argument lengths of an apply call; returns the number of rows.
     fn check_lengths<I, O>(&self, x: &[I], y: &[O]) -> Result<usize, Error> {
         let (d_in, d_out) = (self.d_in(), self.d_out());
-        if x.is_empty() || x.len() % d_in != 0 {
-            return Err(Error::InputLength { found: x.len(), d_in });
-        }
-        let rows = x.len() / d_in;
+        // checked_rem/checked_div: d_in >= 1 by validation, and this keeps a division-by-zero
+        // panic path out of bare-metal builds.
+        let rows = match (x.len().checked_rem(d_in), x.len().checked_div(d_in)) {
+            (Some(0), Some(rows)) if rows > 0 => rows,
+            _ => return Err(Error::InputLength { found: x.len(), d_in }),
+        };
         // rows * d_out cannot overflow: x.len() >= rows, and d_out <= MAX_DIM.
         let expected =
             rows.checked_mul(d_out).ok_or(Error::OutputLength { found: y.len(), expected: usize::MAX })?;

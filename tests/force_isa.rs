@@ -15,6 +15,7 @@ fn force_isa_env_var() {
         std: 1.0,
     };
     let blob = pack::pack(&src, WeightDtype::F32, "", "").unwrap();
+    let i8d = pack::pack(&src, WeightDtype::I8d, "", "").unwrap();
 
     std::env::set_var("GLOCAL_FORCE_ISA", "no-such-isa");
     assert_eq!(
@@ -23,17 +24,26 @@ fn force_isa_env_var() {
     );
     for isa in Isa::ALL.iter().copied() {
         std::env::set_var("GLOCAL_FORCE_ISA", isa.name());
-        match Transform::new(blob.as_bytes()) {
-            Ok(t) => {
-                assert!(isa.is_available());
-                assert_eq!(t.kernel().isa, isa, "GLOCAL_FORCE_ISA={} ran {}", isa.name(), t.kernel().name);
-            }
-            Err(e) => {
-                assert!(!isa.is_available());
-                assert_eq!(e, Error::KernelUnavailable { isa: isa.name() });
+        // f32 and i8d blobs: the forced ISA's kernel for the blob's dtype must be the one that runs.
+        for (b, dtype) in [(&blob, WeightDtype::F32), (&i8d, WeightDtype::I8d)] {
+            match Transform::new(b.as_bytes()) {
+                Ok(t) => {
+                    assert!(isa.is_available());
+                    let want = glocal::kernel::kernel_info(isa, dtype).unwrap();
+                    assert_eq!(t.kernel(), want, "GLOCAL_FORCE_ISA={} ran {}", isa.name(), t.kernel().name);
+                    // And it computes: identity weights give y = x.
+                    let mut y = [f32::NAN; 2];
+                    t.apply(&[1.5f32, -2.0], &mut y).unwrap();
+                    assert_eq!(y, [1.5, -2.0], "{}", t.kernel().name);
+                }
+                Err(e) => {
+                    assert!(!isa.is_available());
+                    assert_eq!(e, Error::KernelUnavailable { isa: isa.name() });
+                }
             }
         }
     }
     std::env::remove_var("GLOCAL_FORCE_ISA");
     assert_eq!(Transform::new(blob.as_bytes()).unwrap().kernel().isa, Isa::best());
+    assert_eq!(Transform::new(i8d.as_bytes()).unwrap().kernel().isa, Isa::best());
 }

@@ -1,8 +1,10 @@
 //! Golden end-to-end: the nine real gLocal transforms in ../shared, packed in every dtype,
-//! applied to the golden inputs, against thingsvision's formula evaluated in f64.
+//! applied to the golden inputs by every kernel this CPU runs for that dtype (scalar and SIMD),
+//! against thingsvision's formula evaluated in f64.
 
 mod common;
 
+use glocal::kernel::KERNELS;
 use glocal::pack::{npy::Npy, npz};
 use glocal::{pack, Transform, WeightDtype};
 
@@ -49,24 +51,30 @@ fn golden_all_transforms_all_dtypes() {
 
         for (di, dtype) in WeightDtype::ALL.into_iter().enumerate() {
             let blob = pack::pack(&source, dtype, path, "").unwrap();
-            let t = Transform::new(blob.as_bytes()).unwrap();
-            let mut y = vec![f32::NAN; rows * source.d_out];
-            assert_eq!(t.apply(&x, &mut y).unwrap(), rows);
-            let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-            let (err, at) = common::max_abs_diff(&y64, &y_ref);
-            let rel = err / scale;
-            println!(
-                "{golden:48} {dtype:5} kernel {:28} max abs err {err:.3e} (rel {rel:.3e}) at {at}",
-                t.kernel().name
-            );
-            assert!(
-                rel <= tolerance(dtype),
-                "{golden} {dtype}: rel err {rel:.3e} > {:.0e} at index {at}: got {}, want {}",
-                tolerance(dtype),
-                y64[at],
-                y_ref[at]
-            );
-            worst[di] = worst[di].max(rel);
+            let kernels: Vec<_> =
+                KERNELS.iter().filter(|k| k.dtype == dtype && k.isa.is_available()).collect();
+            assert!(kernels.len() >= 1, "{dtype}: no kernel runs");
+            for k in kernels {
+                let t = Transform::with_isa(blob.as_bytes(), k.isa).unwrap();
+                assert_eq!(t.kernel().name, k.name);
+                let mut y = vec![f32::NAN; rows * source.d_out];
+                assert_eq!(t.apply(&x, &mut y).unwrap(), rows);
+                let y64: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+                let (err, at) = common::max_abs_diff(&y64, &y_ref);
+                let rel = err / scale;
+                println!(
+                    "{golden:48} {dtype:5} kernel {:28} max abs err {err:.3e} (rel {rel:.3e}) at {at}",
+                    t.kernel().name
+                );
+                assert!(
+                    rel <= tolerance(dtype),
+                    "{golden} {dtype}: rel err {rel:.3e} > {:.0e} at index {at}: got {}, want {}",
+                    tolerance(dtype),
+                    y64[at],
+                    y_ref[at]
+                );
+                worst[di] = worst[di].max(rel);
+            }
         }
     }
     for (dtype, w) in WeightDtype::ALL.into_iter().zip(worst) {

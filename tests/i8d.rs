@@ -5,7 +5,7 @@ mod common;
 
 use common::Rng;
 use glocal::format::{offsets, Layout};
-use glocal::kernel::Isa;
+use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{self, quantize_i8d, PackError, Source};
 use glocal::{bf16, f16, Error, Transform, WeightDtype};
 
@@ -122,16 +122,24 @@ fn error_paths() {
     let mut bad = blob.clone();
     bad.as_bytes_mut()[l.aux_offset as usize + 3] ^= 0x40;
     assert!(matches!(err(&bad), Error::ChecksumMismatch { .. }));
-    // No SIMD i8d kernel yet: forcing one is refused clearly; the default picks scalar.
-    for &isa in Isa::ALL.iter().filter(|i| **i != Isa::Scalar) {
-        assert_eq!(
-            Transform::with_isa(blob.as_bytes(), isa).unwrap_err(),
-            Error::KernelUnavailable { isa: isa.name() }
-        );
+    // Every ISA has an i8d kernel: forcing one runs it where the CPU has it, else it is
+    // refused clearly; the default is the best ISA, as for the other dtypes.
+    for &isa in Isa::ALL {
+        match Transform::with_isa(blob.as_bytes(), isa) {
+            Ok(t) => {
+                assert!(isa.is_available());
+                let want = glocal::kernel::kernel_info(isa, WeightDtype::I8d).unwrap();
+                assert_eq!((t.kernel().name, t.kernel().isa), (want.name, isa));
+            }
+            Err(e) => {
+                assert!(!isa.is_available(), "{isa:?} is available but refused: {e}");
+                assert_eq!(e, Error::KernelUnavailable { isa: isa.name() });
+            }
+        }
     }
     let t = Transform::new(blob.as_bytes()).unwrap();
-    assert_eq!(t.kernel().name, "i8d_f32acc_4x16__scalar");
-    assert_eq!(Isa::best_for(WeightDtype::I8d), Isa::Scalar);
+    assert_eq!(Isa::best_for(WeightDtype::I8d), Isa::best());
+    assert_eq!(t.kernel().isa, Isa::best());
     assert_eq!(Isa::best_for(WeightDtype::F16), Isa::best());
     // apply length errors leave y untouched.
     let mut y = [f32::INFINITY; 32];
@@ -140,17 +148,32 @@ fn error_paths() {
     assert!(y.iter().all(|v| *v == f32::INFINITY));
 }
 
-/// The kernel against the f64 oracle of the weights it stores (`folded_weight`), edge shapes,
-/// d_in != d_out both ways, 16-bit I/O; and the stored weights against the quantiser.
+/// The i8d kernels this CPU can run (the scalar one always).
+fn i8d_kernels() -> Vec<&'static KernelInfo> {
+    let ks: Vec<_> = KERNELS.iter().filter(|k| k.dtype == WeightDtype::I8d && k.isa.is_available()).collect();
+    assert!(ks.iter().any(|k| k.isa == Isa::Scalar));
+    ks
+}
+
+/// Every i8d kernel against the f64 oracle of the weights it stores (`folded_weight`), edge
+/// shapes, d_in != d_out both ways, batch 1 (streaming path) and tiles around MR = 4 and 6,
+/// 16-bit I/O; and the stored weights against the quantiser.
 #[test]
 fn kernel_matches_f64_oracle_of_stored_weights() {
+    for k in i8d_kernels() {
+        oracle_of_stored_weights(k);
+    }
+}
+
+fn oracle_of_stored_weights(kernel: &KernelInfo) {
     let mut rng = Rng(11);
     let dims = [1usize, 15, 16, 17, 35, 100];
     for &d_in in &dims {
         for &d_out in &dims {
             let src = source(d_in, d_out, &mut rng);
             let blob = pack::pack(&src, WeightDtype::I8d, "", "").unwrap();
-            let t = Transform::new(blob.as_bytes()).unwrap();
+            let t = Transform::with_isa(blob.as_bytes(), kernel.isa).unwrap();
+            assert_eq!(t.kernel().name, kernel.name);
             let (wf, _) = src.fold();
             let quant = quantize_i8d(&wf, d_in, d_out).unwrap();
             let mut w = vec![0f64; d_in * d_out];
@@ -169,7 +192,7 @@ fn kernel_matches_f64_oracle_of_stored_weights() {
             }
             assert_eq!(t.folded_weight(d_in, 0), None);
             assert_eq!(t.folded_weight(0, d_out), None);
-            for rows in [1usize, 3, 4, 5, 9] {
+            for rows in [1usize, 3, 4, 5, 6, 7, 9, 13] {
                 let x: Vec<f32> = (0..rows * d_in).map(|_| rng.unit() as f32 * 3.0).collect();
                 let mut y = vec![f32::NAN; rows * d_out];
                 assert_eq!(t.apply(&x, &mut y), Ok(rows));
@@ -186,7 +209,8 @@ fn kernel_matches_f64_oracle_of_stored_weights() {
                         let tol = (d_in as f64 + 4.0) * f32::EPSILON as f64 * mag + 1e-30;
                         assert!(
                             (got - acc).abs() <= tol,
-                            "{d_in}x{d_out} rows {rows} y[{r}][{j}]: got {got}, want {acc}"
+                            "{}: {d_in}x{d_out} rows {rows} y[{r}][{j}]: got {got}, want {acc}",
+                            kernel.name
                         );
                     }
                 }
@@ -207,6 +231,52 @@ fn kernel_matches_f64_oracle_of_stored_weights() {
             let mut y = vec![0f32; 2 * d_out];
             t.apply(&x, &mut y).unwrap();
             assert!(y[..d_out].iter().all(|v| v.is_nan()) && y[d_out..].iter().all(|v| v.is_finite()));
+        }
+    }
+}
+
+/// A crafted blob whose padding holds NaN where no kernel may look: the diagonal beyond
+/// `min(d_in, d_out)` (there is no diagonal term there, not `diag * 0`) and the row scales
+/// beyond `d_in`. Every i8d kernel must give the same bits as on the clean blob, on both the
+/// batch-1 and the batch paths.
+#[test]
+fn nan_in_aux_padding_is_never_read() {
+    let mut rng = Rng(21);
+    for (d_in, d_out) in [(5usize, 40usize), (17, 33), (40, 5), (3, 3), (64, 100)] {
+        let blob = pack::pack(&source(d_in, d_out, &mut rng), WeightDtype::I8d, "", "").unwrap();
+        let l = Layout::new(WeightDtype::I8d, d_in as u32, d_out as u32);
+        let scales_len = d_in.div_ceil(16) * 16;
+        let mut crafted = blob.clone();
+        {
+            let b = crafted.as_bytes_mut();
+            let aux = l.aux_offset as usize;
+            let nan = f32::NAN.to_le_bytes();
+            for i in d_in..scales_len {
+                b[aux + 4 * i..][..4].copy_from_slice(&nan);
+            }
+            for j in d_in.min(d_out)..l.panels as usize * 16 {
+                b[aux + 4 * (scales_len + j)..][..4].copy_from_slice(&nan);
+            }
+            let crc = glocal::format::checksum(b);
+            b[offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
+        }
+        for k in i8d_kernels() {
+            let clean = Transform::with_isa(blob.as_bytes(), k.isa).unwrap();
+            let dirty = Transform::with_isa(crafted.as_bytes(), k.isa).unwrap();
+            for rows in [1usize, 7, 13] {
+                let x: Vec<f32> = (0..rows * d_in).map(|_| rng.unit() as f32).collect();
+                let mut want = vec![f32::NAN; rows * d_out];
+                let mut got = vec![f32::NAN; rows * d_out];
+                clean.apply(&x, &mut want).unwrap();
+                dirty.apply(&x, &mut got).unwrap();
+                assert!(want.iter().all(|v| v.is_finite()), "{}", k.name);
+                assert_eq!(
+                    got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{}: {d_in}x{d_out} rows {rows}: NaN padding leaked",
+                    k.name
+                );
+            }
         }
     }
 }

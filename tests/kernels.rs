@@ -4,6 +4,8 @@
 //!
 //! Self-contained: needs no `../shared` data.
 
+mod common;
+
 use glocal::format::FLAG_NORM_FOLDED;
 use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{self, BlobSpec, Source};
@@ -120,6 +122,11 @@ fn check_shape<I: Element, O: Element>(
             continue;
         }
         let scalar = KERNELS.iter().find(|k| k.isa == Isa::Scalar && k.dtype == dtype).expect("scalar");
+        let mut src = src.clone();
+        if dtype == WeightDtype::I8d {
+            // Row scales exactly 1: the quantisation is exact and so is every product and sum.
+            common::i8d_exact(&mut src.weights, d_in, d_out);
+        }
         let blob = pack::pack(&src, dtype, "t", "exact").expect("pack");
         let want = run::<I, O>(&blob, scalar, &x, rows);
         for k in simd {
@@ -166,6 +173,25 @@ fn check_shape<I: Element, O: Element>(
             continue;
         }
         let blob = pack::pack(&src, dtype, "t", "oracle").expect("pack");
+        if dtype == WeightDtype::I8d {
+            // Quantised weights: against the f64 oracle of the weights the blob stores.
+            let t = Transform::new(blob.as_bytes()).expect("blob loads");
+            let (want, tol) = common::i8d_stored_oracle(&t, &xf, rows);
+            for k in ks {
+                let got = run::<I, O>(&blob, k, &x, rows);
+                for (i, ((&g, &w), &tol)) in got.iter().zip(&want).zip(&tol).enumerate() {
+                    let (g, tol) = (g as f64, tol + uo * w.abs());
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{} vs stored-weight oracle, {shape}: y[{}][{}] expected {w} got {g} (tol {tol})",
+                        k.name,
+                        i / d_out,
+                        i % d_out,
+                    );
+                }
+            }
+            continue;
+        }
         for k in ks {
             let got = run::<I, O>(&blob, k, &x, rows);
             for (i, ((&g, &w), &s)) in got.iter().zip(&want).zip(&s).enumerate() {
@@ -310,10 +336,10 @@ fn best_isa_is_a_simd_one_where_the_cpu_has_it() {
     }
     #[cfg(target_arch = "aarch64")]
     assert_eq!(Isa::best(), Isa::Neon);
-    // Every kernel the registry lists for the best ISA exists for all weight dtypes.
-    // (i8d has a scalar kernel only so far: Isa::best_for picks it.)
-    for dtype in WeightDtype::ALL.into_iter().filter(|&d| d != WeightDtype::I8d) {
+    // Every kernel the registry lists for the best ISA exists for all weight dtypes, i8d included.
+    for dtype in WeightDtype::ALL {
         assert!(glocal::kernel::kernel_info(Isa::best(), dtype).is_some(), "{dtype} on {:?}", Isa::best());
+        assert_eq!(Isa::best_for(dtype), Isa::best(), "{dtype}");
     }
 }
 

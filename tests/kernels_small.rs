@@ -10,6 +10,8 @@
 //! `GLOCAL_EXPECT_ISA=<name>` makes the run fail unless a kernel of that ISA was exercised
 //! (so a Miri run meant for AVX2 or NEON cannot silently test only the scalar kernel).
 
+mod common;
+
 use glocal::kernel::{KernelInfo, KERNELS};
 use glocal::pack::{self, Source};
 use glocal::{bf16, f16, AlignedBlob, Element, Transform, WeightDtype};
@@ -30,21 +32,26 @@ fn cases() -> Vec<(usize, usize, usize)> {
     SHAPES.iter().flat_map(|&(d_in, d_out)| ROWS.iter().map(move |&r| (d_in, d_out, r))).collect()
 }
 
-fn source(d_in: usize, d_out: usize) -> Source {
+/// Small integer weights; for `i8d` every input row also gets one off-diagonal 127, so its row
+/// scale is exactly 1 and the quantisation exact (`common::i8d_exact`).
+fn source(d_in: usize, d_out: usize, dtype: WeightDtype) -> Source {
+    let mut weights: Vec<f64> = (0..d_in * d_out).map(|i| ((i * 7 + 3) % 9) as f64 - 4.0).collect();
+    if dtype == WeightDtype::I8d {
+        common::i8d_exact(&mut weights, d_in, d_out);
+    }
     Source {
         d_in,
         d_out,
-        weights: (0..d_in * d_out).map(|i| ((i * 7 + 3) % 9) as f64 - 4.0).collect(),
+        weights,
         bias: Some((0..d_out).map(|j| (j % 5) as f64 - 2.0).collect()),
         mean: 0.0,
         std: 1.0,
     }
 }
 
-/// Kernels that must be exact on small integers: every runnable one except the lossy `i8d`
-/// (quantised weights; tests/i8d.rs checks it against the oracle of its stored weights).
+/// Every kernel this build can run (all are exact on these values, `i8d` included).
 fn runnable() -> Vec<&'static KernelInfo> {
-    KERNELS.iter().filter(|k| k.isa.is_available() && k.dtype != glocal::WeightDtype::I8d).collect()
+    KERNELS.iter().filter(|k| k.isa.is_available()).collect()
 }
 
 /// Runs `kernel` on `rows` rows and checks every output against the exact answer.
@@ -80,8 +87,8 @@ fn check<I: Element, O: Element>(kernel: &KernelInfo, blob: &[u8], s: &Source, r
 fn every_kernel_small_shapes_exact() {
     let kernels = runnable();
     for (d_in, d_out, rows) in cases() {
-        let s = source(d_in, d_out);
         for dtype in WeightDtype::ALL {
+            let s = source(d_in, d_out, dtype);
             let blob = pack::pack(&s, dtype, "small", "shapes").unwrap();
             for k in kernels.iter().filter(|k| k.dtype == dtype) {
                 check::<f32, f32>(k, blob.as_bytes(), &s, rows);
@@ -106,8 +113,8 @@ fn every_kernel_small_shapes_exact() {
 fn views_at_every_aligned_offset() {
     // The blob used in place at 4-byte (not 64-byte) aligned addresses: the f32 bias and the
     // f32/f16/bf16 weight views must read the same values as from an aligned copy.
-    let s = source(17, 16);
     for dtype in WeightDtype::ALL {
+        let s = source(17, 16, dtype);
         let blob = pack::pack(&s, dtype, "small", "views").unwrap();
         let mut buf = AlignedBlob::zeroed(blob.len() + 64);
         let shifts: &[usize] = if cfg!(miri) { &[4] } else { &[4, 8, 12, 60] };

@@ -52,6 +52,42 @@ fn bound(dtype: WeightDtype, x_row: &[f32], src: &Source, j: usize) -> f64 {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
+    /// i8d (lossy by design): every i8d kernel against the f64 oracle of the weights the blob
+    /// stores, within the derived bound of `common::i8d_stored_oracle`; 16-bit outputs are the
+    /// f32 outputs rounded once.
+    #[test]
+    fn every_i8d_kernel_matches_the_oracle_of_its_stored_weights(
+        src in source_strategy(),
+        rows in 1usize..14,
+        seed in any::<u64>(),
+    ) {
+        let mut rng = common::Rng(seed | 1);
+        let x: Vec<f32> = (0..rows * src.d_in).map(|_| (rng.unit() * 3.0) as f32).collect();
+        let blob = pack::pack(&src, WeightDtype::I8d, "prop", "").unwrap();
+        let (want, tol) = common::i8d_stored_oracle(&Transform::new(blob.as_bytes()).unwrap(), &x, rows);
+        let mut ran = 0;
+        for info in KERNELS.iter().filter(|k| k.dtype == WeightDtype::I8d && k.isa.is_available()) {
+            let t = Transform::with_isa(blob.as_bytes(), info.isa).unwrap();
+            prop_assert_eq!(t.kernel().name, info.name);
+            let mut y = vec![f32::NAN; rows * src.d_out];
+            prop_assert_eq!(t.apply(&x, &mut y).unwrap(), rows);
+            for (i, ((&g, &w), &tol)) in y.iter().zip(&want).zip(&tol).enumerate() {
+                prop_assert!(
+                    (g as f64 - w).abs() <= tol,
+                    "{} {}x{} rows {}: y[{}][{}] = {}, want {} (tol {:e})",
+                    info.name, src.d_in, src.d_out, rows, i / src.d_out, i % src.d_out, g, w, tol
+                );
+            }
+            let mut y16 = vec![f16::NAN; rows * src.d_out];
+            t.apply(&x, &mut y16).unwrap();
+            for i in 0..y.len() {
+                prop_assert_eq!(y16[i].to_bits(), f16::from_f32(y[i]).to_bits(), "{} f16 out {}", info.name, i);
+            }
+            ran += 1;
+        }
+        prop_assert!(ran >= 1);
+    }
+
     #[test]
     fn every_kernel_matches_the_f64_oracle(
         src in source_strategy(),
@@ -102,13 +138,16 @@ proptest! {
 fn kernels_match_scalar_exactly_on_integers() {
     let mut rng = common::Rng(7);
     for (d_in, d_out, rows) in [(1, 1, 1), (15, 17, 3), (16, 16, 4), (33, 35, 5), (70, 3, 9), (512, 48, 7)] {
-        // i8d quantises small integers too (scale max/127), so it is not exact here; tests/i8d.rs
-        // holds its kernel to the f64 oracle of the stored weights.
-        for dtype in WeightDtype::ALL.into_iter().filter(|&d| d != WeightDtype::I8d) {
+        for dtype in WeightDtype::ALL {
+            let mut weights: Vec<f64> = (0..d_in * d_out).map(|_| rng.int(-8, 8) as f64).collect();
+            if dtype == WeightDtype::I8d {
+                // i8d quantises with scale max/127 per input row: make every scale exactly 1.
+                common::i8d_exact(&mut weights, d_in, d_out);
+            }
             let src = Source {
                 d_in,
                 d_out,
-                weights: (0..d_in * d_out).map(|_| rng.int(-8, 8) as f64).collect(),
+                weights,
                 bias: Some((0..d_out).map(|_| rng.int(-100, 100) as f64).collect()),
                 mean: 0.0,
                 std: 1.0,

@@ -19,7 +19,8 @@ fn limit(dtype: WeightDtype) -> f64 {
     match dtype {
         WeightDtype::F32 => 1.20,
         WeightDtype::F16 => 2.30,
-        _ => 2.85,
+        WeightDtype::Bf16 => 2.85,
+        _ => 4.00,
     }
 }
 
@@ -39,8 +40,7 @@ fn cases(s: &mut Suite) {
     println!("instructions per SysTick tick (calibrated): {:.3}", ctr.instr_per_tick());
     println!("| weights | kernel | batch 1 | batch 4 | batch 1, f16 in |");
     println!("|---|---|---|---|---|");
-    // The dtypes with a Cortex-M kernel (i8d is scalar-only so far).
-    for dtype in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16] {
+    for dtype in WeightDtype::ALL {
         let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
         let bias = alloc::vec![0.125f64; D];
         let spec = BlobSpec {
@@ -53,15 +53,20 @@ fn cases(s: &mut Suite) {
             model: "cost",
             module: "random",
         };
-        let blob = write_blob(spec, &bias, |_, _, out| {
+        let mut blob = write_blob(spec, &bias, |_, _, out| {
             let v = rng.uniform(-0.1, 0.1);
             match dtype {
                 WeightDtype::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
                 WeightDtype::F16 => out.copy_from_slice(&f16::from_f64(v).to_le_bytes()),
-                _ => out.copy_from_slice(&glocal::bf16::from_f64(v).to_le_bytes()),
+                WeightDtype::Bf16 => out.copy_from_slice(&glocal::bf16::from_f64(v).to_le_bytes()),
+                _ => out[0] = (v * 1270.0) as i8 as u8,
             }
         })
         .expect("blob");
+        // i8d: per-row scales about 0.1 / 127 and a diagonal near 0.1, as in gLocal matrices.
+        let scales: alloc::vec::Vec<f32> = (0..D).map(|_| (rng.uniform(0.5, 1.0) / 1270.0) as f32).collect();
+        let diag: alloc::vec::Vec<f32> = (0..D).map(|_| rng.uniform(0.06, 0.12) as f32).collect();
+        glocal::pack::write_i8d_aux(&mut blob, &scales, &diag);
         let mut fast = 0.0;
         let mut scalar = 0.0;
         for k in KERNELS.iter().filter(|k| k.dtype == dtype && k.isa.is_available()) {

@@ -1,6 +1,6 @@
-//! Every kernel compiled for this target against the f64 oracle and, exactly, against the
-//! portable scalar kernel; edge shapes {1, 15, 16, 17, 35}^2 x rows 1..=5, all weight dtypes,
-//! all input/output element types. Outputs are prefilled with NaN so an unwritten value fails.
+//! Every kernel compiled for this target against the f64 oracle (for `i8d`: of the weights
+//! it stores) and, exactly, against the portable scalar kernel; edge shapes
+//! {1, 15, 16, 17, 35}^2 x rows 1..=5, all weight dtypes, all input/output element types. Outputs are prefilled with NaN so an unwritten value fails.
 #![no_std]
 #![no_main]
 
@@ -62,6 +62,9 @@ impl Case<'_> {
     /// output rounding: weight rounding and f32 accumulation over `sum |x'| |w|`.
     fn oracle(&self, xf: &[f32]) -> (Vec<f64>, Vec<f64>) {
         let (d_in, d_out, rows) = (self.src.d_in, self.src.d_out, self.rows);
+        if self.kernel.dtype == WeightDtype::I8d {
+            return self.oracle_stored(xf);
+        }
         let w32: Vec<f32> = self.src.weights.iter().map(|&v| v as f32).collect();
         let b32: Vec<f32> = self.src.bias.as_deref().unwrap_or(&[]).iter().map(|&v| v as f32).collect();
         let mut yr = alloc::vec![0f64; rows * d_out];
@@ -77,6 +80,28 @@ impl Case<'_> {
                 mag += ((xf[r * d_in + k] as f64 - m).abs() / s + m.abs() / s) * w;
             }
             *t = eps_w * mag + 1e-30;
+        }
+        (yr, tol)
+    }
+
+    /// `i8d` quantises: the oracle is the f64 product with the weights the blob stores
+    /// (`folded_weight`, i.e. `scale[k] * q` plus the exact diagonal) and its folded bias; the
+    /// bound covers f32 accumulation and the rounding of `x * scale` and of each product.
+    fn oracle_stored(&self, xf: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let (d_in, d_out, rows) = (self.src.d_in, self.src.d_out, self.rows);
+        let mut yr = alloc::vec![0f64; rows * d_out];
+        let mut tol = alloc::vec![0f64; rows * d_out];
+        for i in 0..rows * d_out {
+            let (r, j) = (i / d_out, i % d_out);
+            let mut acc = self.fast.folded_bias(j).unwrap_or(f32::NAN) as f64;
+            let mut mag = acc.abs();
+            for k in 0..d_in {
+                let term = xf[r * d_in + k] as f64 * self.fast.folded_weight(k, j).unwrap_or(f32::NAN) as f64;
+                acc += term;
+                mag += term.abs();
+            }
+            yr[i] = acc;
+            tol[i] = (d_in as f64 + 4.0) / 8_388_608.0 * mag + 1e-30;
         }
         (yr, tol)
     }
@@ -116,7 +141,8 @@ impl Case<'_> {
                     yr[i]
                 ),
             );
-            if integer {
+            // i8d stores `scale * q`, not the integers themselves: no exact result to expect.
+            if integer && self.kernel.dtype != WeightDtype::I8d {
                 c.that(
                     got as f64 == yr[i],
                     format_args!("{name} {d_in}x{d_out}: y[{r}][{j}] = {got}, exact {}", yr[i]),
@@ -195,10 +221,13 @@ fn dispatch(s: &mut Suite) {
         let isas: Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
         c.that(isas.contains(&"cortexm"), format_args!("cortexm ISA missing: {isas:?}"));
         c.that(Isa::best().name() == "cortexm", format_args!("best ISA is {}", Isa::best().name()));
-        // i8d has only the scalar kernel so far (tested on the host, tests/i8d.rs).
-        for d in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16] {
+        for d in WeightDtype::ALL {
             let n = KERNELS.iter().filter(|k| k.dtype == d && k.isa.is_available()).count();
             c.that(n == 2, format_args!("{d}: {n} kernels available, expected scalar + cortexm"));
+            c.that(
+                Isa::best_for(d) == Isa::CortexM,
+                format_args!("{d}: best ISA {}, expected cortexm", Isa::best_for(d).name()),
+            );
         }
     });
 }
@@ -207,7 +236,7 @@ fn dispatch(s: &mut Suite) {
 fn main() -> ! {
     run("kernels", |s| {
         dispatch(s);
-        for k in KERNELS.iter().filter(|k| k.isa.is_available() && k.dtype != WeightDtype::I8d) {
+        for k in KERNELS.iter().filter(|k| k.isa.is_available()) {
             kernel_cases(s, k);
         }
     })

@@ -12,9 +12,21 @@
 //! same bits on every target. See `docs/FORMAT.md` for the byte layout.
 
 use super::NR;
+#[cfg(not(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    not(feature = "cortexm-scalar")
+)))]
 use crate::dtype::Element;
 
 /// Rows per register tile of the scalar `i8d` kernel.
+#[cfg(not(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    not(feature = "cortexm-scalar")
+)))]
 pub const MR: usize = 4;
 
 /// A borrowed view of the panels of an `i8d` blob.
@@ -48,6 +60,14 @@ impl I8dPanels<'_> {
 
 /// `y = x @ W' + b'` for all rows with `i8d` weights. Lengths were checked by the caller
 /// (`x.len() == rows * d_in`, `y.len() == rows * d_out`); anything short is skipped, never indexed.
+// Never inlined: its tile would otherwise join the frame of every caller, whatever kernel runs.
+#[inline(never)]
+#[cfg(not(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    not(feature = "cortexm-scalar")
+)))]
 pub(crate) fn apply<I: Element, O: Element>(p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     if d_in == 0 || d_out == 0 {

@@ -13,6 +13,15 @@ use crate::error::Error;
 #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
 pub(crate) mod arm;
 pub(crate) mod i8d;
+// Bare-metal hard-float Arm has a Cortex-M kernel for every dtype: the portable kernels are
+// compiled there only with the `cortexm-scalar` feature (tests compare against them), which
+// keeps them out of firmware flash.
+#[cfg(not(all(
+    target_arch = "arm",
+    target_abi = "eabihf",
+    target_os = "none",
+    not(feature = "cortexm-scalar")
+)))]
 pub(crate) mod scalar;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod tiling;
@@ -55,6 +64,18 @@ impl WeightElem for bf16 {
         // bf16 is the top half of an f32: widening is a shift, exact for every pattern
         // (unlike half's to_f32 it keeps signalling NaNs signalling, like the SIMD kernels).
         f32::from_bits((self.to_bits() as u32) << 16)
+    }
+}
+
+/// The int8 panel of an `i8d` blob, as the SIMD `i8d` drivers stream it: widened exactly
+/// (`q as f32`). On its own it is *not* a weight: the per-input-row scales and the exact
+/// diagonal of the blob complete it (see `i8d.rs`), so a `Panels<i8>` is only ever built, and
+/// only read, by those drivers.
+impl WeightElem for i8 {
+    const DTYPE: WeightDtype = WeightDtype::I8d;
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self as f32
     }
 }
 
@@ -153,7 +174,12 @@ impl Isa {
     /// the answer is cached.
     pub fn is_available(self) -> bool {
         match self {
-            Isa::Scalar => true,
+            Isa::Scalar => !cfg!(all(
+                target_arch = "arm",
+                target_abi = "eabihf",
+                target_os = "none",
+                not(feature = "cortexm-scalar")
+            )),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => x86_64::Avx2::detect().is_some(),
             #[cfg(target_arch = "aarch64")]
@@ -171,8 +197,8 @@ impl Isa {
         Isa::ALL.iter().rev().copied().find(|isa| isa.is_available()).unwrap_or(Isa::Scalar)
     }
 
-    /// The best available ISA with a registered kernel for `dtype` (`i8d` has a scalar kernel
-    /// only so far, so an `i8d` blob runs scalar on every CPU).
+    /// The best available ISA with a registered kernel for `dtype` (an ISA without a kernel for
+    /// `dtype` is skipped, down to the scalar kernels every dtype has).
     pub fn best_for(dtype: WeightDtype) -> Isa {
         Isa::ALL
             .iter()
@@ -220,6 +246,12 @@ pub struct KernelInfo {
 
 /// The registry: every kernel compiled into this build.
 pub const KERNELS: &[KernelInfo] = &[
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "f32_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -227,6 +259,12 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: scalar::MR,
         nr: NR,
     },
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "f16_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -234,6 +272,12 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: scalar::MR,
         nr: NR,
     },
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "bf16_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -313,6 +357,36 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: aarch64::neon::MR,
         nr: NR,
     },
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
+    KernelInfo {
+        name: "i8d_f32acc_1x16__cortexm4f",
+        isa: Isa::CortexM,
+        dtype: WeightDtype::I8d,
+        mr: arm::cortex_m::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "i8d_f32acc_6x16__avx2_fma",
+        isa: Isa::Avx2,
+        dtype: WeightDtype::I8d,
+        mr: x86_64::avx2::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "aarch64")]
+    KernelInfo {
+        name: "i8d_f32acc_6x16__neon",
+        isa: Isa::Neon,
+        dtype: WeightDtype::I8d,
+        mr: aarch64::neon::MR,
+        nr: NR,
+    },
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     KernelInfo {
         name: "i8d_f32acc_4x16__scalar",
         isa: Isa::Scalar,
@@ -342,8 +416,7 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                     PackedWeights::F32(p) => x86_64::avx2::apply(t, p, x, y),
                     PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y),
                     PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y),
-                    // No AVX2 i8d kernel is registered, so construction never picks this pair.
-                    PackedWeights::I8d(p) => i8d::apply(p, x, y),
+                    PackedWeights::I8d(p) => x86_64::avx2::apply_i8d(t, p, x, y),
                 };
             }
         }
@@ -354,23 +427,28 @@ pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>,
                     PackedWeights::F32(p) => aarch64::neon::apply(t, p, x, y),
                     PackedWeights::F16(p) => aarch64::neon::apply(t, p, x, y),
                     PackedWeights::Bf16(p) => aarch64::neon::apply(t, p, x, y),
-                    // No NEON i8d kernel is registered, so construction never picks this pair.
-                    PackedWeights::I8d(p) => i8d::apply(p, x, y),
+                    PackedWeights::I8d(p) => aarch64::neon::apply_i8d(t, p, x, y),
                 };
             }
         }
         #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
-        Isa::CortexM => {
-            return match weights {
-                PackedWeights::F32(p) => arm::cortex_m::apply(p, x, y),
-                PackedWeights::F16(p) => arm::cortex_m::apply(p, x, y),
-                PackedWeights::Bf16(p) => arm::cortex_m::apply(p, x, y),
-                // No Cortex-M i8d kernel is registered, so construction never picks this pair.
-                PackedWeights::I8d(p) => i8d::apply(p, x, y),
-            };
-        }
+        Isa::CortexM => return arm::cortex_m::run(weights, x, y),
         _ => {}
     }
+    // Without the portable kernels (see `mod scalar`) the Cortex-M kernels are the only ones.
+    #[cfg(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    ))]
+    arm::cortex_m::run(weights, x, y);
+    #[cfg(not(all(
+        target_arch = "arm",
+        target_abi = "eabihf",
+        target_os = "none",
+        not(feature = "cortexm-scalar")
+    )))]
     match weights {
         PackedWeights::F32(p) => scalar::apply(p, x, y),
         PackedWeights::F16(p) => scalar::apply(p, x, y),

@@ -1,8 +1,74 @@
 //! Loop-nest helpers shared by the SIMD drivers: which rows form a register tile, the bounds
-//! every raw-pointer kernel relies on, and the ragged-edge store.
+//! every raw-pointer kernel relies on, the ragged-edge store, and the two additions the `i8d`
+//! dtype makes to the f32/f16/bf16 loop nest (scaled inputs, the exact diagonal term).
 
+use super::i8d::I8dPanels;
 use super::{Panels, WeightElem, NR};
 use crate::dtype::Element;
+
+/// What an `i8d` blob adds to its int8 panels: per-input-row scales and the exact diagonal.
+///
+/// The SIMD drivers run an `i8d` blob as the int8 panels ([`Panels<i8>`], bias included) fed
+/// with the scaled input `x[k] * scales[k]` (rounded to f32 once, as the scalar `i8d` kernel
+/// does), then add `diag[j] * x[j]` to each finished accumulator before it is stored:
+/// `y[j] = (bias[j] + sum_k (x[k] * scale[k]) * q[k][j]) + diag[j] * x[j]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct I8dAux<'a> {
+    /// At least `d_in` values.
+    pub(crate) scales: &'a [f32],
+    /// At least `panels * NR` values.
+    pub(crate) diag: &'a [f32],
+}
+
+/// The int8 panels and the extras of an `i8d` blob, if its slices hold everything the
+/// raw-pointer kernels read (see [`panels_in_bounds`]; also `d_in` scales and `NR` diagonal
+/// values per panel). `None` only for a view `Transform` would never build.
+pub(crate) fn i8d_view<'a>(p: &I8dPanels<'a>) -> Option<(Panels<'a, i8>, I8dAux<'a>)> {
+    let v = Panels { bias: p.bias, weights: p.q, d_in: p.d_in, d_out: p.d_out, stride: p.stride };
+    let ok = panels_in_bounds(&v) && p.scales.len() >= p.d_in && p.diag.len() >= v.count() * NR;
+    ok.then_some((v, I8dAux { scales: p.scales, diag: p.diag }))
+}
+
+/// Widens one chunk of inputs into `dst`: `src[k]` as f32, times `scales[k]` for `i8d` (one
+/// f32 rounding, exactly as the scalar `i8d` kernel forms `x * scale`). Once per chunk of
+/// inputs, not per weight: outside the hot loop.
+#[inline(always)]
+pub(crate) fn widen_x<I: Element>(dst: &mut [f32], src: &[I], scales: Option<&[f32]>) {
+    match scales {
+        None => {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = s.to_f32();
+            }
+        }
+        Some(sc) => {
+            for ((d, s), &c) in dst.iter_mut().zip(src).zip(sc) {
+                *d = s.to_f32() * c;
+            }
+        }
+    }
+}
+
+/// The `i8d` epilogue of one finished accumulator row of panel `col0 / NR`:
+/// `acc[c] = acc[c] + diag[j] * x_row[j]` for `j = col0 + c < min(d_in, d_out)`, where
+/// `x_row` is the row's unscaled input (`d_in` values). Beyond `d_in` there is no term at all
+/// (not `diag * 0`: a crafted blob's padding may hold NaN or infinity). Nothing without `aux`.
+/// Once per panel and row, outside the hot loop; the ranges come from slice bounds, not a
+/// per-element test.
+#[inline(always)]
+pub(crate) fn add_diag<I: Element>(
+    acc: &mut [f32; NR],
+    aux: Option<I8dAux<'_>>,
+    x_row: &[I],
+    col0: usize,
+    d_out: usize,
+) {
+    let Some(aux) = aux else { return };
+    let n = d_out.saturating_sub(col0);
+    let (Some(diag), Some(xs)) = (aux.diag.get(col0..), x_row.get(col0..)) else { return };
+    for ((a, &d), x) in acc.iter_mut().zip(diag).zip(xs).take(n) {
+        *a += d * x.to_f32();
+    }
+}
 
 /// Splits `rows` into register-tile blocks of at most `mr` rows, as `(first_row, rows)`.
 ///

@@ -24,7 +24,8 @@
 
 use half::{bf16, f16};
 
-use super::super::{Panels, WeightElem, NR};
+use super::super::i8d::I8dPanels;
+use super::super::{PackedWeights, Panels, WeightElem, NR};
 use crate::dtype::Element;
 
 /// Rows per register tile.
@@ -38,6 +39,7 @@ extern "C" {
     fn __glocal_cm_f32_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_f16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+    fn __glocal_cm_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
     fn __glocal_cm_f16_to_f32(dst: *mut f32, src: *const u8, n: usize);
 }
 
@@ -155,27 +157,32 @@ fn as_bytes_mut<E: Element>(s: &mut [E]) -> &mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<u8>(), core::mem::size_of_val(s)) }
 }
 
+/// Runs the Cortex-M kernel of the blob's dtype. Lengths were checked by the caller.
+///
+/// Only this dispatch is generic over the input and output types (and inlined); the drivers
+/// below are compiled once per weight dtype, with the element types as run-time [`Kind`]s
+/// handled outside the hot loop: flash matters more than a branch per panel.
+#[inline(always)]
+pub(crate) fn run<I: Element, O: Element>(weights: &PackedWeights<'_>, x: &[I], y: &mut [O]) {
+    let (x, xk, y, yk) = (as_bytes(x), Kind::of::<I>(), as_bytes_mut(y), Kind::of::<O>());
+    match weights {
+        PackedWeights::F32(p) => apply(p, x, xk, y, yk),
+        PackedWeights::F16(p) => apply(p, x, xk, y, yk),
+        PackedWeights::Bf16(p) => apply(p, x, xk, y, yk),
+        PackedWeights::I8d(p) => drive_i8d(p, x, xk, y, yk),
+    }
+}
+
 /// `y = x @ W + bias` for all rows, one row and one panel at a time.
 ///
-/// A thin shim per (weights, input, output) type; the work is in [`drive`], compiled once.
+/// A thin shim per weight type; the work is in [`drive`], compiled once.
 /// Panels are 4-byte aligned in every validated blob (64-byte aligned sections in a 4-byte
 /// aligned blob, checked by `Transform::with_isa`); [`mac`] re-checks before each call.
-#[inline(never)]
-pub(crate) fn apply<W: CmWeight, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
+fn apply<W: CmWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
     let weights: &[u8] = bytemuck::cast_slice(p.weights);
     let w_size = core::mem::size_of::<W>();
     let dims = (p.d_in, p.d_out, p.stride * w_size);
-    drive(
-        W::MAC,
-        w_size,
-        p.bias,
-        weights,
-        dims,
-        as_bytes(x),
-        Kind::of::<I>(),
-        as_bytes_mut(y),
-        Kind::of::<O>(),
-    );
+    drive(W::MAC, w_size, p.bias, weights, dims, x, xk, y, yk);
 }
 
 /// The driver, compiled once: `dims` is `(d_in, d_out, panel stride in bytes)`.
@@ -195,12 +202,18 @@ fn drive(
     y: &mut [u8],
     yk: Kind,
 ) {
-    if d_in == 0 || d_out == 0 || stride == 0 {
+    // Every size below is checked non-zero where the compiler can see it (products included,
+    // they could wrap), so no chunk-size or division panic path is compiled in.
+    let (x_row_len, y_row_len, panel_bytes) = (d_in * xk.size(), d_out * yk.size(), d_in * NR * w_size);
+    if x_row_len == 0 || y_row_len == 0 || panel_bytes == 0 || stride == 0 || w_size == 0 {
         return;
     }
     let mut buf = [0f32; KC];
-    let panel_bytes = d_in * NR * w_size;
-    for (x_row, y_row) in x.chunks_exact(d_in * xk.size()).zip(y.chunks_exact_mut(d_out * yk.size())) {
+    // Rows paired by hand: `zip` of two chunk iterators computes their lengths by a division
+    // whose divisor it cannot see is non-zero (a panic path in the binary).
+    let mut y_rows = y.chunks_exact_mut(y_row_len);
+    for x_row in x.chunks_exact(x_row_len) {
+        let Some(y_row) = y_rows.next() else { return };
         let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
         for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
             let (Ok(b), Some(w)) = (<&[f32; NR]>::try_from(b), w.get(..panel_bytes)) else {
@@ -221,6 +234,94 @@ fn drive(
                 }
             }
             let col0 = panel * NR;
+            let cols = NR.min(d_out - col0);
+            if let Some(dst) = y_row.get_mut(col0 * yk.size()..(col0 + cols) * yk.size()) {
+                store(yk, &acc, dst);
+            }
+        }
+    }
+}
+
+/// `acc[j] += sum_i (x[i] * scale[i]) * q[i * NR + j]` over `i < x.len()`; does nothing unless
+/// `q` holds `x.len() * NR` int8 at a 4-byte aligned address and `scale` `x.len()` values.
+#[inline(always)]
+fn mac_i8d(acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f32]) {
+    let k = x.len();
+    if q.len() / NR < k || scale.len() < k || q.as_ptr() as usize % 4 != 0 {
+        return;
+    }
+    // SAFETY: the kernel reads `k` f32 at `x` and at `scale` (both at least `k` long), `k * NR`
+    // int8 at `q` (checked above) and reads/writes the `NR` f32 of `acc`. `acc`, `x` and
+    // `scale` are f32 slices (4-byte aligned by type), `q` is checked 4-byte aligned, as
+    // VLDM/LDM require. It follows AAPCS-VFP (saves s16-s31 and r4-r11) and touches no other memory.
+    unsafe { __glocal_cm_i8d_1x16(acc.as_mut_ptr(), x.as_ptr(), q.as_ptr(), k, scale.as_ptr()) };
+}
+
+/// Element `i` of `src` (elements of `kind`, little-endian bytes) widened to f32, if present.
+fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
+    let n = kind.size();
+    let b = src.get(i * n..i * n + n)?;
+    Some(match kind {
+        Kind::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        Kind::F16 => f16::from_le_bytes([b[0], b[1]]).to_f32(),
+        Kind::Bf16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
+    })
+}
+
+/// The `i8d` driver, compiled once: `y = (bias + sum_k (x[k] * scale[k]) * q[k]) + diag * x`,
+/// exactly the portable `i8d` kernel's operations in its order (so the two agree bit for bit):
+/// accumulators start at zero, the bias is added after the depth, then the diagonal term,
+/// which exists only for columns below `d_in`.
+#[inline(never)]
+fn drive_i8d(p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
+    let (d_in, d_out, stride) = (p.d_in, p.d_out, p.stride);
+    let Some(scales) = p.scales.get(..d_in) else { return };
+    if d_in == 0 || d_out == 0 || stride == 0 {
+        return;
+    }
+    let q: &[u8] = bytemuck::cast_slice(p.q);
+    // Sizes checked non-zero where the compiler sees it: no chunk-size panic path compiled in.
+    let (x_row_len, y_row_len, panel_bytes) = (d_in * xk.size(), d_out * yk.size(), d_in * NR);
+    if x_row_len == 0 || y_row_len == 0 || panel_bytes == 0 {
+        return;
+    }
+    let mut buf = [0f32; KC];
+    // Rows paired by hand: `zip` of two chunk iterators computes their lengths by a division
+    // whose divisor it cannot see is non-zero (a panic path in the binary).
+    let mut y_rows = y.chunks_exact_mut(y_row_len);
+    for x_row in x.chunks_exact(x_row_len) {
+        let Some(y_row) = y_rows.next() else { return };
+        let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
+        let panels = p.bias.chunks_exact(NR).zip(p.diag.chunks_exact(NR)).zip(q.chunks(stride));
+        for (panel, ((b, dg), w)) in panels.enumerate() {
+            let (Ok(b), Ok(dg), Some(w)) =
+                (<&[f32; NR]>::try_from(b), <&[f32; NR]>::try_from(dg), w.get(..panel_bytes))
+            else {
+                return;
+            };
+            let mut acc = [0f32; NR];
+            match x_f32 {
+                Some(xf) => mac_i8d(&mut acc, xf, w, scales),
+                None => {
+                    let chunks = x_row.chunks(KC * xk.size()).zip(w.chunks(KC * NR)).zip(scales.chunks(KC));
+                    for ((xc, wc), sc) in chunks {
+                        widen(xk, xc, &mut buf);
+                        let n = xc.len() / xk.size();
+                        mac_i8d(&mut acc, buf.get(..n).unwrap_or(&[]), wc, sc);
+                    }
+                }
+            }
+            let col0 = panel * NR;
+            for (c, (a, (&bias, &diag))) in acc.iter_mut().zip(b.iter().zip(dg)).enumerate() {
+                // Beyond d_in there is no diagonal term at all (not `diag * 0`: a crafted blob's
+                // padding could hold a NaN there); `+ 0.0` as in the portable kernel.
+                let term = if col0 + c < d_in {
+                    element(xk, x_row, col0 + c).map_or(0.0, |v| diag * v)
+                } else {
+                    0.0
+                };
+                *a = (bias + *a) + term;
+            }
             let cols = NR.min(d_out - col0);
             if let Some(dst) = y_row.get_mut(col0 * yk.size()..(col0 + cols) * yk.size()) {
                 store(yk, &acc, dst);

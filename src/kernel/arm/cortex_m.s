@@ -6,6 +6,9 @@
 @ Accumulators live in s0-s15 for the whole call. The MAC is VMLA.F32 (multiply, round,
 @ add, round): bit-identical to the portable kernel's `a + x * w`. f16 weights are widened by
 @ VCVTB/VCVTT.F32.F16 (exact, FPSCR.AHP = 0); bf16 weights by integer shift/clear (exact).
+@ The i8d kernel takes a fifth argument, the per-row scales: x[i] is replaced by
+@ x[i] * scale[i] (one VMUL per row, rounded like the portable i8d kernel's `x * scale`), and
+@ its int8 weights are sign-extended (SBFX/ASR) and converted exactly (VCVT.F32.S32).
 @ Alignment: acc, x and w 4-byte aligned (VLDM/LDM). AAPCS-VFP: s16-s31, r4-r11 saved.
     .syntax unified
     .thumb
@@ -404,6 +407,211 @@ __glocal_cm_bf16_1x16:
     vpop {s16-s31}
     pop {r4-r11, pc}
     .size __glocal_cm_bf16_1x16, .-__glocal_cm_bf16_1x16
+
+@ i8d weights, x[i] times scale[i] (uses r4-r12)
+    .section .text.__glocal_cm_i8d_1x16,"ax",%progbits
+    .global __glocal_cm_i8d_1x16
+    .hidden __glocal_cm_i8d_1x16
+    .type __glocal_cm_i8d_1x16,%function
+    .p2align 2
+    .thumb_func
+__glocal_cm_i8d_1x16:
+    push {r4-r11, lr}
+    vpush {s16-s31}
+    vldmia r0, {s0-s15}              @ accumulators
+    ldr r12, [sp, #100]                @ scale
+    subs r3, r3, #2
+    blt 2f
+1:                                    @ 2 rows of W per iteration
+    vldmia r1!, {s16-s17}              @ x[i] .. x[i+1]
+    vldmia r12!, {s18-s19}
+    vmul.f32 s16, s16, s18
+    vmul.f32 s17, s17, s19
+    ldmia r2!, {r4-r7}
+    sbfx r8, r4, #0, #8
+    sbfx r9, r4, #8, #8
+    vmov s18, s19, r8, r9
+    vcvt.f32.s32 s18, s18
+    vcvt.f32.s32 s19, s19
+    vmla.f32 s0, s16, s18
+    vmla.f32 s1, s16, s19
+    sbfx r10, r4, #16, #8
+    asr r11, r4, #24
+    vmov s20, s21, r10, r11
+    vcvt.f32.s32 s20, s20
+    vcvt.f32.s32 s21, s21
+    vmla.f32 s2, s16, s20
+    vmla.f32 s3, s16, s21
+    sbfx r8, r5, #0, #8
+    sbfx r9, r5, #8, #8
+    vmov s22, s23, r8, r9
+    vcvt.f32.s32 s22, s22
+    vcvt.f32.s32 s23, s23
+    vmla.f32 s4, s16, s22
+    vmla.f32 s5, s16, s23
+    sbfx r10, r5, #16, #8
+    asr r11, r5, #24
+    vmov s24, s25, r10, r11
+    vcvt.f32.s32 s24, s24
+    vcvt.f32.s32 s25, s25
+    vmla.f32 s6, s16, s24
+    vmla.f32 s7, s16, s25
+    sbfx r8, r6, #0, #8
+    sbfx r9, r6, #8, #8
+    vmov s26, s27, r8, r9
+    vcvt.f32.s32 s26, s26
+    vcvt.f32.s32 s27, s27
+    vmla.f32 s8, s16, s26
+    vmla.f32 s9, s16, s27
+    sbfx r10, r6, #16, #8
+    asr r11, r6, #24
+    vmov s28, s29, r10, r11
+    vcvt.f32.s32 s28, s28
+    vcvt.f32.s32 s29, s29
+    vmla.f32 s10, s16, s28
+    vmla.f32 s11, s16, s29
+    sbfx r8, r7, #0, #8
+    sbfx r9, r7, #8, #8
+    vmov s30, s31, r8, r9
+    vcvt.f32.s32 s30, s30
+    vcvt.f32.s32 s31, s31
+    vmla.f32 s12, s16, s30
+    vmla.f32 s13, s16, s31
+    sbfx r10, r7, #16, #8
+    asr r11, r7, #24
+    vmov s18, s19, r10, r11
+    vcvt.f32.s32 s18, s18
+    vcvt.f32.s32 s19, s19
+    vmla.f32 s14, s16, s18
+    vmla.f32 s15, s16, s19
+    ldmia r2!, {r4-r7}
+    sbfx r8, r4, #0, #8
+    sbfx r9, r4, #8, #8
+    vmov s20, s21, r8, r9
+    vcvt.f32.s32 s20, s20
+    vcvt.f32.s32 s21, s21
+    vmla.f32 s0, s17, s20
+    vmla.f32 s1, s17, s21
+    sbfx r10, r4, #16, #8
+    asr r11, r4, #24
+    vmov s22, s23, r10, r11
+    vcvt.f32.s32 s22, s22
+    vcvt.f32.s32 s23, s23
+    vmla.f32 s2, s17, s22
+    vmla.f32 s3, s17, s23
+    sbfx r8, r5, #0, #8
+    sbfx r9, r5, #8, #8
+    vmov s24, s25, r8, r9
+    vcvt.f32.s32 s24, s24
+    vcvt.f32.s32 s25, s25
+    vmla.f32 s4, s17, s24
+    vmla.f32 s5, s17, s25
+    sbfx r10, r5, #16, #8
+    asr r11, r5, #24
+    vmov s26, s27, r10, r11
+    vcvt.f32.s32 s26, s26
+    vcvt.f32.s32 s27, s27
+    vmla.f32 s6, s17, s26
+    vmla.f32 s7, s17, s27
+    sbfx r8, r6, #0, #8
+    sbfx r9, r6, #8, #8
+    vmov s28, s29, r8, r9
+    vcvt.f32.s32 s28, s28
+    vcvt.f32.s32 s29, s29
+    vmla.f32 s8, s17, s28
+    vmla.f32 s9, s17, s29
+    sbfx r10, r6, #16, #8
+    asr r11, r6, #24
+    vmov s30, s31, r10, r11
+    vcvt.f32.s32 s30, s30
+    vcvt.f32.s32 s31, s31
+    vmla.f32 s10, s17, s30
+    vmla.f32 s11, s17, s31
+    sbfx r8, r7, #0, #8
+    sbfx r9, r7, #8, #8
+    vmov s18, s19, r8, r9
+    vcvt.f32.s32 s18, s18
+    vcvt.f32.s32 s19, s19
+    vmla.f32 s12, s17, s18
+    vmla.f32 s13, s17, s19
+    sbfx r10, r7, #16, #8
+    asr r11, r7, #24
+    vmov s20, s21, r10, r11
+    vcvt.f32.s32 s20, s20
+    vcvt.f32.s32 s21, s21
+    vmla.f32 s14, s17, s20
+    vmla.f32 s15, s17, s21
+    subs r3, r3, #2
+    bge 1b
+2:
+    adds r3, r3, #2
+    beq 3f
+4:                                    @ the remaining rows, one at a time
+    vldmia r1!, {s16}
+    vldmia r12!, {s18}
+    vmul.f32 s16, s16, s18
+    ldmia r2!, {r4-r7}
+    sbfx r8, r4, #0, #8
+    sbfx r9, r4, #8, #8
+    vmov s18, s19, r8, r9
+    vcvt.f32.s32 s18, s18
+    vcvt.f32.s32 s19, s19
+    vmla.f32 s0, s16, s18
+    vmla.f32 s1, s16, s19
+    sbfx r10, r4, #16, #8
+    asr r11, r4, #24
+    vmov s20, s21, r10, r11
+    vcvt.f32.s32 s20, s20
+    vcvt.f32.s32 s21, s21
+    vmla.f32 s2, s16, s20
+    vmla.f32 s3, s16, s21
+    sbfx r8, r5, #0, #8
+    sbfx r9, r5, #8, #8
+    vmov s22, s23, r8, r9
+    vcvt.f32.s32 s22, s22
+    vcvt.f32.s32 s23, s23
+    vmla.f32 s4, s16, s22
+    vmla.f32 s5, s16, s23
+    sbfx r10, r5, #16, #8
+    asr r11, r5, #24
+    vmov s24, s25, r10, r11
+    vcvt.f32.s32 s24, s24
+    vcvt.f32.s32 s25, s25
+    vmla.f32 s6, s16, s24
+    vmla.f32 s7, s16, s25
+    sbfx r8, r6, #0, #8
+    sbfx r9, r6, #8, #8
+    vmov s26, s27, r8, r9
+    vcvt.f32.s32 s26, s26
+    vcvt.f32.s32 s27, s27
+    vmla.f32 s8, s16, s26
+    vmla.f32 s9, s16, s27
+    sbfx r10, r6, #16, #8
+    asr r11, r6, #24
+    vmov s28, s29, r10, r11
+    vcvt.f32.s32 s28, s28
+    vcvt.f32.s32 s29, s29
+    vmla.f32 s10, s16, s28
+    vmla.f32 s11, s16, s29
+    sbfx r8, r7, #0, #8
+    sbfx r9, r7, #8, #8
+    vmov s30, s31, r8, r9
+    vcvt.f32.s32 s30, s30
+    vcvt.f32.s32 s31, s31
+    vmla.f32 s12, s16, s30
+    vmla.f32 s13, s16, s31
+    sbfx r10, r7, #16, #8
+    asr r11, r7, #24
+    vmov s18, s19, r10, r11
+    vcvt.f32.s32 s18, s18
+    vcvt.f32.s32 s19, s19
+    vmla.f32 s14, s16, s18
+    vmla.f32 s15, s16, s19
+3:
+    vstmia r0, {s0-s15}
+    vpop {s16-s31}
+    pop {r4-r11, pc}
+    .size __glocal_cm_i8d_1x16, .-__glocal_cm_i8d_1x16
 
 @ void f16_to_f32(float *dst, const uint16_t *src, size_t n): dst 4-aligned, src 2-aligned.
     .section .text.__glocal_cm_f16_to_f32,"ax",%progbits

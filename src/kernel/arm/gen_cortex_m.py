@@ -16,6 +16,9 @@ HEADER = """\
 @ Accumulators live in s0-s15 for the whole call. The MAC is VMLA.F32 (multiply, round,
 @ add, round): bit-identical to the portable kernel's `a + x * w`. f16 weights are widened by
 @ VCVTB/VCVTT.F32.F16 (exact, FPSCR.AHP = 0); bf16 weights by integer shift/clear (exact).
+@ The i8d kernel takes a fifth argument, the per-row scales: x[i] is replaced by
+@ x[i] * scale[i] (one VMUL per row, rounded like the portable i8d kernel's `x * scale`), and
+@ its int8 weights are sign-extended (SBFX/ASR) and converted exactly (VCVT.F32.S32).
 @ Alignment: acc, x and w 4-byte aligned (VLDM/LDM). AAPCS-VFP: s16-s31, r4-r11 saved.
     .syntax unified
     .thumb
@@ -95,8 +98,31 @@ def bf16_body(nk):
     return L
 
 
-def kernel(name, doc, body, push_core=False, unroll=2):
+def i8d_body(nk):
+    # x[i..i+nk] * scale[i..i+nk] in s16.. (scales through r12). One weight row = 16 int8 = 4
+    # words (r4-r7); each byte is sign-extended by SBFX/ASR into r8-r11, two at a time moved to
+    # s registers by one VMOV, converted exactly by VCVT.F32.S32; temporaries rotate over s18-s31.
+    L = [load_x(nk), f'    vldmia r12!, {{s18-s{17 + nk}}}' if nk > 1 else '    vldmia r12!, {s18}']
+    L += [f'    vmul.f32 s{16 + k}, s{16 + k}, s{18 + k}' for k in range(nk)]
+    n = 0
+    for k in range(nk):
+        L.append('    ldmia r2!, {r4-r7}')
+        for c in range(4):
+            r = f'r{4 + c}'
+            for h in range(2):
+                ta, tb = ('r8', 'r9') if n % 2 == 0 else ('r10', 'r11')
+                s = 18 + 2 * (n % 7)
+                n += 1
+                hi = f'    asr {tb}, {r}, #24' if h else f'    sbfx {tb}, {r}, #8, #8'
+                L += [f'    sbfx {ta}, {r}, #{16 * h}, #8', hi, f'    vmov s{s}, s{s + 1}, {ta}, {tb}',
+                      f'    vcvt.f32.s32 s{s}, s{s}', f'    vcvt.f32.s32 s{s + 1}, s{s + 1}',
+                      mla(4 * c + 2 * h, 16 + k, s), mla(4 * c + 2 * h + 1, 16 + k, s + 1)]
+    return L
+
+
+def kernel(name, doc, body, push_core=False, unroll=2, prologue=()):
     L = fn_head(name, doc, push_core)
+    L += list(prologue)
     L += [f'    subs r3, r3, #{unroll}', '    blt 2f', f'1:                                    @ {unroll} rows of W per iteration']
     L += body(unroll)
     L += [f'    subs r3, r3, #{unroll}', '    bge 1b', '2:', f'    adds r3, r3, #{unroll}', '    beq 3f']
@@ -158,5 +184,9 @@ out = [HEADER.rstrip('\n')]
 out += kernel('__glocal_cm_f32_1x16', 'f32 weights', f32_body, unroll=4)
 out += kernel('__glocal_cm_f16_1x16', 'f16 weights', f16_body)
 out += kernel('__glocal_cm_bf16_1x16', 'bf16 weights (uses r4-r11, r12, lr)', bf16_body, True)
+# The fifth argument (scales) is on the stack, above the 9 core registers pushed (36 bytes)
+# and the 16 single registers (64 bytes).
+out += kernel('__glocal_cm_i8d_1x16', 'i8d weights, x[i] times scale[i] (uses r4-r12)',
+              i8d_body, True, prologue=['    ldr r12, [sp, #100]                @ scale'])
 out.append(CONVERT.rstrip('\n'))
 print('\n'.join(out))

@@ -18,7 +18,13 @@
 //! * f32 inputs are read in place; f16/bf16 inputs are widened chunk by chunk into a stack
 //!   buffer. Outputs are rounded once from the f32 accumulators.
 //!
-//! Stack use: about 24 KiB in the batch path with 16-bit weights or inputs, 1 KiB otherwise.
+//! * **i8d** ([`apply_i8d`]): the same loop nest on the int8 panels (`vpmovsxbd` +
+//!   `vcvtdq2ps`, exact), fed with the scaled input `x[k] * scale[k]` formed once per input
+//!   chunk in the stack buffer the f16-input path uses; the exact diagonal term is added to
+//!   each finished accumulator row before the store ([`add_diag`]).
+//!
+//! Stack use: about 24 KiB in the batch path with 16-bit or int8 weights or inputs, 1 KiB
+//! otherwise.
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last
 //! bit on general inputs; on integer-valued data of moderate size they are identical.
 
@@ -28,7 +34,8 @@ use core::arch::x86_64::*;
 
 use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
-use crate::kernel::tiling::{panels_in_bounds, row_blocks, store_row};
+use crate::kernel::i8d::{self, I8dPanels};
+use crate::kernel::tiling::{add_diag, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
@@ -70,10 +77,34 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     if rows == 1 {
         // SAFETY: `_token` proves the CPU has avx2, fma and f16c (the features these functions
         // enable); the panel bounds and x/y lengths they rely on were checked just above.
-        unsafe { gemv(p, x, y) }
+        unsafe { gemv(p, None, x, y) }
     } else {
         // SAFETY: as above.
-        unsafe { gemm(p, x, y, rows) }
+        unsafe { gemm(p, None, x, y, rows) }
+    }
+}
+
+/// `y = x @ W' + bias` with `i8d` weights (see `kernel/i8d.rs` for the formula); the token is
+/// the proof AVX2, FMA and F16C exist.
+///
+/// Lengths and the bounds of the int8 panels, scales and diagonal are checked again so the
+/// raw-pointer code is sound on its own; on a mismatch the scalar `i8d` kernel runs instead.
+pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Avx2, p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
+    let rows = x.len().checked_div(p.d_in).unwrap_or(0);
+    let view = i8d_view(p).filter(|_| {
+        rows >= 1 && x.len() == rows * p.d_in && rows.checked_mul(p.d_out).is_some_and(|n| n == y.len())
+    });
+    let Some((q, aux)) = view else {
+        return i8d::apply(p, x, y);
+    };
+    if rows == 1 {
+        // SAFETY: `_token` proves avx2, fma and f16c; i8d_view checked the panel bounds of `q`
+        // and the lengths of `aux` (d_in scales, NR diagonal values per panel); x/y lengths
+        // were checked with it.
+        unsafe { gemv(&q, Some(aux), x, y) }
+    } else {
+        // SAFETY: as above.
+        unsafe { gemm(&q, Some(aux), x, y, rows) }
     }
 }
 
@@ -93,8 +124,8 @@ unsafe fn load8<W: WeightElem>(p: *const W) -> __m256 {
             WeightDtype::Bf16 => {
                 _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()))))
             }
-            // 8 signed bytes sign-extended and converted (exact). No WeightElem has this dtype
-            // yet (i8d has its own kernel); the arm keeps the match total and correct.
+            // The int8 panel of an i8d blob: 8 signed bytes sign-extended (vpmovsxbd) and
+            // converted (vcvtdq2ps), exact.
             WeightDtype::I8d => _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.cast()))),
         }
     }
@@ -142,12 +173,19 @@ unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
     }
 }
 
-/// Single row: panels in groups of [`GROUP`].
+/// Single row: panels in groups of [`GROUP`]. With `aux` (i8d), the input is scaled and the
+/// diagonal term added.
 ///
 /// # Safety
-/// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`.
+/// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`;
+/// with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemv<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
+unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    x: &[I],
+    y: &mut [O],
+) {
     let count = p.count();
     let mut q = 0;
     while q < count {
@@ -155,10 +193,10 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I]
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
-                4 => group::<W, I, O, 4>(p, q, x, y),
-                3 => group::<W, I, O, 3>(p, q, x, y),
-                2 => group::<W, I, O, 2>(p, q, x, y),
-                _ => group::<W, I, O, 1>(p, q, x, y),
+                4 => group::<W, I, O, 4>(p, aux, q, x, y),
+                3 => group::<W, I, O, 3>(p, aux, q, x, y),
+                2 => group::<W, I, O, 2>(p, aux, q, x, y),
+                _ => group::<W, I, O, 1>(p, aux, q, x, y),
             }
         }
         q += n;
@@ -173,6 +211,7 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
     p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
     q0: usize,
     x: &[I],
     y: &mut [O],
@@ -189,20 +228,28 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
         }
         (w, acc)
     };
-    match I::as_f32_slice(x) {
+    match (I::as_f32_slice(x), aux) {
         // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
-        Some(xf) if P == 1 => unsafe { stream1::<W>(w, xf.as_ptr(), d_in, &mut acc[0]) },
+        (Some(xf), None) if P == 1 => unsafe { stream1::<W>(w, xf.as_ptr(), d_in, &mut acc[0]) },
         // SAFETY: as above.
-        Some(xf) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
-        None => {
+        (Some(xf), None) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
+        // 16-bit inputs are widened, i8d inputs scaled, one chunk at a time.
+        _ => {
             let mut buf = [0f32; XC];
             for k0 in (0..d_in).step_by(XC) {
                 let kc = XC.min(d_in - k0);
-                for (d, s) in buf.iter_mut().zip(x.get(k0..k0 + kc).unwrap_or(&[])) {
-                    *d = s.to_f32();
+                let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
+                widen_x(&mut buf, x.get(k0..k0 + kc).unwrap_or(&[]), scales);
+                let wk = w.wrapping_add(k0 * NR);
+                // SAFETY: buf holds kc >= 1 values (XC >= kc); rows k0 .. k0 + kc < d_in exist
+                // in each of the P panels, so wk is in bounds.
+                unsafe {
+                    if P == 1 {
+                        stream1::<W>(wk, buf.as_ptr(), kc, &mut acc[0])
+                    } else {
+                        stream::<W, P>(wk, p.stride, buf.as_ptr(), kc, &mut acc)
+                    }
                 }
-                // SAFETY: buf holds kc >= 1 values; rows k0 .. k0 + kc exist in each panel.
-                unsafe { stream::<W, P>(w.add(k0 * NR), p.stride, buf.as_ptr(), kc, &mut acc) };
             }
         }
     }
@@ -214,6 +261,7 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
             _mm256_storeu_ps(t.as_mut_ptr(), a[0]);
             _mm256_storeu_ps(t.as_mut_ptr().add(8), a[1]);
         }
+        add_diag(&mut t, aux, x, (q0 + g) * NR, p.d_out);
         store_row(&t, y, (q0 + g) * NR);
     }
 }
@@ -235,8 +283,9 @@ unsafe fn stream<W: WeightElem, const P: usize>(
 ) {
     let mut a = *acc;
     let ahead = PREFETCH_ROWS * NR;
-    // Cache lines per two weight rows: 2 for f32, 1 for 16-bit weights.
-    let lines = 2 * NR * core::mem::size_of::<W>() / 64;
+    // Cache lines per two weight rows: 2 for f32, 1 for 16-bit weights, half a line for int8
+    // (prefetched twice: one hint per step keeps the loop branch-free).
+    let lines = (2 * NR * core::mem::size_of::<W>()).div_ceil(64);
     let mut k = 0;
     // SAFETY: every load reads rows k, k + 1 < kc of a panel and x[k], x[k + 1] with k + 1 < kc;
     // prefetches may point past the panel (wrapping_add, never dereferenced: a prefetch does
@@ -318,18 +367,27 @@ unsafe fn stream1<W: WeightElem>(w: *const W, x: *const f32, kc: usize, acc: &mu
 }
 
 /// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `MR x 16` tiles.
+/// With `aux` (i8d), the input is scaled as it is copied into the tile's buffer and the
+/// diagonal term added to each finished row.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
-/// `y.len() == rows * d_out`.
+/// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O], rows: usize) {
+unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    x: &[I],
+    y: &mut [O],
+    rows: usize,
+) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     let widen = W::DTYPE != WeightDtype::F32 && rows >= WIDEN_MIN_ROWS;
     let mut scratch = [[0f32; NR]; RC];
     let mut xbuf = [0f32; MR * KC];
     let mut wbuf = [0f32; KC * NR];
-    let xf = I::as_f32_slice(x);
+    // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
+    let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
     for r0 in (0..rows).step_by(RC) {
         let rc = RC.min(rows - r0);
         for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
@@ -353,12 +411,10 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I]
                         // lie inside x (rows * d_in values).
                         Some(xf) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, d_in),
                         None => {
+                            let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
                             for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
                                 let start = (row + r) * d_in + k0;
-                                let src = x.get(start..start + kc).unwrap_or(&[]);
-                                for (d, s) in dst.iter_mut().zip(src) {
-                                    *d = s.to_f32();
-                                }
+                                widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
                             }
                             (xbuf.as_ptr(), KC)
                         }
@@ -376,7 +432,9 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I]
                     }
                 }
             }
-            for (r, s) in scratch.iter().take(rc).enumerate() {
+            for (r, s) in scratch.iter_mut().take(rc).enumerate() {
+                let x_row = x.get((r0 + r) * d_in..(r0 + r + 1) * d_in).unwrap_or(&[]);
+                add_diag(s, aux, x_row, q * NR, d_out);
                 let start = (r0 + r) * d_out;
                 if let Some(y_row) = y.get_mut(start..start + d_out) {
                     store_row(s, y_row, q * NR);
