@@ -332,13 +332,7 @@ unsafe fn apply<I: Element, O: Element>(
         // elements (caller's promise), `needed` elements fit isize (checked), and the range is
         // disjoint from `x` (checked), so this is the only live reference to it.
         let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
-        // `Transform::apply` for no post-op: the plain functions (flags constant 0) then link
-        // exactly the code they did before the `_ex` functions existed, no normalisation code.
-        let result = match post {
-            PostOp::None => s.transform.apply(xs, ys),
-            post => s.transform.apply_with(xs, ys, post),
-        };
-        match result {
+        match s.transform.apply_with(xs, ys, post) {
             Ok(_) => GLOCAL_STATUS_OK,
             Err(e) => e.into(),
         }
