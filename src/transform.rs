@@ -256,7 +256,11 @@ impl<'a> Transform<'a> {
     /// # Errors
     /// [`Error::InputLength`] or [`Error::OutputLength`]; then `y` is left untouched.
     pub fn apply<I: Element, O: Element>(&self, x: &[I], y: &mut [O]) -> Result<usize, Error> {
-        self.apply_with(x, y, PostOp::None)
+        // Not `apply_with(.., PostOp::None)`: that shares one instance with the post-op callers
+        // and links the L2 normalisation into every plain apply (3 KiB of bare-metal flash).
+        let rows = self.check_lengths(x, y)?;
+        kernel::run(self.kernel.isa, &self.weights, x, y);
+        Ok(rows)
     }
 
     /// [`Transform::apply`] followed by a fused post-op on each output row, e.g.

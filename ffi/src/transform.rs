@@ -270,13 +270,13 @@ fn post_op(flags: u32) -> Result<PostOp, glocal_status> {
 
 /// The shared body of the `glocal_apply_*` functions. `I`/`O` are the Rust element types with
 /// the same size and bit layout as the C element types (`float`, `uint16_t`). `flags` is
-/// checked first; the plain functions pass 0, a constant, so their code (inlined here) holds no
-/// post-op path.
+/// checked first (`EX`: the `_ex` functions; the plain ones pass `false` and 0, so their
+/// instance holds no post-op path).
 ///
 /// # Safety
 /// As `glocal_apply_f32`, with `x`/`y` pointing to `I`/`O` elements.
 #[inline(always)]
-unsafe fn apply<I: Element, O: Element>(
+unsafe fn apply<I: Element, O: Element, const EX: bool>(
     t: *const glocal_transform,
     x: *const I,
     x_len: usize,
@@ -285,7 +285,9 @@ unsafe fn apply<I: Element, O: Element>(
     flags: u32,
 ) -> glocal_status {
     guard(GLOCAL_STATUS_INTERNAL_PANIC, || {
-        let post = match post_op(flags) {
+        // `EX` (the `_ex` functions) is a type-level constant so that the plain functions get
+        // their own instance without any post-op path (bare-metal flash), even out of line.
+        let post = match if EX { post_op(flags) } else { Ok(PostOp::None) } {
             Ok(post) => post,
             Err(e) => return e,
         };
@@ -332,7 +334,14 @@ unsafe fn apply<I: Element, O: Element>(
         // elements (caller's promise), `needed` elements fit isize (checked), and the range is
         // disjoint from `x` (checked), so this is the only live reference to it.
         let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
-        match s.transform.apply_with(xs, ys, post) {
+        // The plain functions pass flags 0: this branch is then constant and their code holds
+        // no post-op path (`Transform::apply` does not share an instance with `apply_with`).
+        let done = if post == PostOp::None {
+            s.transform.apply(xs, ys)
+        } else {
+            s.transform.apply_with(xs, ys, post)
+        };
+        match done {
             Ok(_) => GLOCAL_STATUS_OK,
             Err(e) => e.into(),
         }
@@ -364,7 +373,7 @@ pub unsafe extern "C" fn glocal_apply_f32(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32>(t, x, x_len, y, y_len, 0) }
+    unsafe { apply::<f32, f32, false>(t, x, x_len, y, y_len, 0) }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as IEEE-754 binary16 bit patterns
@@ -384,7 +393,7 @@ pub unsafe extern "C" fn glocal_apply_f16(
 ) -> glocal_status {
     // SAFETY: half's f16 is #[repr(transparent)] over u16, so the pointers address the same
     // elements with the same size and alignment; forwarded caller promise.
-    unsafe { apply::<f16, f16>(t, x.cast(), x_len, y.cast(), y_len, 0) }
+    unsafe { apply::<f16, f16, false>(t, x.cast(), x_len, y.cast(), y_len, 0) }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as bfloat16 bit patterns (`uint16_t`: the
@@ -401,7 +410,7 @@ pub unsafe extern "C" fn glocal_apply_bf16(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: half's bf16 is #[repr(transparent)] over u16; forwarded caller promise.
-    unsafe { apply::<bf16, bf16>(t, x.cast(), x_len, y.cast(), y_len, 0) }
+    unsafe { apply::<bf16, bf16, false>(t, x.cast(), x_len, y.cast(), y_len, 0) }
 }
 
 /// `glocal_apply_f32` with options: `flags` is 0 or a bitwise OR of `GLOCAL_APPLY_*` flags,
@@ -427,7 +436,7 @@ pub unsafe extern "C" fn glocal_apply_f32_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32>(t, x, x_len, y, y_len, flags) }
+    unsafe { apply::<f32, f32, true>(t, x, x_len, y, y_len, flags) }
 }
 
 /// `glocal_apply_f16` with options, as `glocal_apply_f32_ex`. With
@@ -446,7 +455,7 @@ pub unsafe extern "C" fn glocal_apply_f16_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: as glocal_apply_f16; forwarded caller promise.
-    unsafe { apply::<f16, f16>(t, x.cast(), x_len, y.cast(), y_len, flags) }
+    unsafe { apply::<f16, f16, true>(t, x.cast(), x_len, y.cast(), y_len, flags) }
 }
 
 /// `glocal_apply_bf16` with options, as `glocal_apply_f32_ex`. With
@@ -465,7 +474,7 @@ pub unsafe extern "C" fn glocal_apply_bf16_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: as glocal_apply_bf16; forwarded caller promise.
-    unsafe { apply::<bf16, bf16>(t, x.cast(), x_len, y.cast(), y_len, flags) }
+    unsafe { apply::<bf16, bf16, true>(t, x.cast(), x_len, y.cast(), y_len, flags) }
 }
 
 const _: () = assert!(size_of::<f16>() == 2 && align_of::<f16>() == align_of::<u16>());
