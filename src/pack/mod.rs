@@ -209,7 +209,7 @@ fn store_weight(dtype: WeightDtype, v: f64, out: &mut [u8]) -> bool {
             // otherwise - its software fallback, aarch64 FCVT - results can differ for values
             // not exact in f32; Miri's tests pack only small multiples of 1/32.)
             #[cfg(miri)]
-            let r = crate::dtype::f16_from_f32(v as f32);
+            let r = f16::from_f32_const(v as f32);
             #[cfg(not(miri))]
             let r = f16::from_f64(v);
             out.copy_from_slice(&r.to_bits().to_le_bytes());
