@@ -1,13 +1,14 @@
 //! glocal's kernels against nalgebra and matrixmultiply on the same folded W, same run.
 //!
-//! `cargo bench --bench kernels` (all cells, about 5 minutes), or a filter:
+//! `cargo bench --bench kernels` (all cells, about 7 minutes), or a filter:
 //! `cargo bench --bench kernels -- d768/` . Benchmark ids are `d<d>/<who>/n<n>` where `<who>` is
 //! the kernel name from the registry (`f16_f32acc_6x16__avx2_fma_f16c`, ...) or a peer
 //! (`nalgebra_gemv_f32`, `matrixmultiply_sgemm_f32`). Square transforms d x d, n rows.
 //! Every implementation computes `y = x @ W' + b'` with the normalisation folded; peers get
 //! `y` preset to the bias (copied in every iteration) and accumulate into it.
 //! Trimmed: d = 4096 with n = 1024 (34 GFLOP per call, ~0.5 s) is not run.
-//! `GLOCAL_FORCE_ISA` picks the glocal kernel (default: the best one).
+//! `GLOCAL_FORCE_ISA` picks the glocal kernel (default: the best one). `GLOCAL_BENCH_HUGEPAGES=1`
+//! runs the blobs from a mapping advised for transparent huge pages (see benches/README.md).
 //!
 //! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: this
 //! machine is shared with builds, and wall time would count the time slices other processes
@@ -85,7 +86,53 @@ impl Measurement for ThreadCpuTime {
     }
 }
 
+/// A copy of a blob in an anonymous mapping advised for transparent huge pages
+/// (`GLOCAL_BENCH_HUGEPAGES=1`): numpy does the same for its large arrays, so with THP in
+/// `madvise` mode the OpenBLAS peer reads W through 2 MiB pages and a plain heap blob does not.
+struct HugeCopy {
+    ptr: *mut libc::c_void,
+    map_len: usize,
+    len: usize,
+}
+
+impl HugeCopy {
+    fn new(bytes: &[u8]) -> HugeCopy {
+        let map_len = bytes.len().div_ceil(2 << 20) * (2 << 20);
+        // SAFETY: a fresh private anonymous mapping; the result is checked before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(ptr, libc::MAP_FAILED, "mmap");
+        // SAFETY: ptr..ptr + map_len is the mapping made above; advice failure only costs speed,
+        // and the copy writes bytes.len() <= map_len bytes into it (mmap is page aligned).
+        unsafe {
+            libc::madvise(ptr, map_len, libc::MADV_HUGEPAGE);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.cast::<u8>(), bytes.len());
+        }
+        HugeCopy { ptr, map_len, len: bytes.len() }
+    }
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: len initialised bytes of a live mapping owned by self.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for HugeCopy {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in new, unmapped once.
+        unsafe { libc::munmap(self.ptr, self.map_len) };
+    }
+}
+
 fn bench(c: &mut Criterion<ThreadCpuTime>) {
+    let huge = std::env::var("GLOCAL_BENCH_HUGEPAGES").is_ok_and(|v| v == "1");
     for d in DIMS {
         let source = Source {
             d_in: d,
@@ -112,7 +159,9 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
             let x: Vec<f32> = rand_vec(n * d, 11, 1.0).iter().map(|&v| v as f32).collect();
             let mut y = vec![0f32; n * d];
             for blob in &blobs {
-                let t = Transform::new(blob.as_bytes()).expect("blob");
+                let copy = huge.then(|| HugeCopy::new(blob.as_bytes()));
+                let bytes = copy.as_ref().map_or(blob.as_bytes(), |c| c.as_bytes());
+                let t = Transform::new(bytes).expect("blob");
                 g.bench_function(BenchmarkId::new(t.kernel().name, format!("n{n}")), |b| {
                     b.iter(|| t.apply(black_box(&x[..]), black_box(&mut y[..])).expect("apply"))
                 });
