@@ -36,28 +36,51 @@ malformed=(baseline_blob_is_valid misaligned_blobs_are_rejected features_of_the_
 
 timed() {
   local label=$1; shift
-  local t0; t0=$(date +%s)
-  "$@"
-  echo "miri: $label ok ($(( $(date +%s) - t0 )) s)"
+  local t0 rc=0; t0=$(date +%s)
+  "$@" || rc=$?
+  if [ "$rc" = 0 ]; then
+    echo "miri: $label ok ($(( $(date +%s) - t0 )) s)"
+  else
+    echo "miri: $label FAILED (exit $rc, $(( $(date +%s) - t0 )) s)"
+  fi
+  return "$rc"
 }
 
-if grep -q 'Avx2' src/kernel/mod.rs; then
-  CARGO_TARGET_DIR="$haswell_target" RUSTFLAGS="-C target-cpu=haswell" GLOCAL_EXPECT_ISA=avx2 \
-    GLOCAL_SMALL_ISAS=avx2 \
-    timed "x86_64 haswell (avx2 kernels; views of every kernel; malformed subset)" \
-    cargo +nightly miri test -p glocal --test kernels_small --test malformed -- \
-      every_kernel_small_shapes_exact views_at_every_aligned_offset "${malformed[@]}"
-else
-  timed "x86_64 (scalar kernels, views, malformed subset)" \
-    cargo +nightly miri test -p glocal --test kernels_small --test malformed -- \
-      every_kernel_small_shapes_exact views_at_every_aligned_offset "${malformed[@]}"
-fi
+# The two runs are independent (own target directories) and Miri interprets on one thread, so
+# they run side by side on the two cores: about the time of the longer one instead of the sum.
+x86_log=$(mktemp /tmp/glocal-miri-x86.XXXXXX)
+trap 'rm -f "$x86_log"' EXIT
+x86_run() {
+  if grep -q 'Avx2' src/kernel/mod.rs; then
+    CARGO_TARGET_DIR="$haswell_target" RUSTFLAGS="-C target-cpu=haswell" GLOCAL_EXPECT_ISA=avx2 \
+      GLOCAL_SMALL_ISAS=avx2 \
+      timed "x86_64 haswell (avx2 kernels; views of every kernel; malformed subset)" \
+      cargo +nightly miri test -p glocal --test kernels_small --test malformed -- \
+        every_kernel_small_shapes_exact views_at_every_aligned_offset "${malformed[@]}"
+  else
+    timed "x86_64 (scalar kernels, views, malformed subset)" \
+      cargo +nightly miri test -p glocal --test kernels_small --test malformed -- \
+        every_kernel_small_shapes_exact views_at_every_aligned_offset "${malformed[@]}"
+  fi
+}
+x86_run >"$x86_log" 2>&1 &
+x86_pid=$!
 
+neon_status=0
 if grep -q 'Neon' src/kernel/mod.rs; then
   GLOCAL_SMALL_ISAS=neon GLOCAL_EXPECT_ISA=neon \
     timed "aarch64 (neon kernels)" \
     cargo +nightly miri test -p glocal --target aarch64-unknown-linux-gnu --test kernels_small -- \
-      every_kernel_small_shapes_exact views_at_every_aligned_offset
+      every_kernel_small_shapes_exact views_at_every_aligned_offset || neon_status=$?
 else
   echo "miri: no NEON kernel in this build: aarch64 run skipped"
+fi
+
+x86_status=0
+wait "$x86_pid" || x86_status=$?
+echo "--- x86_64 Miri run (in parallel with the aarch64 one):"
+cat "$x86_log"
+if [ "$x86_status" != 0 ] || [ "$neon_status" != 0 ]; then
+  echo "miri: FAILED (x86_64 exit $x86_status, aarch64 exit $neon_status)"
+  exit 1
 fi
