@@ -70,6 +70,14 @@ pub(crate) fn add_diag<I: Element>(
     }
 }
 
+/// The row count of a batch if `x_len` and `y_len` are exactly `rows * d_in` and
+/// `rows * d_out` for some `rows >= 1`: the length check every raw-pointer driver repeats at
+/// entry so it is sound on its own.
+pub(crate) fn batch_rows(d_in: usize, d_out: usize, x_len: usize, y_len: usize) -> Option<usize> {
+    let rows = x_len.checked_div(d_in)?;
+    (rows >= 1 && x_len == rows * d_in && rows.checked_mul(d_out) == Some(y_len)).then_some(rows)
+}
+
 /// Splits `rows` into register-tile blocks of at most `mr` rows, as `(first_row, rows)`.
 ///
 /// Full blocks of `mr`, except that a small remainder (`<= mr / 2`) is merged with the last

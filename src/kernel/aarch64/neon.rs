@@ -25,7 +25,9 @@ use core::arch::aarch64::*;
 use super::Neon;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{add_diag, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux};
+use crate::kernel::tiling::{
+    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux,
+};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (24 accumulators + 4 weight vectors + inputs, of 32 q registers).
@@ -57,14 +59,9 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     x: &[I],
     y: &mut [O],
 ) {
-    let rows = x.len().checked_div(p.d_in).unwrap_or(0);
-    let shapes_ok = rows >= 1
-        && x.len() == rows * p.d_in
-        && rows.checked_mul(p.d_out).is_some_and(|n| n == y.len())
-        && panels_in_bounds(p);
-    if !shapes_ok {
+    let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
         return scalar::apply(p, x, y);
-    }
+    };
     if rows == 1 {
         // SAFETY: `_token` proves the CPU has NEON; panel bounds and x/y lengths checked above.
         unsafe { gemv(p, None, x, y) }
@@ -80,11 +77,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
 /// Lengths and the bounds of the int8 panels, scales and diagonal are checked again so the
 /// raw-pointer code is sound on its own; on a mismatch the scalar `i8d` kernel runs instead.
 pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Neon, p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
-    let rows = x.len().checked_div(p.d_in).unwrap_or(0);
-    let view = i8d_view(p).filter(|_| {
-        rows >= 1 && x.len() == rows * p.d_in && rows.checked_mul(p.d_out).is_some_and(|n| n == y.len())
-    });
-    let Some((q, aux)) = view else {
+    let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
         return i8d::apply(p, x, y);
     };
     if rows == 1 {

@@ -35,7 +35,9 @@ use core::arch::x86_64::*;
 use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{add_diag, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux};
+use crate::kernel::tiling::{
+    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux,
+};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
@@ -66,14 +68,9 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     x: &[I],
     y: &mut [O],
 ) {
-    let rows = x.len().checked_div(p.d_in).unwrap_or(0);
-    let shapes_ok = rows >= 1
-        && x.len() == rows * p.d_in
-        && rows.checked_mul(p.d_out).is_some_and(|n| n == y.len())
-        && panels_in_bounds(p);
-    if !shapes_ok {
+    let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
         return scalar::apply(p, x, y);
-    }
+    };
     if rows == 1 {
         // SAFETY: `_token` proves the CPU has avx2, fma and f16c (the features these functions
         // enable); the panel bounds and x/y lengths they rely on were checked just above.
@@ -90,11 +87,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
 /// Lengths and the bounds of the int8 panels, scales and diagonal are checked again so the
 /// raw-pointer code is sound on its own; on a mismatch the scalar `i8d` kernel runs instead.
 pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Avx2, p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
-    let rows = x.len().checked_div(p.d_in).unwrap_or(0);
-    let view = i8d_view(p).filter(|_| {
-        rows >= 1 && x.len() == rows * p.d_in && rows.checked_mul(p.d_out).is_some_and(|n| n == y.len())
-    });
-    let Some((q, aux)) = view else {
+    let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
         return i8d::apply(p, x, y);
     };
     if rows == 1 {
