@@ -250,11 +250,13 @@ fn edge_shapes_f32_io_every_kernel() {
     }
 }
 
-/// Batches beyond the tile: the widened-weights path (>= 2 MR rows) and several row chunks.
+/// Batches beyond the tile: the widened-weights path (>= 2 MR rows), several row chunks, and
+/// the packed-input path (>= 4 panels with f32 outputs: full panels, a ragged last panel,
+/// several K-blocks, more than one chunk of 48 rows).
 #[test]
 fn large_batches_every_kernel() {
     for (mr, ks) in by_mr() {
-        for &(d_in, d_out) in &[(NR + 1, 2 * NR + 3), (300, 40), (2 * NR + 3, 1)] {
+        for &(d_in, d_out) in &[(NR + 1, 2 * NR + 3), (300, 40), (2 * NR + 3, 1), (300, 77), (70, 64)] {
             for rows in [2 * mr, 13, 73, 150] {
                 check_shape::<f32, f32>(&ks, d_in, d_out, rows, (d_in * 7 + rows) as u64);
             }

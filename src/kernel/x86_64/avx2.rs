@@ -1,8 +1,9 @@
 //! AVX2 + FMA kernels (F16C for f16 weights): a `6x16` register tile for batches and a
 //! multi-panel streamer for single rows.
 //!
-//! * **Batch 1** ([`gemv`]): [`GROUP`] panels in flight at once (eight independent FMA chains,
-//!   enough to cover the FMA latency), `k` unrolled by two, software prefetch
+//! * **Batch 1** ([`gemv`]): [`GROUP`] panels in flight at once (six independent FMA chains:
+//!   with four panels LLVM spills an accumulator, whose store-reload round trip then bounds
+//!   the loop), `k` unrolled by two, software prefetch
 //!   [`PREFETCH_ROWS`] rows ahead in every panel. Each weight is read exactly once. bf16 rows
 //!   are widened by interleaving with zero words, with the accumulators in a permuted column
 //!   order that is undone once per panel ([`load16s`]).
@@ -48,8 +49,10 @@ const KC: usize = 256;
 const RC: usize = 72;
 /// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
 const XC: usize = 256;
-/// Panels streamed at once on the batch-1 path.
-const GROUP: usize = 4;
+/// Panels streamed at once on the batch-1 path. Three, not four: with four (8 accumulators,
+/// 2 broadcasts and the widened weights of two rows) LLVM spills an accumulator to the stack,
+/// and the f16 stream ran 1.3-1.6x slower (d = 512-2048; benches/README.md).
+const GROUP: usize = 3;
 /// Software prefetch distance on the batch-1 path, in weight rows (of `NR` elements).
 const PREFETCH_ROWS: usize = 24;
 /// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
@@ -186,7 +189,6 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
-                4 => group::<W, I, O, 4>(p, aux, q, x, y),
                 3 => group::<W, I, O, 3>(p, aux, q, x, y),
                 2 => group::<W, I, O, 2>(p, aux, q, x, y),
                 _ => group::<W, I, O, 1>(p, aux, q, x, y),
