@@ -8,6 +8,10 @@
 //! * Bandwidth: a sum over a buffer with 8 ymm accumulators (`vaddps ymm, ymm, [mem]`) and
 //!   software prefetch 1 KiB ahead, for buffer sizes from L1 to DRAM; every byte read once per
 //!   pass, passes repeated.
+//! * Widening ceilings: how many weights per second one core can widen and multiply-add from
+//!   L1 (a 16 KiB buffer, 8 accumulators), for f16 (`vcvtph2ps` + FMA) and int8 (`vpmovsxbd` +
+//!   `vcvtdq2ps` + FMA, the i8d kernels' inner step). These bound the batch-1 streams whenever
+//!   the weights come from cache, whatever the bandwidth.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -30,6 +34,43 @@ mod x86 {
         for _ in 0..iters {
             for ci in c.iter_mut() {
                 *ci = _mm256_fmadd_ps(*ci, m, a);
+            }
+        }
+        let mut s = _mm256_setzero_ps();
+        for ci in c {
+            s = _mm256_add_ps(s, ci);
+        }
+        let mut out = [0f32; 8];
+        // SAFETY: out holds 8 f32.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+        out.iter().sum()
+    }
+
+    /// `sum_k x * widen(w[k])` over `passes` passes of `buf`, 8 weights per step, 8 independent
+    /// accumulators; `INT8` selects int8 weights (`vpmovsxbd` + `vcvtdq2ps`), else f16
+    /// (`vcvtph2ps`). `buf.len()` a multiple of 128.
+    ///
+    /// # Safety
+    /// avx2, fma and f16c present.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn widen_fma<const INT8: bool>(buf: &[u8], passes: usize) -> f32 {
+        let x = _mm256_set1_ps(1.000_1);
+        let mut c = [_mm256_setzero_ps(); 8];
+        let step = if INT8 { 8 } else { 16 };
+        for _ in 0..passes {
+            for chunk in buf.chunks_exact(8 * step) {
+                for (i, ci) in c.iter_mut().enumerate() {
+                    let p = chunk[i * step..].as_ptr();
+                    // SAFETY: chunk holds 8 * step bytes; this step reads step bytes at i * step.
+                    let w = unsafe {
+                        if INT8 {
+                            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.cast())))
+                        } else {
+                            _mm256_cvtph_ps(_mm_loadu_si128(p.cast()))
+                        }
+                    };
+                    *ci = _mm256_fmadd_ps(x, w, *ci);
+                }
             }
         }
         let mut s = _mm256_setzero_ps();
@@ -98,6 +139,31 @@ fn main() {
         (iters * 12 * 16) as f64 / (cpu_now() - t) / 1e9
     });
     println!("peak f32 FMA, one core: {peak:.1} GFLOP/s (12 chains of vfmadd231ps ymm, best of 7)");
+    if std::is_x86_feature_detected!("f16c") {
+        // Small finite f16 values and small int8 values; the bytes only need to be harmless.
+        let buf: Vec<u8> = (0..16 * 1024).map(|i| (i * 37 % 61) as u8).collect();
+        let passes = 20_000;
+        for (name, int8) in [("f16 (vcvtph2ps + FMA)", false), ("int8 (vpmovsxbd + vcvtdq2ps + FMA)", true)] {
+            let weights = (passes * buf.len() / if int8 { 1 } else { 2 }) as f64;
+            let gw = best_of(7, || {
+                let t = cpu_now();
+                // SAFETY: avx2, fma (above) and f16c detected.
+                black_box(unsafe {
+                    if int8 {
+                        x86::widen_fma::<true>(black_box(&buf), passes)
+                    } else {
+                        x86::widen_fma::<false>(black_box(&buf), passes)
+                    }
+                });
+                weights / (cpu_now() - t) / 1e9
+            });
+            // The FMA peak in weights: one multiply-add (2 flops) per weight.
+            println!(
+                "widen + FMA from L1, {name}: {gw:.1} G weights/s ({:.2} of the FMA peak)",
+                gw / (peak / 2.0)
+            );
+        }
+    }
     for kib in [16usize, 256, 1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10, 32 << 10, 512 << 10] {
         let len = kib * 1024 / 4;
         let buf: Vec<f32> = (0..len).map(|i| (i % 7) as f32).collect();
