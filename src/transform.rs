@@ -8,6 +8,13 @@ use crate::format::{Header, BLOB_ALIGN};
 use crate::kernel::i8d::I8dPanels;
 use crate::kernel::{self, Isa, KernelInfo, PackedWeights, Panels, WeightElem};
 
+/// Blocks per worker in [`Transform::apply_parallel`] (dynamic balancing between cores).
+#[cfg(feature = "std")]
+const PARALLEL_BLOCKS_PER_WORKER: usize = 8;
+/// Fewest row tiles in one block of [`Transform::apply_parallel`].
+#[cfg(feature = "std")]
+const PARALLEL_BLOCK_MIN_TILES: usize = 16;
+
 /// An operation fused onto each output row by [`Transform::apply_with`] and
 /// [`Transform::apply_parallel_with`], applied before the call returns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -294,15 +301,16 @@ impl<'a> Transform<'a> {
     }
 
     /// [`Transform::apply`] on `threads` cores: the rows are split into contiguous blocks (whole
-    /// register tiles of the kernel), one per thread, under `std::thread::scope`. The result is
-    /// bit-for-bit the one [`Transform::apply`] gives: every row is computed by the same kernel
-    /// with the same arithmetic, whatever block it falls in.
+    /// register tiles of the kernel, up to 8 blocks per thread) that the threads claim one at a
+    /// time under `std::thread::scope`, so a thread on a slower or busier core simply does
+    /// fewer blocks. The result is bit-for-bit the one [`Transform::apply`] gives: every row is
+    /// computed by the same kernel with the same arithmetic, whatever block it falls in.
     ///
     /// `threads == 0` means `std::thread::available_parallelism()`. Fewer threads are used when
-    /// there are fewer row tiles than threads; `threads == 1` runs on the calling thread. The
-    /// calling thread computes the first block itself. If the OS refuses a thread, its block is
-    /// computed on the calling thread instead (same result, less parallel). Spawning allocates
-    /// (thread stacks and handles); the buffers do not.
+    /// there are fewer row tiles than threads; `threads == 1` runs on the calling thread, which
+    /// otherwise works as one of the threads. If the OS refuses a thread, the others claim its
+    /// blocks (same result, less parallel). Spawning allocates (thread stacks and handles, the
+    /// block list); the buffers do not.
     ///
     /// # Errors
     /// As [`Transform::apply`]; then `y` is left untouched.
@@ -335,13 +343,18 @@ impl<'a> Transform<'a> {
         };
         let mr = self.kernel.mr.max(1);
         let tiles = rows.div_ceil(mr);
-        let blocks = threads.min(tiles).max(1);
-        if blocks == 1 {
+        let workers = threads.min(tiles).max(1);
+        if workers == 1 {
             self.run(x, y, post);
             return Ok(rows);
         }
-        // Whole tiles per block, the remainder spread over the first blocks. Blocks are claimed
-        // from a counter, so if the OS refuses a thread the others (and the caller) take its share.
+        // Several blocks per worker, claimed from a counter: a worker on a slower or busier core
+        // takes fewer of them instead of finishing last, and if the OS refuses a thread the
+        // others (and the caller) take its share. Each block keeps at least
+        // PARALLEL_BLOCK_MIN_TILES row tiles, so its fixed cost stays negligible.
+        let blocks =
+            (workers * PARALLEL_BLOCKS_PER_WORKER).min(tiles / PARALLEL_BLOCK_MIN_TILES).max(workers);
+        // Whole tiles per block, the remainder spread over the first blocks.
         let (d_in, d_out) = (self.d_in(), self.d_out());
         let (per, extra) = (tiles / blocks, tiles % blocks);
         let mut sizes: std::vec::Vec<usize> =
@@ -376,7 +389,7 @@ impl<'a> Transform<'a> {
             }
         };
         std::thread::scope(|scope| {
-            for _ in 1..parts.len() {
+            for _ in 1..workers {
                 // A refused thread is not an error: its block is claimed by another worker.
                 let _ = std::thread::Builder::new().spawn_scoped(scope, work);
             }

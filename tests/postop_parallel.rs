@@ -129,7 +129,8 @@ fn apply_parallel_is_bit_identical_to_apply() {
             // Every registered kernel for this dtype that can run here (i8d: scalar only).
             for isa in isas().into_iter().filter(|&i| glocal::kernel::kernel_info(i, dtype).is_some()) {
                 let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
-                for &rows in &[1usize, 2, 3, 5, 6, 7, 8, 13, 17, 25, 64, 101] {
+                // 289 and 1009 rows: more blocks than threads (dynamic claiming).
+                for &rows in &[1usize, 2, 3, 5, 6, 7, 8, 13, 17, 25, 64, 101, 289, 1009] {
                     let x: Vec<f32> = (0..rows * d_in).map(|_| rng.unit() as f32).collect();
                     for post in [PostOp::None, PostOp::L2Normalize] {
                         let mut want = vec![f32::NAN; rows * d_out];
