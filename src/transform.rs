@@ -10,7 +10,7 @@ use crate::kernel::{self, Isa, KernelInfo, PackedWeights, Panels, WeightElem};
 
 /// Blocks per worker in [`Transform::apply_parallel`] (dynamic balancing between cores).
 #[cfg(feature = "std")]
-const PARALLEL_BLOCKS_PER_WORKER: usize = 8;
+const PARALLEL_BLOCKS_PER_WORKER: usize = 32;
 /// Fewest row tiles in one block of [`Transform::apply_parallel`].
 #[cfg(feature = "std")]
 const PARALLEL_BLOCK_MIN_TILES: usize = 16;
@@ -301,7 +301,7 @@ impl<'a> Transform<'a> {
     }
 
     /// [`Transform::apply`] on `threads` cores: the rows are split into contiguous blocks (whole
-    /// register tiles of the kernel, up to 8 blocks per thread) that the threads claim one at a
+    /// register tiles of the kernel, up to 32 blocks per thread) that the threads claim one at a
     /// time under `std::thread::scope`, so a thread on a slower or busier core simply does
     /// fewer blocks. The result is bit-for-bit the one [`Transform::apply`] gives: every row is
     /// computed by the same kernel with the same arithmetic, whatever block it falls in.

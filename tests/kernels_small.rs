@@ -25,8 +25,7 @@ const ROWS: &[usize] = &[1, 2, 3, 5, 6, 7, 11, 13];
 
 /// Under Miri (about 10^4 times slower than native): `(d_in, d_out, rows)` chosen so that,
 /// with the AVX2 and NEON drivers' constants (`MR` = 6, `KC` = `XC` = 256, `GROUP` = 3 on AVX2
-/// and 4 on NEON,
-/// `WIDEN_MIN_ROWS` = 12), every path runs at least once:
+/// and 4 on NEON, `WIDEN_MIN_ROWS` = 12), every path runs at least once:
 ///
 /// | case          | path reached                                                               |
 /// |---------------|----------------------------------------------------------------------------|
