@@ -9,6 +9,10 @@
 //! Trimmed: d = 4096 with n = 1024 (34 GFLOP per call, ~0.5 s) is not run.
 //! `GLOCAL_FORCE_ISA` picks the glocal kernel (default: the best one). `GLOCAL_BENCH_HUGEPAGES=1`
 //! runs the blobs from a mapping advised for transparent huge pages (see benches/README.md).
+//! `GLOCAL_BENCH_OPENBLAS=/path/to/libopenblas.so` adds OpenBLAS as a peer *in this process*
+//! (`openblas_sgemv_f32` / `openblas_sgemm_f32`, one thread), so it runs seconds apart from the
+//! kernels it is compared with, under the same conditions; numpy's own build works (the
+//! `scipy_cblas_*64_` ILP64 symbols), as does a system `cblas_*` one.
 //!
 //! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: this
 //! machine is shared with builds, and wall time would count the time slices other processes
@@ -131,8 +135,211 @@ impl Drop for HugeCopy {
     }
 }
 
+/// `cblas_sgemv` with 64-bit dimensions (numpy's `scipy_cblas_sgemv64_`); enums are C ints.
+type Sgemv64 =
+    unsafe extern "C" fn(i32, i32, i64, i64, f32, *const f32, i64, *const f32, i64, f32, *mut f32, i64);
+/// `cblas_sgemm` with 64-bit dimensions (numpy's `scipy_cblas_sgemm64_`).
+type Sgemm64 = unsafe extern "C" fn(
+    i32,
+    i32,
+    i32,
+    i64,
+    i64,
+    i64,
+    f32,
+    *const f32,
+    i64,
+    *const f32,
+    i64,
+    f32,
+    *mut f32,
+    i64,
+);
+/// `cblas_sgemv` of a plain LP64 build.
+type Sgemv32 =
+    unsafe extern "C" fn(i32, i32, i32, i32, f32, *const f32, i32, *const f32, i32, f32, *mut f32, i32);
+/// `cblas_sgemm` of a plain LP64 build.
+type Sgemm32 = unsafe extern "C" fn(
+    i32,
+    i32,
+    i32,
+    i32,
+    i32,
+    i32,
+    f32,
+    *const f32,
+    i32,
+    *const f32,
+    i32,
+    f32,
+    *mut f32,
+    i32,
+);
+
+/// A CBLAS library loaded at run time: numpy's ILP64 build or a plain LP64 one.
+enum Cblas {
+    Ilp64 { sgemv: Sgemv64, sgemm: Sgemm64 },
+    Lp64 { sgemv: Sgemv32, sgemm: Sgemm32 },
+}
+
+const CBLAS_ROW_MAJOR: i32 = 101;
+const CBLAS_NO_TRANS: i32 = 111;
+const CBLAS_TRANS: i32 = 112;
+
+impl Cblas {
+    /// Loads `GLOCAL_BENCH_OPENBLAS` and pins it to one thread; None (with a notice) otherwise.
+    fn load() -> Option<Cblas> {
+        let path = std::env::var("GLOCAL_BENCH_OPENBLAS").ok()?;
+        let c_path = std::ffi::CString::new(path.clone()).ok()?;
+        // SAFETY: dlopen with a NUL-terminated path; the handle is never closed (the functions
+        // are used until exit).
+        let lib = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if lib.is_null() {
+            eprintln!("GLOCAL_BENCH_OPENBLAS={path}: dlopen failed, OpenBLAS peer skipped");
+            return None;
+        }
+        let sym = |name: &str| {
+            let n = std::ffi::CString::new(name).expect("symbol name");
+            // SAFETY: a live handle and a NUL-terminated name.
+            let p = unsafe { libc::dlsym(lib, n.as_ptr()) };
+            (!p.is_null()).then_some(p)
+        };
+        for threads in ["scipy_openblas_set_num_threads64_", "openblas_set_num_threads"] {
+            if let Some(f) = sym(threads) {
+                // SAFETY: OpenBLAS's `void (int)` thread-count setter.
+                unsafe { std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn(i32)>(f)(1) };
+            }
+        }
+        type Sym = *mut libc::c_void;
+        match (
+            sym("scipy_cblas_sgemv64_"),
+            sym("scipy_cblas_sgemm64_"),
+            sym("cblas_sgemv"),
+            sym("cblas_sgemm"),
+        ) {
+            // SAFETY: numpy's OpenBLAS exports these two CBLAS functions with 64-bit dimensions.
+            (Some(v), Some(m), _, _) => Some(unsafe {
+                Cblas::Ilp64 {
+                    sgemv: std::mem::transmute::<Sym, Sgemv64>(v),
+                    sgemm: std::mem::transmute::<Sym, Sgemm64>(m),
+                }
+            }),
+            // SAFETY: the standard CBLAS functions of an LP64 build (32-bit dimensions).
+            (_, _, Some(v), Some(m)) => Some(unsafe {
+                Cblas::Lp64 {
+                    sgemv: std::mem::transmute::<Sym, Sgemv32>(v),
+                    sgemm: std::mem::transmute::<Sym, Sgemm32>(m),
+                }
+            }),
+            _ => {
+                eprintln!("GLOCAL_BENCH_OPENBLAS={path}: no cblas_sgemv/sgemm, OpenBLAS peer skipped");
+                None
+            }
+        }
+    }
+
+    /// `y (n x d) += x (n x d) @ w (d x d)`, all row-major: sgemv for one row, sgemm otherwise.
+    fn gemm_acc(&self, n: usize, d: usize, x: &[f32], w: &[f32], y: &mut [f32]) {
+        assert!(x.len() == n * d && w.len() == d * d && y.len() == n * d);
+        // SAFETY: the lengths were just checked against the dimensions passed; row-major
+        // strides equal the row lengths; y does not overlap x or w.
+        unsafe {
+            match *self {
+                Cblas::Ilp64 { sgemv, sgemm } => {
+                    let (n, d) = (n as i64, d as i64);
+                    if n == 1 {
+                        sgemv(
+                            CBLAS_ROW_MAJOR,
+                            CBLAS_TRANS,
+                            d,
+                            d,
+                            1.0,
+                            w.as_ptr(),
+                            d,
+                            x.as_ptr(),
+                            1,
+                            1.0,
+                            y.as_mut_ptr(),
+                            1,
+                        )
+                    } else {
+                        sgemm(
+                            CBLAS_ROW_MAJOR,
+                            CBLAS_NO_TRANS,
+                            CBLAS_NO_TRANS,
+                            n,
+                            d,
+                            d,
+                            1.0,
+                            x.as_ptr(),
+                            d,
+                            w.as_ptr(),
+                            d,
+                            1.0,
+                            y.as_mut_ptr(),
+                            d,
+                        )
+                    }
+                }
+                Cblas::Lp64 { sgemv, sgemm } => {
+                    let (n, d) = (n as i32, d as i32);
+                    if n == 1 {
+                        sgemv(
+                            CBLAS_ROW_MAJOR,
+                            CBLAS_TRANS,
+                            d,
+                            d,
+                            1.0,
+                            w.as_ptr(),
+                            d,
+                            x.as_ptr(),
+                            1,
+                            1.0,
+                            y.as_mut_ptr(),
+                            1,
+                        )
+                    } else {
+                        sgemm(
+                            CBLAS_ROW_MAJOR,
+                            CBLAS_NO_TRANS,
+                            CBLAS_NO_TRANS,
+                            n,
+                            d,
+                            d,
+                            1.0,
+                            x.as_ptr(),
+                            d,
+                            w.as_ptr(),
+                            d,
+                            1.0,
+                            y.as_mut_ptr(),
+                            d,
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn bench(c: &mut Criterion<ThreadCpuTime>) {
     let huge = std::env::var("GLOCAL_BENCH_HUGEPAGES").is_ok_and(|v| v == "1");
+    let openblas = Cblas::load();
+    if let Some(blas) = &openblas {
+        // The peer must compute what the kernels compute: check it once on a small case.
+        let (n, d) = (3, 5);
+        let x: Vec<f32> = (0..n * d).map(|i| i as f32).collect();
+        let w: Vec<f32> = (0..d * d).map(|i| (i % 7) as f32).collect();
+        let mut y = vec![1f32; n * d];
+        blas.gemm_acc(n, d, &x, &w, &mut y);
+        let want: Vec<f32> = (0..n * d)
+            .map(|i| 1.0 + (0..d).map(|k| x[i / d * d + k] * w[k * d + i % d]).sum::<f32>())
+            .collect();
+        assert_eq!(y, want, "OpenBLAS peer disagrees with the definition");
+        let mut y1 = vec![1f32; d];
+        blas.gemm_acc(1, d, &x[..d], &w, &mut y1);
+        assert_eq!(y1, want[..d], "OpenBLAS sgemv peer disagrees with the definition");
+    }
     for d in DIMS {
         let source = Source {
             d_in: d,
@@ -185,6 +392,17 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
                     }
                 })
             });
+            if let Some(blas) = &openblas {
+                let name = if n == 1 { "openblas_sgemv_f32" } else { "openblas_sgemm_f32" };
+                g.bench_function(BenchmarkId::new(name, format!("n{n}")), |b| {
+                    b.iter(|| {
+                        for row in y.chunks_exact_mut(d) {
+                            row.copy_from_slice(&b32);
+                        }
+                        blas.gemm_acc(n, d, black_box(&x), &w32, &mut y);
+                    })
+                });
+            }
             g.bench_function(BenchmarkId::new("matrixmultiply_sgemm_f32", format!("n{n}")), |b| {
                 b.iter(|| {
                     for row in y.chunks_exact_mut(d) {
