@@ -51,7 +51,7 @@ const RC: usize = 72;
 const XC: usize = 256;
 /// Panels streamed at once on the batch-1 path. Three, not four: with four (8 accumulators,
 /// 2 broadcasts and the widened weights of two rows) LLVM spills an accumulator to the stack,
-/// and the f16 stream ran 1.3-1.6x slower (d = 512-2048; benches/README.md).
+/// and the f16 stream ran 1.15-1.6x slower (d = 512-2048; benches/README.md).
 const GROUP: usize = 3;
 /// Software prefetch distance on the batch-1 path, in weight rows (of `NR` elements).
 const PREFETCH_ROWS: usize = 24;
