@@ -1,7 +1,7 @@
 //! glocal's kernels against nalgebra and matrixmultiply on the same folded W, same run.
 //!
-//! `cargo bench --bench kernels` (all cells, about 7 minutes), or a filter:
-//! `cargo bench --bench kernels -- d768/` . Benchmark ids are `d<d>/<who>/n<n>` where `<who>` is
+//! `cargo bench -p glocal-benches --bench kernels` (all cells, about 7 minutes), or a filter:
+//! `cargo bench -p glocal-benches --bench kernels -- d768/` . Benchmark ids are `d<d>/<who>/n<n>` where `<who>` is
 //! the kernel name from the registry (`f16_f32acc_6x16__avx2_fma_f16c`, ...) or a peer
 //! (`nalgebra_gemv_f32`, `matrixmultiply_sgemm_f32`). Square transforms d x d, n rows.
 //! Every implementation computes `y = x @ W' + b'` with the normalisation folded; peers get
@@ -135,56 +135,71 @@ impl Drop for HugeCopy {
     }
 }
 
-/// `cblas_sgemv` with 64-bit dimensions (numpy's `scipy_cblas_sgemv64_`); enums are C ints.
-type Sgemv64 =
-    unsafe extern "C" fn(i32, i32, i64, i64, f32, *const f32, i64, *const f32, i64, f32, *mut f32, i64);
-/// `cblas_sgemm` with 64-bit dimensions (numpy's `scipy_cblas_sgemm64_`).
-type Sgemm64 = unsafe extern "C" fn(
-    i32,
-    i32,
-    i32,
-    i64,
-    i64,
-    i64,
-    f32,
-    *const f32,
-    i64,
-    *const f32,
-    i64,
-    f32,
-    *mut f32,
-    i64,
-);
-/// `cblas_sgemv` of a plain LP64 build.
-type Sgemv32 =
-    unsafe extern "C" fn(i32, i32, i32, i32, f32, *const f32, i32, *const f32, i32, f32, *mut f32, i32);
-/// `cblas_sgemm` of a plain LP64 build.
-type Sgemm32 = unsafe extern "C" fn(
-    i32,
-    i32,
-    i32,
-    i32,
-    i32,
-    i32,
-    f32,
-    *const f32,
-    i32,
-    *const f32,
-    i32,
-    f32,
-    *mut f32,
-    i32,
-);
+/// `cblas_sgemv` of a build whose dimensions are `T`; the enums are C ints.
+type SgemvFn<T> = unsafe extern "C" fn(i32, i32, T, T, f32, *const f32, T, *const f32, T, f32, *mut f32, T);
+/// `cblas_sgemm` of a build whose dimensions are `T`.
+type SgemmFn<T> =
+    unsafe extern "C" fn(i32, i32, i32, T, T, T, f32, *const f32, T, *const f32, T, f32, *mut f32, T);
+
+/// The two CBLAS functions the peer calls, from a build whose dimensions are `T` (`i64` in
+/// numpy's ILP64 `scipy_cblas_*64_`, `i32` in a plain LP64 `cblas_*`).
+struct CblasFns<T> {
+    sgemv: SgemvFn<T>,
+    sgemm: SgemmFn<T>,
+}
 
 /// A CBLAS library loaded at run time: numpy's ILP64 build or a plain LP64 one.
 enum Cblas {
-    Ilp64 { sgemv: Sgemv64, sgemm: Sgemm64 },
-    Lp64 { sgemv: Sgemv32, sgemm: Sgemm32 },
+    Ilp64(CblasFns<i64>),
+    Lp64(CblasFns<i32>),
 }
 
 const CBLAS_ROW_MAJOR: i32 = 101;
 const CBLAS_NO_TRANS: i32 = 111;
 const CBLAS_TRANS: i32 = 112;
+
+impl<T: Copy + TryFrom<usize>> CblasFns<T> {
+    /// Looks up `<prefix>sgemv<suffix>` and `<prefix>sgemm<suffix>` in `lib`.
+    ///
+    /// # Safety
+    /// `lib` is a live `dlopen` handle, and if the symbols exist they are CBLAS functions with
+    /// dimensions of type `T`.
+    unsafe fn find(lib: *mut libc::c_void, prefix: &str, suffix: &str) -> Option<Self> {
+        let sym = |f: &str| {
+            let name = std::ffi::CString::new(format!("{prefix}{f}{suffix}")).expect("symbol name");
+            // SAFETY: a live handle (the caller's contract) and a NUL-terminated name.
+            let p = unsafe { libc::dlsym(lib, name.as_ptr()) };
+            (!p.is_null()).then_some(p)
+        };
+        let (v, m) = (sym("sgemv")?, sym("sgemm")?);
+        // SAFETY: the symbols are the CBLAS functions with `T` dimensions (caller's contract);
+        // a function pointer and a data pointer have the same size on the targets we build.
+        Some(unsafe {
+            CblasFns {
+                sgemv: std::mem::transmute::<*mut libc::c_void, SgemvFn<T>>(v),
+                sgemm: std::mem::transmute::<*mut libc::c_void, SgemmFn<T>>(m),
+            }
+        })
+    }
+
+    /// `y (n x d) += x (n x d) @ w (d x d)`, all row-major: sgemv for one row, sgemm otherwise.
+    fn gemm_acc(&self, n: usize, d: usize, x: &[f32], w: &[f32], y: &mut [f32]) {
+        assert!(x.len() == n * d && w.len() == d * d && y.len() == n * d);
+        let dim = |v: usize| T::try_from(v).ok().expect("dimension fits the CBLAS integer");
+        let (nn, dd, one) = (dim(n), dim(d), dim(1));
+        let (wp, xp, yp) = (w.as_ptr(), x.as_ptr(), y.as_mut_ptr());
+        // SAFETY: the lengths were just checked against the dimensions passed; row-major
+        // strides equal the row lengths; y does not overlap x or w.
+        unsafe {
+            if n == 1 {
+                (self.sgemv)(CBLAS_ROW_MAJOR, CBLAS_TRANS, dd, dd, 1.0, wp, dd, xp, one, 1.0, yp, one)
+            } else {
+                let nt = CBLAS_NO_TRANS;
+                (self.sgemm)(CBLAS_ROW_MAJOR, nt, nt, nn, dd, dd, 1.0, xp, dd, wp, dd, 1.0, yp, dd)
+            }
+        }
+    }
+}
 
 impl Cblas {
     /// Loads `GLOCAL_BENCH_OPENBLAS` and pins it to one thread; None (with a notice) otherwise.
@@ -198,126 +213,32 @@ impl Cblas {
             eprintln!("GLOCAL_BENCH_OPENBLAS={path}: dlopen failed, OpenBLAS peer skipped");
             return None;
         }
-        let sym = |name: &str| {
-            let n = std::ffi::CString::new(name).expect("symbol name");
+        for setter in ["scipy_openblas_set_num_threads64_", "openblas_set_num_threads"] {
+            let name = std::ffi::CString::new(setter).expect("symbol name");
             // SAFETY: a live handle and a NUL-terminated name.
-            let p = unsafe { libc::dlsym(lib, n.as_ptr()) };
-            (!p.is_null()).then_some(p)
-        };
-        for threads in ["scipy_openblas_set_num_threads64_", "openblas_set_num_threads"] {
-            if let Some(f) = sym(threads) {
+            let f = unsafe { libc::dlsym(lib, name.as_ptr()) };
+            if !f.is_null() {
                 // SAFETY: OpenBLAS's `void (int)` thread-count setter.
                 unsafe { std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn(i32)>(f)(1) };
             }
         }
-        type Sym = *mut libc::c_void;
-        match (
-            sym("scipy_cblas_sgemv64_"),
-            sym("scipy_cblas_sgemm64_"),
-            sym("cblas_sgemv"),
-            sym("cblas_sgemm"),
-        ) {
-            // SAFETY: numpy's OpenBLAS exports these two CBLAS functions with 64-bit dimensions.
-            (Some(v), Some(m), _, _) => Some(unsafe {
-                Cblas::Ilp64 {
-                    sgemv: std::mem::transmute::<Sym, Sgemv64>(v),
-                    sgemm: std::mem::transmute::<Sym, Sgemm64>(m),
-                }
-            }),
-            // SAFETY: the standard CBLAS functions of an LP64 build (32-bit dimensions).
-            (_, _, Some(v), Some(m)) => Some(unsafe {
-                Cblas::Lp64 {
-                    sgemv: std::mem::transmute::<Sym, Sgemv32>(v),
-                    sgemm: std::mem::transmute::<Sym, Sgemm32>(m),
-                }
-            }),
-            _ => {
-                eprintln!("GLOCAL_BENCH_OPENBLAS={path}: no cblas_sgemv/sgemm, OpenBLAS peer skipped");
-                None
-            }
+        // SAFETY: a live handle; numpy's build exports `scipy_cblas_*64_` with 64-bit
+        // dimensions, a plain build `cblas_*` with 32-bit ones.
+        let found = unsafe {
+            CblasFns::find(lib, "scipy_cblas_", "64_")
+                .map(Cblas::Ilp64)
+                .or_else(|| CblasFns::find(lib, "cblas_", "").map(Cblas::Lp64))
+        };
+        if found.is_none() {
+            eprintln!("GLOCAL_BENCH_OPENBLAS={path}: no cblas_sgemv/sgemm, OpenBLAS peer skipped");
         }
+        found
     }
 
-    /// `y (n x d) += x (n x d) @ w (d x d)`, all row-major: sgemv for one row, sgemm otherwise.
     fn gemm_acc(&self, n: usize, d: usize, x: &[f32], w: &[f32], y: &mut [f32]) {
-        assert!(x.len() == n * d && w.len() == d * d && y.len() == n * d);
-        // SAFETY: the lengths were just checked against the dimensions passed; row-major
-        // strides equal the row lengths; y does not overlap x or w.
-        unsafe {
-            match *self {
-                Cblas::Ilp64 { sgemv, sgemm } => {
-                    let (n, d) = (n as i64, d as i64);
-                    if n == 1 {
-                        sgemv(
-                            CBLAS_ROW_MAJOR,
-                            CBLAS_TRANS,
-                            d,
-                            d,
-                            1.0,
-                            w.as_ptr(),
-                            d,
-                            x.as_ptr(),
-                            1,
-                            1.0,
-                            y.as_mut_ptr(),
-                            1,
-                        )
-                    } else {
-                        sgemm(
-                            CBLAS_ROW_MAJOR,
-                            CBLAS_NO_TRANS,
-                            CBLAS_NO_TRANS,
-                            n,
-                            d,
-                            d,
-                            1.0,
-                            x.as_ptr(),
-                            d,
-                            w.as_ptr(),
-                            d,
-                            1.0,
-                            y.as_mut_ptr(),
-                            d,
-                        )
-                    }
-                }
-                Cblas::Lp64 { sgemv, sgemm } => {
-                    let (n, d) = (n as i32, d as i32);
-                    if n == 1 {
-                        sgemv(
-                            CBLAS_ROW_MAJOR,
-                            CBLAS_TRANS,
-                            d,
-                            d,
-                            1.0,
-                            w.as_ptr(),
-                            d,
-                            x.as_ptr(),
-                            1,
-                            1.0,
-                            y.as_mut_ptr(),
-                            1,
-                        )
-                    } else {
-                        sgemm(
-                            CBLAS_ROW_MAJOR,
-                            CBLAS_NO_TRANS,
-                            CBLAS_NO_TRANS,
-                            n,
-                            d,
-                            d,
-                            1.0,
-                            x.as_ptr(),
-                            d,
-                            w.as_ptr(),
-                            d,
-                            1.0,
-                            y.as_mut_ptr(),
-                            d,
-                        )
-                    }
-                }
-            }
+        match self {
+            Cblas::Ilp64(f) => f.gemm_acc(n, d, x, w, y),
+            Cblas::Lp64(f) => f.gemm_acc(n, d, x, w, y),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Measures this machine's single-core f32 FMA peak and read bandwidth, the two numbers the
 //! floor in `benches/README.md` is built from: `max(bytes(W) / bandwidth, 2 n d^2 / peak)`.
 //!
-//! `cargo bench --bench machine` (a plain binary, no criterion: it reports rates, best of 7,
+//! `cargo bench -p glocal-benches --bench machine` (a plain binary, no criterion: it reports rates, best of 7,
 //! timed in thread CPU time so other processes on this shared machine do not count).
 //! * Peak: 12 independent chains of `vfmadd231ps ymm` (12 x 8 lanes x 2 flops per iteration),
 //!   enough to cover FMA latency x throughput on Zen 3 / Skylake (4 cycles x 2 pipes).
@@ -22,6 +22,19 @@ use std::hint::black_box;
 mod x86 {
     use core::arch::x86_64::*;
 
+    /// The sum of every lane of every accumulator (so nothing is optimised away).
+    #[target_feature(enable = "avx")]
+    fn hsum(c: &[__m256]) -> f32 {
+        let mut s = _mm256_setzero_ps();
+        for &ci in c {
+            s = _mm256_add_ps(s, ci);
+        }
+        let mut out = [0f32; 8];
+        // SAFETY: out holds 8 f32.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
+        out.iter().sum()
+    }
+
     /// Returns a value depending on every chain so nothing is optimised away.
     ///
     /// # Safety
@@ -36,14 +49,7 @@ mod x86 {
                 *ci = _mm256_fmadd_ps(*ci, m, a);
             }
         }
-        let mut s = _mm256_setzero_ps();
-        for ci in c {
-            s = _mm256_add_ps(s, ci);
-        }
-        let mut out = [0f32; 8];
-        // SAFETY: out holds 8 f32.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
-        out.iter().sum()
+        hsum(&c)
     }
 
     /// `sum_k x * widen(w[k])` over `passes` passes of `buf`, 8 weights per step, 8 independent
@@ -73,14 +79,7 @@ mod x86 {
                 }
             }
         }
-        let mut s = _mm256_setzero_ps();
-        for ci in c {
-            s = _mm256_add_ps(s, ci);
-        }
-        let mut out = [0f32; 8];
-        // SAFETY: out holds 8 f32.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
-        out.iter().sum()
+        hsum(&c)
     }
 
     /// Sums `buf` (length a multiple of 64) with 8 accumulators.
@@ -102,14 +101,7 @@ mod x86 {
                 *ci = _mm256_add_ps(*ci, unsafe { _mm256_loadu_ps(chunk.as_ptr().add(i * 8)) });
             }
         }
-        let mut s = _mm256_setzero_ps();
-        for ci in c {
-            s = _mm256_add_ps(s, ci);
-        }
-        let mut out = [0f32; 8];
-        // SAFETY: out holds 8 f32.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
-        out.iter().sum()
+        hsum(&c)
     }
 }
 

@@ -2,7 +2,7 @@
 //! f16 weights (issue 8: >= 1.8x for the kernel alone on a 2-core machine), plus the fused
 //! L2 normalisation on one thread to show its cost.
 //!
-//! `cargo bench --bench parallel`. Ids: `parallel/<kernel>/t<threads>` and
+//! `cargo bench -p glocal-benches --bench parallel`. Ids: `parallel/<kernel>/t<threads>` and
 //! `parallel/<kernel>/t1_l2norm`. Needs a quiet machine: another busy process on either core
 //! takes directly from the 2-thread number.
 

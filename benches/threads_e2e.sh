@@ -11,7 +11,7 @@
 # mapping the features, the transform, writing, fsync and rename of the output) alternately
 # with --threads 1 and --threads 2, checks both outputs are byte-identical, and prints every
 # time, the best and median per thread count, their ratio, and the load average before and
-# after. The kernel alone is `cargo bench --bench parallel`.
+# after. The kernel alone is `cargo bench -p glocal-benches --bench parallel`.
 #
 # The numbers mean something only on a quiet machine: any other busy process takes a core
 # from the 2-thread run. The script prints `uptime` so a reader can judge.
