@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fuzz smoke test: seeds the corpora (synthetic + derived from ../shared), runs the full-size
-# real seeds once, then fuzzes each target for FUZZ_SECONDS (default 20). Any crash, panic,
+# real seeds once, then fuzzes each target for FUZZ_SECONDS (default 12). Any crash, panic,
 # leak, timeout or allocation over the limit fails the step; the crashing input is kept in
 # fuzz/artifacts/<target>/ (reproduce: cargo +nightly fuzz run <target> <file>).
 set -euo pipefail
 cd "$(dirname "$0")/../../fuzz"
-secs="${FUZZ_SECONDS:-20}"
+secs="${FUZZ_SECONDS:-12}"
 # No single allocation above 256 MiB (the readers must stay bounded by their input), 1 GiB RSS.
 limits=(-rss_limit_mb=1024 -malloc_limit_mb=256 -timeout=10 -print_final_stats=1)
 
