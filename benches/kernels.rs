@@ -1,9 +1,10 @@
-//! glocal's kernels against nalgebra and matrixmultiply on the same folded W, same run.
+//! glocal's kernels against nalgebra, matrixmultiply and OpenBLAS on the same folded W, same run.
 //!
 //! `cargo bench -p glocal-benches --bench kernels` (all cells, about 7 minutes), or a filter:
-//! `cargo bench -p glocal-benches --bench kernels -- d768/` . Benchmark ids are `d<d>/<who>/n<n>` where `<who>` is
-//! the kernel name from the registry (`f16_f32acc_6x16__avx2_fma_f16c`, ...) or a peer
-//! (`nalgebra_gemv_f32`, `matrixmultiply_sgemm_f32`). Square transforms d x d, n rows.
+//! `cargo bench -p glocal-benches --bench kernels -- d768/` . Benchmark ids are
+//! `d<d>/<who>/n<n>` where `<who>` is the kernel name from the registry
+//! (`f16_f32acc_6x16__avx2_fma_f16c`, ...) or a peer (`nalgebra_gemv_f32`,
+//! `matrixmultiply_sgemm_f32`, `openblas_sgemv_f32`). Square transforms d x d, n rows.
 //! Every implementation computes `y = x @ W' + b'` with the normalisation folded; peers get
 //! `y` preset to the bias (copied in every iteration) and accumulate into it.
 //! Trimmed: d = 4096 with n = 1024 (34 GFLOP per call, ~0.5 s) is not run.

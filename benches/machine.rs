@@ -1,8 +1,9 @@
 //! Measures this machine's single-core f32 FMA peak and read bandwidth, the two numbers the
 //! floor in `benches/README.md` is built from: `max(bytes(W) / bandwidth, 2 n d^2 / peak)`.
 //!
-//! `cargo bench -p glocal-benches --bench machine` (a plain binary, no criterion: it reports rates, best of 7,
-//! timed in thread CPU time so other processes on this shared machine do not count).
+//! `cargo bench -p glocal-benches --bench machine` (a plain binary, no criterion: it reports
+//! rates, best of 7, timed in thread CPU time so other processes on this shared machine do not
+//! count).
 //! * Peak: 12 independent chains of `vfmadd231ps ymm` (12 x 8 lanes x 2 flops per iteration),
 //!   enough to cover FMA latency x throughput on Zen 3 / Skylake (4 cycles x 2 pipes).
 //! * Bandwidth: a sum over a buffer with 8 ymm accumulators (`vaddps ymm, ymm, [mem]`) and

@@ -45,7 +45,8 @@ const PREFETCH_ROWS: usize = 24;
 /// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
 const WIDEN_MIN_ROWS: usize = 2 * MR;
 
-const _: () = assert!(RC % MR == 0 && NR == 16);
+// `gemv` has a match arm for every group size up to GROUP: a larger GROUP would skip panels.
+const _: () = assert!(RC % MR == 0 && NR == 16 && GROUP >= 1 && GROUP <= 4);
 
 type V16 = [float32x4_t; 4];
 

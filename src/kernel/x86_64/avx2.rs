@@ -58,7 +58,8 @@ const PREFETCH_ROWS: usize = 24;
 /// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
 const WIDEN_MIN_ROWS: usize = 2 * MR;
 
-const _: () = assert!(RC % MR == 0 && NR == 16 && KC % 2 == 0);
+// `gemv` has a match arm for every group size up to GROUP: a larger GROUP would skip panels.
+const _: () = assert!(RC % MR == 0 && NR == 16 && KC % 2 == 0 && GROUP >= 1 && GROUP <= 3);
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX2, FMA and F16C exist.
 ///
