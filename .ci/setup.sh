@@ -7,7 +7,7 @@ CARGO_FUZZ_VERSION=0.13.2
 
 need_apt=()
 for pkg in qemu-system-arm qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-           gcc-arm-none-eabi libnewlib-arm-none-eabi cmake pkg-config; do
+           gcc-arm-none-eabi libnewlib-arm-none-eabi cmake pkg-config jq; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

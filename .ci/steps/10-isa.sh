@@ -3,6 +3,11 @@
 # x86 ISA forced with GLOCAL_FORCE_ISA. tests/kernels.rs `force_isa_env_is_honoured` fails if the
 # forced ISA is not the one that ran. The per-kernel matrices in tests/kernels.rs select kernels
 # explicitly (Transform::with_isa), already ran in the main test step, and are skipped here.
+#
+# The test executables are the ones the README's command (`cargo test --workspace
+# --all-features`) built, run directly: `cargo test -p glocal` would unify features over the
+# core package alone and rebuild it and a dozen dependencies (about 95 s) for the same tests.
+# (The CLI's own tests are not run here: they clear GLOCAL_FORCE_ISA for the CLI they spawn.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "$(uname -m)" != x86_64 ]; then echo "10-isa: host is not x86_64, nothing to force"; exit 0; fi
@@ -13,7 +18,23 @@ if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /p
 else
   echo "10-isa: NOTICE: this CPU lacks AVX2/FMA/F16C; GLOCAL_FORCE_ISA=avx2 not run"
 fi
+root_manifest="$PWD/Cargo.toml"
+mapfile -t tests < <(cargo test --workspace --all-features --no-run --message-format=json \
+  | jq -r --arg m "$root_manifest" \
+      'select(.reason == "compiler-artifact" and .executable != null and .profile.test
+              and .manifest_path == $m) | .executable')
+if [ "${#tests[@]}" -lt 10 ]; then
+  echo "10-isa: expected the core's test executables, found ${#tests[@]}: ${tests[*]}"; exit 1
+fi
+log=$(mktemp /tmp/glocal-isa.XXXXXX)
+trap 'rm -f "$log"' EXIT
 for isa in "${isas[@]}"; do
-  echo "--- GLOCAL_FORCE_ISA=$isa"
-  GLOCAL_FORCE_ISA=$isa cargo test -p glocal --all-features -- "${skip[@]}"
+  echo "--- GLOCAL_FORCE_ISA=$isa (${#tests[@]} test executables, then the doctests)"
+  for t in "${tests[@]}"; do
+    if ! GLOCAL_FORCE_ISA=$isa "$t" -q "${skip[@]}" >"$log" 2>&1; then
+      cat "$log"; echo "10-isa: $t failed with GLOCAL_FORCE_ISA=$isa"; exit 1
+    fi
+    echo "$(basename "$t"): $(grep -E '^test result' "$log")"
+  done
+  GLOCAL_FORCE_ISA=$isa cargo test --workspace --all-features --doc -q
 done
