@@ -18,7 +18,7 @@ if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /p
 else
   echo "10-isa: NOTICE: this CPU lacks AVX2/FMA/F16C; GLOCAL_FORCE_ISA=avx2 not run"
 fi
-root_manifest="$PWD/Cargo.toml"
+root_manifest="$(pwd -P)/Cargo.toml"
 mapfile -t tests < <(cargo test --workspace --all-features --no-run --message-format=json \
   | jq -r --arg m "$root_manifest" \
       'select(.reason == "compiler-artifact" and .executable != null and .profile.test
