@@ -129,8 +129,12 @@ fn apply_parallel_is_bit_identical_to_apply() {
             // Every registered kernel for this dtype that can run here (i8d: scalar only).
             for isa in isas().into_iter().filter(|&i| glocal::kernel::kernel_info(i, dtype).is_some()) {
                 let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
-                // 289 and 1009 rows: more blocks than threads (dynamic claiming).
-                for &rows in &[1usize, 2, 3, 5, 6, 7, 8, 13, 17, 25, 64, 101, 289, 1009] {
+                // 289 and 1009 rows: more blocks than threads (dynamic claiming) for every
+                // kernel's MR. The split depends on the rows only, so one shape (ragged: 33
+                // columns) runs them: on all four shapes this test took 107 s under
+                // qemu-aarch64 in CI, with one 36 s.
+                let many: &[usize] = if (d_in, d_out) == (17, 33) { &[289, 1009] } else { &[] };
+                for &rows in [1usize, 2, 3, 5, 6, 7, 8, 13, 17, 25, 64, 101].iter().chain(many) {
                     let x: Vec<f32> = (0..rows * d_in).map(|_| rng.unit() as f32).collect();
                     for post in [PostOp::None, PostOp::L2Normalize] {
                         let mut want = vec![f32::NAN; rows * d_out];
