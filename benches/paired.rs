@@ -1,0 +1,142 @@
+//! glocal's kernels against OpenBLAS, timed in **interleaved pairs**: the ratio the issue's
+//! targets are stated in, measured so that the slow phases of this VM hit both sides alike.
+//!
+//! `GLOCAL_BENCH_OPENBLAS=/path/to/libopenblas.so cargo bench -p glocal-benches --bench paired`
+//! (about 2 minutes). Optional: `GLOCAL_PAIRED_DIMS=768,1024`, `GLOCAL_PAIRED_BATCHES=1,8`,
+//! `GLOCAL_PAIRED_PAIRS=41`.
+//!
+//! On this VM the same call runs at one speed for tens to hundreds of milliseconds and then at
+//! another (bf16, d = 768, batch 1: 21-35 us; benches/README.md), so two implementations timed
+//! one after the other, as criterion does, can land in different phases. Here each pair is a
+//! window of about [`WINDOW_NS`] of calls to the glocal kernel and one of calls to OpenBLAS,
+//! back to back, in alternating order (ABBA...), on the same folded W and x as `kernels.rs`.
+//! Per cell it prints the median time of each side and the median, 10th and 90th percentile
+//! of the per-pair ratio glocal / OpenBLAS, and both sides' GFLOP/s (2 n d^2 per call, from the
+//! median times). Time is the thread's CPU time, as in `kernels.rs`.
+//! Without `GLOCAL_BENCH_OPENBLAS` there is no peer, and the bench says so and exits.
+
+use glocal::pack::{self, Source};
+use glocal::{Transform, WeightDtype};
+use std::hint::black_box;
+
+mod common;
+use common::{rand_vec, thread_cpu_ns};
+mod openblas;
+use openblas::Cblas;
+
+/// CPU time per window of calls (each side of a pair).
+const WINDOW_NS: u64 = 5_000_000;
+
+/// A comma-separated list from the environment, or the default.
+fn list(var: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().parse().expect("a list of integers")).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+/// Calls per window so that a window takes about `WINDOW_NS` (at least one call).
+fn calls_per_window(f: &mut dyn FnMut()) -> usize {
+    f();
+    let t0 = thread_cpu_ns();
+    f();
+    let one = (thread_cpu_ns() - t0).max(1);
+    (WINDOW_NS / one).max(1) as usize
+}
+
+/// Mean CPU time per call over `calls` calls, in microseconds.
+fn window(f: &mut dyn FnMut(), calls: usize) -> f64 {
+    let t0 = thread_cpu_ns();
+    for _ in 0..calls {
+        f();
+    }
+    (thread_cpu_ns() - t0) as f64 / calls as f64 / 1e3
+}
+
+/// The `q` quantile (0..=1) of `v`, nearest rank.
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[((s.len() - 1) as f64 * q).round() as usize]
+}
+
+fn main() {
+    let Some(blas) = Cblas::load() else {
+        eprintln!("paired: set GLOCAL_BENCH_OPENBLAS to an OpenBLAS library (see benches/README.md)");
+        return;
+    };
+    blas.check();
+    let dims = list("GLOCAL_PAIRED_DIMS", &[512, 768, 1024, 2048, 4096]);
+    let batches = list("GLOCAL_PAIRED_BATCHES", &[1, 8, 64, 1024]);
+    let pairs = list("GLOCAL_PAIRED_PAIRS", &[41])[0].max(2);
+    let dtypes = [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16];
+    println!(
+        "{pairs} interleaved pairs of ~{} ms windows per cell; ratio = glocal / OpenBLAS",
+        WINDOW_NS / 1_000_000
+    );
+    println!();
+    println!("| d | n | weights | glocal us | OpenBLAS us | ratio (median of pairs) | p10 - p90 | GFLOP/s glocal / OpenBLAS |");
+    println!("|---:|---:|---|---:|---:|---:|---|---|");
+    for &d in &dims {
+        // The same transform, folded W and inputs as kernels.rs.
+        let source = Source {
+            d_in: d,
+            d_out: d,
+            weights: rand_vec(d * d, d as u64, 0.05),
+            bias: Some(rand_vec(d, 7, 0.1)),
+            mean: 0.01,
+            std: 0.5,
+        };
+        let (wf, bf) = source.fold();
+        let w32: Vec<f32> = wf.iter().map(|&v| v as f32).collect();
+        let b32: Vec<f32> = bf.iter().map(|&v| v as f32).collect();
+        let blobs: Vec<_> =
+            dtypes.iter().map(|&dt| pack::pack(&source, dt, "bench", "bench").expect("pack")).collect();
+        let transforms: Vec<_> = blobs.iter().map(|b| Transform::new(b.as_bytes()).expect("blob")).collect();
+        for &n in &batches {
+            // As in kernels.rs: d = 4096 with n = 1024 (34 GFLOP per call) is not run.
+            if d == 4096 && n == 1024 {
+                continue;
+            }
+            let x: Vec<f32> = rand_vec(n * d, 11, 1.0).iter().map(|&v| v as f32).collect();
+            let mut y_peer = vec![0f32; n * d];
+            let mut peer = || {
+                for row in y_peer.chunks_exact_mut(d) {
+                    row.copy_from_slice(&b32);
+                }
+                blas.gemm_acc(n, d, black_box(&x), &w32, &mut y_peer);
+            };
+            let peer_calls = calls_per_window(&mut peer);
+            for (dt, t) in dtypes.iter().zip(&transforms) {
+                let mut y = vec![0f32; n * d];
+                let mut ours = || {
+                    t.apply(black_box(&x[..]), black_box(&mut y[..])).expect("apply");
+                };
+                let our_calls = calls_per_window(&mut ours);
+                let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+                for i in 0..pairs {
+                    let (ta, tb) = if i % 2 == 0 {
+                        let ta = window(&mut ours, our_calls);
+                        (ta, window(&mut peer, peer_calls))
+                    } else {
+                        let tb = window(&mut peer, peer_calls);
+                        (window(&mut ours, our_calls), tb)
+                    };
+                    a.push(ta);
+                    b.push(tb);
+                    r.push(ta / tb);
+                }
+                let (ta, tb) = (quantile(&a, 0.5), quantile(&b, 0.5));
+                let gflops = |us: f64| 2.0 * (n * d * d) as f64 / us / 1e3;
+                println!(
+                    "| {d} | {n} | {dt:?} | {ta:.1} | {tb:.1} | {:.2} | {:.2} - {:.2} | {:.0} / {:.0} |",
+                    quantile(&r, 0.5),
+                    quantile(&r, 0.1),
+                    quantile(&r, 0.9),
+                    gflops(ta),
+                    gflops(tb),
+                );
+            }
+        }
+    }
+}
