@@ -24,7 +24,7 @@
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use glocal::pack::{self, Source};
+use glocal::pack;
 use glocal::{Transform, WeightDtype};
 use nalgebra::{DMatrix, DVector};
 use std::hint::black_box;
@@ -34,7 +34,7 @@ const DIMS: [usize; 5] = [512, 768, 1024, 2048, 4096];
 const BATCHES: [usize; 4] = [1, 8, 64, 1024];
 
 mod common;
-use common::{rand_vec, thread_cpu_ns};
+use common::{rand_vec, square_transform, thread_cpu_ns};
 mod openblas;
 use openblas::Cblas;
 
@@ -138,17 +138,7 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
         blas.check();
     }
     for d in DIMS {
-        let source = Source {
-            d_in: d,
-            d_out: d,
-            weights: rand_vec(d * d, d as u64, 0.05),
-            bias: Some(rand_vec(d, 7, 0.1)),
-            mean: 0.01,
-            std: 0.5,
-        };
-        let (wf, bf) = source.fold();
-        let w32: Vec<f32> = wf.iter().map(|&v| v as f32).collect();
-        let b32: Vec<f32> = bf.iter().map(|&v| v as f32).collect();
+        let (source, w32, b32) = square_transform(d);
         let blobs: Vec<_> = WeightDtype::ALL
             .iter()
             .map(|&dt| pack::pack(&source, dt, "bench", "bench").expect("pack"))

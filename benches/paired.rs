@@ -15,12 +15,12 @@
 //! median times). Time is the thread's CPU time, as in `kernels.rs`.
 //! Without `GLOCAL_BENCH_OPENBLAS` there is no peer, and the bench says so and exits.
 
-use glocal::pack::{self, Source};
+use glocal::pack;
 use glocal::{Transform, WeightDtype};
 use std::hint::black_box;
 
 mod common;
-use common::{rand_vec, thread_cpu_ns};
+use common::{rand_vec, square_transform, thread_cpu_ns};
 mod openblas;
 use openblas::Cblas;
 
@@ -79,17 +79,7 @@ fn main() {
     println!("|---:|---:|---|---:|---:|---:|---|---|");
     for &d in &dims {
         // The same transform, folded W and inputs as kernels.rs.
-        let source = Source {
-            d_in: d,
-            d_out: d,
-            weights: rand_vec(d * d, d as u64, 0.05),
-            bias: Some(rand_vec(d, 7, 0.1)),
-            mean: 0.01,
-            std: 0.5,
-        };
-        let (wf, bf) = source.fold();
-        let w32: Vec<f32> = wf.iter().map(|&v| v as f32).collect();
-        let b32: Vec<f32> = bf.iter().map(|&v| v as f32).collect();
+        let (source, w32, b32) = square_transform(d);
         let blobs: Vec<_> =
             dtypes.iter().map(|&dt| pack::pack(&source, dt, "bench", "bench").expect("pack")).collect();
         let transforms: Vec<_> = blobs.iter().map(|b| Transform::new(b.as_bytes()).expect("blob")).collect();

@@ -10,7 +10,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use glocal::pack::{self, Source};
+use glocal::pack;
 use glocal::{PostOp, Transform, WeightDtype};
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,17 +19,10 @@ const ROWS: usize = 16384;
 const D: usize = 768;
 
 mod common;
-use common::rand_vec;
+use common::{rand_vec, square_transform};
 
 fn bench(c: &mut Criterion) {
-    let source = Source {
-        d_in: D,
-        d_out: D,
-        weights: rand_vec(D * D, 3, 0.05),
-        bias: Some(rand_vec(D, 7, 0.1)),
-        mean: 0.01,
-        std: 0.5,
-    };
+    let (source, _, _) = square_transform(D);
     let blob = pack::pack(&source, WeightDtype::F16, "bench", "bench").expect("pack");
     let t = Transform::new(blob.as_bytes()).expect("blob");
     let x: Vec<f32> = rand_vec(ROWS * D, 11, 1.0).iter().map(|&v| v as f32).collect();

@@ -1,5 +1,7 @@
 //! Helpers shared by the benchmarks.
 
+use glocal::pack::Source;
+
 /// `n` reproducible pseudo-random values, uniform in `[-scale, scale)` (xorshift64*).
 pub fn rand_vec(n: usize, seed: u64, scale: f64) -> Vec<f64> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -20,4 +22,21 @@ pub fn thread_cpu_ns() -> u64 {
     // SAFETY: ts is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The benchmarks' `d x d` transform (weights seeded by `d`, a bias, mean 0.01, std 0.5) with
+/// its folded weights and bias in f32, which the peers use.
+pub fn square_transform(d: usize) -> (Source, Vec<f32>, Vec<f32>) {
+    let source = Source {
+        d_in: d,
+        d_out: d,
+        weights: rand_vec(d * d, d as u64, 0.05),
+        bias: Some(rand_vec(d, 7, 0.1)),
+        mean: 0.01,
+        std: 0.5,
+    };
+    let (wf, bf) = source.fold();
+    let w32 = wf.iter().map(|&v| v as f32).collect();
+    let b32 = bf.iter().map(|&v| v as f32).collect();
+    (source, w32, b32)
 }
