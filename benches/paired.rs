@@ -68,7 +68,9 @@ fn main() {
     blas.check();
     let dims = list("GLOCAL_PAIRED_DIMS", &[512, 768, 1024, 2048, 4096]);
     let batches = list("GLOCAL_PAIRED_BATCHES", &[1, 8, 64, 1024]);
-    let pairs = list("GLOCAL_PAIRED_PAIRS", &[41])[0].max(2);
+    let pairs = std::env::var("GLOCAL_PAIRED_PAIRS")
+        .map_or(41, |v| v.trim().parse().expect("GLOCAL_PAIRED_PAIRS: an integer"))
+        .max(2);
     let dtypes = [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16];
     println!(
         "{pairs} interleaved pairs of ~{} ms windows per cell; ratio = glocal / OpenBLAS",

@@ -36,5 +36,6 @@ for isa in "${isas[@]}"; do
     fi
     echo "$(basename "$t"): $(grep -E '^test result' "$log")"
   done
+  # --workspace here too: the doctests link the core as built with the workspace's features.
   GLOCAL_FORCE_ISA=$isa cargo test --workspace --all-features --doc -q
 done
