@@ -1,10 +1,12 @@
 //! AVX2 + FMA kernels (F16C for f16 weights): a `6x16` register tile for batches and a
 //! multi-panel streamer for single rows.
 //!
-//! * **Batch 1** ([`gemv`]): [`GROUP`] panels in flight at once (six independent FMA chains:
-//!   with four panels LLVM spills an accumulator, whose store-reload round trip then bounds
-//!   the loop), `k` unrolled by two, software prefetch
-//!   [`PREFETCH_ROWS`] rows ahead in every panel. Each weight is read exactly once. bf16 rows
+//! * **Batch 1** ([`gemv`]): several panels in flight at once, `k` unrolled by two. 16-bit
+//!   and int8 weights: [`GROUP`] panels (six independent FMA chains: with four panels LLVM
+//!   spills an accumulator, whose store-reload round trip then bounds the loop), software
+//!   prefetch [`PREFETCH_ROWS`] rows ahead in every panel. f32 weights: [`GROUP_F32`] panels,
+//!   loads folded into the FMAs, no software prefetch (the hardware prefetchers stream six
+//!   sequential panels faster on their own). Each weight is read exactly once. bf16 rows
 //!   are widened by interleaving with zero words, with the accumulators in a permuted column
 //!   order that is undone once per panel ([`load16s`]).
 //! * **Batches** ([`gemm`]): for a chunk of up to [`RC`] rows and one panel, the accumulators of
@@ -49,17 +51,33 @@ const KC: usize = 256;
 const RC: usize = 72;
 /// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
 const XC: usize = 256;
-/// Panels streamed at once on the batch-1 path. Three, not four: with four (8 accumulators,
-/// 2 broadcasts and the widened weights of two rows) LLVM spills an accumulator to the stack,
-/// and the f16 stream ran 1.15-1.6x slower (d = 512-2048; benches/README.md).
+/// Panels streamed at once on the batch-1 path for 16-bit and int8 weights. Three, not four:
+/// with four (8 accumulators, 2 broadcasts and the widened weights of two rows) LLVM spills an
+/// accumulator to the stack, and the f16 stream ran 1.15-1.6x slower (d = 512-2048;
+/// benches/README.md).
 const GROUP: usize = 3;
-/// Software prefetch distance on the batch-1 path, in weight rows (of `NR` elements).
+/// Panels streamed at once on the batch-1 path for f32 weights. Their loads fold into the
+/// FMAs, so six panels (12 accumulators, 2 broadcasts) fit in registers, and six streams in
+/// flight read L3 and DRAM faster than three (d = 2048: 0.78x OpenBLAS against 0.87-0.89x;
+/// benches/README.md).
+const GROUP_F32: usize = 6;
+/// Software prefetch distance on the batch-1 path for 16-bit and int8 weights, in weight rows
+/// (of `NR` elements). f32 weights are not prefetched: the hardware prefetchers alone stream
+/// them faster (d = 2048 / 4096: 0.89 / 0.94x OpenBLAS without, 1.39 / 1.31x with).
 const PREFETCH_ROWS: usize = 24;
 /// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
 const WIDEN_MIN_ROWS: usize = 2 * MR;
 
-// `gemv` has a match arm for every group size up to GROUP: a larger GROUP would skip panels.
+// `gemv` has a match arm for every group size up to GROUP and one for GROUP_F32 (remainders
+// below it go by GROUP): other sizes would skip panels.
 const _: () = assert!(RC % MR == 0 && NR == 16 && KC % 2 == 0 && GROUP >= 1 && GROUP <= 3);
+const _: () = assert!(GROUP_F32 > GROUP);
+
+/// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
+#[inline(always)]
+fn is_f32<W: WeightElem>() -> bool {
+    W::DTYPE == WeightDtype::F32
+}
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX2, FMA and F16C exist.
 ///
@@ -170,8 +188,8 @@ unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
     }
 }
 
-/// Single row: panels in groups of [`GROUP`]. With `aux` (i8d), the input is scaled and the
-/// diagonal term added.
+/// Single row: panels in groups of [`GROUP_F32`] (f32 weights) or [`GROUP`]. With `aux` (i8d),
+/// the input is scaled and the diagonal term added.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`;
@@ -186,10 +204,11 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     let count = p.count();
     let mut q = 0;
     while q < count {
-        let n = GROUP.min(count - q);
+        let n = if is_f32::<W>() && count - q >= GROUP_F32 { GROUP_F32 } else { GROUP.min(count - q) };
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
+                GROUP_F32 => group::<W, I, O, GROUP_F32>(p, aux, q, x, y),
                 3 => group::<W, I, O, 3>(p, aux, q, x, y),
                 2 => group::<W, I, O, 2>(p, aux, q, x, y),
                 _ => group::<W, I, O, 1>(p, aux, q, x, y),
@@ -292,10 +311,12 @@ unsafe fn stream<W: WeightElem, const P: usize>(
             let x1 = _mm256_broadcast_ss(&*x.add(k + 1));
             for (g, ag) in a.iter_mut().enumerate() {
                 let wp = w.add(g * stride + k * NR);
-                for l in 0..lines {
-                    _mm_prefetch::<_MM_HINT_T0>(
-                        wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
-                    );
+                if !is_f32::<W>() {
+                    for l in 0..lines {
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
+                        );
+                    }
                 }
                 let [w0, w1] = load16s(wp);
                 let [w2, w3] = load16s(wp.add(NR));
@@ -337,10 +358,12 @@ unsafe fn stream1<W: WeightElem>(w: *const W, x: *const f32, kc: usize, acc: &mu
     unsafe {
         while k + 4 <= kc {
             let wp = w.add(k * NR);
-            for l in 0..lines {
-                _mm_prefetch::<_MM_HINT_T0>(
-                    wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
-                );
+            if !is_f32::<W>() {
+                for l in 0..lines {
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
+                    );
+                }
             }
             for (u, au) in a.iter_mut().enumerate() {
                 let xv = _mm256_broadcast_ss(&*x.add(k + u));
