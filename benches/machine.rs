@@ -19,39 +19,12 @@
 
 use std::hint::black_box;
 
+mod peak;
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::peak::hsum;
     use core::arch::x86_64::*;
-
-    /// The sum of every lane of every accumulator (so nothing is optimised away).
-    #[target_feature(enable = "avx")]
-    fn hsum(c: &[__m256]) -> f32 {
-        let mut s = _mm256_setzero_ps();
-        for &ci in c {
-            s = _mm256_add_ps(s, ci);
-        }
-        let mut out = [0f32; 8];
-        // SAFETY: out holds 8 f32.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), s) };
-        out.iter().sum()
-    }
-
-    /// Returns a value depending on every chain so nothing is optimised away.
-    ///
-    /// # Safety
-    /// avx2 and fma present.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn fma_chains(iters: u64) -> f32 {
-        let m = _mm256_set1_ps(0.999_999);
-        let a = _mm256_set1_ps(1e-7);
-        let mut c = [_mm256_set1_ps(1.0); 12];
-        for _ in 0..iters {
-            for ci in c.iter_mut() {
-                *ci = _mm256_fmadd_ps(*ci, m, a);
-            }
-        }
-        hsum(&c)
-    }
 
     /// `sum_k x * widen(w[k])` over `passes` passes of `buf`, 8 weights per step, 8 independent
     /// accumulators; `INT8` selects int8 weights (`vpmovsxbd` + `vcvtdq2ps`), else f16
@@ -125,13 +98,13 @@ fn main() {
         return;
     }
     let iters = 50_000_000u64;
-    let peak = best_of(7, || {
+    let peak_gflops = best_of(7, || {
         let t = cpu_now();
         // SAFETY: avx2 and fma detected above.
-        black_box(unsafe { x86::fma_chains(black_box(iters)) });
-        (iters * 12 * 16) as f64 / (cpu_now() - t) / 1e9
+        black_box(unsafe { peak::fma_chains(black_box(iters)) });
+        (iters * peak::FLOP_PER_ITER) as f64 / (cpu_now() - t) / 1e9
     });
-    println!("peak f32 FMA, one core: {peak:.1} GFLOP/s (12 chains of vfmadd231ps ymm, best of 7)");
+    println!("peak f32 FMA, one core: {peak_gflops:.1} GFLOP/s (12 chains of vfmadd231ps ymm, best of 7)");
     if std::is_x86_feature_detected!("f16c") {
         // Small finite f16 values and small int8 values; the bytes only need to be harmless.
         let buf: Vec<u8> = (0..16 * 1024).map(|i| (i * 37 % 61) as u8).collect();
@@ -153,7 +126,7 @@ fn main() {
             // The FMA peak in weights: one multiply-add (2 flops) per weight.
             println!(
                 "widen + FMA from L1, {name}: {gw:.1} G weights/s ({:.2} of the FMA peak)",
-                gw / (peak / 2.0)
+                gw / (peak_gflops / 2.0)
             );
         }
     }

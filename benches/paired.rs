@@ -13,6 +13,12 @@
 //! Per cell it prints the median time of each side and the median, 10th and 90th percentile
 //! of the per-pair ratio glocal / OpenBLAS, and both sides' GFLOP/s (2 n d^2 per call, from the
 //! median times). Time is the thread's CPU time, as in `kernels.rs`.
+//!
+//! From batch [`PEAK_MIN_BATCH`] on, where the issue also asks for a fraction of the FMA peak,
+//! each pair gets a third window between its two: the peak loop of `machine.rs`
+//! ([`peak::fma_chains`]). Each side's rate is divided by the peak measured next to it, and the
+//! table gives the median of those fractions: the same VM phase on both sides of the division
+//! (on this VM the peak loop itself reads 65-70 GFLOP/s in one phase and 90 in another).
 //! Without `GLOCAL_BENCH_OPENBLAS` there is no peer, and the bench says so and exits.
 
 use glocal::pack;
@@ -23,9 +29,12 @@ mod common;
 use common::{rand_vec, square_transform, thread_cpu_ns};
 mod openblas;
 use openblas::Cblas;
+mod peak;
 
 /// CPU time per window of calls (each side of a pair).
 const WINDOW_NS: u64 = 5_000_000;
+/// From this batch on, each pair also times the FMA peak (see the module documentation).
+const PEAK_MIN_BATCH: usize = 64;
 
 /// A comma-separated list from the environment, or the default.
 fn list(var: &str, default: &[usize]) -> Vec<usize> {
@@ -60,7 +69,21 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     s[((s.len() - 1) as f64 * q).round() as usize]
 }
 
+/// A window of the FMA peak loop: GFLOP/s.
+#[cfg(target_arch = "x86_64")]
+fn peak_window(iters: u64) -> f64 {
+    let t0 = thread_cpu_ns();
+    // SAFETY: main checked avx2 and fma.
+    black_box(unsafe { peak::fma_chains(black_box(iters)) });
+    (iters * peak::FLOP_PER_ITER) as f64 / (thread_cpu_ns() - t0).max(1) as f64
+}
+
+#[cfg(target_arch = "x86_64")]
 fn main() {
+    if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+        eprintln!("paired: no AVX2+FMA, nothing measured");
+        return;
+    }
     let Some(blas) = Cblas::load() else {
         eprintln!("paired: set GLOCAL_BENCH_OPENBLAS to an OpenBLAS library (see benches/README.md)");
         return;
@@ -76,9 +99,13 @@ fn main() {
         "{pairs} interleaved pairs of ~{} ms windows per cell; ratio = glocal / OpenBLAS",
         WINDOW_NS / 1_000_000
     );
+    // Iterations of the peak loop per window, from a short calibration run.
+    let peak_iters = (WINDOW_NS as f64 * peak_window(200_000) / peak::FLOP_PER_ITER as f64) as u64;
     println!();
-    println!("| d | n | weights | glocal us | OpenBLAS us | ratio (median of pairs) | p10 - p90 | GFLOP/s glocal / OpenBLAS |");
-    println!("|---:|---:|---|---:|---:|---:|---|---|");
+    println!(
+        "| d | n | weights | glocal us | OpenBLAS us | ratio (median of pairs) | p10 - p90 | GFLOP/s glocal / OpenBLAS | of peak glocal / OpenBLAS |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---|---|---|");
     for &d in &dims {
         // The same transform, folded W and inputs as kernels.rs.
         let (source, w32, b32) = square_transform(d);
@@ -105,23 +132,33 @@ fn main() {
                     t.apply(black_box(&x[..]), black_box(&mut y[..])).expect("apply");
                 };
                 let our_calls = calls_per_window(&mut ours);
+                let gflops = |us: f64| 2.0 * (n * d * d) as f64 / us / 1e3;
+                let with_peak = n >= PEAK_MIN_BATCH;
                 let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut a_peak, mut b_peak) = (Vec::new(), Vec::new());
                 for i in 0..pairs {
-                    let (ta, tb) = if i % 2 == 0 {
-                        let ta = window(&mut ours, our_calls);
-                        (ta, window(&mut peer, peer_calls))
-                    } else {
-                        let tb = window(&mut peer, peer_calls);
-                        (window(&mut ours, our_calls), tb)
-                    };
+                    // AB, BA, ...; the peak window, if any, between the two.
+                    let first_ours = i % 2 == 0;
+                    let t1 =
+                        if first_ours { window(&mut ours, our_calls) } else { window(&mut peer, peer_calls) };
+                    let gp = if with_peak { peak_window(peak_iters) } else { f64::NAN };
+                    let t2 =
+                        if first_ours { window(&mut peer, peer_calls) } else { window(&mut ours, our_calls) };
+                    let (ta, tb) = if first_ours { (t1, t2) } else { (t2, t1) };
                     a.push(ta);
                     b.push(tb);
                     r.push(ta / tb);
+                    a_peak.push(gflops(ta) / gp);
+                    b_peak.push(gflops(tb) / gp);
                 }
                 let (ta, tb) = (quantile(&a, 0.5), quantile(&b, 0.5));
-                let gflops = |us: f64| 2.0 * (n * d * d) as f64 / us / 1e3;
+                let of_peak = if with_peak {
+                    format!("{:.2} / {:.2}", quantile(&a_peak, 0.5), quantile(&b_peak, 0.5))
+                } else {
+                    "-".to_string()
+                };
                 println!(
-                    "| {d} | {n} | {dt:?} | {ta:.1} | {tb:.1} | {:.2} | {:.2} - {:.2} | {:.0} / {:.0} |",
+                    "| {d} | {n} | {dt:?} | {ta:.1} | {tb:.1} | {:.2} | {:.2} - {:.2} | {:.0} / {:.0} | {of_peak} |",
                     quantile(&r, 0.5),
                     quantile(&r, 0.1),
                     quantile(&r, 0.9),
@@ -131,4 +168,9 @@ fn main() {
             }
         }
     }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn main() {
+    println!("paired: only written for x86_64");
 }
