@@ -12,11 +12,12 @@
 //! * **Batches** ([`gemm`]): for a chunk of up to [`RC`] rows and one panel, the accumulators of
 //!   all rows live in a small stack scratch started from the bias; `d_in` is walked in blocks of
 //!   [`KC`] rows so the weights of a block stay in L1 while every [`MR`]-row tile of the chunk
-//!   uses them. With [`WIDEN_MIN_ROWS`] rows or more, 16-bit weights are widened to f32 once per
-//!   block into a stack buffer (16 KiB) and reused by all tiles; with fewer, they are widened
-//!   in registers (`vcvtph2ps`, or zero-extend and shift for bf16) inside the tile. While the
-//!   tiles of a block run, they prefetch the next block into L1, each tile its share, one line
-//!   every few `k` steps: without it the first tile of each block waits on L3 or DRAM.
+//!   uses them (the tile's `k` loop unrolled by [`TILE_UNROLL`]). With [`WIDEN_MIN_ROWS`] rows
+//!   or more, 16-bit weights are widened to f32 once per block into a stack buffer (16 KiB) and
+//!   reused by all tiles; with fewer, they are widened in registers (`vcvtph2ps`, or
+//!   zero-extend and shift for bf16) inside the tile. While the tiles of a block run, they
+//!   prefetch the next block into L1, each tile its share, one line every few `k` steps:
+//!   without it the first tile of each block waits on L3 or DRAM.
 //! * Ragged edges: panels are zero padded to 16 columns (the kernels compute all 16 and the
 //!   store writes the valid ones); the row remainder gets a tile of its own height (a
 //!   const-generic tile, chosen once per tile). No per-element branch in any hot loop.
@@ -67,6 +68,11 @@ const GROUP_F32: usize = 6;
 /// (of `NR` elements). f32 weights are not prefetched: the hardware prefetchers alone stream
 /// them faster (d = 2048 / 4096: 0.89 / 0.94x OpenBLAS without, 1.39 / 1.31x with).
 const PREFETCH_ROWS: usize = 24;
+/// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues about a fifth
+/// fewer instructions per FMA (the loop counter and the six input-row addresses are shared by
+/// four steps), which counts whenever the core's front end is shared (paired, batches 64 and
+/// 1024, geometric means: 0.96 -> 0.90x and 1.13 -> 1.05x OpenBLAS).
+const TILE_UNROLL: usize = 4;
 /// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
 const WIDEN_MIN_ROWS: usize = 2 * MR;
 
@@ -558,8 +564,8 @@ unsafe fn tile<W: WeightElem, const R: usize>(
             *cr = [_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8))];
             *xp = x.add(r * xs);
         }
-        // Steps of `k` per prefetch hint.
-        let seg = kc.checked_div(pf.lines).map_or(kc, |s| s.max(1));
+        // Steps of `k` per prefetch hint, a multiple of the unroll.
+        let seg = kc.checked_div(pf.lines).map_or(kc, |s| (s / TILE_UNROLL * TILE_UNROLL).max(TILE_UNROLL));
         let mut k = 0;
         let mut line = 0;
         while k < kc {
@@ -569,7 +575,8 @@ unsafe fn tile<W: WeightElem, const R: usize>(
                 line += 1;
             }
             let end = (k + seg).min(kc);
-            while k < end {
+            // One `k` step: two weight vectors, R broadcasts, 2 R FMAs.
+            let step = |c: &mut [[__m256; 2]; R], k: usize| {
                 let wp = w.add(k * NR);
                 let w0 = load8(wp);
                 let w1 = load8(wp.add(8));
@@ -578,6 +585,15 @@ unsafe fn tile<W: WeightElem, const R: usize>(
                     cr[0] = _mm256_fmadd_ps(xv, w0, cr[0]);
                     cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
                 }
+            };
+            while k + TILE_UNROLL <= end {
+                for u in 0..TILE_UNROLL {
+                    step(&mut c, k + u);
+                }
+                k += TILE_UNROLL;
+            }
+            while k < end {
+                step(&mut c, k);
                 k += 1;
             }
         }
