@@ -118,7 +118,13 @@ pub(crate) fn panels_in_bounds<W: WeightElem>(p: &Panels<'_, W>) -> bool {
 /// Once per panel and row: outside the hot loop.
 #[inline(always)]
 pub(crate) fn store_row<O: Element>(acc: &[f32; NR], y_row: &mut [O], col0: usize) {
-    if let Some(dst) = y_row.get_mut(col0..) {
+    let Some(dst) = y_row.get_mut(col0..) else { return };
+    // A full panel as a fixed-length array: the copy is inlined, not a `memcpy` call per row.
+    if let Some(full) = dst.first_chunk_mut::<NR>() {
+        for (d, &a) in full.iter_mut().zip(acc) {
+            *d = O::from_f32(a);
+        }
+    } else {
         for (d, &a) in dst.iter_mut().zip(acc) {
             *d = O::from_f32(a);
         }
