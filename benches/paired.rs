@@ -2,7 +2,7 @@
 //! targets are stated in, measured so that the slow phases of this VM hit both sides alike.
 //!
 //! `GLOCAL_BENCH_OPENBLAS=/path/to/libopenblas.so cargo bench -p glocal-benches --bench paired`
-//! (about 80 s). Optional: `GLOCAL_PAIRED_DIMS=768,1024`, `GLOCAL_PAIRED_BATCHES=1,8`,
+//! (about 85 s). Optional: `GLOCAL_PAIRED_DIMS=768,1024`, `GLOCAL_PAIRED_BATCHES=1,8`,
 //! `GLOCAL_PAIRED_PAIRS=41`.
 //!
 //! On this VM the same call runs at one speed for tens to hundreds of milliseconds and then at

@@ -13,6 +13,11 @@ measured read bandwidth for a buffer of bytes(W), interpolated in log size betwe
 measured buffer sizes (benches/machine.rs). `x f16` (i8d rows only): time / the f16 kernel's
 time in the same cell (issue 8's batch-1 target: <= 0.6 for d >= 768). `--numpy` is optional
 (without it the best peer is the fastest Rust peer).
+
+With `--key`, it prints instead the key-ratio table of benches/README.md: per (d, n), each glocal
+kernel's time over OpenBLAS's (sgemv for n = 1, sgemm otherwise, f32 weights, loaded into the
+criterion process with GLOCAL_BENCH_OPENBLAS), i8d over f16, and GFLOP/s with the fraction of
+`--peak`.
 """
 import argparse
 import bisect
@@ -29,6 +34,7 @@ def main():
     ap.add_argument("--peak", type=float, required=True, help="GFLOP/s")
     ap.add_argument("--bw", required=True,
                     help="read bandwidth curve from benches/machine.rs: KiB:GB/s,KiB:GB/s,...")
+    ap.add_argument("--key", action="store_true", help="print the key-ratio table instead")
     a = ap.parse_args()
 
     curve = sorted((float(k) * 1024, float(v)) for k, v in (p.split(":") for p in a.bw.split(",")))
@@ -68,6 +74,10 @@ def main():
             return d * d + 8 * d  # int8 panels + f32 scales and diagonal
         return d * d * (2 if impl.startswith(("f16_", "bf16_")) else 4)
 
+    if a.key:
+        key_table(times, a.peak)
+        return
+
     print("| d | n | implementation | us | GFLOP/s | GB/s of W | x best peer | x floor | x f16 |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for (d, n) in sorted(times):
@@ -84,6 +94,25 @@ def main():
             x_f16 = f"{t / f16[0]:.2f}" if impl.startswith("i8d_") and len(f16) == 1 else "-"
             print(f"| {d} | {n} | `{impl}` | {t * 1e6:.1f} | {flops:.1f} | {wbytes / t / 1e9:.1f} | "
                   f"{t / best_peer:.2f} | {t / floor:.2f} | {x_f16} |")
+
+
+def key_table(times, peak):
+    """glocal's kernels over OpenBLAS (f32 weights) per (d, n), and their GFLOP/s."""
+    print(f"| d | n | OpenBLAS us | f32 x OB | f16 x OB | bf16 x OB | i8d x f16 | "
+          f"f32 / f16 / bf16 GFLOP/s (x peak {peak}) | OpenBLAS GFLOP/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for (d, n) in sorted(times):
+        cell = times[(d, n)]
+        ob = cell.get("openblas_sgemv_f32" if n == 1 else "openblas_sgemm_f32")
+        ours = {dt: next((v for k, v in cell.items() if k.startswith(dt + "_") and "__" in k), None)
+                for dt in ("f32", "f16", "bf16", "i8d")}
+        if ob is None or None in ours.values():
+            continue
+        gflops = lambda t: 2 * n * d * d / t / 1e9
+        rate = " / ".join(f"{gflops(ours[dt]):.0f} ({gflops(ours[dt]) / peak:.2f})" for dt in ("f32", "f16", "bf16"))
+        print(f"| {d} | {n} | {ob * 1e6:.1f} | {ours['f32'] / ob:.2f} | {ours['f16'] / ob:.2f} | "
+              f"{ours['bf16'] / ob:.2f} | {ours['i8d'] / ours['f16']:.2f} | {rate} | "
+              f"{gflops(ob):.0f} ({gflops(ob) / peak:.2f}) |")
 
 
 if __name__ == "__main__":
