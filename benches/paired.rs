@@ -141,15 +141,17 @@ fn main() {
                     let first_ours = i % 2 == 0;
                     let t1 =
                         if first_ours { window(&mut ours, our_calls) } else { window(&mut peer, peer_calls) };
-                    let gp = if with_peak { peak_window(peak_iters) } else { f64::NAN };
+                    let gp = with_peak.then(|| peak_window(peak_iters));
                     let t2 =
                         if first_ours { window(&mut peer, peer_calls) } else { window(&mut ours, our_calls) };
                     let (ta, tb) = if first_ours { (t1, t2) } else { (t2, t1) };
                     a.push(ta);
                     b.push(tb);
                     r.push(ta / tb);
-                    a_peak.push(gflops(ta) / gp);
-                    b_peak.push(gflops(tb) / gp);
+                    if let Some(gp) = gp {
+                        a_peak.push(gflops(ta) / gp);
+                        b_peak.push(gflops(tb) / gp);
+                    }
                 }
                 let (ta, tb) = (quantile(&a, 0.5), quantile(&b, 0.5));
                 let of_peak = if with_peak {

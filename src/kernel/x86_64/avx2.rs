@@ -564,6 +564,17 @@ unsafe fn tile<W: WeightElem, const R: usize>(
             *cr = [_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8))];
             *xp = x.add(r * xs);
         }
+        // One `k` step: two weight vectors, R broadcasts, 2 R FMAs.
+        let step = |c: &mut [[__m256; 2]; R], k: usize| {
+            let wp = w.add(k * NR);
+            let w0 = load8(wp);
+            let w1 = load8(wp.add(8));
+            for (cr, xp) in c.iter_mut().zip(xr.iter()) {
+                let xv = _mm256_broadcast_ss(&*xp.add(k));
+                cr[0] = _mm256_fmadd_ps(xv, w0, cr[0]);
+                cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
+            }
+        };
         // Steps of `k` per prefetch hint, a multiple of the unroll.
         let seg = kc.checked_div(pf.lines).map_or(kc, |s| (s / TILE_UNROLL * TILE_UNROLL).max(TILE_UNROLL));
         let mut k = 0;
@@ -575,17 +586,6 @@ unsafe fn tile<W: WeightElem, const R: usize>(
                 line += 1;
             }
             let end = (k + seg).min(kc);
-            // One `k` step: two weight vectors, R broadcasts, 2 R FMAs.
-            let step = |c: &mut [[__m256; 2]; R], k: usize| {
-                let wp = w.add(k * NR);
-                let w0 = load8(wp);
-                let w1 = load8(wp.add(8));
-                for (cr, xp) in c.iter_mut().zip(xr.iter()) {
-                    let xv = _mm256_broadcast_ss(&*xp.add(k));
-                    cr[0] = _mm256_fmadd_ps(xv, w0, cr[0]);
-                    cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
-                }
-            };
             while k + TILE_UNROLL <= end {
                 for u in 0..TILE_UNROLL {
                     step(&mut c, k + u);
