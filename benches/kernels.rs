@@ -34,7 +34,9 @@ const DIMS: [usize; 5] = [512, 768, 1024, 2048, 4096];
 const BATCHES: [usize; 4] = [1, 8, 64, 1024];
 
 mod common;
-use common::{rand_vec, square_transform, thread_cpu_ns};
+use common::{rand_vec, square_transform};
+mod clock;
+use clock::thread_cpu_ns;
 mod openblas;
 use openblas::Cblas;
 

@@ -19,6 +19,7 @@
 
 use std::hint::black_box;
 
+mod clock;
 mod peak;
 
 #[cfg(target_arch = "x86_64")]
@@ -79,12 +80,9 @@ mod x86 {
     }
 }
 
-/// CPU time of this thread in seconds (the machine is shared: wall time would count others).
+/// CPU time of this thread in seconds.
 fn cpu_now() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: ts is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    clock::thread_cpu_ns() as f64 * 1e-9
 }
 
 fn best_of<F: FnMut() -> f64>(n: usize, mut f: F) -> f64 {

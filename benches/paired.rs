@@ -26,7 +26,9 @@ use glocal::{Transform, WeightDtype};
 use std::hint::black_box;
 
 mod common;
-use common::{rand_vec, square_transform, thread_cpu_ns};
+use common::{rand_vec, square_transform};
+mod clock;
+use clock::thread_cpu_ns;
 mod openblas;
 use openblas::Cblas;
 mod peak;

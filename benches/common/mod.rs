@@ -15,15 +15,6 @@ pub fn rand_vec(n: usize, seed: u64, scale: f64) -> Vec<f64> {
         .collect()
 }
 
-/// CPU time of the calling thread, in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`).
-#[allow(dead_code)] // parallel.rs times several threads by the wall clock instead
-pub fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: ts is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is supported on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// The benchmarks' `d x d` transform (weights seeded by `d`, a bias, mean 0.01, std 0.5) with
 /// its folded weights and bias in f32, which the peers use.
 pub fn square_transform(d: usize) -> (Source, Vec<f32>, Vec<f32>) {
