@@ -250,9 +250,8 @@ fn edge_shapes_f32_io_every_kernel() {
     }
 }
 
-/// Batches beyond the tile: the widened-weights path (>= 2 MR rows), several row chunks, and
-/// the packed-input path (>= 4 panels with f32 outputs: full panels, a ragged last panel,
-/// several K-blocks, more than one chunk of 48 rows).
+/// Batches beyond the tile: the widened-weights path (>= 2 MR rows), several panels with a
+/// ragged last one, several K-blocks (`d_in` 300), and more than one chunk of 72 rows.
 #[test]
 fn large_batches_every_kernel() {
     for (mr, ks) in by_mr() {
