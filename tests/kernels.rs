@@ -263,6 +263,74 @@ fn large_batches_every_kernel() {
     }
 }
 
+/// `apply_with_workspace` on one transform and batch: bit for bit what `apply` gives, with a
+/// workspace of exactly `workspace_len`, one element short (runs unpacked), longer, or empty;
+/// `workspace_len` is `min(rows, 72) * d_in` for the AVX2 kernels from 12 rows on, else 0.
+fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed: u64) {
+    let (d_in, d_out) = (t.d_in(), t.d_out());
+    let case = format!(
+        "{} d_in {d_in} d_out {d_out} rows {rows} in {} out {}",
+        t.kernel().name,
+        type_name::<I>(),
+        type_name::<O>()
+    );
+    let (x, _) = inputs::<I>(rows * d_in, seed, false);
+    let mut want = vec![O::from_f32(f32::NAN); rows * d_out];
+    assert_eq!(t.apply(&x, &mut want), Ok(rows), "{case}");
+    let len = t.workspace_len(rows);
+    let expected = if t.kernel().isa == Isa::Avx2 && rows >= 12 { rows.min(72) * d_in } else { 0 };
+    assert_eq!(len, expected, "workspace_len, {case}");
+    for ws_len in [len, len.saturating_sub(1), len + 7, 0] {
+        let mut ws = vec![f32::NAN; ws_len];
+        let mut got = vec![O::from_f32(f32::NAN); rows * d_out];
+        assert_eq!(t.apply_with_workspace(&x, &mut got, &mut ws), Ok(rows), "{case}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                g.to_f32().to_bits(),
+                w.to_f32().to_bits(),
+                "workspace of {ws_len}, {case}: y[{}][{}] {} against apply's {}",
+                i / d_out,
+                i % d_out,
+                g.to_f32(),
+                w.to_f32()
+            );
+        }
+    }
+    // Wrong lengths: the error `apply` gives, `y` untouched.
+    let mut ws = vec![0f32; len];
+    let mut y = vec![O::from_f32(7.0); rows * d_out - 1];
+    assert_eq!(
+        t.apply_with_workspace(&x, &mut y, &mut ws),
+        Err(Error::OutputLength { found: rows * d_out - 1, expected: rows * d_out }),
+        "{case}"
+    );
+    assert!(y.iter().all(|v| v.to_f32() == 7.0), "y written on error, {case}");
+}
+
+/// Packed inputs (`apply_with_workspace`): every kernel and weight dtype, several K-blocks
+/// (`d_in` 300), a ragged last panel, one and two chunks of 72 rows, tiles of every height,
+/// 16-bit inputs and outputs, and `i8d` (its scaled inputs are packed).
+#[test]
+fn workspace_matches_apply_bit_for_bit_every_kernel() {
+    for k in runnable() {
+        for &(d_in, d_out) in &[(300, 77), (70, 64), (NR + 1, 2 * NR + 3), (1, 5)] {
+            let seed = (d_in * 5 + d_out) as u64;
+            let mut src = source(d_in, d_out, seed, false);
+            if k.dtype == WeightDtype::I8d {
+                common::i8d_exact(&mut src.weights, d_in, d_out);
+            }
+            let blob = pack::pack(&src, k.dtype, "t", "workspace").expect("pack");
+            let t = Transform::with_isa(blob.as_bytes(), k.isa).expect("blob loads");
+            assert_eq!(t.kernel().name, k.name, "with_isa chose another kernel");
+            for rows in [1, 11, 12, 13, 73, 150] {
+                check_workspace::<f32, f32>(&t, rows, seed + rows as u64);
+                check_workspace::<f16, f32>(&t, rows, seed + rows as u64);
+                check_workspace::<bf16, bf16>(&t, rows, seed + rows as u64);
+            }
+        }
+    }
+}
+
 #[test]
 fn sixteen_bit_inputs_and_outputs_every_kernel() {
     for (mr, ks) in by_mr() {

@@ -401,22 +401,50 @@ pub fn kernel_info(isa: Isa, dtype: WeightDtype) -> Option<&'static KernelInfo> 
     KERNELS.iter().find(|k| k.isa == isa && k.dtype == dtype)
 }
 
+/// f32 elements of workspace the kernel of `isa` uses for a batch of `rows` rows of `d_in`
+/// inputs (0 when it uses none). See `Transform::apply_with_workspace`.
+pub(crate) fn workspace_len(isa: Isa, d_in: usize, rows: usize) -> usize {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86_64::avx2::workspace_len(d_in, rows),
+        _ => {
+            let _ = (d_in, rows);
+            0
+        }
+    }
+}
+
 /// Runs the kernel of `isa` on `weights`. Lengths were checked by the caller:
 /// `x.len() == rows * d_in`, `y.len() == rows * d_out`.
 #[inline]
 pub(crate) fn run<I: Element, O: Element>(isa: Isa, weights: &PackedWeights<'_>, x: &[I], y: &mut [O]) {
-    // The SIMD arms re-obtain their capability token: a cached load under `std`, a constant
-    // without it. Construction checked availability, so the scalar fallback below is never
-    // taken in practice; it keeps this function total without `unsafe`.
+    run_in(isa, weights, x, y, &mut []);
+}
+
+/// [`run`] with a workspace: kernels that pack the inputs of large batches do so in `ws` when it
+/// holds [`workspace_len`] elements, and run unpacked otherwise (same results either way).
+#[inline]
+pub(crate) fn run_in<I: Element, O: Element>(
+    isa: Isa,
+    weights: &PackedWeights<'_>,
+    x: &[I],
+    y: &mut [O],
+    ws: &mut [f32],
+) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ws; // only the AVX2 kernels pack their inputs
+                // The SIMD arms re-obtain their capability token: a cached load under `std`, a constant
+                // without it. Construction checked availability, so the scalar fallback below is never
+                // taken in practice; it keeps this function total without `unsafe`.
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
             if let Some(t) = x86_64::Avx2::detect() {
                 return match weights {
-                    PackedWeights::F32(p) => x86_64::avx2::apply(t, p, x, y),
-                    PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y),
-                    PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y),
-                    PackedWeights::I8d(p) => x86_64::avx2::apply_i8d(t, p, x, y),
+                    PackedWeights::F32(p) => x86_64::avx2::apply(t, p, x, y, ws),
+                    PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y, ws),
+                    PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y, ws),
+                    PackedWeights::I8d(p) => x86_64::avx2::apply_i8d(t, p, x, y, ws),
                 };
             }
         }

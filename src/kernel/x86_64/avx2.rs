@@ -18,6 +18,9 @@
 //!   zero-extend and shift for bf16) inside the tile. While the tiles of a block run, they
 //!   prefetch the next block into L1, each tile its share, one line every few `k` steps:
 //!   without it the first tile of each block waits on L3 or DRAM.
+//!   Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows
+//!   or more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]), so
+//!   every tile reads one sequential stream; without one they read the rows in place.
 //! * Ragged edges: panels are zero padded to 16 columns (the kernels compute all 16 and the
 //!   store writes the valid ones); the row remainder gets a tile of its own height (a
 //!   const-generic tile, chosen once per tile). No per-element branch in any hot loop.
@@ -30,7 +33,7 @@
 //!   each finished accumulator row before the store ([`add_diag`]).
 //!
 //! Stack use: about 24 KiB in the batch path with 16-bit or int8 weights or inputs, 1 KiB
-//! otherwise.
+//! otherwise; the packed inputs live in the caller's workspace, never on the stack.
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last
 //! bit on general inputs; on integer-valued data of moderate size they are identical.
 
@@ -75,6 +78,19 @@ const PREFETCH_ROWS: usize = 24;
 const TILE_UNROLL: usize = 4;
 /// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
 const WIDEN_MIN_ROWS: usize = 2 * MR;
+/// From this many rows on, the inputs are packed into the caller's workspace when it is large
+/// enough ([`workspace_len`]).
+const PACK_MIN_ROWS: usize = 2 * MR;
+
+/// f32 elements of workspace [`gemm`] packs the inputs of a `rows`-row batch into: one chunk
+/// of up to [`RC`] rows, 0 below [`PACK_MIN_ROWS`] rows.
+pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
+    if rows >= PACK_MIN_ROWS {
+        RC.min(rows).saturating_mul(d_in)
+    } else {
+        0
+    }
+}
 
 // `gemv` has a match arm for every group size up to GROUP and one for GROUP_F32 (remainders
 // below it go by GROUP): other sizes would skip panels.
@@ -97,6 +113,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     x: &[I],
     y: &mut [O],
+    ws: &mut [f32],
 ) {
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
         return scalar::apply(p, x, y);
@@ -107,7 +124,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
         unsafe { gemv(p, None, x, y) }
     } else {
         // SAFETY: as above.
-        unsafe { gemm(p, None, x, y, rows) }
+        unsafe { gemm(p, None, x, y, rows, ws) }
     }
 }
 
@@ -116,7 +133,13 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
 ///
 /// Lengths and the bounds of the int8 panels, scales and diagonal are checked again so the
 /// raw-pointer code is sound on its own; on a mismatch the scalar `i8d` kernel runs instead.
-pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Avx2, p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
+pub(crate) fn apply_i8d<I: Element, O: Element>(
+    _token: Avx2,
+    p: &I8dPanels<'_>,
+    x: &[I],
+    y: &mut [O],
+    ws: &mut [f32],
+) {
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
         return i8d::apply(p, x, y);
     };
@@ -127,7 +150,7 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Avx2, p: &I8dPanels<'_>,
         unsafe { gemv(&q, Some(aux), x, y) }
     } else {
         // SAFETY: as above.
-        unsafe { gemm(&q, Some(aux), x, y, rows) }
+        unsafe { gemm(&q, Some(aux), x, y, rows, ws) }
     }
 }
 
@@ -394,8 +417,10 @@ unsafe fn stream1<W: WeightElem>(w: *const W, x: *const f32, kc: usize, acc: &mu
 }
 
 /// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `MR x 16` tiles.
-/// With `aux` (i8d), the input is scaled as it is copied into the tile's buffer and the
-/// diagonal term added to each finished row.
+/// With `aux` (i8d), the input is scaled as it is copied into the tile's buffer (or the packed
+/// chunk) and the diagonal term added to each finished row. When `ws` holds
+/// [`workspace_len`]`(d_in, rows)` values (and that is not 0), each chunk of inputs is packed
+/// into it once and every tile reads its rows from there.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
@@ -407,9 +432,12 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     x: &[I],
     y: &mut [O],
     rows: usize,
+    ws: &mut [f32],
 ) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     let widen = W::DTYPE != WeightDtype::F32 && rows >= WIDEN_MIN_ROWS;
+    // The packed chunk: rows r0 .. r0 + rc, each tile's rows `k`-major (see `pack_chunk`).
+    let mut pack = ws.get_mut(..workspace_len(d_in, rows)).filter(|w| !w.is_empty());
     let mut scratch = [[0f32; NR]; RC];
     let mut xbuf = [0f32; MR * KC];
     let mut wbuf = [0f32; KC * NR];
@@ -421,6 +449,9 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     for r0 in (0..rows).step_by(RC) {
         let rc = RC.min(rows - r0);
         let lines_per_tile = block_lines.div_ceil(row_blocks(rc, MR).count());
+        if let Some(pack) = pack.as_deref_mut() {
+            pack_chunk(pack, x, d_in, r0, rc, aux.map(|a| a.scales));
+        }
         for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
             // SAFETY: panel q exists (panels_in_bounds).
             let panel = unsafe { p.weights.as_ptr().add(q * p.stride) };
@@ -447,21 +478,25 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
                         lines: (block_lines - first).min(lines_per_tile),
                     };
                     let row = r0 + b0;
-                    let (xp, xs) = match xf {
+                    let (xp, xs) = match (pack.as_deref(), xf) {
+                        // SAFETY: `pk` holds min(RC, rows) * d_in >= rc * d_in values, and the
+                        // tile reads b0 * d_in + k0 * n .. b0 * d_in + (k0 + kc) * n, which ends
+                        // at or before (b0 + n) * d_in <= rc * d_in (k0 + kc <= d_in).
+                        (Some(pk), _) => (unsafe { pk.as_ptr().add(b0 * d_in + k0 * n) }, Inputs::Packed),
                         // SAFETY: row + n <= rows, so rows row .. row + n, columns k0 .. k0 + kc
                         // lie inside x (rows * d_in values).
-                        Some(xf) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, d_in),
-                        None => {
+                        (None, Some(xf)) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, Inputs::Rows(d_in)),
+                        (None, None) => {
                             let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
                             for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
                                 let start = (row + r) * d_in + k0;
                                 widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
                             }
-                            (xbuf.as_ptr(), KC)
+                            (xbuf.as_ptr(), Inputs::Rows(KC))
                         }
                     };
                     let acc = scratch[b0..].as_mut_ptr();
-                    // SAFETY: n <= MR rows of kc values at xp with stride xs (shown above);
+                    // SAFETY: n <= MR rows of kc inputs at xp, laid out as xs says (shown above);
                     // kc rows of NR weights at wk (or widened in wbuf); b0 + n <= rc <= RC
                     // accumulator rows in scratch.
                     unsafe {
@@ -479,6 +514,47 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
                 let start = (r0 + r) * d_out;
                 if let Some(y_row) = y.get_mut(start..start + d_out) {
                     store_row(s, y_row, q * NR);
+                }
+            }
+        }
+    }
+}
+
+/// Copies rows `r0 .. r0 + rc` of `x` (as f32, times `scales[k]` for `i8d`, rounded once as
+/// [`widen_x`] does) into `pack`, tile by tile as [`row_blocks`] forms them: the tile of `n` rows
+/// starting at chunk row `b0` occupies `pack[b0 * d_in .. (b0 + n) * d_in]`, with input `k` of
+/// its row `r` at `b0 * d_in + k * n + r`. Every tile then reads its inputs as one sequential
+/// stream, six adjacent values per `k` step, instead of six rows `d_in` apart: at d = 2048, where
+/// a chunk of inputs outgrows L2, that took batch 1024 from 1.08-1.10x to 1.02-1.04x OpenBLAS
+/// (benches/README.md). Once per chunk, reused by every panel.
+fn pack_chunk<I: Element>(
+    pack: &mut [f32],
+    x: &[I],
+    d_in: usize,
+    r0: usize,
+    rc: usize,
+    scales: Option<&[f32]>,
+) {
+    for (b0, n) in row_blocks(rc, MR) {
+        let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else { return };
+        for r in 0..n {
+            let start = (r0 + b0 + r) * d_in;
+            let src = x.get(start..start + d_in).unwrap_or(&[]);
+            let at = dst.chunks_exact_mut(n).map(|step| step.get_mut(r));
+            match scales {
+                None => {
+                    for (d, s) in at.zip(src) {
+                        if let Some(d) = d {
+                            *d = s.to_f32();
+                        }
+                    }
+                }
+                Some(sc) => {
+                    for ((d, s), &c) in at.zip(src).zip(sc) {
+                        if let Some(d) = d {
+                            *d = s.to_f32() * c;
+                        }
+                    }
                 }
             }
         }
@@ -507,7 +583,7 @@ unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC 
 unsafe fn tile_n<W: WeightElem>(
     w: *const W,
     x: *const f32,
-    xs: usize,
+    xs: Inputs,
     kc: usize,
     n: usize,
     acc: *mut [f32; NR],
@@ -515,16 +591,31 @@ unsafe fn tile_n<W: WeightElem>(
 ) {
     // SAFETY: forwarded contract.
     unsafe {
-        match n {
-            6 => tile::<W, 6>(w, x, xs, kc, acc, pf),
-            5 => tile::<W, 5>(w, x, xs, kc, acc, pf),
-            4 => tile::<W, 4>(w, x, xs, kc, acc, pf),
-            3 => tile::<W, 3>(w, x, xs, kc, acc, pf),
-            2 => tile::<W, 2>(w, x, xs, kc, acc, pf),
-            1 => tile::<W, 1>(w, x, xs, kc, acc, pf),
+        match (n, xs) {
+            (6, Inputs::Rows(s)) => tile::<W, 6, false>(w, x, s, kc, acc, pf),
+            (5, Inputs::Rows(s)) => tile::<W, 5, false>(w, x, s, kc, acc, pf),
+            (4, Inputs::Rows(s)) => tile::<W, 4, false>(w, x, s, kc, acc, pf),
+            (3, Inputs::Rows(s)) => tile::<W, 3, false>(w, x, s, kc, acc, pf),
+            (2, Inputs::Rows(s)) => tile::<W, 2, false>(w, x, s, kc, acc, pf),
+            (1, Inputs::Rows(s)) => tile::<W, 1, false>(w, x, s, kc, acc, pf),
+            (6, Inputs::Packed) => tile::<W, 6, true>(w, x, 0, kc, acc, pf),
+            (5, Inputs::Packed) => tile::<W, 5, true>(w, x, 0, kc, acc, pf),
+            (4, Inputs::Packed) => tile::<W, 4, true>(w, x, 0, kc, acc, pf),
+            (3, Inputs::Packed) => tile::<W, 3, true>(w, x, 0, kc, acc, pf),
+            (2, Inputs::Packed) => tile::<W, 2, true>(w, x, 0, kc, acc, pf),
+            (1, Inputs::Packed) => tile::<W, 1, true>(w, x, 0, kc, acc, pf),
             _ => {}
         }
     }
+}
+
+/// Where a tile of `R` rows finds input `k` of its row `r`.
+#[derive(Clone, Copy)]
+enum Inputs {
+    /// In place (or widened per tile): at `x + r * stride + k`.
+    Rows(usize),
+    /// Packed by [`pack_chunk`]: at `x + k * R + r`, the `R` values of one `k` step adjacent.
+    Packed,
 }
 
 /// Cache lines a tile prefetches for the next K-block: `lines` consecutive lines from `at`.
@@ -543,10 +634,11 @@ struct Prefetch {
 ///
 /// # Safety
 /// avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc` values
-/// readable at `x + r * xs`; `R` rows of `NR` f32 readable and writable at `acc`.
+/// readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`, `xs` unused); `R` rows
+/// of `NR` f32 readable and writable at `acc`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile<W: WeightElem, const R: usize>(
+unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
     w: *const W,
     x: *const f32,
     xs: usize,
@@ -555,22 +647,24 @@ unsafe fn tile<W: WeightElem, const R: usize>(
     pf: Prefetch,
 ) {
     // SAFETY: every access stays within the ranges the caller guarantees: acc rows r < R,
-    // x[r * xs + k] and w[k * NR .. k * NR + 16] for k < kc.
+    // x[r * xs + k] (PACKED: x[k * R + r]) and w[k * NR .. k * NR + 16] for k < kc.
     unsafe {
         let mut c = [[_mm256_setzero_ps(); 2]; R];
         let mut xr = [x; R];
         for (r, (cr, xp)) in c.iter_mut().zip(xr.iter_mut()).enumerate() {
             let a = acc.add(r).cast::<f32>();
             *cr = [_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8))];
-            *xp = x.add(r * xs);
+            *xp = if PACKED { x.add(r) } else { x.add(r * xs) };
         }
+        // Distance between the inputs of consecutive `k` steps of one row.
+        let ks = if PACKED { R } else { 1 };
         // One `k` step: two weight vectors, R broadcasts, 2 R FMAs.
         let step = |c: &mut [[__m256; 2]; R], k: usize| {
             let wp = w.add(k * NR);
             let w0 = load8(wp);
             let w1 = load8(wp.add(8));
             for (cr, xp) in c.iter_mut().zip(xr.iter()) {
-                let xv = _mm256_broadcast_ss(&*xp.add(k));
+                let xv = _mm256_broadcast_ss(&*xp.add(k * ks));
                 cr[0] = _mm256_fmadd_ps(xv, w0, cr[0]);
                 cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
             }
