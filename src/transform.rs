@@ -238,10 +238,11 @@ impl<'a> Transform<'a> {
         Ok(rows)
     }
 
-    /// Kernel plus post-op on lengths already checked.
+    /// Kernel (with a workspace for packed inputs, possibly empty) plus post-op on lengths
+    /// already checked.
     #[inline]
-    fn run<I: Element, O: Element>(&self, x: &[I], y: &mut [O], post: PostOp) {
-        kernel::run(self.kernel.isa, &self.weights, x, y);
+    fn run<I: Element, O: Element>(&self, x: &[I], y: &mut [O], post: PostOp, ws: &mut [f32]) {
+        kernel::run_in(self.kernel.isa, &self.weights, x, y, ws);
         match post {
             PostOp::None => {}
             PostOp::L2Normalize => {
@@ -296,7 +297,7 @@ impl<'a> Transform<'a> {
         post: PostOp,
     ) -> Result<usize, Error> {
         let rows = self.check_lengths(x, y)?;
-        self.run(x, y, post);
+        self.run(x, y, post, &mut []);
         Ok(rows)
     }
 
@@ -355,7 +356,9 @@ impl<'a> Transform<'a> {
     /// there are fewer row tiles than threads; `threads == 1` runs on the calling thread, which
     /// otherwise works as one of the threads. If the OS refuses a thread, the others claim its
     /// blocks (same result, less parallel). Spawning allocates (thread stacks and handles, the
-    /// block list); the buffers do not.
+    /// block list), and so does each worker's workspace for packed inputs
+    /// ([`Transform::apply_with_workspace`]; up to `72 * d_in` f32, skipped if it cannot be had);
+    /// the buffers do not.
     ///
     /// # Errors
     /// As [`Transform::apply`]; then `y` is left untouched.
@@ -390,7 +393,7 @@ impl<'a> Transform<'a> {
         let tiles = rows.div_ceil(mr);
         let workers = threads.min(tiles).max(1);
         if workers == 1 {
-            self.run(x, y, post);
+            self.run(x, y, post, &mut self.parallel_workspace(rows));
             return Ok(rows);
         }
         // Several blocks per worker, claimed from a counter: a worker on a slower or busier core
@@ -424,12 +427,14 @@ impl<'a> Transform<'a> {
             parts.push(std::sync::Mutex::new(Some((xb, yb))));
         }
         let next = core::sync::atomic::AtomicUsize::new(0);
+        let largest = sizes.iter().max().copied().unwrap_or(0);
         let work = || {
+            let mut ws = self.parallel_workspace(largest);
             while let Some(part) = parts.get(next.fetch_add(1, core::sync::atomic::Ordering::Relaxed)) {
                 // `run` never panics, so the lock is never poisoned; take the data either way.
                 let taken = part.lock().unwrap_or_else(|e| e.into_inner()).take();
                 if let Some((xb, yb)) = taken {
-                    self.run(xb, yb, post);
+                    self.run(xb, yb, post, &mut ws);
                 }
             }
         };
@@ -441,5 +446,17 @@ impl<'a> Transform<'a> {
             work();
         });
         Ok(rows)
+    }
+
+    /// One worker's workspace for blocks of up to `rows` rows ([`Transform::workspace_len`]);
+    /// empty if the allocation fails, which only costs the packing (same results).
+    #[cfg(feature = "std")]
+    fn parallel_workspace(&self, rows: usize) -> std::vec::Vec<f32> {
+        let len = self.workspace_len(rows);
+        let mut ws = std::vec::Vec::new();
+        if ws.try_reserve_exact(len).is_ok() {
+            ws.resize(len, 0.0);
+        }
+        ws
     }
 }
