@@ -25,7 +25,7 @@
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glocal::pack;
-use glocal::{Transform, WeightDtype};
+use glocal::{PostOp, Transform, WeightDtype};
 use nalgebra::{DMatrix, DVector};
 use std::hint::black_box;
 use std::time::Duration;
@@ -162,8 +162,13 @@ fn bench(c: &mut Criterion<ThreadCpuTime>) {
                 let mut ws = vec![0f32; t.workspace_len(n)];
                 g.bench_function(BenchmarkId::new(t.kernel().name, format!("n{n}")), |b| {
                     b.iter(|| {
-                        t.apply_with_workspace(black_box(&x[..]), black_box(&mut y[..]), &mut ws)
-                            .expect("apply")
+                        t.apply_with_workspace(
+                            black_box(&x[..]),
+                            black_box(&mut y[..]),
+                            PostOp::None,
+                            &mut ws,
+                        )
+                        .expect("apply")
                     })
                 });
             }

@@ -24,7 +24,7 @@
 //! Without `GLOCAL_BENCH_OPENBLAS` there is no peer, and the bench says so and exits.
 
 use glocal::pack;
-use glocal::{Transform, WeightDtype};
+use glocal::{PostOp, Transform, WeightDtype};
 use std::hint::black_box;
 
 mod common;
@@ -134,7 +134,8 @@ fn main() {
                 let mut y = vec![0f32; n * d];
                 let mut ws = vec![0f32; t.workspace_len(n)];
                 let mut ours = || {
-                    t.apply_with_workspace(black_box(&x[..]), black_box(&mut y[..]), &mut ws).expect("apply");
+                    t.apply_with_workspace(black_box(&x[..]), black_box(&mut y[..]), PostOp::None, &mut ws)
+                        .expect("apply");
                 };
                 let our_calls = calls_per_window(&mut ours);
                 let gflops = |us: f64| 2.0 * (n * d * d) as f64 / us / 1e3;

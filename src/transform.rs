@@ -309,12 +309,13 @@ impl<'a> Transform<'a> {
         kernel::workspace_len(self.kernel.isa, self.d_in(), rows)
     }
 
-    /// [`Transform::apply`] with a workspace of at least [`Transform::workspace_len`]`(rows)`
-    /// f32: large batches then have their inputs packed once per chunk of rows, so the
-    /// register tiles read them as one sequential stream (d = 2048, 1024 rows: 1.02-1.04x
-    /// OpenBLAS instead of 1.08-1.10x; benches/README.md). The results are bit-for-bit those
-    /// of [`Transform::apply`]: packing copies, the arithmetic and its order are unchanged. A
-    /// shorter workspace, an empty one included, runs the kernel unpacked.
+    /// [`Transform::apply_with`] (`post` may be [`PostOp::None`]) with a workspace of at least
+    /// [`Transform::workspace_len`]`(rows)` f32: large batches then have their inputs packed
+    /// once per chunk of rows, so the register tiles read them as one sequential stream
+    /// (d = 2048, 1024 rows: 1.02-1.04x OpenBLAS instead of 1.08-1.10x; benches/README.md). The
+    /// results are bit-for-bit those of [`Transform::apply_with`]: packing copies, the
+    /// arithmetic and its order are unchanged. A shorter workspace, an empty one included, runs
+    /// the kernel unpacked.
     ///
     /// Never allocates, never panics, single-threaded and deterministic; the workspace is only
     /// written, its contents on return are unspecified.
@@ -329,7 +330,7 @@ impl<'a> Transform<'a> {
     /// let x: Vec<f32> = (0..rows * 2).map(|i| i as f32).collect();
     /// let mut workspace = vec![0f32; t.workspace_len(rows)]; // once, reused for every batch
     /// let mut y = vec![0f32; rows * 2];
-    /// t.apply_with_workspace(&x, &mut y, &mut workspace).unwrap();
+    /// t.apply_with_workspace(&x, &mut y, glocal::PostOp::None, &mut workspace).unwrap();
     /// assert_eq!(y, x);
     /// ```
     ///
@@ -339,10 +340,11 @@ impl<'a> Transform<'a> {
         &self,
         x: &[I],
         y: &mut [O],
+        post: PostOp,
         workspace: &mut [f32],
     ) -> Result<usize, Error> {
         let rows = self.check_lengths(x, y)?;
-        kernel::run_in(self.kernel.isa, &self.weights, x, y, workspace);
+        self.run(x, y, post, workspace);
         Ok(rows)
     }
 

@@ -9,7 +9,7 @@ mod common;
 use glocal::format::FLAG_NORM_FOLDED;
 use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{self, BlobSpec, Source};
-use glocal::{bf16, f16, AlignedBlob, Element, Error, Transform, WeightDtype};
+use glocal::{bf16, f16, AlignedBlob, Element, Error, PostOp, Transform, WeightDtype};
 use proptest::prelude::*;
 
 /// Kernels of the registry this CPU can run.
@@ -283,7 +283,7 @@ fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed:
     for ws_len in [len, len.saturating_sub(1), len + 7, 0] {
         let mut ws = vec![f32::NAN; ws_len];
         let mut got = vec![O::from_f32(f32::NAN); rows * d_out];
-        assert_eq!(t.apply_with_workspace(&x, &mut got, &mut ws), Ok(rows), "{case}");
+        assert_eq!(t.apply_with_workspace(&x, &mut got, PostOp::None, &mut ws), Ok(rows), "{case}");
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(
                 g.to_f32().to_bits(),
@@ -300,7 +300,7 @@ fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed:
     let mut ws = vec![0f32; len];
     let mut y = vec![O::from_f32(7.0); rows * d_out - 1];
     assert_eq!(
-        t.apply_with_workspace(&x, &mut y, &mut ws),
+        t.apply_with_workspace(&x, &mut y, PostOp::None, &mut ws),
         Err(Error::OutputLength { found: rows * d_out - 1, expected: rows * d_out }),
         "{case}"
     );
