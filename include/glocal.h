@@ -455,6 +455,54 @@ enum glocal_status glocal_apply_f16_ex(const struct glocal_transform *t, const u
  */
 enum glocal_status glocal_apply_bf16_ex(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len, uint32_t flags);
 
+/**
+ * Floats of workspace `glocal_apply_f32_ws` (and the f16/bf16 forms) use for a batch of
+ * `rows` rows: `min(rows, 72) * dim_in` with the AVX2 kernel from 12 rows on, 0 for smaller
+ * batches, for the other kernels, and for a NULL or uninitialised `t`. One workspace of
+ * `glocal_workspace_len(t, max_rows)` floats serves every batch of up to `max_rows` rows.
+ *
+ * # Safety
+ * `t` is NULL or points to `glocal_transform` storage not being initialised concurrently.
+ */
+size_t glocal_workspace_len(const struct glocal_transform *t, size_t rows);
+
+/**
+ * `glocal_apply_f32_ex` with a caller-owned workspace for large batches: with at least
+ * `glocal_workspace_len(t, rows)` floats, the AVX2 kernel packs the inputs of each chunk of
+ * up to 72 rows there once, and its register tiles read them as one sequential stream (a few
+ * percent faster from 12 rows on; 1024 rows at dim 2048: 1.02-1.04x OpenBLAS sgemm instead of
+ * 1.08-1.10x). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
+ * workspace, or `workspace == NULL` with `workspace_len == 0`, runs unpacked.
+ *
+ * Only the first `min(workspace_len, glocal_workspace_len(t, rows))` floats are used; that
+ * range must not overlap `x` or `y` (`GLOCAL_STATUS_BUFFERS_OVERLAP`), and is NULL
+ * (`GLOCAL_STATUS_NULL_POINTER`) or misaligned (`GLOCAL_STATUS_MISALIGNED_POINTER`) only when
+ * empty. Its contents on return are unspecified. Returns what `glocal_apply_f32_ex` returns;
+ * on any error neither `y` nor the workspace is written. Never allocates. Calls on one `t`
+ * may run in many threads at once, each with its own workspace.
+ *
+ * # Safety
+ * As `glocal_apply_f32`; `workspace` is NULL or points to `workspace_len` writable floats.
+ */
+enum glocal_status glocal_apply_f32_ws(const struct glocal_transform *t, const float *x, size_t x_len, float *y, size_t y_len, uint32_t flags, float *workspace, size_t workspace_len);
+
+/**
+ * `glocal_apply_f16_ex` with a workspace of floats, as `glocal_apply_f32_ws` (the inputs are
+ * widened to f32 as they are packed).
+ *
+ * # Safety
+ * As `glocal_apply_f32_ws`.
+ */
+enum glocal_status glocal_apply_f16_ws(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len, uint32_t flags, float *workspace, size_t workspace_len);
+
+/**
+ * `glocal_apply_bf16_ex` with a workspace of floats, as `glocal_apply_f32_ws`.
+ *
+ * # Safety
+ * As `glocal_apply_f32_ws`.
+ */
+enum glocal_status glocal_apply_bf16_ws(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len, uint32_t flags, float *workspace, size_t workspace_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

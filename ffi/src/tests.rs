@@ -269,3 +269,111 @@ fn i8d_blobs_work_through_the_same_functions() {
         assert!((g - w).abs() <= 8e-3 * max, "{g} vs {w}");
     }
 }
+
+#[test]
+fn apply_ws_matches_apply_ex_and_checks_the_workspace() {
+    let (d_in, d_out, rows) = (19, 17, 40);
+    let b = blob(WeightDtype::F32, d_in, d_out);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    // SAFETY: NULL and zeroed (never initialised) storage are part of the contract.
+    unsafe {
+        assert_eq!(glocal_workspace_len(core::ptr::null(), rows), 0);
+        assert_eq!(glocal_workspace_len(&t, rows), 0, "uninitialised storage");
+    }
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    // SAFETY: `t` is initialised.
+    let (len, kernel) = unsafe {
+        (glocal_workspace_len(&t, rows), CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap())
+    };
+    // Packing is the AVX2 kernel's (not Miri's scalar one): 40 rows, 40 * d_in floats.
+    assert_eq!(len, if kernel.contains("avx2") { rows * d_in } else { 0 }, "{kernel}");
+    let x: Vec<f32> = (0..rows * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
+    let ws_call = |x: &[f32], y: &mut [f32], flags: u32, ws: *mut f32, ws_len: usize| {
+        // SAFETY: x and y describe the slices; ws is NULL or points to ws_len floats (below).
+        unsafe { glocal_apply_f32_ws(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len(), flags, ws, ws_len) }
+    };
+    for flags in [0, GLOCAL_APPLY_L2_NORMALIZE] {
+        let mut want = std::vec![f32::NAN; rows * d_out];
+        // SAFETY: pointers and lengths describe the vectors.
+        let st =
+            unsafe { glocal_apply_f32_ex(&t, x.as_ptr(), x.len(), want.as_mut_ptr(), want.len(), flags) };
+        assert_eq!(st, GLOCAL_STATUS_OK);
+        for ws_len in [len, len + 3, len.saturating_sub(1), 0] {
+            let mut ws = std::vec![f32::NAN; ws_len];
+            let mut y = std::vec![f32::NAN; rows * d_out];
+            assert_eq!(ws_call(&x, &mut y, flags, ws.as_mut_ptr(), ws_len), GLOCAL_STATUS_OK);
+            assert_eq!(y, want, "workspace of {ws_len}, flags {flags}");
+        }
+        let mut y = std::vec![f32::NAN; rows * d_out];
+        assert_eq!(ws_call(&x, &mut y, flags, core::ptr::null_mut(), 0), GLOCAL_STATUS_OK);
+        assert_eq!(y, want, "NULL workspace of 0");
+    }
+    // A workspace the kernel would use must be non-NULL, aligned and disjoint from x and y;
+    // on refusal nothing is written. (Only checked where the kernel packs.)
+    if len > 0 {
+        let mut y = std::vec![7.0f32; rows * d_out];
+        assert_eq!(ws_call(&x, &mut y, 0, core::ptr::null_mut(), len), GLOCAL_STATUS_NULL_POINTER);
+        let mut raw = std::vec![0u8; len * 4 + 8];
+        let odd = raw.as_mut_ptr().wrapping_add(1).cast::<f32>();
+        assert_eq!(ws_call(&x, &mut y, 0, odd, len), GLOCAL_STATUS_MISALIGNED_POINTER);
+        let mut both = std::vec![0f32; rows * d_in + len];
+        let (xb, wb) = both.split_at_mut(rows * d_in);
+        xb.copy_from_slice(&x);
+        // The workspace starts one float inside x.
+        let inside = wb.as_mut_ptr().wrapping_sub(1);
+        // SAFETY: xb, y describe live buffers; `inside` points to len floats within `both`.
+        let st = unsafe {
+            glocal_apply_f32_ws(&t, xb.as_ptr(), xb.len(), y.as_mut_ptr(), y.len(), 0, inside, len)
+        };
+        assert_eq!(st, GLOCAL_STATUS_BUFFERS_OVERLAP);
+        let mut yw = std::vec![0f32; rows * d_out + len];
+        let (yb, wy) = yw.split_at_mut(rows * d_out);
+        let into_y = wy.as_mut_ptr().wrapping_sub(2);
+        // SAFETY: as above, with the workspace starting two floats inside y.
+        let st = unsafe {
+            glocal_apply_f32_ws(&t, x.as_ptr(), x.len(), yb.as_mut_ptr(), yb.len(), 0, into_y, len)
+        };
+        assert_eq!(st, GLOCAL_STATUS_BUFFERS_OVERLAP);
+        assert!(y.iter().all(|&v| v == 7.0), "y written on error");
+    }
+    // The 16-bit forms: the same bits as their _ex functions.
+    let x16: Vec<u16> = x.iter().map(|&v| glocal_core::f16::from_f32(v).to_bits()).collect();
+    let xb16: Vec<u16> = x.iter().map(|&v| glocal_core::bf16::from_f32(v).to_bits()).collect();
+    let mut ws = std::vec![0f32; len];
+    let (mut a, mut b2) = (std::vec![0u16; rows * d_out], std::vec![1u16; rows * d_out]);
+    // SAFETY: pointers and lengths describe the vectors above.
+    unsafe {
+        assert_eq!(
+            glocal_apply_f16_ex(&t, x16.as_ptr(), x16.len(), a.as_mut_ptr(), a.len(), 0),
+            GLOCAL_STATUS_OK
+        );
+        let st = glocal_apply_f16_ws(
+            &t,
+            x16.as_ptr(),
+            x16.len(),
+            b2.as_mut_ptr(),
+            b2.len(),
+            0,
+            ws.as_mut_ptr(),
+            len,
+        );
+        assert_eq!(st, GLOCAL_STATUS_OK);
+        assert_eq!(a, b2, "f16");
+        assert_eq!(
+            glocal_apply_bf16_ex(&t, xb16.as_ptr(), xb16.len(), a.as_mut_ptr(), a.len(), 0),
+            GLOCAL_STATUS_OK
+        );
+        let st = glocal_apply_bf16_ws(
+            &t,
+            xb16.as_ptr(),
+            xb16.len(),
+            b2.as_mut_ptr(),
+            b2.len(),
+            0,
+            ws.as_mut_ptr(),
+            len,
+        );
+        assert_eq!(st, GLOCAL_STATUS_OK);
+        assert_eq!(a, b2, "bf16");
+    }
+}

@@ -270,19 +270,24 @@ fn post_op(flags: u32) -> Result<PostOp, glocal_status> {
 
 /// The shared body of the `glocal_apply_*` functions. `I`/`O` are the Rust element types with
 /// the same size and bit layout as the C element types (`float`, `uint16_t`). `flags` is
-/// checked first (`EX`: the `_ex` functions; the plain ones pass `false` and 0, so their
-/// instance holds no post-op path).
+/// checked first (`EX`: the `_ex` and `_ws` functions; the plain ones pass `false` and 0, so
+/// their instance holds no post-op path). `WS`: the `_ws` functions, with a workspace of
+/// `ws_len` floats at `ws` (the others pass `false`, NULL and 0: no workspace path).
 ///
 /// # Safety
-/// As `glocal_apply_f32`, with `x`/`y` pointing to `I`/`O` elements.
+/// As `glocal_apply_f32`, with `x`/`y` pointing to `I`/`O` elements; with `WS`, `ws` is NULL or
+/// points to `ws_len` writable floats.
 #[inline(always)]
-unsafe fn apply<I: Element, O: Element, const EX: bool>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
     t: *const glocal_transform,
     x: *const I,
     x_len: usize,
     y: *mut O,
     y_len: usize,
     flags: u32,
+    ws: *mut f32,
+    ws_len: usize,
 ) -> glocal_status {
     guard(GLOCAL_STATUS_INTERNAL_PANIC, || {
         // `EX` (the `_ex` functions) is a type-level constant so that the plain functions get
@@ -326,6 +331,25 @@ unsafe fn apply<I: Element, O: Element, const EX: bool>(
         if x0 < y1 && y0 < x1 {
             return GLOCAL_STATUS_BUFFERS_OVERLAP;
         }
+        // The part of the workspace the kernel uses (at most 72 * dim_in floats; a shorter one
+        // runs unpacked), checked like x and y: NULL only when empty, aligned, disjoint from both.
+        let ws_used = if WS { ws_len.min(s.transform.workspace_len(rows)) } else { 0 };
+        if ws_used > 0 {
+            if ws.is_null() {
+                return GLOCAL_STATUS_NULL_POINTER;
+            }
+            if ws as usize % align_of::<f32>() != 0 {
+                return GLOCAL_STATUS_MISALIGNED_POINTER;
+            }
+            let w0 = ws as usize;
+            let w1 = w0.wrapping_add(ws_used * size_of::<f32>());
+            if w1 < w0 {
+                return GLOCAL_STATUS_INPUT_LENGTH;
+            }
+            if (w0 < x1 && x0 < w1) || (w0 < y1 && y0 < w1) {
+                return GLOCAL_STATUS_BUFFERS_OVERLAP;
+            }
+        }
         // SAFETY: `x` is non-NULL, aligned for I, and points to `x_len` readable elements
         // (caller's promise) whose byte size fits isize (checked); I is f32/f16/bf16, valid
         // for every bit pattern.
@@ -336,7 +360,13 @@ unsafe fn apply<I: Element, O: Element, const EX: bool>(
         let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
         // The plain functions pass flags 0: this branch is then constant and their code holds
         // no post-op path (`Transform::apply` does not share an instance with `apply_with`).
-        let done = if post == PostOp::None {
+        let done = if WS && ws_used > 0 {
+            // SAFETY: `ws` is non-NULL, aligned, and points to `ws_len >= ws_used` writable
+            // floats (caller's promise); `ws_used` floats fit isize (at most 72 * dim_in, and
+            // the range does not wrap: checked), disjoint from x and y (checked).
+            let wss = unsafe { core::slice::from_raw_parts_mut(ws, ws_used) };
+            s.transform.apply_with_workspace(xs, ys, post, wss)
+        } else if post == PostOp::None {
             s.transform.apply(xs, ys)
         } else {
             s.transform.apply_with(xs, ys, post)
@@ -373,7 +403,7 @@ pub unsafe extern "C" fn glocal_apply_f32(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32, false>(t, x, x_len, y, y_len, 0) }
+    unsafe { apply::<f32, f32, false, false>(t, x, x_len, y, y_len, 0, core::ptr::null_mut(), 0) }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as IEEE-754 binary16 bit patterns
@@ -393,7 +423,9 @@ pub unsafe extern "C" fn glocal_apply_f16(
 ) -> glocal_status {
     // SAFETY: half's f16 is #[repr(transparent)] over u16, so the pointers address the same
     // elements with the same size and alignment; forwarded caller promise.
-    unsafe { apply::<f16, f16, false>(t, x.cast(), x_len, y.cast(), y_len, 0) }
+    unsafe {
+        apply::<f16, f16, false, false>(t, x.cast(), x_len, y.cast(), y_len, 0, core::ptr::null_mut(), 0)
+    }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as bfloat16 bit patterns (`uint16_t`: the
@@ -410,7 +442,9 @@ pub unsafe extern "C" fn glocal_apply_bf16(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: half's bf16 is #[repr(transparent)] over u16; forwarded caller promise.
-    unsafe { apply::<bf16, bf16, false>(t, x.cast(), x_len, y.cast(), y_len, 0) }
+    unsafe {
+        apply::<bf16, bf16, false, false>(t, x.cast(), x_len, y.cast(), y_len, 0, core::ptr::null_mut(), 0)
+    }
 }
 
 /// `glocal_apply_f32` with options: `flags` is 0 or a bitwise OR of `GLOCAL_APPLY_*` flags,
@@ -436,7 +470,7 @@ pub unsafe extern "C" fn glocal_apply_f32_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32, true>(t, x, x_len, y, y_len, flags) }
+    unsafe { apply::<f32, f32, true, false>(t, x, x_len, y, y_len, flags, core::ptr::null_mut(), 0) }
 }
 
 /// `glocal_apply_f16` with options, as `glocal_apply_f32_ex`. With
@@ -455,7 +489,9 @@ pub unsafe extern "C" fn glocal_apply_f16_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: as glocal_apply_f16; forwarded caller promise.
-    unsafe { apply::<f16, f16, true>(t, x.cast(), x_len, y.cast(), y_len, flags) }
+    unsafe {
+        apply::<f16, f16, true, false>(t, x.cast(), x_len, y.cast(), y_len, flags, core::ptr::null_mut(), 0)
+    }
 }
 
 /// `glocal_apply_bf16` with options, as `glocal_apply_f32_ex`. With
@@ -474,7 +510,101 @@ pub unsafe extern "C" fn glocal_apply_bf16_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: as glocal_apply_bf16; forwarded caller promise.
-    unsafe { apply::<bf16, bf16, true>(t, x.cast(), x_len, y.cast(), y_len, flags) }
+    unsafe {
+        apply::<bf16, bf16, true, false>(t, x.cast(), x_len, y.cast(), y_len, flags, core::ptr::null_mut(), 0)
+    }
+}
+
+/// Floats of workspace `glocal_apply_f32_ws` (and the f16/bf16 forms) use for a batch of
+/// `rows` rows: `min(rows, 72) * dim_in` with the AVX2 kernel from 12 rows on, 0 for smaller
+/// batches, for the other kernels, and for a NULL or uninitialised `t`. One workspace of
+/// `glocal_workspace_len(t, max_rows)` floats serves every batch of up to `max_rows` rows.
+///
+/// # Safety
+/// `t` is NULL or points to `glocal_transform` storage not being initialised concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_workspace_len(t: *const glocal_transform, rows: usize) -> usize {
+    guard(0, || {
+        // SAFETY: forwarded caller promise about `t`.
+        match unsafe { slot(t) } {
+            Ok(s) => s.transform.workspace_len(rows),
+            Err(_) => 0,
+        }
+    })
+}
+
+/// `glocal_apply_f32_ex` with a caller-owned workspace for large batches: with at least
+/// `glocal_workspace_len(t, rows)` floats, the AVX2 kernel packs the inputs of each chunk of
+/// up to 72 rows there once, and its register tiles read them as one sequential stream (a few
+/// percent faster from 12 rows on; 1024 rows at dim 2048: 1.02-1.04x OpenBLAS sgemm instead of
+/// 1.08-1.10x). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
+/// workspace, or `workspace == NULL` with `workspace_len == 0`, runs unpacked.
+///
+/// Only the first `min(workspace_len, glocal_workspace_len(t, rows))` floats are used; that
+/// range must not overlap `x` or `y` (`GLOCAL_STATUS_BUFFERS_OVERLAP`), and is NULL
+/// (`GLOCAL_STATUS_NULL_POINTER`) or misaligned (`GLOCAL_STATUS_MISALIGNED_POINTER`) only when
+/// empty. Its contents on return are unspecified. Returns what `glocal_apply_f32_ex` returns;
+/// on any error neither `y` nor the workspace is written. Never allocates. Calls on one `t`
+/// may run in many threads at once, each with its own workspace.
+///
+/// # Safety
+/// As `glocal_apply_f32`; `workspace` is NULL or points to `workspace_len` writable floats.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_f32_ws(
+    t: *const glocal_transform,
+    x: *const f32,
+    x_len: usize,
+    y: *mut f32,
+    y_len: usize,
+    flags: u32,
+    workspace: *mut f32,
+    workspace_len: usize,
+) -> glocal_status {
+    // SAFETY: forwarded caller promise.
+    unsafe { apply::<f32, f32, true, true>(t, x, x_len, y, y_len, flags, workspace, workspace_len) }
+}
+
+/// `glocal_apply_f16_ex` with a workspace of floats, as `glocal_apply_f32_ws` (the inputs are
+/// widened to f32 as they are packed).
+///
+/// # Safety
+/// As `glocal_apply_f32_ws`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_f16_ws(
+    t: *const glocal_transform,
+    x: *const u16,
+    x_len: usize,
+    y: *mut u16,
+    y_len: usize,
+    flags: u32,
+    workspace: *mut f32,
+    workspace_len: usize,
+) -> glocal_status {
+    // SAFETY: as glocal_apply_f16; forwarded caller promise.
+    unsafe {
+        apply::<f16, f16, true, true>(t, x.cast(), x_len, y.cast(), y_len, flags, workspace, workspace_len)
+    }
+}
+
+/// `glocal_apply_bf16_ex` with a workspace of floats, as `glocal_apply_f32_ws`.
+///
+/// # Safety
+/// As `glocal_apply_f32_ws`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_bf16_ws(
+    t: *const glocal_transform,
+    x: *const u16,
+    x_len: usize,
+    y: *mut u16,
+    y_len: usize,
+    flags: u32,
+    workspace: *mut f32,
+    workspace_len: usize,
+) -> glocal_status {
+    // SAFETY: as glocal_apply_bf16; forwarded caller promise.
+    unsafe {
+        apply::<bf16, bf16, true, true>(t, x.cast(), x_len, y.cast(), y_len, flags, workspace, workspace_len)
+    }
 }
 
 const _: () = assert!(size_of::<f16>() == 2 && align_of::<f16>() == align_of::<u16>());

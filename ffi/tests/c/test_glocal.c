@@ -289,6 +289,8 @@ static void check_not_initialized(const glocal_transform *t, const char *what) {
     CHECK_STATUS(glocal_apply_f32_ex(t, x, 37, y, 19, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK_STATUS(glocal_apply_f16_ex(t, xh, 37, yh, 19, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK_STATUS(glocal_apply_bf16_ex(t, xh, 37, yh, 19, 0), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_f32_ws(t, x, 37, y, 19, 0, NULL, 0), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK(glocal_workspace_len(t, 100) == 0, "%s: workspace_len", what);
     CHECK(memcmp(y, y0, sizeof y) == 0 && memcmp(yh, yh0, sizeof yh) == 0, "%s: y written", what);
     CHECK(glocal_transform_dim_in(t) == 0 && glocal_transform_dim_out(t) == 0, "%s: dims", what);
     CHECK(glocal_transform_dtype(t) == GLOCAL_DTYPE_NONE, "%s: dtype", what);
@@ -352,6 +354,28 @@ static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, si
             CHECK(0, "%s rows=%zu f32 y[%zu] = %.9g, expected %.9g (bound %.3g)", what, rows, i, y[i], ref[i], bound[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += !isnan(y[i]);
     CHECK(bad == 0, "%s rows=%zu: f32 mismatches or writes past rows*d_out", what, rows);
+    /* With a workspace (the AVX2 kernel packs the inputs from 12 rows on): the same bits, f32
+     * and 16-bit; a workspace the kernel would use may not be NULL. */
+    {
+        size_t wl = glocal_workspace_len(t, rows);
+        CHECK(wl == 0 || wl == (rows < 72 ? rows : 72) * d_in, "%s rows=%zu: workspace_len %zu", what, rows, wl);
+        float *ws = malloc((wl ? wl : 1) * sizeof *ws), *yw = malloc((ny + spare) * sizeof *yw);
+        uint16_t *yhw = malloc((ny + spare) * sizeof *yhw);
+        for (size_t i = 0; i < ny + spare; i++) yw[i] = NAN;
+        CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny + spare, 0, ws, wl), GLOCAL_STATUS_OK);
+        CHECK(memcmp(yw, y, ny * sizeof *y) == 0, "%s rows=%zu: f32 with a workspace of %zu differs", what, rows, wl);
+        for (size_t i = 0; i < nx; i++) xh[i] = f32_to_f16(x[i]);
+        CHECK_STATUS(glocal_apply_f16(t, xh, nx, yh, ny), GLOCAL_STATUS_OK);
+        CHECK_STATUS(glocal_apply_f16_ws(t, xh, nx, yhw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
+        CHECK(memcmp(yhw, yh, ny * sizeof *yh) == 0, "%s rows=%zu: f16 with a workspace differs", what, rows);
+        for (size_t i = 0; i < nx; i++) xh[i] = f32_to_bf16(x[i]);
+        CHECK_STATUS(glocal_apply_bf16(t, xh, nx, yh, ny), GLOCAL_STATUS_OK);
+        CHECK_STATUS(glocal_apply_bf16_ws(t, xh, nx, yhw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
+        CHECK(memcmp(yhw, yh, ny * sizeof *yh) == 0, "%s rows=%zu: bf16 with a workspace differs", what, rows);
+        CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, NULL, 0), GLOCAL_STATUS_OK);
+        if (wl) CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, NULL, wl), GLOCAL_STATUS_NULL_POINTER);
+        free(ws), free(yw), free(yhw);
+    }
     CHECK_EX(glocal_apply_f32_ex, float, x, y, NAN, id_f32, 0.0, 0.0, "f32");
 
     for (size_t i = 0; i < nx; i++) xh[i] = f32_to_f16(x[i]);
@@ -457,7 +481,8 @@ static void test_numbers(const char *dir) {
         /* i8d through the same functions (no i8d-specific API): stored weights replayed here. */
         {"s37x19_i8d.glw", 37, 19, GLOCAL_DTYPE_I8D, "i8d_f32acc_"},
     };
-    static const size_t rows[] = {1, 3, 4, 5, 9};
+    /* 13 and 80 rows: packed inputs with a workspace on AVX2 (one and two chunks of 72). */
+    static const size_t rows[] = {1, 3, 4, 5, 9, 13, 80};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         blob_buf b = load(dir, cases[c].file);
         glocal_transform t = {0};
