@@ -55,9 +55,10 @@
 //! | aarch64 | `neon` | `f32_f32acc_6x16__neon`, `f16_f32acc_6x16__neon_fcvtl` (`FCVTL`), `bf16_f32acc_6x16__neon` (`SHLL #16`) | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
 //!
 //! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
-//! every packed panel exactly once, four panels in flight with software prefetch, and a batch runs
-//! `6 x 16` register tiles over K-blocks of 256 rows (16-bit weights widened once per block and
-//! reused by every tile of up to 72 rows). Stack use stays under 32 KiB; no allocation.
+//! every packed panel exactly once, several panels in flight (with software prefetch where it
+//! measured faster), and a batch runs `6 x 16` register tiles over K-blocks of 256 rows (16-bit
+//! weights widened once per block and reused by every tile of up to 72 rows). Stack use stays
+//! under 32 KiB; no allocation.
 //! [`Transform::apply_with_workspace`] lends the AVX2 kernel a caller-owned buffer
 //! ([`Transform::workspace_len`], up to `72 * d_in` f32) to pack the inputs of batches of 12
 //! rows or more: same results bit for bit, a few percent faster on large batches.

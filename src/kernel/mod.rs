@@ -431,11 +431,12 @@ pub(crate) fn run_in<I: Element, O: Element>(
     y: &mut [O],
     ws: &mut [f32],
 ) {
+    // Only the AVX2 kernels pack their inputs.
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = ws; // only the AVX2 kernels pack their inputs
-                // The SIMD arms re-obtain their capability token: a cached load under `std`, a constant
-                // without it. Construction checked availability, so the scalar fallback below is never
-                // taken in practice; it keeps this function total without `unsafe`.
+    let _ = ws;
+    // The SIMD arms re-obtain their capability token: a cached load under `std`, a constant
+    // without it. Construction checked availability, so the scalar fallback below is never
+    // taken in practice; it keeps this function total without `unsafe`.
     match isa {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => {
