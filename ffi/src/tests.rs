@@ -339,41 +339,37 @@ fn apply_ws_matches_apply_ex_and_checks_the_workspace() {
     // The 16-bit forms: the same bits as their _ex functions.
     let x16: Vec<u16> = x.iter().map(|&v| glocal_core::f16::from_f32(v).to_bits()).collect();
     let xb16: Vec<u16> = x.iter().map(|&v| glocal_core::bf16::from_f32(v).to_bits()).collect();
+    type Ex = unsafe extern "C" fn(
+        *const glocal_transform,
+        *const u16,
+        usize,
+        *mut u16,
+        usize,
+        u32,
+    ) -> glocal_status;
+    type Ws = unsafe extern "C" fn(
+        *const glocal_transform,
+        *const u16,
+        usize,
+        *mut u16,
+        usize,
+        u32,
+        *mut f32,
+        usize,
+    ) -> glocal_status;
+    let forms: [(&str, Ex, Ws, &[u16]); 2] = [
+        ("f16", glocal_apply_f16_ex, glocal_apply_f16_ws, &x16),
+        ("bf16", glocal_apply_bf16_ex, glocal_apply_bf16_ws, &xb16),
+    ];
     let mut ws = std::vec![0f32; len];
-    let (mut a, mut b2) = (std::vec![0u16; rows * d_out], std::vec![1u16; rows * d_out]);
-    // SAFETY: pointers and lengths describe the vectors above.
-    unsafe {
-        assert_eq!(
-            glocal_apply_f16_ex(&t, x16.as_ptr(), x16.len(), a.as_mut_ptr(), a.len(), 0),
-            GLOCAL_STATUS_OK
-        );
-        let st = glocal_apply_f16_ws(
-            &t,
-            x16.as_ptr(),
-            x16.len(),
-            b2.as_mut_ptr(),
-            b2.len(),
-            0,
-            ws.as_mut_ptr(),
-            len,
-        );
-        assert_eq!(st, GLOCAL_STATUS_OK);
-        assert_eq!(a, b2, "f16");
-        assert_eq!(
-            glocal_apply_bf16_ex(&t, xb16.as_ptr(), xb16.len(), a.as_mut_ptr(), a.len(), 0),
-            GLOCAL_STATUS_OK
-        );
-        let st = glocal_apply_bf16_ws(
-            &t,
-            xb16.as_ptr(),
-            xb16.len(),
-            b2.as_mut_ptr(),
-            b2.len(),
-            0,
-            ws.as_mut_ptr(),
-            len,
-        );
-        assert_eq!(st, GLOCAL_STATUS_OK);
-        assert_eq!(a, b2, "bf16");
+    for (name, ex, with_ws, xh) in forms {
+        let (mut a, mut b2) = (std::vec![0u16; rows * d_out], std::vec![1u16; rows * d_out]);
+        // SAFETY: pointers and lengths describe the vectors above.
+        unsafe {
+            assert_eq!(ex(&t, xh.as_ptr(), xh.len(), a.as_mut_ptr(), a.len(), 0), GLOCAL_STATUS_OK);
+            let st = with_ws(&t, xh.as_ptr(), xh.len(), b2.as_mut_ptr(), b2.len(), 0, ws.as_mut_ptr(), len);
+            assert_eq!(st, GLOCAL_STATUS_OK);
+        }
+        assert_eq!(a, b2, "{name}");
     }
 }
