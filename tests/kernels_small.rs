@@ -16,7 +16,7 @@
 
 use glocal::kernel::{KernelInfo, KERNELS};
 use glocal::pack::{self, Source};
-use glocal::{bf16, f16, AlignedBlob, Element, Transform, WeightDtype};
+use glocal::{bf16, f16, AlignedBlob, Element, PostOp, Transform, WeightDtype};
 
 /// Native grid: shapes around the panel width (1 panel, 2 panels, exactly one, 4 and 5
 /// panels, a deep narrow one, one K-block plus one row), each with every row count.
@@ -33,7 +33,7 @@ const ROWS: &[usize] = &[1, 2, 3, 5, 6, 7, 11, 13];
 /// | `(7, 198, 1)` | batch-1 streamer: 13 panels = full groups + a remainder group of 1 with every group size (AVX2: 6+6+1 for f32 weights, 3+3+3+3+1 for the others; NEON: 4+4+4+1), last panel ragged (6 columns); `d_in` 7 = the 2-row unroll + odd tail (`stream`) and, AVX2 f32 input on the lone panel, the 4-row unroll + 3 leftover rows (`stream1`) |
 /// | `(3, 17, 2)`  | batch tile of height 2; 2 panels, the second ragged (1 column)             |
 /// | `(3, 17, 11)` | tiles of heights 6 and 5, 16-bit weights widened in registers (rows < 12)  |
-/// | `(257, 3, 13)`| K-block edge (blocks of 256 and 1 rows), 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block), tiles of heights 6, 4, 3 |
+/// | `(257, 3, 13)`| K-block edge (blocks of 256 and 1 rows), 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block), tiles of heights 6, 4, 3; and again with a workspace (AVX2): inputs packed (`pack_chunk`), packed tiles of every height at both K-blocks |
 /// | `(257, 3, 1)` | batch-1 with `d_in` = `XC` + 1: 16-bit inputs widened in chunks of 256 and 1 |
 ///
 /// Each case runs f16 -> bf16 (16-bit inputs widened into the stack buffer) for every weight
@@ -117,6 +117,20 @@ fn check<I: Element, O: Element>(t: &Transform<'_>, s: &Source, rows: usize) {
             got.to_f32(),
             std::any::type_name::<I>(),
             std::any::type_name::<O>(),
+        );
+    }
+    // With a workspace (AVX2 from 12 rows on: the packed inputs), the same bits.
+    let ws_len = t.workspace_len(rows);
+    if ws_len > 0 {
+        let mut ws = vec![f32::NAN; ws_len];
+        let mut packed: Vec<O> = vec![O::from_f32(f32::NAN); rows * d_out];
+        assert_eq!(t.apply_with_workspace(&x, &mut packed, PostOp::None, &mut ws), Ok(rows));
+        let bits = |v: &[O]| v.iter().map(|e| e.to_f32().to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&packed),
+            bits(&y),
+            "{}: {d_in}x{d_out}, {rows} rows, with a workspace",
+            t.kernel().name
         );
     }
 }
