@@ -296,9 +296,7 @@ impl<'a> Transform<'a> {
         y: &mut [O],
         post: PostOp,
     ) -> Result<usize, Error> {
-        let rows = self.check_lengths(x, y)?;
-        self.run(x, y, post, &mut []);
-        Ok(rows)
+        self.apply_with_workspace(x, y, post, &mut [])
     }
 
     /// f32 elements of workspace [`Transform::apply_with_workspace`] uses for a batch of `rows`

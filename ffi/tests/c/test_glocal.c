@@ -354,28 +354,16 @@ static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, si
             CHECK(0, "%s rows=%zu f32 y[%zu] = %.9g, expected %.9g (bound %.3g)", what, rows, i, y[i], ref[i], bound[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += !isnan(y[i]);
     CHECK(bad == 0, "%s rows=%zu: f32 mismatches or writes past rows*d_out", what, rows);
-    /* With a workspace (the AVX2 kernel packs the inputs from 12 rows on): the same bits, f32
-     * and 16-bit; a workspace the kernel would use may not be NULL. */
-    {
-        size_t wl = glocal_workspace_len(t, rows);
-        CHECK(wl == 0 || wl == (rows < 72 ? rows : 72) * d_in, "%s rows=%zu: workspace_len %zu", what, rows, wl);
-        float *ws = malloc((wl ? wl : 1) * sizeof *ws), *yw = malloc((ny + spare) * sizeof *yw);
-        uint16_t *yhw = malloc((ny + spare) * sizeof *yhw);
-        for (size_t i = 0; i < ny + spare; i++) yw[i] = NAN;
-        CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny + spare, 0, ws, wl), GLOCAL_STATUS_OK);
-        CHECK(memcmp(yw, y, ny * sizeof *y) == 0, "%s rows=%zu: f32 with a workspace of %zu differs", what, rows, wl);
-        for (size_t i = 0; i < nx; i++) xh[i] = f32_to_f16(x[i]);
-        CHECK_STATUS(glocal_apply_f16(t, xh, nx, yh, ny), GLOCAL_STATUS_OK);
-        CHECK_STATUS(glocal_apply_f16_ws(t, xh, nx, yhw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
-        CHECK(memcmp(yhw, yh, ny * sizeof *yh) == 0, "%s rows=%zu: f16 with a workspace differs", what, rows);
-        for (size_t i = 0; i < nx; i++) xh[i] = f32_to_bf16(x[i]);
-        CHECK_STATUS(glocal_apply_bf16(t, xh, nx, yh, ny), GLOCAL_STATUS_OK);
-        CHECK_STATUS(glocal_apply_bf16_ws(t, xh, nx, yhw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
-        CHECK(memcmp(yhw, yh, ny * sizeof *yh) == 0, "%s rows=%zu: bf16 with a workspace differs", what, rows);
-        CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, NULL, 0), GLOCAL_STATUS_OK);
-        if (wl) CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, NULL, wl), GLOCAL_STATUS_NULL_POINTER);
-        free(ws), free(yw), free(yhw);
-    }
+    /* With a workspace (the AVX2 kernel packs the inputs from 12 rows on): the same bits as each
+     * plain call, f32 here and 16-bit below; a workspace the kernel would use may not be NULL. */
+    size_t wl = glocal_workspace_len(t, rows);
+    CHECK(wl == 0 || wl == (rows < 72 ? rows : 72) * d_in, "%s rows=%zu: workspace_len %zu", what, rows, wl);
+    float *ws = malloc((wl ? wl : 1) * sizeof *ws), *yw = malloc(ny * sizeof *yw);
+    uint16_t *yhw = malloc(ny * sizeof *yhw);
+    CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
+    CHECK(memcmp(yw, y, ny * sizeof *y) == 0, "%s rows=%zu: f32 with a workspace of %zu differs", what, rows, wl);
+    CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, NULL, 0), GLOCAL_STATUS_OK);
+    if (wl) CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, NULL, wl), GLOCAL_STATUS_NULL_POINTER);
     CHECK_EX(glocal_apply_f32_ex, float, x, y, NAN, id_f32, 0.0, 0.0, "f32");
 
     for (size_t i = 0; i < nx; i++) xh[i] = f32_to_f16(x[i]);
@@ -389,6 +377,8 @@ static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, si
                   ref[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += yh[i] != 0x7e01;
     CHECK(bad == 0, "%s rows=%zu: f16 mismatches or writes past rows*d_out", what, rows);
+    CHECK_STATUS(glocal_apply_f16_ws(t, xh, nx, yhw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
+    CHECK(memcmp(yhw, yh, ny * sizeof *yh) == 0, "%s rows=%zu: f16 with a workspace differs", what, rows);
     CHECK_EX(glocal_apply_f16_ex, uint16_t, xh, yh, 0x7e01, f16_to_f32, 0x1p-11, 0x1p-24, "f16");
 
     for (size_t i = 0; i < nx; i++) xh[i] = f32_to_bf16(x[i]);
@@ -401,9 +391,11 @@ static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, si
             CHECK(0, "%s rows=%zu bf16 y[%zu] = %g, expected %g", what, rows, i, bf16_to_f32(yh[i]), ref[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += yh[i] != 0x7fc1;
     CHECK(bad == 0, "%s rows=%zu: bf16 mismatches or writes past rows*d_out", what, rows);
+    CHECK_STATUS(glocal_apply_bf16_ws(t, xh, nx, yhw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
+    CHECK(memcmp(yhw, yh, ny * sizeof *yh) == 0, "%s rows=%zu: bf16 with a workspace differs", what, rows);
     CHECK_EX(glocal_apply_bf16_ex, uint16_t, xh, yh, 0x7fc1, bf16_to_f32, 0x1p-8, 0.0, "bf16");
 
-    free(x), free(y), free(xh), free(yh), free(ref), free(bound);
+    free(x), free(y), free(xh), free(yh), free(ref), free(bound), free(ws), free(yw), free(yhw);
 }
 
 /* GLOCAL_APPLY_L2_NORMALIZE on the identity transform (y = x), so every row's output is chosen

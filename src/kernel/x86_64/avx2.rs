@@ -540,22 +540,13 @@ fn pack_chunk<I: Element>(
         for r in 0..n {
             let start = (r0 + b0 + r) * d_in;
             let src = x.get(start..start + d_in).unwrap_or(&[]);
-            let at = dst.chunks_exact_mut(n).map(|step| step.get_mut(r));
-            match scales {
-                None => {
-                    for (d, s) in at.zip(src) {
-                        if let Some(d) = d {
-                            *d = s.to_f32();
-                        }
-                    }
-                }
-                Some(sc) => {
-                    for ((d, s), &c) in at.zip(src).zip(sc) {
-                        if let Some(d) = d {
-                            *d = s.to_f32() * c;
-                        }
-                    }
-                }
+            // Input k of this row goes to slot r of step k; scaled exactly as `widen_x` does.
+            let slots = dst.chunks_exact_mut(n).filter_map(|step| step.get_mut(r));
+            for (k, (d, s)) in slots.zip(src).enumerate() {
+                *d = match scales.and_then(|sc| sc.get(k)) {
+                    Some(&c) => s.to_f32() * c,
+                    None => s.to_f32(),
+                };
             }
         }
     }
