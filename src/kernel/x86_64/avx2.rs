@@ -21,6 +21,8 @@
 //!   Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows
 //!   or more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]), so
 //!   every tile reads one sequential stream; without one they read the rows in place.
+//!   During a panel's last block each tile also prefetches the outputs of its rows, which the
+//!   epilogue then stores without a miss ([`prefetch_outputs`]).
 //! * Ragged edges: panels are zero padded to 16 columns (the kernels compute all 16 and the
 //!   store writes the valid ones); the row remainder gets a tile of its own height (a
 //!   const-generic tile, chosen once per tile). No per-element branch in any hot loop.
