@@ -561,39 +561,50 @@ fn pack_chunk<I: Element>(
 }
 
 /// One tile of [`pack_chunk`]: `R` rows of `d_in` inputs (`src`) into `d_in` steps of `R`
-/// values (`dst`), eight steps at a time: each row is read as a run of eight, and with `R` a
-/// constant the compiler proves every index in range, so no check is left per input. The
-/// generic loop it replaced (row by row, a strided store and two bounds checks per input) took
-/// about 2 ns per input, a fifth of the time at d = 256 (batch 1024: 1.27 -> 1.13x OpenBLAS;
-/// d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x; benches/README.md).
+/// values (`dst`), eight steps at a time. Each row is read as an array of eight, and with `R` a
+/// constant the compiler proves every store index in range, so the only tests left are one per
+/// row and block. The generic loop it replaced (row by row, a strided store and two bounds
+/// checks per input) took about 2 ns per input, a fifth of the time at d = 256 (batch 1024:
+/// 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x; benches/README.md).
+/// Inputs are scaled exactly as [`widen_x`] does: one rounding of the product, none without
+/// scales.
 #[inline(always)]
 fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, scales: Option<&[f32]>) {
     let mut rows: [&[I]; R] = [&[]; R];
     for (slot, row) in rows.iter_mut().zip(src.chunks_exact(d_in.max(1))) {
         *slot = row;
     }
-    // Scaled exactly as `widen_x` does: one rounding of the product.
-    let scale = |k: usize, v: &I| match scales.and_then(|sc| sc.get(k)) {
-        Some(&c) => v.to_f32() * c,
-        None => v.to_f32(),
-    };
     let mut blocks = dst.chunks_exact_mut(8 * R);
     let mut k = 0;
     for block in &mut blocks {
+        let block_scales = scales.and_then(|sc| sc.get(k..)).and_then(|sc| sc.first_chunk::<8>());
         for (r, row) in rows.iter().enumerate() {
-            let Some(run) = row.get(k..k + 8) else { return };
-            for (j, v) in run.iter().enumerate() {
-                if let Some(d) = block.get_mut(j * R + r) {
-                    *d = scale(k + j, v);
+            let Some(run) = row.get(k..).and_then(|row| row.first_chunk::<8>()) else { return };
+            let slots = (0..8).map(|j| j * R + r);
+            match block_scales {
+                Some(c) => {
+                    for ((at, v), c) in slots.zip(run).zip(c) {
+                        if let Some(d) = block.get_mut(at) {
+                            *d = v.to_f32() * c;
+                        }
+                    }
+                }
+                None => {
+                    for (at, v) in slots.zip(run) {
+                        if let Some(d) = block.get_mut(at) {
+                            *d = v.to_f32();
+                        }
+                    }
                 }
             }
         }
         k += 8;
     }
     for step in blocks.into_remainder().chunks_exact_mut(R) {
+        let c = scales.and_then(|sc| sc.get(k));
         for (d, row) in step.iter_mut().zip(&rows) {
             if let Some(v) = row.get(k) {
-                *d = scale(k, v);
+                *d = c.map_or(v.to_f32(), |&c| v.to_f32() * c);
             }
         }
         k += 1;
