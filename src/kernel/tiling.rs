@@ -29,6 +29,17 @@ pub(crate) fn i8d_view<'a>(p: &I8dPanels<'a>) -> Option<(Panels<'a, i8>, I8dAux<
     ok.then_some((v, I8dAux { scales: p.scales, diag: p.diag }))
 }
 
+/// One input as the kernels form it ([`widen_x`], the AVX2 packing): `v` as f32, times `scale`
+/// for `i8d` (one f32 rounding). Without a scale nothing is multiplied, so every input's bits
+/// pass unchanged.
+#[inline(always)]
+pub(crate) fn scale_input<I: Element>(v: &I, scale: Option<&f32>) -> f32 {
+    match scale {
+        Some(&c) => v.to_f32() * c,
+        None => v.to_f32(),
+    }
+}
+
 /// Widens one chunk of inputs into `dst`: `src[k]` as f32, times `scales[k]` for `i8d` (one
 /// f32 rounding, exactly as the scalar `i8d` kernel forms `x * scale`). Once per chunk of
 /// inputs, not per weight: outside the hot loop.
@@ -37,12 +48,12 @@ pub(crate) fn widen_x<I: Element>(dst: &mut [f32], src: &[I], scales: Option<&[f
     match scales {
         None => {
             for (d, s) in dst.iter_mut().zip(src) {
-                *d = s.to_f32();
+                *d = scale_input(s, None);
             }
         }
         Some(sc) => {
-            for ((d, s), &c) in dst.iter_mut().zip(src).zip(sc) {
-                *d = s.to_f32() * c;
+            for ((d, s), c) in dst.iter_mut().zip(src).zip(sc) {
+                *d = scale_input(s, Some(c));
             }
         }
     }

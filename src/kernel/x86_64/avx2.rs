@@ -47,7 +47,7 @@ use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::tiling::{
-    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux,
+    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, scale_input, store_row, widen_x, I8dAux,
 };
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
@@ -471,8 +471,8 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
                 // The next K-block: of this panel, or the first of the next panel (past the
                 // last panel the hints point past the weights: harmless, never dereferenced).
                 // Without it the first tile of every block waits on L3 or DRAM.
-                let next =
-                    if k0 + kc < d_in { wk.wrapping_add(kc * NR) } else { panel.wrapping_add(p.stride) };
+                let last_block = k0 + kc == d_in;
+                let next = if last_block { panel.wrapping_add(p.stride) } else { wk.wrapping_add(kc * NR) };
                 for (t, (b0, n)) in row_blocks(rc, MR).enumerate() {
                     let first = (t * lines_per_tile).min(block_lines);
                     let pf = Prefetch {
@@ -480,7 +480,7 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
                         lines: (block_lines - first).min(lines_per_tile),
                     };
                     let row = r0 + b0;
-                    if k0 + kc == d_in {
+                    if last_block {
                         // The outputs this tile's rows get once the panel is done: without the
                         // hint each row's store misses (y is rarely in L1) and the epilogue
                         // stalls (batch 1024: 1.13 -> 1.07x OpenBLAS at d = 256, 1.03 -> 0.99x
@@ -561,13 +561,12 @@ fn pack_chunk<I: Element>(
 }
 
 /// One tile of [`pack_chunk`]: `R` rows of `d_in` inputs (`src`) into `d_in` steps of `R`
-/// values (`dst`), eight steps at a time. Each row is read as an array of eight, and with `R` a
-/// constant the compiler proves every store index in range, so the only tests left are one per
-/// row and block. The generic loop it replaced (row by row, a strided store and two bounds
-/// checks per input) took about 2 ns per input, a fifth of the time at d = 256 (batch 1024:
-/// 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x; benches/README.md).
-/// Inputs are scaled exactly as [`widen_x`] does: one rounding of the product, none without
-/// scales.
+/// values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales) is read as an
+/// array of eight, and with `R` a constant the compiler proves every store index in range, so
+/// no bounds test is left per input. The generic loop it replaced (row by row, a strided store
+/// and two bounds checks per input) took about 2 ns per input, a fifth of the time at d = 256
+/// (batch 1024: 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x;
+/// benches/README.md). Each input is formed by [`scale_input`], exactly as [`widen_x`] does.
 #[inline(always)]
 fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, scales: Option<&[f32]>) {
     let mut rows: [&[I]; R] = [&[]; R];
@@ -580,21 +579,9 @@ fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize
         let block_scales = scales.and_then(|sc| sc.get(k..)).and_then(|sc| sc.first_chunk::<8>());
         for (r, row) in rows.iter().enumerate() {
             let Some(run) = row.get(k..).and_then(|row| row.first_chunk::<8>()) else { return };
-            let slots = (0..8).map(|j| j * R + r);
-            match block_scales {
-                Some(c) => {
-                    for ((at, v), c) in slots.zip(run).zip(c) {
-                        if let Some(d) = block.get_mut(at) {
-                            *d = v.to_f32() * c;
-                        }
-                    }
-                }
-                None => {
-                    for (at, v) in slots.zip(run) {
-                        if let Some(d) = block.get_mut(at) {
-                            *d = v.to_f32();
-                        }
-                    }
+            for (j, v) in run.iter().enumerate() {
+                if let Some(d) = block.get_mut(j * R + r) {
+                    *d = scale_input(v, block_scales.and_then(|c| c.get(j)));
                 }
             }
         }
@@ -604,7 +591,7 @@ fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize
         let c = scales.and_then(|sc| sc.get(k));
         for (d, row) in step.iter_mut().zip(&rows) {
             if let Some(v) = row.get(k) {
-                *d = c.map_or(v.to_f32(), |&c| v.to_f32() * c);
+                *d = scale_input(v, c);
             }
         }
         k += 1;
