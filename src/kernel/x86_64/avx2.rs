@@ -2,9 +2,10 @@
 //! multi-panel streamer for single rows.
 //!
 //! * **Batch 1** ([`gemv`]): several panels in flight at once, `k` unrolled by two. 16-bit
-//!   and int8 weights: [`GROUP`] panels (six independent FMA chains: with four panels LLVM
-//!   spills an accumulator, whose store-reload round trip then bounds the loop), software
-//!   prefetch [`PREFETCH_ROWS`] rows ahead in every panel. f32 weights: [`GROUP_F32`] panels,
+//!   weights: [`GROUP_16`] panels, eight independent FMA chains, in inline assembly
+//!   ([`stream4`]: in intrinsics LLVM spills two of the eight accumulators). int8 weights:
+//!   [`GROUP`] panels (six chains, the most LLVM keeps in registers). Both prefetch
+//!   [`PREFETCH_ROWS`] rows ahead in every panel. f32 weights: [`GROUP_F32`] panels,
 //!   loads folded into the FMAs, no software prefetch (the hardware prefetchers stream six
 //!   sequential panels faster on their own). Each weight is read exactly once. bf16 rows
 //!   are widened by interleaving with zero words, with the accumulators in a permuted column
@@ -59,11 +60,15 @@ const KC: usize = 256;
 const RC: usize = 72;
 /// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
 const XC: usize = 256;
-/// Panels streamed at once on the batch-1 path for 16-bit and int8 weights. Three, not four:
-/// with four (8 accumulators, 2 broadcasts and the widened weights of two rows) LLVM spills an
-/// accumulator to the stack, and the f16 stream ran 1.15-1.6x slower (d = 512-2048;
-/// benches/README.md).
+/// Panels streamed at once on the batch-1 path for int8 weights, and for the last panels of
+/// 16-bit ones. Three, not four: with four (8 accumulators, 2 broadcasts and the widened
+/// weights of two rows) LLVM spills accumulators to the stack, and the f16 stream ran
+/// 1.15-1.6x slower (d = 512-2048; benches/README.md).
 const GROUP: usize = 3;
+/// Panels streamed at once on the batch-1 path for 16-bit weights, by [`stream4`] (inline
+/// assembly, so all eight accumulators stay in registers): eight FMA chains instead of six,
+/// whose 4-cycle latency bounds the three-panel loop at 12 weights per cycle.
+const GROUP_16: usize = 4;
 /// Panels streamed at once on the batch-1 path for f32 weights. Their loads fold into the
 /// FMAs, so six panels (12 accumulators, 2 broadcasts) fit in registers, and six streams in
 /// flight read L3 and DRAM faster than three (d = 2048: 0.78x OpenBLAS against 0.87-0.89x;
@@ -221,8 +226,9 @@ unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
     }
 }
 
-/// Single row: panels in groups of [`GROUP_F32`] (f32 weights) or [`GROUP`]. With `aux` (i8d),
-/// the input is scaled and the diagonal term added.
+/// Single row: panels in groups of [`GROUP_F32`] (f32 weights), [`GROUP_16`] (16-bit) or
+/// [`GROUP`] (int8, and the last panels of 16-bit weights). With `aux` (i8d), the input is
+/// scaled and the diagonal term added.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`;
@@ -237,11 +243,18 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     let count = p.count();
     let mut q = 0;
     while q < count {
-        let n = if is_f32::<W>() && count - q >= GROUP_F32 { GROUP_F32 } else { GROUP.min(count - q) };
+        let n = if is_f32::<W>() && count - q >= GROUP_F32 {
+            GROUP_F32
+        } else if matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16) && count - q >= GROUP_16 {
+            GROUP_16
+        } else {
+            GROUP.min(count - q)
+        };
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
                 GROUP_F32 => group::<W, I, O, GROUP_F32>(p, aux, q, x, y),
+                GROUP_16 => group::<W, I, O, GROUP_16>(p, aux, q, x, y),
                 3 => group::<W, I, O, 3>(p, aux, q, x, y),
                 2 => group::<W, I, O, 2>(p, aux, q, x, y),
                 _ => group::<W, I, O, 1>(p, aux, q, x, y),
@@ -329,6 +342,14 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     kc: usize,
     acc: &mut [[__m256; 2]; P],
 ) {
+    // Under Miri, which cannot run inline assembly, the intrinsics below take P = 4 too.
+    #[cfg(not(miri))]
+    if let Ok(acc4) = <&mut [[__m256; 2]; GROUP_16]>::try_from(acc.as_mut_slice()) {
+        // SAFETY: P = 4 here; the caller's contract is stream4's.
+        if unsafe { stream4(w, stride, x, kc, acc4) } {
+            return;
+        }
+    }
     let mut a = *acc;
     let ahead = PREFETCH_ROWS * NR;
     // Cache lines per two weight rows: 2 for f32, 1 for 16-bit weights, half a line for int8
@@ -370,6 +391,143 @@ unsafe fn stream<W: WeightElem, const P: usize>(
         }
     }
     *acc = a;
+}
+
+/// One weight row of one panel in [`stream4`]'s loop: widen the 16 f16 weights at
+/// `[base + off]` and add `x * row` to the accumulator pair `a`, `b` (natural order).
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! f16_row {
+    ($base:literal, $off:literal, $x:literal, $a:literal, $b:literal) => {
+        concat!(
+            "vcvtph2ps {t0}, xmmword ptr [", $base, " + ", $off, "]\n",
+            "vcvtph2ps {t1}, xmmword ptr [", $base, " + ", $off, " + 16]\n",
+            "vfmadd231ps {", $a, "}, {", $x, "}, {t0}\n",
+            "vfmadd231ps {", $b, "}, {", $x, "}, {t1}\n",
+        )
+    };
+}
+
+/// As [`f16_row`] for bf16 weights: zero words interleaved below them (stream order, see
+/// [`load16s`]); `{z}` holds zero.
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! bf16_row {
+    ($base:literal, $off:literal, $x:literal, $a:literal, $b:literal) => {
+        concat!(
+            "vpunpcklwd {t0}, {z}, ymmword ptr [", $base, " + ", $off, "]\n",
+            "vpunpckhwd {t1}, {z}, ymmword ptr [", $base, " + ", $off, "]\n",
+            "vfmadd231ps {", $a, "}, {", $x, "}, {t0}\n",
+            "vfmadd231ps {", $b, "}, {", $x, "}, {t1}\n",
+        )
+    };
+}
+
+/// The loop of [`stream4`] for one widening (`$row`): pairs of rows, four panels at `{w}`,
+/// `{w1} = {w} + {s}`, `{w} + 2 {s}` and `{w1} + 2 {s}`.
+#[cfg(not(miri))]
+macro_rules! stream4_loop {
+    ($row:ident, $w:expr, $stride:expr, $x:expr, $pairs:expr, $a:ident, $($extra:tt)*) => {
+        core::arch::asm!(
+            concat!(
+                "2:\n",
+                "vbroadcastss {x0}, dword ptr [{x}]\n",
+                "vbroadcastss {x1}, dword ptr [{x} + 4]\n",
+                "prefetcht0 [{w} + {ahead}]\n",
+                $row!("{w}", "0", "x0", "a0", "a1"),
+                $row!("{w}", "32", "x1", "a0", "a1"),
+                "prefetcht0 [{w1} + {ahead}]\n",
+                $row!("{w1}", "0", "x0", "a2", "a3"),
+                $row!("{w1}", "32", "x1", "a2", "a3"),
+                "prefetcht0 [{w} + {s} * 2 + {ahead}]\n",
+                $row!("{w} + {s} * 2", "0", "x0", "a4", "a5"),
+                $row!("{w} + {s} * 2", "32", "x1", "a4", "a5"),
+                "prefetcht0 [{w1} + {s} * 2 + {ahead}]\n",
+                $row!("{w1} + {s} * 2", "0", "x0", "a6", "a7"),
+                $row!("{w1} + {s} * 2", "32", "x1", "a6", "a7"),
+                "add {w}, 64\n",
+                "add {w1}, 64\n",
+                "add {x}, 8\n",
+                "dec {n}\n",
+                "jnz 2b\n",
+            ),
+            w = inout(reg) $w => _,
+            w1 = inout(reg) $w.wrapping_add($stride) => _,
+            x = inout(reg) $x => _,
+            n = inout(reg) $pairs => _,
+            s = in(reg) $stride * 2,
+            ahead = const PREFETCH_ROWS * NR * 2,
+            x0 = out(ymm_reg) _,
+            x1 = out(ymm_reg) _,
+            t0 = out(ymm_reg) _,
+            t1 = out(ymm_reg) _,
+            a0 = inout(ymm_reg) $a[0][0],
+            a1 = inout(ymm_reg) $a[0][1],
+            a2 = inout(ymm_reg) $a[1][0],
+            a3 = inout(ymm_reg) $a[1][1],
+            a4 = inout(ymm_reg) $a[2][0],
+            a5 = inout(ymm_reg) $a[2][1],
+            a6 = inout(ymm_reg) $a[3][0],
+            a7 = inout(ymm_reg) $a[3][1],
+            $($extra)*
+            options(nostack, readonly),
+        )
+    };
+}
+
+/// [`stream`] for four panels of 16-bit weights, the pairs of rows in inline assembly. In
+/// intrinsics, LLVM spills two of the eight accumulators and copies the other six every
+/// iteration (it picks `vfmadd213ps`, which overwrites the widened weights): 1.2-1.4x slower
+/// than three panels. Here the eight accumulators, two broadcasts and two scratch registers
+/// stay put, and eight FMA chains lift the bound that the FMA latency puts on six. The FMAs of
+/// each accumulator run in [`stream`]'s order, so the results are bit-identical to it.
+///
+/// Returns false, having done nothing, unless `W` is f16 or bf16.
+///
+/// # Safety
+/// As [`stream`] with `P = 4`.
+#[cfg(not(miri))]
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn stream4<W: WeightElem>(
+    w: *const W,
+    stride: usize,
+    x: *const f32,
+    kc: usize,
+    acc: &mut [[__m256; 2]; 4],
+) -> bool {
+    if !matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16) {
+        return false;
+    }
+    let pairs = kc / 2;
+    if pairs > 0 {
+        // SAFETY: each iteration reads rows k, k + 1 < kc (32 bytes each) of the four panels at
+        // w + g * stride (g < 4, the caller's contract) and x[k], x[k + 1], for `pairs` >= 1
+        // iterations. The prefetch addresses may lie past a panel: a prefetch never faults.
+        // Only the named registers and the flags are written; no stack use.
+        unsafe {
+            match W::DTYPE {
+                WeightDtype::F16 => stream4_loop!(f16_row, w, stride, x, pairs, acc,),
+                WeightDtype::Bf16 => {
+                    stream4_loop!(bf16_row, w, stride, x, pairs, acc, z = in(ymm_reg) _mm256_setzero_ps(),)
+                }
+                WeightDtype::F32 | WeightDtype::I8d => {}
+            }
+        }
+    }
+    if kc % 2 == 1 {
+        let k = kc - 1;
+        // SAFETY: row k < kc of each panel and x[k] are readable (the caller's contract).
+        unsafe {
+            let xv = _mm256_broadcast_ss(&*x.add(k));
+            for (g, ag) in acc.iter_mut().enumerate() {
+                let [w0, w1] = load16s(w.add(g * stride + k * NR));
+                ag[0] = _mm256_fmadd_ps(xv, w0, ag[0]);
+                ag[1] = _mm256_fmadd_ps(xv, w1, ag[1]);
+            }
+        }
+    }
+    true
 }
 
 /// `acc += sum_{k < kc} x[k] * W[k]` for one panel: four partial sums (rows `k mod 4`, eight
