@@ -99,10 +99,11 @@ pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
     }
 }
 
-// `gemv` has a match arm for every group size up to GROUP and one for GROUP_F32 (remainders
-// below it go by GROUP): other sizes would skip panels.
+// `gemv` has a match arm for every group size up to GROUP and one each for GROUP_F32 and
+// GROUP_16 (remainders below them go by GROUP): other sizes would skip panels. `stream4`'s
+// assembly is written for four panels of 16 columns.
 const _: () = assert!(RC % MR == 0 && NR == 16 && KC % 2 == 0 && GROUP >= 1 && GROUP <= 3);
-const _: () = assert!(GROUP_F32 > GROUP);
+const _: () = assert!(GROUP_F32 > GROUP && GROUP_16 > GROUP && GROUP_16 != GROUP_F32 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
 #[inline(always)]
