@@ -6,7 +6,7 @@ mod common;
 use glocal::format::FLAG_NORM_FOLDED;
 use glocal::kernel::{Isa, KERNELS};
 use glocal::pack::{write_blob, BlobSpec};
-use glocal::{bf16, f16, Transform, WeightDtype};
+use glocal::{bf16, f16, pack, Transform, WeightDtype};
 
 fn spec(dtype: WeightDtype, d_in: usize, d_out: usize) -> BlobSpec<'static> {
     BlobSpec { dtype, d_in, d_out, flags: FLAG_NORM_FOLDED, mean: 0.0, std: 1.0, model: "", module: "" }
@@ -117,7 +117,7 @@ fn f16_and_bf16_outputs_round_like_half() {
 
 /// Under Miri, `Element::from_f32` for f16 runs `half`'s software rounding (`from_f32_const`)
 /// instead of F16C `vcvtps2ph`, which Miri cannot interpret (see `dtype::f16_from_f32`), and
-/// so does the packer's f64 rounding (as `f16(v as f32)`). Natively they must give the same bits as the
+/// so does the packer's final f32 -> f16 step. Natively they must give the same bits as the
 /// paths used here, so that what Miri checks is what runs: all 65,536 values of the upper 16
 /// bits (sign, exponent, top of the mantissa, the rounding position for f16 subnormals) times
 /// 32 patterns of the lower 16 (f16 LSB, round bit and sticky bits, each set and clear).
@@ -134,10 +134,6 @@ fn software_f16_rounding_matches_the_native_path() {
             }
         }
     }
-    #[cfg(target_arch = "x86_64")]
-    let f16c = std::is_x86_feature_detected!("f16c");
-    #[cfg(not(target_arch = "x86_64"))]
-    let f16c = false;
     for high in 0..=u16::MAX as u32 {
         for &low in &lows {
             let v = f32::from_bits(high << 16 | low);
@@ -149,12 +145,93 @@ fn software_f16_rounding_matches_the_native_path() {
                 native.to_bits(),
                 soft.to_bits()
             );
-            // The packer's f64 rounding under Miri is `f16(v as f32)` in software: on an F16C
-            // CPU that is exactly what half's from_f64 does natively.
-            if f16c {
-                let native64 = f16::from_f64(v as f64);
-                assert_eq!(native64.to_bits(), soft.to_bits(), "{v:e} as f64");
+        }
+    }
+}
+
+/// Packing rounds each folded f64 weight to f16 or bf16 once, to nearest even. The reference
+/// picks between the two neighbouring 16-bit values in exact f64 arithmetic. Cases:
+/// - every midpoint between consecutive finite values (a tie: the even pattern wins);
+/// - the f64 values just above and below each midpoint, where rounding through f32 first (half's
+///   F16C path) or dropping the low 32 bits of the f64 (half's software paths) goes wrong;
+/// - random f64 over each format's range, with random low mantissa bits.
+///
+/// A `1 x n` transform applied to `x = [1]` gives back each stored weight exactly
+/// (`every_f16_and_bf16_weight_widens_exactly`).
+#[test]
+fn packed_f16_and_bf16_weights_are_rounded_once() {
+    for dtype in [WeightDtype::F16, WeightDtype::Bf16] {
+        let (max_bits, exps) = match dtype {
+            WeightDtype::F16 => (0x7BFFu16, -26..16),
+            _ => (0x7F7F, -135..128),
+        };
+        let widen = |b: u16| match dtype {
+            WeightDtype::F16 => f16::from_bits(b).to_f64(),
+            _ => bf16::from_bits(b).to_f64(),
+        };
+        // Every finite non-negative value, in order: pattern i is values[i].
+        let values: Vec<f64> = (0..=max_bits).map(widen).collect();
+        let max = values[values.len() - 1];
+        let reference = |v: f64| {
+            let a = v.abs();
+            let i = values.partition_point(|&x| x <= a) - 1;
+            let r = match values.get(i + 1) {
+                None => values[i],
+                Some(&hi) => {
+                    // lo + hi and the halving are exact in f64.
+                    let (lo, mid) = (values[i], (values[i] + hi) / 2.0);
+                    if a < mid || (a == mid && i % 2 == 0) {
+                        lo
+                    } else {
+                        hi
+                    }
+                }
+            };
+            r.copysign(v)
+        };
+        let mut weights = Vec::new();
+        for (i, pair) in values.windows(2).enumerate() {
+            let mid = (pair[0] + pair[1]) / 2.0;
+            let sign = if i % 7 == 3 { -1.0 } else { 1.0 };
+            for v in [mid, f64::from_bits(mid.to_bits() + 1), f64::from_bits(mid.to_bits() - 1)] {
+                weights.push(sign * v);
             }
         }
+        let mut rng = common::Rng(0xD1B5_4A32_D192_ED03);
+        while weights.len() < 300_000 {
+            let e = exps.start + (rng.next_u64() % (exps.end - exps.start) as u64) as i32;
+            let v = 2f64.powi(e) * (1.0 + (rng.next_u64() >> 12) as f64 / (1u64 << 52) as f64);
+            if v <= max {
+                weights.push(if rng.next_u64() & 1 == 1 { -v } else { v });
+            }
+        }
+        let mut wrong = Vec::new();
+        for chunk in weights.chunks(1 << 16) {
+            let source = pack::Source {
+                d_in: 1,
+                d_out: chunk.len(),
+                weights: chunk.to_vec(),
+                bias: None,
+                mean: 0.0,
+                std: 1.0,
+            };
+            let blob = pack::pack(&source, dtype, "rounding", "test").unwrap();
+            let t = Transform::new(blob.as_bytes()).unwrap();
+            let mut y = vec![f32::NAN; chunk.len()];
+            t.apply(&[1.0f32], &mut y).unwrap();
+            for (&v, &got) in chunk.iter().zip(&y) {
+                let want = reference(v);
+                if f64::from(got) != want {
+                    wrong.push(format!("{v:e} ({:#018x}): stored {got:e}, want {want:e}", v.to_bits()));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{dtype:?}: {} of {} weights not rounded once, e.g. {:?}",
+            wrong.len(),
+            weights.len(),
+            &wrong[..wrong.len().min(3)]
+        );
     }
 }

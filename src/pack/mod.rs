@@ -9,8 +9,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use half::{bf16, f16};
-
 use crate::aligned::AlignedBlob;
 use crate::dtype::WeightDtype;
 use crate::format::{self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_MAX_SCALE, MAX_DIM, NR};
@@ -19,6 +17,7 @@ use crate::format::{self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_M
 pub mod npy;
 #[cfg(feature = "npz")]
 pub mod npz;
+mod round;
 
 /// A transform as thingsvision stores it: `y = ((x - mean) / std) @ weights + bias`.
 #[derive(Clone, Debug, PartialEq)]
@@ -203,20 +202,12 @@ fn store_weight(dtype: WeightDtype, v: f64, out: &mut [u8]) -> bool {
             r.is_finite()
         }
         WeightDtype::F16 => {
-            // Under Miri without the F16C `vcvtps2ph` half emits for an F16C target (Miri cannot
-            // run it; see `dtype::f16_from_f32`): `f16(v as f32)` in software, which is what
-            // half's F16C path computes, bit for bit, for every f64. (Where half rounds f64
-            // otherwise - its software fallback, aarch64 FCVT - results can differ for values
-            // not exact in f32; Miri's tests pack only small multiples of 1/32.)
-            #[cfg(miri)]
-            let r = f16::from_f32_const(v as f32);
-            #[cfg(not(miri))]
-            let r = f16::from_f64(v);
+            let r = round::f16_from_f64(v);
             out.copy_from_slice(&r.to_bits().to_le_bytes());
             r.is_finite()
         }
         WeightDtype::Bf16 => {
-            let r = bf16::from_f64(v);
+            let r = round::bf16_from_f64(v);
             out.copy_from_slice(&r.to_bits().to_le_bytes());
             r.is_finite()
         }
