@@ -394,58 +394,62 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     *acc = a;
 }
 
-/// One weight row of one panel in [`stream4`]'s loop: widen the 16 f16 weights at
-/// `[base + off]` and add `x * row` to the accumulator pair `a`, `b` (natural order).
+/// The widening half of a [`row`]: the 16 weights at `[base + off]` into `{t0}` (columns 0-7)
+/// and `{t1}` (8-15): `vcvtph2ps` for f16; for bf16, zero words interleaved below them
+/// (stream order, see [`load16s`]; `{z}` holds zero).
 #[cfg(not(miri))]
 #[rustfmt::skip]
-macro_rules! f16_row {
-    ($base:literal, $off:literal, $x:literal, $a:literal, $b:literal) => {
+macro_rules! widen_row {
+    (f16, $base:literal, $off:literal) => {
         concat!(
             "vcvtph2ps {t0}, xmmword ptr [", $base, " + ", $off, "]\n",
             "vcvtph2ps {t1}, xmmword ptr [", $base, " + ", $off, " + 16]\n",
-            "vfmadd231ps {", $a, "}, {", $x, "}, {t0}\n",
-            "vfmadd231ps {", $b, "}, {", $x, "}, {t1}\n",
         )
     };
-}
-
-/// As [`f16_row`] for bf16 weights: zero words interleaved below them (stream order, see
-/// [`load16s`]); `{z}` holds zero.
-#[cfg(not(miri))]
-#[rustfmt::skip]
-macro_rules! bf16_row {
-    ($base:literal, $off:literal, $x:literal, $a:literal, $b:literal) => {
+    (bf16, $base:literal, $off:literal) => {
         concat!(
             "vpunpcklwd {t0}, {z}, ymmword ptr [", $base, " + ", $off, "]\n",
             "vpunpckhwd {t1}, {z}, ymmword ptr [", $base, " + ", $off, "]\n",
+        )
+    };
+}
+
+/// One weight row of one panel in [`stream4`]'s loop: widen the 16 weights at `[base + off]`
+/// and add `x * row` to the accumulator pair `a`, `b`.
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! row {
+    ($kind:ident, $base:literal, $off:literal, $x:literal, $a:literal, $b:literal) => {
+        concat!(
+            widen_row!($kind, $base, $off),
             "vfmadd231ps {", $a, "}, {", $x, "}, {t0}\n",
             "vfmadd231ps {", $b, "}, {", $x, "}, {t1}\n",
         )
     };
 }
 
-/// The loop of [`stream4`] for one widening (`$row`): pairs of rows, four panels at `{w}`,
+/// The loop of [`stream4`] for one widening (`$kind`, see [`widen_row`]): pairs of rows, four panels at `{w}`,
 /// `{w1} = {w} + {s}`, `{w} + 2 {s}` and `{w1} + 2 {s}`.
 #[cfg(not(miri))]
 macro_rules! stream4_loop {
-    ($row:ident, $w:expr, $stride:expr, $x:expr, $pairs:expr, $a:ident, $($extra:tt)*) => {
+    ($kind:ident, $w:expr, $stride:expr, $x:expr, $pairs:expr, $a:ident, $($extra:tt)*) => {
         core::arch::asm!(
             concat!(
                 "2:\n",
                 "vbroadcastss {x0}, dword ptr [{x}]\n",
                 "vbroadcastss {x1}, dword ptr [{x} + 4]\n",
                 "prefetcht0 [{w} + {ahead}]\n",
-                $row!("{w}", "0", "x0", "a0", "a1"),
-                $row!("{w}", "32", "x1", "a0", "a1"),
+                row!($kind, "{w}", "0", "x0", "a0", "a1"),
+                row!($kind, "{w}", "32", "x1", "a0", "a1"),
                 "prefetcht0 [{w1} + {ahead}]\n",
-                $row!("{w1}", "0", "x0", "a2", "a3"),
-                $row!("{w1}", "32", "x1", "a2", "a3"),
+                row!($kind, "{w1}", "0", "x0", "a2", "a3"),
+                row!($kind, "{w1}", "32", "x1", "a2", "a3"),
                 "prefetcht0 [{w} + {s} * 2 + {ahead}]\n",
-                $row!("{w} + {s} * 2", "0", "x0", "a4", "a5"),
-                $row!("{w} + {s} * 2", "32", "x1", "a4", "a5"),
+                row!($kind, "{w} + {s} * 2", "0", "x0", "a4", "a5"),
+                row!($kind, "{w} + {s} * 2", "32", "x1", "a4", "a5"),
                 "prefetcht0 [{w1} + {s} * 2 + {ahead}]\n",
-                $row!("{w1} + {s} * 2", "0", "x0", "a6", "a7"),
-                $row!("{w1} + {s} * 2", "32", "x1", "a6", "a7"),
+                row!($kind, "{w1} + {s} * 2", "0", "x0", "a6", "a7"),
+                row!($kind, "{w1} + {s} * 2", "32", "x1", "a6", "a7"),
                 "add {w}, 64\n",
                 "add {w1}, 64\n",
                 "add {x}, 8\n",
@@ -508,9 +512,9 @@ unsafe fn stream4<W: WeightElem>(
         // Only the named registers and the flags are written; no stack use.
         unsafe {
             match W::DTYPE {
-                WeightDtype::F16 => stream4_loop!(f16_row, w, stride, x, pairs, acc,),
+                WeightDtype::F16 => stream4_loop!(f16, w, stride, x, pairs, acc,),
                 WeightDtype::Bf16 => {
-                    stream4_loop!(bf16_row, w, stride, x, pairs, acc, z = in(ymm_reg) _mm256_setzero_ps(),)
+                    stream4_loop!(bf16, w, stride, x, pairs, acc, z = in(ymm_reg) _mm256_setzero_ps(),)
                 }
                 WeightDtype::F32 | WeightDtype::I8d => {}
             }
