@@ -394,7 +394,7 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     *acc = a;
 }
 
-/// The widening half of a [`row`]: the 16 weights at `[base + off]` into `{t0}` (columns 0-7)
+/// The widening in [`panel_rows`]: the 16 weights at `[base + off]` into `{t0}` (columns 0-7)
 /// and `{t1}` (8-15): `vcvtph2ps` for f16; for bf16, zero words interleaved below them
 /// (stream order, see [`load16s`]; `{z}` holds zero).
 #[cfg(not(miri))]
@@ -414,22 +414,28 @@ macro_rules! widen_row {
     };
 }
 
-/// One weight row of one panel in [`stream4`]'s loop: widen the 16 weights at `[base + off]`
-/// and add `x * row` to the accumulator pair `a`, `b`.
+/// One panel's two weight rows (`k`, `k + 1`) in [`stream4`]'s loop: prefetch ahead, then for
+/// each row widen its 16 weights and add `x0 * row k` and `x1 * row k + 1` to the accumulator
+/// pair `a`, `b`.
 #[cfg(not(miri))]
 #[rustfmt::skip]
-macro_rules! row {
-    ($kind:ident, $base:literal, $off:literal, $x:literal, $a:literal, $b:literal) => {
+macro_rules! panel_rows {
+    ($kind:ident, $base:literal, $a:literal, $b:literal) => {
         concat!(
-            widen_row!($kind, $base, $off),
-            "vfmadd231ps {", $a, "}, {", $x, "}, {t0}\n",
-            "vfmadd231ps {", $b, "}, {", $x, "}, {t1}\n",
+            "prefetcht0 [", $base, " + {ahead}]\n",
+            widen_row!($kind, $base, "0"),
+            "vfmadd231ps {", $a, "}, {x0}, {t0}\n",
+            "vfmadd231ps {", $b, "}, {x0}, {t1}\n",
+            widen_row!($kind, $base, "32"),
+            "vfmadd231ps {", $a, "}, {x1}, {t0}\n",
+            "vfmadd231ps {", $b, "}, {x1}, {t1}\n",
         )
     };
 }
 
-/// The loop of [`stream4`] for one widening (`$kind`, see [`widen_row`]): pairs of rows, four panels at `{w}`,
-/// `{w1} = {w} + {s}`, `{w} + 2 {s}` and `{w1} + 2 {s}`.
+/// The loop of [`stream4`] for one widening (`$kind`, see [`widen_row`]): pairs of rows, four
+/// panels at `{w}`, `{w1} = {w} + {s}`, `{w} + 2 {s}` and `{w1} + 2 {s}` (`{s}`: the panel
+/// stride in bytes, two per 16-bit weight).
 #[cfg(not(miri))]
 macro_rules! stream4_loop {
     ($kind:ident, $w:expr, $stride:expr, $x:expr, $pairs:expr, $a:ident, $($extra:tt)*) => {
@@ -438,18 +444,10 @@ macro_rules! stream4_loop {
                 "2:\n",
                 "vbroadcastss {x0}, dword ptr [{x}]\n",
                 "vbroadcastss {x1}, dword ptr [{x} + 4]\n",
-                "prefetcht0 [{w} + {ahead}]\n",
-                row!($kind, "{w}", "0", "x0", "a0", "a1"),
-                row!($kind, "{w}", "32", "x1", "a0", "a1"),
-                "prefetcht0 [{w1} + {ahead}]\n",
-                row!($kind, "{w1}", "0", "x0", "a2", "a3"),
-                row!($kind, "{w1}", "32", "x1", "a2", "a3"),
-                "prefetcht0 [{w} + {s} * 2 + {ahead}]\n",
-                row!($kind, "{w} + {s} * 2", "0", "x0", "a4", "a5"),
-                row!($kind, "{w} + {s} * 2", "32", "x1", "a4", "a5"),
-                "prefetcht0 [{w1} + {s} * 2 + {ahead}]\n",
-                row!($kind, "{w1} + {s} * 2", "0", "x0", "a6", "a7"),
-                row!($kind, "{w1} + {s} * 2", "32", "x1", "a6", "a7"),
+                panel_rows!($kind, "{w}", "a0", "a1"),
+                panel_rows!($kind, "{w1}", "a2", "a3"),
+                panel_rows!($kind, "{w} + {s} * 2", "a4", "a5"),
+                panel_rows!($kind, "{w1} + {s} * 2", "a6", "a7"),
                 "add {w}, 64\n",
                 "add {w1}, 64\n",
                 "add {x}, 8\n",
