@@ -71,6 +71,14 @@ impl Cblas {
     /// Loads `GLOCAL_BENCH_OPENBLAS` and pins it to one thread; None (with a notice) otherwise.
     pub fn load() -> Option<Cblas> {
         let path = std::env::var("GLOCAL_BENCH_OPENBLAS").ok()?;
+        // OpenBLAS sizes its thread pool when it is loaded: with OPENBLAS_NUM_THREADS unset it
+        // starts a worker per CPU, and the `set_num_threads(1)` below does not stop it spinning
+        // on the other vCPU (`blas_thread_server`, 10 % of the samples of a paired run). So one
+        // thread is asked for before loading; this runs on the benchmarks' main thread before
+        // they start any other.
+        if std::env::var_os("OPENBLAS_NUM_THREADS").is_none() {
+            std::env::set_var("OPENBLAS_NUM_THREADS", "1");
+        }
         let c_path = std::ffi::CString::new(path.clone()).ok()?;
         // SAFETY: dlopen with a NUL-terminated path; the handle is never closed (the functions
         // are used until exit).
