@@ -14,7 +14,7 @@ use crate::dtype;
 /// (its software paths, both dtypes): on the nine published transforms, 11-65 weights per
 /// transform (one in 10,000 to 23,000) came out one unit in the last place off. Infinity (also
 /// for finite `v` beyond f32) and NaN pass through.
-pub(crate) fn f32_round_odd(v: f64) -> f32 {
+fn f32_round_odd(v: f64) -> f32 {
     let r = v as f32;
     if !r.is_finite() || f64::from(r) == v {
         return r;
