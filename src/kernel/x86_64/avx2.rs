@@ -383,15 +383,36 @@ unsafe fn stream<W: WeightElem, const P: usize>(
             k += 2;
         }
         if k < kc {
-            let x0 = _mm256_broadcast_ss(&*x.add(k));
-            for (g, ag) in a.iter_mut().enumerate() {
-                let [w0, w1] = load16s(w.add(g * stride + k * NR));
-                ag[0] = _mm256_fmadd_ps(x0, w0, ag[0]);
-                ag[1] = _mm256_fmadd_ps(x0, w1, ag[1]);
-            }
+            stream_row(w, stride, x, k, &mut a);
         }
     }
     *acc = a;
+}
+
+/// `acc[g] += x[k] * W_g[k]` for the `P` panels `W_g = w + g * stride`: the odd last row of
+/// [`stream`] and [`stream4`].
+///
+/// # Safety
+/// avx2, fma and f16c present; `x[k]` readable; row `k` (`NR` weights) readable in each of the
+/// `P` panels.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn stream_row<W: WeightElem, const P: usize>(
+    w: *const W,
+    stride: usize,
+    x: *const f32,
+    k: usize,
+    acc: &mut [[__m256; 2]; P],
+) {
+    // SAFETY: the caller guarantees x[k] and row k of each panel.
+    unsafe {
+        let xv = _mm256_broadcast_ss(&*x.add(k));
+        for (g, ag) in acc.iter_mut().enumerate() {
+            let [w0, w1] = load16s(w.add(g * stride + k * NR));
+            ag[0] = _mm256_fmadd_ps(xv, w0, ag[0]);
+            ag[1] = _mm256_fmadd_ps(xv, w1, ag[1]);
+        }
+    }
 }
 
 /// The widening in [`panel_rows`]: the 16 weights at `[base + off]` into `{t0}` (columns 0-7)
@@ -519,16 +540,8 @@ unsafe fn stream4<W: WeightElem>(
         }
     }
     if kc % 2 == 1 {
-        let k = kc - 1;
-        // SAFETY: row k < kc of each panel and x[k] are readable (the caller's contract).
-        unsafe {
-            let xv = _mm256_broadcast_ss(&*x.add(k));
-            for (g, ag) in acc.iter_mut().enumerate() {
-                let [w0, w1] = load16s(w.add(g * stride + k * NR));
-                ag[0] = _mm256_fmadd_ps(xv, w0, ag[0]);
-                ag[1] = _mm256_fmadd_ps(xv, w1, ag[1]);
-            }
-        }
+        // SAFETY: row kc - 1 of each panel and x[kc - 1] are readable (the caller's contract).
+        unsafe { stream_row(w, stride, x, kc - 1, acc) };
     }
     true
 }
