@@ -25,12 +25,12 @@ const ROWS: &[usize] = &[1, 2, 3, 5, 6, 7, 11, 13];
 
 /// Under Miri (about 10^4 times slower than native): `(d_in, d_out, rows)` chosen so that,
 /// with the AVX2 and NEON drivers' constants (`MR` = 6, `KC` = `XC` = 256, `GROUP` = 3 on AVX2
-/// (`GROUP_F32` = 6 for f32 weights) and 4 on NEON, `WIDEN_MIN_ROWS` = 12), every path runs at
-/// least once:
+/// (`GROUP_F32` = 6 for f32 weights, `GROUP_16` = 4 for 16-bit ones) and 4 on NEON,
+/// `WIDEN_MIN_ROWS` = 12), every path runs at least once:
 ///
 /// | case          | path reached                                                               |
 /// |---------------|----------------------------------------------------------------------------|
-/// | `(7, 198, 1)` | batch-1 streamer: 13 panels = full groups + a remainder group of 1 with every group size (AVX2: 6+6+1 for f32 weights, 3+3+3+3+1 for the others; NEON: 4+4+4+1), last panel ragged (6 columns); `d_in` 7 = the 2-row unroll + odd tail (`stream`) and, AVX2 f32 input on the lone panel, the 4-row unroll + 3 leftover rows (`stream1`) |
+/// | `(7, 198, 1)` | batch-1 streamer: 13 panels = full groups + a remainder group of 1 with every group size (AVX2: 6+6+1 for f32 weights, 4+4+4+1 for f16 and bf16, whose groups of four run in inline assembly natively and in intrinsics under Miri, 3+3+3+3+1 for i8d; NEON: 4+4+4+1), last panel ragged (6 columns); `d_in` 7 = the 2-row unroll + odd tail (`stream`) and, AVX2 f32 input on the lone panel, the 4-row unroll + 3 leftover rows (`stream1`) |
 /// | `(3, 17, 2)`  | batch tile of height 2; 2 panels, the second ragged (1 column)             |
 /// | `(3, 17, 11)` | tiles of heights 6 and 5, 16-bit weights widened in registers (rows < 12)  |
 /// | `(257, 3, 13)`| K-block edge (blocks of 256 and 1 rows), 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block), tiles of heights 6, 4, 3; and again with a workspace (AVX2): inputs packed (`pack_chunk`), packed tiles of every height at both K-blocks |
