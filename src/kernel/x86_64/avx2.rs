@@ -111,6 +111,12 @@ fn is_f32<W: WeightElem>() -> bool {
     W::DTYPE == WeightDtype::F32
 }
 
+/// Whether the batch-1 path streams weights `W` in [`GROUP_16`] panels ([`stream4`]).
+#[inline(always)]
+fn is_16bit<W: WeightElem>() -> bool {
+    matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16)
+}
+
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX2, FMA and F16C exist.
 ///
 /// The caller (`Transform::apply`) checked `x.len() == rows * d_in` and
@@ -246,7 +252,7 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     while q < count {
         let n = if is_f32::<W>() && count - q >= GROUP_F32 {
             GROUP_F32
-        } else if matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16) && count - q >= GROUP_16 {
+        } else if is_16bit::<W>() && count - q >= GROUP_16 {
             GROUP_16
         } else {
             GROUP.min(count - q)
@@ -520,7 +526,7 @@ unsafe fn stream4<W: WeightElem>(
     kc: usize,
     acc: &mut [[__m256; 2]; 4],
 ) -> bool {
-    if !matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16) {
+    if !is_16bit::<W>() {
         return false;
     }
     let pairs = kc / 2;
@@ -530,12 +536,10 @@ unsafe fn stream4<W: WeightElem>(
         // iterations. The prefetch addresses may lie past a panel: a prefetch never faults.
         // Only the named registers and the flags are written; no stack use.
         unsafe {
-            match W::DTYPE {
-                WeightDtype::F16 => stream4_loop!(f16, w, stride, x, pairs, acc,),
-                WeightDtype::Bf16 => {
-                    stream4_loop!(bf16, w, stride, x, pairs, acc, z = in(ymm_reg) _mm256_setzero_ps(),)
-                }
-                WeightDtype::F32 | WeightDtype::I8d => {}
+            if W::DTYPE == WeightDtype::Bf16 {
+                stream4_loop!(bf16, w, stride, x, pairs, acc, z = in(ymm_reg) _mm256_setzero_ps(),)
+            } else {
+                stream4_loop!(f16, w, stride, x, pairs, acc,)
             }
         }
     }
