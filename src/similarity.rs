@@ -152,7 +152,7 @@ pub(crate) fn l2_normalize_elems<E: Element>(row: &mut [E]) {
 /// [`Error::InputLength`] when `x` is empty, `d == 0`, or `x.len()` is not a multiple of `d`
 /// (then `x` is untouched).
 pub fn l2_normalize_rows(x: &mut [f32], d: usize) -> Result<usize, Error> {
-    if d == 0 || x.is_empty() || x.len() % d != 0 {
+    if d == 0 || x.is_empty() || !x.len().is_multiple_of(d) {
         return Err(Error::InputLength { found: x.len(), d_in: d });
     }
     for row in x.chunks_exact_mut(d) {

@@ -137,7 +137,7 @@ impl<'a> Transform<'a> {
         if let Some(isa) = isa {
             isa.checked()?;
         }
-        if blob.as_ptr() as usize % BLOB_ALIGN != 0 {
+        if !(blob.as_ptr() as usize).is_multiple_of(BLOB_ALIGN) {
             return Err(Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize });
         }
         let header = Header::validate_blob(blob)?;

@@ -68,7 +68,7 @@ pub struct Loaded {
 pub fn map_blob(path: &Path) -> Result<Mmap> {
     let map = map_file(path)?;
     // mmap returns page-aligned memory; the check states the requirement rather than trusting it.
-    if map.as_ptr() as usize % BLOB_ALIGN != 0 {
+    if !(map.as_ptr() as usize).is_multiple_of(BLOB_ALIGN) {
         return Err(CliError::file(
             path,
             format!("mapping at {:p} is not {BLOB_ALIGN}-byte aligned", map.as_ptr()),

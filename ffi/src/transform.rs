@@ -90,7 +90,7 @@ unsafe fn slot<'t>(t: *const glocal_transform) -> Result<&'t Slot, glocal_status
     if t.is_null() {
         return Err(GLOCAL_STATUS_NULL_POINTER);
     }
-    if t as usize % align_of::<glocal_transform>() != 0 {
+    if !(t as usize).is_multiple_of(align_of::<glocal_transform>()) {
         return Err(GLOCAL_STATUS_MISALIGNED_POINTER);
     }
     let s = t.cast::<Slot>();
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn glocal_transform_init(
         if t.is_null() {
             return GLOCAL_STATUS_NULL_POINTER;
         }
-        if t as usize % align_of::<glocal_transform>() != 0 {
+        if !(t as usize).is_multiple_of(align_of::<glocal_transform>()) {
             return GLOCAL_STATUS_MISALIGNED_POINTER;
         }
         let s = t.cast::<Slot>();
@@ -304,7 +304,7 @@ unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
         if x.is_null() || y.is_null() {
             return GLOCAL_STATUS_NULL_POINTER;
         }
-        if x as usize % align_of::<I>() != 0 || y as usize % align_of::<O>() != 0 {
+        if !(x as usize).is_multiple_of(align_of::<I>()) || !(y as usize).is_multiple_of(align_of::<O>()) {
             return GLOCAL_STATUS_MISALIGNED_POINTER;
         }
         let (d_in, d_out) = (s.transform.d_in(), s.transform.d_out());
@@ -338,7 +338,7 @@ unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
             if ws.is_null() {
                 return GLOCAL_STATUS_NULL_POINTER;
             }
-            if ws as usize % align_of::<f32>() != 0 {
+            if !(ws as usize).is_multiple_of(align_of::<f32>()) {
                 return GLOCAL_STATUS_MISALIGNED_POINTER;
             }
             let w0 = ws as usize;

@@ -134,6 +134,9 @@ pub enum Isa {
     Scalar,
     /// x86_64 with AVX2, FMA and F16C (Haswell, Zen and later). Name `avx2`.
     Avx2,
+    /// x86_64 with AVX-512F besides AVX2, FMA and F16C (Xeon Skylake-SP, Ice Lake, Sapphire
+    /// Rapids and later; Zen 4 and later). Name `avx512`.
+    Avx512,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
@@ -146,6 +149,7 @@ impl Isa {
     pub const ALL: &'static [Isa] = &[
         Isa::Scalar,
         Isa::Avx2,
+        Isa::Avx512,
         Isa::Neon,
         #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
         Isa::CortexM,
@@ -156,6 +160,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
             #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
             Isa::CortexM => "cortexm",
@@ -182,6 +187,8 @@ impl Isa {
             )),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => x86_64::Avx2::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86_64::Avx512::detect().is_some(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64::Neon::detect().is_some(),
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
@@ -333,6 +340,30 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: x86_64::avx2::MR,
         nr: NR,
     },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "f32_f32acc_12x16__avx512f",
+        isa: Isa::Avx512,
+        dtype: WeightDtype::F32,
+        mr: x86_64::avx512::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "f16_f32acc_12x16__avx512f",
+        isa: Isa::Avx512,
+        dtype: WeightDtype::F16,
+        mr: x86_64::avx512::MR,
+        nr: NR,
+    },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "bf16_f32acc_12x16__avx512f",
+        isa: Isa::Avx512,
+        dtype: WeightDtype::Bf16,
+        mr: x86_64::avx512::MR,
+        nr: NR,
+    },
     #[cfg(target_arch = "aarch64")]
     KernelInfo {
         name: "f32_f32acc_6x16__neon",
@@ -373,6 +404,14 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: x86_64::avx2::MR,
         nr: NR,
     },
+    #[cfg(target_arch = "x86_64")]
+    KernelInfo {
+        name: "i8d_f32acc_12x16__avx512f",
+        isa: Isa::Avx512,
+        dtype: WeightDtype::I8d,
+        mr: x86_64::avx512::MR,
+        nr: NR,
+    },
     #[cfg(target_arch = "aarch64")]
     KernelInfo {
         name: "i8d_f32acc_6x16__neon",
@@ -406,7 +445,7 @@ pub fn kernel_info(isa: Isa, dtype: WeightDtype) -> Option<&'static KernelInfo> 
 pub(crate) fn workspace_len(isa: Isa, d_in: usize, rows: usize) -> usize {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86_64::avx2::workspace_len(d_in, rows),
+        Isa::Avx2 | Isa::Avx512 => x86_64::gemm::workspace_len(d_in, rows),
         _ => {
             let _ = (d_in, rows);
             0
@@ -431,7 +470,7 @@ pub(crate) fn run_in<I: Element, O: Element>(
     y: &mut [O],
     ws: &mut [f32],
 ) {
-    // Only the AVX2 kernels pack their inputs.
+    // Only the x86_64 kernels pack their inputs.
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ws;
     // The SIMD arms re-obtain their capability token: a cached load under `std`, a constant
@@ -446,6 +485,17 @@ pub(crate) fn run_in<I: Element, O: Element>(
                     PackedWeights::F16(p) => x86_64::avx2::apply(t, p, x, y, ws),
                     PackedWeights::Bf16(p) => x86_64::avx2::apply(t, p, x, y, ws),
                     PackedWeights::I8d(p) => x86_64::avx2::apply_i8d(t, p, x, y, ws),
+                };
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            if let Some(t) = x86_64::Avx512::detect() {
+                return match weights {
+                    PackedWeights::F32(p) => x86_64::avx512::apply(t, p, x, y, ws),
+                    PackedWeights::F16(p) => x86_64::avx512::apply(t, p, x, y, ws),
+                    PackedWeights::Bf16(p) => x86_64::avx512::apply(t, p, x, y, ws),
+                    PackedWeights::I8d(p) => x86_64::avx512::apply_i8d(t, p, x, y, ws),
                 };
             }
         }

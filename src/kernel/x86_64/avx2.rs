@@ -10,20 +10,11 @@
 //!   sequential panels faster on their own). Each weight is read exactly once. bf16 rows
 //!   are widened by interleaving with zero words, with the accumulators in a permuted column
 //!   order that is undone once per panel ([`load16s`]).
-//! * **Batches** ([`gemm`]): for a chunk of up to [`RC`] rows and one panel, the accumulators of
-//!   all rows live in a small stack scratch started from the bias; `d_in` is walked in blocks of
-//!   [`KC`] rows so the weights of a block stay in L1 while every [`MR`]-row tile of the chunk
-//!   uses them (the tile's `k` loop unrolled by [`TILE_UNROLL`]). With [`WIDEN_MIN_ROWS`] rows
-//!   or more, 16-bit weights are widened to f32 once per block into a stack buffer (16 KiB) and
-//!   reused by all tiles; with fewer, they are widened in registers (`vcvtph2ps`, or
-//!   zero-extend and shift for bf16) inside the tile. While the tiles of a block run, they
-//!   prefetch the next block into L1, each tile its share, one line every few `k` steps:
-//!   without it the first tile of each block waits on L3 or DRAM.
-//!   Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows
-//!   or more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]), so
-//!   every tile reads one sequential stream; without one they read the rows in place.
-//!   During a panel's last block each tile also prefetches the outputs of its rows, which the
-//!   epilogue then stores without a miss ([`prefetch_outputs`]).
+//! * **Batches** ([`gemm`]): the loop nest of `gemm.rs` (chunks of rows, one panel at a time,
+//!   K-blocks, inputs packed `k`-major, next block and outputs prefetched) around a `6x16`
+//!   register tile ([`tile`]). 16-bit weights are widened once per K-block into a buffer from
+//!   two tiles' rows on; with fewer, in registers (`vcvtph2ps`, or zero-extend and shift for
+//!   bf16) inside the tile.
 //! * Ragged edges: panels are zero padded to 16 columns (the kernels compute all 16 and the
 //!   store writes the valid ones); the row remainder gets a tile of its own height (a
 //!   const-generic tile, chosen once per tile). No per-element branch in any hot loop.
@@ -44,20 +35,15 @@
 
 use core::arch::x86_64::*;
 
+use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, MAX_MR, RC};
 use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{
-    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, scale_input, store_row, widen_x, I8dAux,
-};
+use crate::kernel::tiling::{add_diag, batch_rows, i8d_view, panels_in_bounds, store_row, widen_x, I8dAux};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
 pub const MR: usize = 6;
-/// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of L1d.
-const KC: usize = 256;
-/// Rows per chunk sharing the K-blocks of a panel (a multiple of `MR`).
-const RC: usize = 72;
 /// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
 const XC: usize = 256;
 /// Panels streamed at once on the batch-1 path for int8 weights, and for the last panels of
@@ -78,31 +64,10 @@ const GROUP_F32: usize = 6;
 /// (of `NR` elements). f32 weights are not prefetched: the hardware prefetchers alone stream
 /// them faster (d = 2048 / 4096: 0.89 / 0.94x OpenBLAS without, 1.39 / 1.31x with).
 const PREFETCH_ROWS: usize = 24;
-/// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues about a fifth
-/// fewer instructions per FMA (the loop counter and the six input-row addresses are shared by
-/// four steps), which counts whenever the core's front end is shared (paired, batches 64 and
-/// 1024, geometric means: 0.96 -> 0.90x and 1.13 -> 1.05x OpenBLAS).
-const TILE_UNROLL: usize = 4;
-/// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
-const WIDEN_MIN_ROWS: usize = 2 * MR;
-/// From this many rows on, the inputs are packed into the caller's workspace when it is large
-/// enough ([`workspace_len`]).
-const PACK_MIN_ROWS: usize = 2 * MR;
-
-/// f32 elements of workspace [`gemm`] packs the inputs of a `rows`-row batch into: one chunk
-/// of up to [`RC`] rows, 0 below [`PACK_MIN_ROWS`] rows.
-pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
-    if rows >= PACK_MIN_ROWS {
-        RC.min(rows).saturating_mul(d_in)
-    } else {
-        0
-    }
-}
-
 // `gemv` has a match arm for every group size up to GROUP and one each for GROUP_F32 and
 // GROUP_16 (remainders below them go by GROUP): other sizes would skip panels. `stream4`'s
 // assembly is written for four panels of 16 columns.
-const _: () = assert!(RC % MR == 0 && NR == 16 && KC % 2 == 0 && GROUP >= 1 && GROUP <= 3);
+const _: () = assert!(RC.is_multiple_of(MR) && MR <= MAX_MR && NR == 16 && GROUP >= 1 && GROUP <= 3);
 const _: () = assert!(GROUP_F32 > GROUP && GROUP_16 > GROUP && GROUP_16 != GROUP_F32 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
@@ -241,7 +206,7 @@ unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`;
 /// with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
+pub(super) unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
     x: &[I],
@@ -596,11 +561,7 @@ unsafe fn stream1<W: WeightElem>(w: *const W, x: *const f32, kc: usize, acc: &mu
     *acc = [sum(0), sum(1)];
 }
 
-/// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `MR x 16` tiles.
-/// With `aux` (i8d), the input is scaled as it is copied into the tile's buffer (or the packed
-/// chunk) and the diagonal term added to each finished row. When `ws` holds
-/// [`workspace_len`]`(d_in, rows)` values (and that is not 0), each chunk of inputs is packed
-/// into it once and every tile reads its rows from there.
+/// Several rows: `gemm.rs`'s loop nest around the `6x16` tile, compiled for AVX2.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
@@ -614,181 +575,34 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     rows: usize,
     ws: &mut [f32],
 ) {
-    let (d_in, d_out) = (p.d_in, p.d_out);
-    let widen = W::DTYPE != WeightDtype::F32 && rows >= WIDEN_MIN_ROWS;
-    // The packed chunk: rows r0 .. r0 + rc, each tile's rows `k`-major (see `pack_chunk`).
-    let mut pack = ws.get_mut(..workspace_len(d_in, rows)).filter(|w| !w.is_empty());
-    let mut scratch = [[0f32; NR]; RC];
-    let mut xbuf = [0f32; MR * KC];
-    let mut wbuf = [0f32; KC * NR];
-    // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
-    let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
-    // Cache lines of one K-block of weights: the tiles of a block prefetch the next one, each
-    // its share.
-    let block_lines = KC * NR * core::mem::size_of::<W>() / 64;
-    for r0 in (0..rows).step_by(RC) {
-        let rc = RC.min(rows - r0);
-        let lines_per_tile = block_lines.div_ceil(row_blocks(rc, MR).count());
-        if let Some(pack) = pack.as_deref_mut() {
-            pack_chunk(pack, x, d_in, r0, rc, aux.map(|a| a.scales));
-        }
-        for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
-            // SAFETY: panel q exists (panels_in_bounds).
-            let panel = unsafe { p.weights.as_ptr().add(q * p.stride) };
-            for s in scratch.iter_mut().take(rc) {
-                s.copy_from_slice(bias);
-            }
-            for k0 in (0..d_in).step_by(KC) {
-                let kc = KC.min(d_in - k0);
-                // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
-                let wk = unsafe { panel.add(k0 * NR) };
-                if widen {
-                    // SAFETY: kc * NR weights readable at wk, wbuf holds KC * NR >= kc * NR.
-                    unsafe { widen_block(wk, kc, &mut wbuf) };
-                }
-                // The next K-block: of this panel, or the first of the next panel (past the
-                // last panel the hints point past the weights: harmless, never dereferenced).
-                // Without it the first tile of every block waits on L3 or DRAM.
-                let last_block = k0 + kc == d_in;
-                let next = if last_block { panel.wrapping_add(p.stride) } else { wk.wrapping_add(kc * NR) };
-                for (t, (b0, n)) in row_blocks(rc, MR).enumerate() {
-                    let first = (t * lines_per_tile).min(block_lines);
-                    let pf = Prefetch {
-                        at: next.cast::<u8>().wrapping_add(first * 64),
-                        lines: (block_lines - first).min(lines_per_tile),
-                    };
-                    let row = r0 + b0;
-                    if last_block {
-                        // The outputs this tile's rows get once the panel is done: without the
-                        // hint each row's store misses (y is rarely in L1) and the epilogue
-                        // stalls (batch 1024: 1.13 -> 1.07x OpenBLAS at d = 256, 1.03 -> 0.99x
-                        // at d = 512, 1.02 -> 0.97x at d = 1024; benches/README.md).
-                        prefetch_outputs(y, row * d_out + q * NR, n, d_out);
-                    }
-                    let (xp, xs) = match (pack.as_deref(), xf) {
-                        // SAFETY: `pk` holds min(RC, rows) * d_in >= rc * d_in values, and the
-                        // tile reads b0 * d_in + k0 * n .. b0 * d_in + (k0 + kc) * n, which ends
-                        // at or before (b0 + n) * d_in <= rc * d_in (k0 + kc <= d_in).
-                        (Some(pk), _) => (unsafe { pk.as_ptr().add(b0 * d_in + k0 * n) }, Inputs::Packed),
-                        // SAFETY: row + n <= rows, so rows row .. row + n, columns k0 .. k0 + kc
-                        // lie inside x (rows * d_in values).
-                        (None, Some(xf)) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, Inputs::Rows(d_in)),
-                        (None, None) => {
-                            let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
-                            for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
-                                let start = (row + r) * d_in + k0;
-                                widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
-                            }
-                            (xbuf.as_ptr(), Inputs::Rows(KC))
-                        }
-                    };
-                    let acc = scratch[b0..].as_mut_ptr();
-                    // SAFETY: n <= MR rows of kc inputs at xp, laid out as xs says (shown above);
-                    // kc rows of NR weights at wk (or widened in wbuf); b0 + n <= rc <= RC
-                    // accumulator rows in scratch.
-                    unsafe {
-                        if widen {
-                            tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc, pf)
-                        } else {
-                            tile_n(wk, xp, xs, kc, n, acc, pf)
-                        }
-                    }
-                }
-            }
-            for (r, s) in scratch.iter_mut().take(rc).enumerate() {
-                let x_row = x.get((r0 + r) * d_in..(r0 + r + 1) * d_in).unwrap_or(&[]);
-                add_diag(s, aux, x_row, q * NR, d_out);
-                let start = (r0 + r) * d_out;
-                if let Some(y_row) = y.get_mut(start..start + d_out) {
-                    store_row(s, y_row, q * NR);
-                }
-            }
-        }
-    }
+    // SAFETY: the caller's contract is the driver's, with Ymm's features (enabled here).
+    unsafe { gemm::gemm::<Ymm, W, I, O>(p, aux, x, y, rows, ws) }
 }
 
-/// Copies rows `r0 .. r0 + rc` of `x` (as f32, times `scales[k]` for `i8d`, rounded once as
-/// [`widen_x`] does) into `pack`, tile by tile as [`row_blocks`] forms them: the tile of `n` rows
-/// starting at chunk row `b0` occupies `pack[b0 * d_in .. (b0 + n) * d_in]`, with input `k` of
-/// its row `r` at `b0 * d_in + k * n + r`. Every tile then reads its inputs as one sequential
-/// stream, six adjacent values per `k` step, instead of six rows `d_in` apart: at d = 2048, where
-/// a chunk of inputs outgrows L2, that took batch 1024 from 1.08-1.10x to 1.02-1.04x OpenBLAS
-/// (benches/README.md). Once per chunk, reused by every panel.
-fn pack_chunk<I: Element>(
-    pack: &mut [f32],
-    x: &[I],
-    d_in: usize,
-    r0: usize,
-    rc: usize,
-    scales: Option<&[f32]>,
-) {
-    for (b0, n) in row_blocks(rc, MR) {
-        let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else { return };
-        let start = (r0 + b0) * d_in;
-        let Some(src) = x.get(start..start + n * d_in) else { return };
-        match n {
-            6 => pack_tile::<I, 6>(dst, src, d_in, scales),
-            5 => pack_tile::<I, 5>(dst, src, d_in, scales),
-            4 => pack_tile::<I, 4>(dst, src, d_in, scales),
-            3 => pack_tile::<I, 3>(dst, src, d_in, scales),
-            2 => pack_tile::<I, 2>(dst, src, d_in, scales),
-            1 => pack_tile::<I, 1>(dst, src, d_in, scales),
-            _ => {}
-        }
-    }
-}
+/// The AVX2 `6x16` register tile, as `gemm.rs` drives it.
+struct Ymm;
 
-/// One tile of [`pack_chunk`]: `R` rows of `d_in` inputs (`src`) into `d_in` steps of `R`
-/// values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales) is read as an
-/// array of eight, and with `R` a constant the compiler proves every store index in range, so
-/// no bounds test is left per input. The generic loop it replaced (row by row, a strided store
-/// and two bounds checks per input) took about 2 ns per input, a fifth of the time at d = 256
-/// (batch 1024: 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x;
-/// benches/README.md). Each input is formed by [`scale_input`], exactly as [`widen_x`] does.
-#[inline(always)]
-fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, scales: Option<&[f32]>) {
-    let mut rows: [&[I]; R] = [&[]; R];
-    for (slot, row) in rows.iter_mut().zip(src.chunks_exact(d_in.max(1))) {
-        *slot = row;
-    }
-    let mut blocks = dst.chunks_exact_mut(8 * R);
-    let mut k = 0;
-    for block in &mut blocks {
-        let block_scales = scales.and_then(|sc| sc.get(k..)).and_then(|sc| sc.first_chunk::<8>());
-        for (r, row) in rows.iter().enumerate() {
-            let Some(run) = row.get(k..).and_then(|row| row.first_chunk::<8>()) else { return };
-            for (j, v) in run.iter().enumerate() {
-                if let Some(d) = block.get_mut(j * R + r) {
-                    *d = scale_input(v, block_scales.and_then(|c| c.get(j)));
-                }
-            }
-        }
-        k += 8;
-    }
-    for step in blocks.into_remainder().chunks_exact_mut(R) {
-        let c = scales.and_then(|sc| sc.get(k));
-        for (d, row) in step.iter_mut().zip(&rows) {
-            if let Some(v) = row.get(k) {
-                *d = scale_input(v, c);
-            }
-        }
-        k += 1;
-    }
-}
+impl Microkernel for Ymm {
+    const MR: usize = MR;
 
-/// Hints the `NR` outputs at `y[at ..]` of `rows` rows `d_out` apart into L1: the first and the
-/// last element of each (a panel of f32 outputs may straddle two lines).
-#[inline(always)]
-fn prefetch_outputs<O>(y: &[O], at: usize, rows: usize, d_out: usize) {
-    let base = y.as_ptr().cast::<u8>();
-    let size = core::mem::size_of::<O>();
-    for r in 0..rows {
-        let first = (at + r * d_out) * size;
-        for byte in [first, first + (NR - 1) * size] {
-            // SAFETY: a prefetch is only a hint: it never faults and needs no valid address
-            // (the pointer is formed with wrapping_add and never dereferenced).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(byte).cast()) };
-        }
+    #[inline(always)]
+    unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]) {
+        // SAFETY: forwarded contract (avx2 and f16c present, kc * NR weights at w).
+        unsafe { widen_block(w, kc, dst) }
+    }
+
+    #[inline(always)]
+    unsafe fn tile_n<W: WeightElem>(
+        w: *const W,
+        x: *const f32,
+        xs: Inputs,
+        kc: usize,
+        n: usize,
+        acc: *mut [f32; NR],
+        pf: Prefetch,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { tile_n(w, x, xs, kc, n, acc, pf) }
     }
 }
 
@@ -840,28 +654,9 @@ unsafe fn tile_n<W: WeightElem>(
     }
 }
 
-/// Where a tile of `R` rows finds input `k` of its row `r`.
-#[derive(Clone, Copy)]
-enum Inputs {
-    /// In place (or widened per tile): at `x + r * stride + k`.
-    Rows(usize),
-    /// Packed by [`pack_chunk`]: at `x + k * R + r`, the `R` values of one `k` step adjacent.
-    Packed,
-}
-
-/// Cache lines a tile prefetches for the next K-block: `lines` consecutive lines from `at`.
-/// Only hints: the addresses need not be valid.
-#[derive(Clone, Copy)]
-struct Prefetch {
-    at: *const u8,
-    lines: usize,
-}
-
 /// The microkernel: `acc[r] += sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, each `w[k]` a
-/// row of 16 weights, all `2 R` accumulators in registers. The `pf` hints are spread over the
-/// `k` loop, one every `kc / pf.lines` steps: issued at once they fill the miss buffers and
-/// stall the tile (batch 8, geometric mean over d = 768-2048 and the three weight dtypes: 0.64x
-/// OpenBLAS at once, 0.56x spread, 0.60x without prefetch; benches/README.md).
+/// row of 16 weights, all `2 R` accumulators in registers; the `pf` hints spread over the `k`
+/// loop ([`k_loop`]).
 ///
 /// # Safety
 /// avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc` values
@@ -900,28 +695,7 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
                 cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
             }
         };
-        // Steps of `k` per prefetch hint, a multiple of the unroll.
-        let seg = kc.checked_div(pf.lines).map_or(kc, |s| (s / TILE_UNROLL * TILE_UNROLL).max(TILE_UNROLL));
-        let mut k = 0;
-        let mut line = 0;
-        while k < kc {
-            if line < pf.lines {
-                // A hint: never faults, may point anywhere (wrapping_add).
-                _mm_prefetch::<_MM_HINT_T0>(pf.at.wrapping_add(line * 64).cast());
-                line += 1;
-            }
-            let end = (k + seg).min(kc);
-            while k + TILE_UNROLL <= end {
-                for u in 0..TILE_UNROLL {
-                    step(&mut c, k + u);
-                }
-                k += TILE_UNROLL;
-            }
-            while k < end {
-                step(&mut c, k);
-                k += 1;
-            }
-        }
+        k_loop(kc, pf, |k| step(&mut c, k));
         for (r, cr) in c.iter().enumerate() {
             let a = acc.add(r).cast::<f32>();
             _mm256_storeu_ps(a, cr[0]);

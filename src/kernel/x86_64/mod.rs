@@ -1,6 +1,8 @@
 //! x86_64 kernels and the capability token that licenses them.
 
 pub(crate) mod avx2;
+pub(crate) mod avx512;
+pub(crate) mod gemm;
 
 /// Proof that this CPU runs AVX2, FMA and F16C instructions.
 ///
@@ -42,5 +44,54 @@ impl Avx2 {
             }
         }
         None
+    }
+}
+
+/// Proof that this CPU runs AVX-512F as well as AVX2, FMA and F16C.
+///
+/// Zero-sized; the only way to get one is [`Avx512::detect`]. It also yields the [`Avx2`]
+/// token ([`Avx512::avx2`]): the AVX-512 kernels run the AVX2 code where zmm registers do not
+/// pay (see `avx512.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512 {
+    avx2: Avx2,
+}
+
+impl Avx512 {
+    /// The token, if the CPU has AVX-512F, AVX2, FMA and F16C.
+    ///
+    /// With `std`: asks the CPU (`is_x86_feature_detected!`) the first time and caches the
+    /// answer (the operating system's support for the zmm state included). Without `std`:
+    /// compile time, from `cfg!(target_feature = ..)`.
+    #[inline]
+    pub fn detect() -> Option<Avx512> {
+        let avx2 = Avx2::detect()?;
+        if cfg!(target_feature = "avx512f") {
+            return Some(Avx512 { avx2 });
+        }
+        #[cfg(feature = "std")]
+        {
+            use core::sync::atomic::{AtomicU8, Ordering};
+            // 0: not asked yet, 1: yes, 2: no.
+            static CACHE: AtomicU8 = AtomicU8::new(0);
+            let known = match CACHE.load(Ordering::Relaxed) {
+                0 => {
+                    let yes = std::is_x86_feature_detected!("avx512f");
+                    CACHE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
+                    yes
+                }
+                v => v == 1,
+            };
+            if known {
+                return Some(Avx512 { avx2 });
+            }
+        }
+        None
+    }
+
+    /// The AVX2 token this one implies.
+    #[inline]
+    pub fn avx2(self) -> Avx2 {
+        self.avx2
     }
 }

@@ -1,0 +1,342 @@
+//! The batched driver shared by the x86_64 register tiles (AVX2 `6x16` in ymm registers,
+//! AVX-512 `12x16` in zmm registers): the loop nest, input packing and prefetching around a
+//! [`Microkernel`].
+//!
+//! For a chunk of up to [`RC`] rows and one panel, the accumulators of all rows live in a
+//! small stack scratch started from the bias; `d_in` is walked in blocks of [`KC`] rows so the
+//! weights of a block stay in L1 while every `MR`-row tile of the chunk uses them (the tile's
+//! `k` loop unrolled by [`TILE_UNROLL`], [`k_loop`]). With two tiles' rows or more, 16-bit and
+//! int8 weights are widened to f32 once per block into a stack buffer (16 KiB) and
+//! reused by all tiles; with fewer, they are widened in registers inside the tile. While the
+//! tiles of a block run, they prefetch the next block into L1, each tile its share, one line
+//! every few `k` steps: without it the first tile of each block waits on L3 or DRAM.
+//! Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows or
+//! more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]), so every
+//! tile reads one sequential stream; without one they read the rows in place. During a panel's
+//! last block each tile also prefetches the outputs of its rows, which the epilogue then stores
+//! without a miss ([`prefetch_outputs`]).
+//!
+//! Each ISA file instantiates [`gemm`] inside a function that enables its target features, so
+//! the whole nest, tiles included, is compiled for that ISA.
+
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+
+use crate::dtype::{Element, WeightDtype};
+use crate::kernel::tiling::{add_diag, row_blocks, scale_input, store_row, widen_x, I8dAux};
+use crate::kernel::{Panels, WeightElem, NR};
+
+/// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of a 32 KiB L1d.
+pub(super) const KC: usize = 256;
+/// Rows per chunk sharing the K-blocks of a panel (a multiple of every tile's `MR`).
+pub(super) const RC: usize = 72;
+/// The tallest register tile; sizes the per-tile input buffer.
+pub(super) const MAX_MR: usize = 12;
+/// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues about a fifth
+/// fewer instructions per FMA (the loop counter and the input-row addresses are shared by four
+/// steps), which counts whenever the core's front end is shared (paired, AVX2, batches 64 and
+/// 1024, geometric means: 0.96 -> 0.90x and 1.13 -> 1.05x OpenBLAS).
+pub(super) const TILE_UNROLL: usize = 4;
+/// From this many rows on, the inputs are packed into the caller's workspace when it is large
+/// enough ([`workspace_len`]).
+const PACK_MIN_ROWS: usize = 12;
+
+const _: () = assert!(RC.is_multiple_of(MAX_MR) && RC.is_multiple_of(6) && KC.is_multiple_of(TILE_UNROLL));
+
+/// f32 elements of workspace [`gemm`] packs the inputs of a `rows`-row batch into: one chunk
+/// of up to [`RC`] rows, 0 below [`PACK_MIN_ROWS`] rows.
+pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
+    if rows >= PACK_MIN_ROWS {
+        RC.min(rows).saturating_mul(d_in)
+    } else {
+        0
+    }
+}
+
+/// One ISA's register tile, as [`gemm`] drives it.
+pub(super) trait Microkernel {
+    /// Rows of the register tile: a divisor of [`RC`], at most [`MAX_MR`].
+    const MR: usize;
+
+    /// Widens `kc` rows of `NR` weights at `w` into `dst`.
+    ///
+    /// # Safety
+    /// The ISA's features present; `kc * NR` weights readable at `w`; `kc <= KC`.
+    unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]);
+
+    /// `acc[r] += sum_{k < kc} x(r, k) * w[k]` for the `n` rows of one tile, `w[k]` a row of
+    /// `NR` weights, the inputs where `xs` says, issuing the `pf` hints along the way.
+    ///
+    /// # Safety
+    /// The ISA's features present; `1 <= n <= MR` (other values do nothing); `kc * NR`
+    /// weights readable at `w`; for `r < n`, `kc` inputs of row `r` readable as `xs` lays them
+    /// out from `x`; `n` rows of `NR` f32 readable and writable at `acc`.
+    unsafe fn tile_n<W: WeightElem>(
+        w: *const W,
+        x: *const f32,
+        xs: Inputs,
+        kc: usize,
+        n: usize,
+        acc: *mut [f32; NR],
+        pf: Prefetch,
+    );
+}
+
+/// Where a tile of `R` rows finds input `k` of its row `r`.
+#[derive(Clone, Copy)]
+pub(super) enum Inputs {
+    /// In place (or widened per tile): at `x + r * stride + k`.
+    Rows(usize),
+    /// Packed by [`pack_chunk`]: at `x + k * R + r`, the `R` values of one `k` step adjacent.
+    Packed,
+}
+
+/// Cache lines a tile prefetches for the next K-block: `lines` consecutive lines from `at`.
+/// Only hints: the addresses need not be valid.
+#[derive(Clone, Copy)]
+pub(super) struct Prefetch {
+    pub(super) at: *const u8,
+    pub(super) lines: usize,
+}
+
+/// The `k` loop of a tile: `step(k)` for `k` in `0 .. kc`, [`TILE_UNROLL`] at a time, with the
+/// `pf` hints spread over it, one every `kc / pf.lines` steps: issued at once they fill the miss
+/// buffers and stall the tile (AVX2, batch 8, geometric mean over d = 768-2048 and the three
+/// weight dtypes: 0.64x OpenBLAS at once, 0.56x spread, 0.60x without prefetch;
+/// benches/README.md).
+#[inline(always)]
+pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
+    // Steps of `k` per prefetch hint, a multiple of the unroll.
+    let seg = kc.checked_div(pf.lines).map_or(kc, |s| (s / TILE_UNROLL * TILE_UNROLL).max(TILE_UNROLL));
+    let mut k = 0;
+    let mut line = 0;
+    while k < kc {
+        if line < pf.lines {
+            // SAFETY: a prefetch is only a hint: it never faults and needs no valid address
+            // (formed with wrapping_add, never dereferenced).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(pf.at.wrapping_add(line * 64).cast()) };
+            line += 1;
+        }
+        let end = (k + seg).min(kc);
+        while k + TILE_UNROLL <= end {
+            for u in 0..TILE_UNROLL {
+                step(k + u);
+            }
+            k += TILE_UNROLL;
+        }
+        while k < end {
+            step(k);
+            k += 1;
+        }
+    }
+}
+
+/// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `M::MR x 16`
+/// tiles. With `aux` (i8d), the input is scaled as it is copied into the tile's buffer (or the
+/// packed chunk) and the diagonal term added to each finished row. When `ws` holds
+/// [`workspace_len`]`(d_in, rows)` values (and that is not 0), each chunk of inputs is packed
+/// into it once and every tile reads its rows from there.
+///
+/// Always inlined into a function that enables `M`'s target features.
+///
+/// # Safety
+/// `M`'s features present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
+#[inline(always)]
+pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    x: &[I],
+    y: &mut [O],
+    rows: usize,
+    ws: &mut [f32],
+) {
+    let (d_in, d_out) = (p.d_in, p.d_out);
+    // From two tiles on, 16-bit and int8 weights are widened once per K-block into a buffer.
+    let widen = W::DTYPE != WeightDtype::F32 && rows >= 2 * M::MR;
+    // The packed chunk: rows r0 .. r0 + rc, each tile's rows `k`-major (see `pack_chunk`).
+    let mut pack = ws.get_mut(..workspace_len(d_in, rows)).filter(|w| !w.is_empty());
+    let mut scratch = [[0f32; NR]; RC];
+    let mut xbuf = [0f32; MAX_MR * KC];
+    let mut wbuf = [0f32; KC * NR];
+    // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
+    let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
+    // Cache lines of one K-block of weights: the tiles of a block prefetch the next one, each
+    // its share.
+    let block_lines = KC * NR * core::mem::size_of::<W>() / 64;
+    for r0 in (0..rows).step_by(RC) {
+        let rc = RC.min(rows - r0);
+        let lines_per_tile = block_lines.div_ceil(row_blocks(rc, M::MR).count());
+        if let Some(pack) = pack.as_deref_mut() {
+            pack_chunk(pack, x, d_in, r0, rc, M::MR, aux.map(|a| a.scales));
+        }
+        for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
+            // SAFETY: panel q exists (panels_in_bounds).
+            let panel = unsafe { p.weights.as_ptr().add(q * p.stride) };
+            for s in scratch.iter_mut().take(rc) {
+                s.copy_from_slice(bias);
+            }
+            for k0 in (0..d_in).step_by(KC) {
+                let kc = KC.min(d_in - k0);
+                // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
+                let wk = unsafe { panel.add(k0 * NR) };
+                if widen {
+                    // SAFETY: kc * NR weights readable at wk, kc <= KC; M's features (the
+                    // caller's contract).
+                    unsafe { M::widen_block(wk, kc, &mut wbuf) };
+                }
+                // The next K-block: of this panel, or the first of the next panel (past the
+                // last panel the hints point past the weights: harmless, never dereferenced).
+                // Without it the first tile of every block waits on L3 or DRAM.
+                let last_block = k0 + kc == d_in;
+                let next = if last_block { panel.wrapping_add(p.stride) } else { wk.wrapping_add(kc * NR) };
+                for (t, (b0, n)) in row_blocks(rc, M::MR).enumerate() {
+                    let first = (t * lines_per_tile).min(block_lines);
+                    let pf = Prefetch {
+                        at: next.cast::<u8>().wrapping_add(first * 64),
+                        lines: (block_lines - first).min(lines_per_tile),
+                    };
+                    let row = r0 + b0;
+                    if last_block {
+                        // The outputs this tile's rows get once the panel is done: without the
+                        // hint each row's store misses (y is rarely in L1) and the epilogue
+                        // stalls (AVX2, batch 1024: 1.13 -> 1.07x OpenBLAS at d = 256,
+                        // 1.03 -> 0.99x at d = 512, 1.02 -> 0.97x at d = 1024;
+                        // benches/README.md).
+                        prefetch_outputs(y, row * d_out + q * NR, n, d_out);
+                    }
+                    let (xp, xs) = match (pack.as_deref(), xf) {
+                        // SAFETY: `pk` holds min(RC, rows) * d_in >= rc * d_in values, and the
+                        // tile reads b0 * d_in + k0 * n .. b0 * d_in + (k0 + kc) * n, which ends
+                        // at or before (b0 + n) * d_in <= rc * d_in (k0 + kc <= d_in).
+                        (Some(pk), _) => (unsafe { pk.as_ptr().add(b0 * d_in + k0 * n) }, Inputs::Packed),
+                        // SAFETY: row + n <= rows, so rows row .. row + n, columns k0 .. k0 + kc
+                        // lie inside x (rows * d_in values).
+                        (None, Some(xf)) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, Inputs::Rows(d_in)),
+                        (None, None) => {
+                            let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
+                            for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
+                                let start = (row + r) * d_in + k0;
+                                widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
+                            }
+                            (xbuf.as_ptr(), Inputs::Rows(KC))
+                        }
+                    };
+                    let acc = scratch[b0..].as_mut_ptr();
+                    // SAFETY: n <= MR rows of kc inputs at xp, laid out as xs says (shown above;
+                    // xbuf holds MAX_MR >= MR rows of KC); kc rows of NR weights at wk (or
+                    // widened in wbuf); b0 + n <= rc <= RC accumulator rows in scratch; M's
+                    // features (the caller's contract).
+                    unsafe {
+                        if widen {
+                            M::tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc, pf)
+                        } else {
+                            M::tile_n(wk, xp, xs, kc, n, acc, pf)
+                        }
+                    }
+                }
+            }
+            for (r, s) in scratch.iter_mut().take(rc).enumerate() {
+                let x_row = x.get((r0 + r) * d_in..(r0 + r + 1) * d_in).unwrap_or(&[]);
+                add_diag(s, aux, x_row, q * NR, d_out);
+                let start = (r0 + r) * d_out;
+                if let Some(y_row) = y.get_mut(start..start + d_out) {
+                    store_row(s, y_row, q * NR);
+                }
+            }
+        }
+    }
+}
+
+/// Copies rows `r0 .. r0 + rc` of `x` (as f32, times `scales[k]` for `i8d`, rounded once as
+/// [`widen_x`] does) into `pack`, tile by tile as [`row_blocks`]`(rc, mr)` forms them: the tile
+/// of `n` rows starting at chunk row `b0` occupies `pack[b0 * d_in .. (b0 + n) * d_in]`, with
+/// input `k` of its row `r` at `b0 * d_in + k * n + r`. Every tile then reads its inputs as one
+/// sequential stream, `n` adjacent values per `k` step, instead of `n` rows `d_in` apart: at
+/// d = 2048, where a chunk of inputs outgrows a 512 KiB L2, that took AVX2 batch 1024 from
+/// 1.08-1.10x to 1.02-1.04x OpenBLAS (benches/README.md). Once per chunk, reused by every panel.
+fn pack_chunk<I: Element>(
+    pack: &mut [f32],
+    x: &[I],
+    d_in: usize,
+    r0: usize,
+    rc: usize,
+    mr: usize,
+    scales: Option<&[f32]>,
+) {
+    for (b0, n) in row_blocks(rc, mr) {
+        let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else { return };
+        let start = (r0 + b0) * d_in;
+        let Some(src) = x.get(start..start + n * d_in) else { return };
+        match n {
+            12 => pack_tile::<I, 12>(dst, src, d_in, scales),
+            11 => pack_tile::<I, 11>(dst, src, d_in, scales),
+            10 => pack_tile::<I, 10>(dst, src, d_in, scales),
+            9 => pack_tile::<I, 9>(dst, src, d_in, scales),
+            8 => pack_tile::<I, 8>(dst, src, d_in, scales),
+            7 => pack_tile::<I, 7>(dst, src, d_in, scales),
+            6 => pack_tile::<I, 6>(dst, src, d_in, scales),
+            5 => pack_tile::<I, 5>(dst, src, d_in, scales),
+            4 => pack_tile::<I, 4>(dst, src, d_in, scales),
+            3 => pack_tile::<I, 3>(dst, src, d_in, scales),
+            2 => pack_tile::<I, 2>(dst, src, d_in, scales),
+            1 => pack_tile::<I, 1>(dst, src, d_in, scales),
+            _ => {}
+        }
+    }
+}
+
+/// One tile of [`pack_chunk`]: `R` rows of `d_in` inputs (`src`) into `d_in` steps of `R`
+/// values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales) is read as an
+/// array of eight, and with `R` a constant the compiler proves every store index in range, so
+/// no bounds test is left per input. The generic loop it replaced (row by row, a strided store
+/// and two bounds checks per input) took about 2 ns per input, a fifth of the time at d = 256
+/// (batch 1024: 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x;
+/// benches/README.md). Each input is formed by [`scale_input`], exactly as [`widen_x`] does.
+#[inline(always)]
+fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, scales: Option<&[f32]>) {
+    let mut rows: [&[I]; R] = [&[]; R];
+    for (slot, row) in rows.iter_mut().zip(src.chunks_exact(d_in.max(1))) {
+        *slot = row;
+    }
+    let mut blocks = dst.chunks_exact_mut(8 * R);
+    let mut k = 0;
+    for block in &mut blocks {
+        let block_scales = scales.and_then(|sc| sc.get(k..)).and_then(|sc| sc.first_chunk::<8>());
+        for (r, row) in rows.iter().enumerate() {
+            let Some(run) = row.get(k..).and_then(|row| row.first_chunk::<8>()) else { return };
+            for (j, v) in run.iter().enumerate() {
+                if let Some(d) = block.get_mut(j * R + r) {
+                    *d = scale_input(v, block_scales.and_then(|c| c.get(j)));
+                }
+            }
+        }
+        k += 8;
+    }
+    for step in blocks.into_remainder().chunks_exact_mut(R) {
+        let c = scales.and_then(|sc| sc.get(k));
+        for (d, row) in step.iter_mut().zip(&rows) {
+            if let Some(v) = row.get(k) {
+                *d = scale_input(v, c);
+            }
+        }
+        k += 1;
+    }
+}
+
+/// Hints the `NR` outputs at `y[at ..]` of `rows` rows `d_out` apart into L1: the first and the
+/// last element of each (a panel of f32 outputs may straddle two lines).
+#[inline(always)]
+fn prefetch_outputs<O>(y: &[O], at: usize, rows: usize, d_out: usize) {
+    let base = y.as_ptr().cast::<u8>();
+    let size = core::mem::size_of::<O>();
+    for r in 0..rows {
+        let first = (at + r * d_out) * size;
+        for byte in [first, first + (NR - 1) * size] {
+            // SAFETY: a prefetch is only a hint: it never faults and needs no valid address
+            // (the pointer is formed with wrapping_add and never dereferenced).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(byte).cast()) };
+        }
+    }
+}
