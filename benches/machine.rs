@@ -103,6 +103,17 @@ fn main() {
         (iters * peak::FLOP_PER_ITER) as f64 / (cpu_now() - t) / 1e9
     });
     println!("peak f32 FMA, one core: {peak_gflops:.1} GFLOP/s (12 chains of vfmadd231ps ymm, best of 7)");
+    if std::is_x86_feature_detected!("avx512f") {
+        let zmm = best_of(7, || {
+            let t = cpu_now();
+            let (flop, v, _) = peak::widest(black_box(iters));
+            black_box(v);
+            flop as f64 / (cpu_now() - t) / 1e9
+        });
+        println!(
+            "peak f32 FMA, one core, AVX-512F: {zmm:.1} GFLOP/s (12 chains of vfmadd231ps zmm, best of 7)"
+        );
+    }
     if std::is_x86_feature_detected!("f16c") {
         // Small finite f16 values and small int8 values; the bytes only need to be harmless.
         let buf: Vec<u8> = (0..16 * 1024).map(|i| (i * 37 % 61) as u8).collect();

@@ -73,13 +73,14 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     s[((s.len() - 1) as f64 * q).round() as usize]
 }
 
-/// A window of the FMA peak loop: GFLOP/s.
+/// A window of the widest FMA peak loop (zmm with AVX-512F): GFLOP/s.
 #[cfg(target_arch = "x86_64")]
 fn peak_window(iters: u64) -> f64 {
     let t0 = thread_cpu_ns();
-    // SAFETY: main checked avx2 and fma.
-    black_box(unsafe { peak::fma_chains(black_box(iters)) });
-    (iters * peak::FLOP_PER_ITER) as f64 / (thread_cpu_ns() - t0).max(1) as f64
+    // main checked avx2 and fma.
+    let (flop, v, _) = peak::widest(black_box(iters));
+    black_box(v);
+    flop as f64 / (thread_cpu_ns() - t0).max(1) as f64
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -104,7 +105,9 @@ fn main() {
         WINDOW_NS / 1_000_000
     );
     // Iterations of the peak loop per window, from a short calibration run.
-    let peak_iters = (WINDOW_NS as f64 * peak_window(200_000) / peak::FLOP_PER_ITER as f64) as u64;
+    let (flop_per_iter, _, peak_name) = peak::widest(1);
+    let peak_iters = (WINDOW_NS as f64 * peak_window(200_000) / flop_per_iter as f64) as u64;
+    println!("peak loop: {peak_name}; glocal kernels: {}", glocal::kernel::Isa::best().name());
     println!();
     println!(
         "| d | n | weights | glocal us | OpenBLAS us | ratio (median of pairs) | p10 - p90 | GFLOP/s glocal / OpenBLAS | of peak glocal / OpenBLAS |"

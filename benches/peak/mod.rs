@@ -41,3 +41,39 @@ pub unsafe fn fma_chains(iters: u64) -> f32 {
     }
     hsum(&c)
 }
+
+/// Flops per iteration of [`fma_chains_512`]: 12 chains x 16 lanes x 2.
+pub const FLOP_PER_ITER_512: u64 = 12 * 16 * 2;
+
+/// [`fma_chains`] with zmm registers (`vfmadd231ps zmm`): the peak of a CPU with AVX-512F, whose
+/// kernels (glocal's `avx512` tile, OpenBLAS's SkylakeX ones) issue 16 lanes per FMA.
+///
+/// # Safety
+/// avx512f present.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn fma_chains_512(iters: u64) -> f32 {
+    let m = _mm512_set1_ps(0.999_999);
+    let a = _mm512_set1_ps(1e-7);
+    let mut c = [_mm512_set1_ps(1.0); 12];
+    for _ in 0..iters {
+        for ci in c.iter_mut() {
+            *ci = _mm512_fmadd_ps(*ci, m, a);
+        }
+    }
+    c.iter().map(|&ci| _mm512_reduce_add_ps(ci)).sum()
+}
+
+/// The widest FMA peak loop this CPU runs (zmm with AVX-512F, else ymm; AVX2 and FMA must be
+/// present): `iters` iterations, returning the flops done (and a value so nothing is optimised
+/// away) and the loop's name.
+#[cfg(target_arch = "x86_64")]
+pub fn widest(iters: u64) -> (u64, f32, &'static str) {
+    if std::is_x86_feature_detected!("avx512f") {
+        // SAFETY: avx512f detected just above.
+        (iters * FLOP_PER_ITER_512, unsafe { fma_chains_512(iters) }, "12 chains of vfmadd231ps zmm")
+    } else {
+        // SAFETY: the caller checked avx2 and fma (this function's contract).
+        (iters * FLOP_PER_ITER, unsafe { fma_chains(iters) }, "12 chains of vfmadd231ps ymm")
+    }
+}

@@ -13,8 +13,10 @@
 //! * twelve accumulators: twelve independent FMA chains cover the 4-cycle latency of two FMA
 //!   units, with 19 of the 32 zmm registers to spare.
 //!
-//! Batch 1 runs the AVX2 streamer ([`super::avx2::gemv`]): it reads each weight once, and the
-//! widening and memory, not the FMA width, bound it.
+//! Batch 1 ([`gemv`]) streams [`GROUP`] panels at once, one zmm row of 16 weights per panel
+//! and `k` step, `k` unrolled by two with an accumulator per parity: sixteen FMA chains, and
+//! half the widening instructions per weight of the AVX2 streamer (one `vcvtph2ps zmm` per row
+//! of 16 f16 weights), which on this core is what bounds 16-bit weights from L2.
 //!
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last bit
 //! on general inputs; on integer-valued data of moderate size they are identical.
@@ -24,22 +26,27 @@
 use core::arch::x86_64::*;
 
 use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, MAX_MR, RC};
-use super::{avx2, Avx512};
+use super::Avx512;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
+use crate::kernel::tiling::{add_diag, batch_rows, i8d_view, panels_in_bounds, store_row, widen_x, I8dAux};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile: 12 zmm accumulators, one weight vector, the inputs broadcast
 /// from memory by the FMAs.
 pub const MR: usize = 12;
 
-const _: () = assert!(RC.is_multiple_of(MR) && MR <= MAX_MR && NR == 16);
+/// Panels streamed at once on the batch-1 path (remainders in groups of 4, 2 and 1).
+const GROUP: usize = 8;
+/// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs or `i8d` scales.
+const XC: usize = 256;
+
+const _: () = assert!(RC.is_multiple_of(MR) && MR <= MAX_MR && NR == 16 && GROUP == 8);
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX-512F, AVX2, FMA and F16C
 /// exist.
 ///
-/// The lengths and panel bounds are checked again, as in [`avx2::apply`], so the raw-pointer
+/// The lengths and panel bounds are checked again, as in the AVX2 kernel, so the raw-pointer
 /// code is sound on its own; on a mismatch the scalar kernel runs.
 pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     token: Avx512,
@@ -51,17 +58,20 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
         return scalar::apply(p, x, y);
     };
-    if rows == 1 {
-        avx2::apply(token.avx2(), p, x, y, ws);
-    } else {
-        // SAFETY: `token` proves the CPU has avx512f, avx2, fma and f16c (the features gemm
-        // enables); the panel bounds and x/y lengths it relies on were checked just above.
-        unsafe { gemm(p, None, x, y, rows, ws) }
+    let _ = token;
+    // SAFETY: `token` proves the CPU has avx512f, avx2, fma and f16c (the features these
+    // functions enable); the panel bounds and x/y lengths they rely on were checked just above.
+    unsafe {
+        if rows == 1 {
+            gemv(p, None, x, y)
+        } else {
+            gemm(p, None, x, y, rows, ws)
+        }
     }
 }
 
 /// `y = x @ W' + bias` with `i8d` weights (see `kernel/i8d.rs`); the token is the proof
-/// AVX-512F, AVX2, FMA and F16C exist. Bounds are checked again as in [`avx2::apply_i8d`].
+/// AVX-512F, AVX2, FMA and F16C exist. Bounds are checked again as in the AVX2 kernel.
 pub(crate) fn apply_i8d<I: Element, O: Element>(
     token: Avx512,
     p: &I8dPanels<'_>,
@@ -72,21 +82,307 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
         return i8d::apply(p, x, y);
     };
-    if rows == 1 {
-        avx2::apply_i8d(token.avx2(), p, x, y, ws);
-    } else {
-        // SAFETY: `token` proves avx512f, avx2, fma and f16c; i8d_view checked the panel bounds
-        // of `q` and the lengths of `aux`; x/y lengths were checked with it.
-        unsafe { gemm(&q, Some(aux), x, y, rows, ws) }
+    let _ = token;
+    // SAFETY: `token` proves avx512f, avx2, fma and f16c; i8d_view checked the panel bounds of
+    // `q` and the lengths of `aux`; x/y lengths were checked with it.
+    unsafe {
+        if rows == 1 {
+            gemv(&q, Some(aux), x, y)
+        } else {
+            gemm(&q, Some(aux), x, y, rows, ws)
+        }
+    }
+}
+
+/// Single row: panels in groups of [`GROUP`], then 4, 2 and 1. With `aux` (i8d), the input is
+/// scaled and the diagonal term added.
+///
+/// # Safety
+/// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
+/// `y.len() == d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    x: &[I],
+    y: &mut [O],
+) {
+    let count = p.count();
+    let mut q = 0;
+    while q < count {
+        let n = [GROUP, 4, 2, 1].into_iter().find(|&g| g <= count - q).unwrap_or(1);
+        // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
+        unsafe {
+            match n {
+                GROUP => group::<W, I, O, GROUP>(p, aux, q, x, y),
+                4 => group::<W, I, O, 4>(p, aux, q, x, y),
+                2 => group::<W, I, O, 2>(p, aux, q, x, y),
+                _ => group::<W, I, O, 1>(p, aux, q, x, y),
+            }
+        }
+        q += n;
+    }
+}
+
+/// Panels `q0 .. q0 + P` of a single row.
+///
+/// # Safety
+/// As [`gemv`], and panels `q0 .. q0 + P` exist.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    q0: usize,
+    x: &[I],
+    y: &mut [O],
+) {
+    let d_in = p.d_in;
+    // Two accumulators per panel, for even and odd `k`, the even one started from the bias.
+    // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
+    // each of the P panels (panels_in_bounds); loads are unaligned.
+    let (w, mut acc) = unsafe {
+        let w = p.weights.as_ptr().add(q0 * p.stride);
+        let mut acc = [[_mm512_setzero_ps(); 2]; P];
+        for (g, a) in acc.iter_mut().enumerate() {
+            a[0] = _mm512_loadu_ps(p.bias.as_ptr().add((q0 + g) * NR));
+        }
+        (w, acc)
+    };
+    match (I::as_f32_slice(x), aux) {
+        // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
+        (Some(xf), None) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
+        // 16-bit inputs are widened, i8d inputs scaled, one chunk at a time.
+        _ => {
+            let mut buf = [0f32; XC];
+            for k0 in (0..d_in).step_by(XC) {
+                let kc = XC.min(d_in - k0);
+                let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
+                widen_x(&mut buf, x.get(k0..k0 + kc).unwrap_or(&[]), scales);
+                // SAFETY: buf holds kc >= 1 values (XC >= kc); rows k0 .. k0 + kc < d_in exist
+                // in each of the P panels.
+                unsafe { stream::<W, P>(w.add(k0 * NR), p.stride, buf.as_ptr(), kc, &mut acc) }
+            }
+        }
+    }
+    for (g, a) in acc.iter().enumerate() {
+        let mut t = [0f32; NR];
+        // SAFETY: t holds NR = 16 f32; unaligned store.
+        unsafe { _mm512_storeu_ps(t.as_mut_ptr(), _mm512_add_ps(a[0], a[1])) };
+        add_diag(&mut t, aux, x, (q0 + g) * NR, p.d_out);
+        store_row(&t, y, (q0 + g) * NR);
+    }
+}
+
+/// `acc[g][k % 2] += x[k] * W_g[k]` for `k < kc` and the `P` panels `W_g = w + g * stride`.
+///
+/// # Safety
+/// avx512f, avx512bw, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of `NR` weights
+/// readable at `w + g * stride` for `g < P`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn stream<W: WeightElem, const P: usize>(
+    w: *const W,
+    stride: usize,
+    x: *const f32,
+    kc: usize,
+    acc: &mut [[__m512; 2]; P],
+) {
+    let mut a = *acc;
+    let mut k = 0;
+    if W::DTYPE == WeightDtype::Bf16 && kc >= 2 {
+        // SAFETY: the caller's contract, for the kc / 2 pairs of rows.
+        unsafe { stream_bf16_pairs(w.cast::<u16>(), stride, x, kc / 2, &mut a) };
+        k = kc / 2 * 2;
+    }
+    #[cfg(not(miri))]
+    if W::DTYPE == WeightDtype::F16 && kc >= 2 {
+        if let Ok(a8) = <&mut [[__m512; 2]; GROUP]>::try_from(a.as_mut_slice()) {
+            // SAFETY: P = GROUP here; the caller's contract, for the kc / 2 pairs of rows.
+            unsafe { stream8_f16_pairs(w.cast::<u16>(), stride, x, kc / 2, a8) };
+            k = kc / 2 * 2;
+        }
+    }
+    // SAFETY: every load reads rows k, k + 1 < kc of a panel and x[k], x[k + 1] with k + 1 < kc
+    // (the odd last row: k < kc).
+    unsafe {
+        while k + 2 <= kc {
+            let x0 = _mm512_set1_ps(*x.add(k));
+            let x1 = _mm512_set1_ps(*x.add(k + 1));
+            for (g, ag) in a.iter_mut().enumerate() {
+                let wp = w.add(g * stride + k * NR);
+                ag[0] = _mm512_fmadd_ps(x0, load16(wp), ag[0]);
+                ag[1] = _mm512_fmadd_ps(x1, load16(wp.add(NR)), ag[1]);
+            }
+            k += 2;
+        }
+        if k < kc {
+            let x0 = _mm512_set1_ps(*x.add(k));
+            for (g, ag) in a.iter_mut().enumerate() {
+                ag[0] = _mm512_fmadd_ps(x0, load16(w.add(g * stride + k * NR)), ag[0]);
+            }
+        }
+    }
+    *acc = a;
+}
+
+/// The pairs of rows `2i, 2i + 1 < 2 pairs` of [`stream`] for [`GROUP`] panels of f16 weights,
+/// in inline assembly: `vcvtph2ps` with a memory operand is one convert uop and one load,
+/// while LLVM loads into a register first, and the register form costs a shuffle uop more on
+/// the two ports that also run the FMAs. The eight panels are addressed from three base
+/// registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or 2), so the loop
+/// has four pointer increments and no other address arithmetic. Each accumulator gets the same
+/// FMAs in the same order as in [`stream`].
+///
+/// # Safety
+/// avx512f present; `2 pairs` values readable at `x`; `2 pairs` rows of `NR` f16 words
+/// readable at `w + g * stride` for `g < GROUP`.
+#[cfg(not(miri))]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn stream8_f16_pairs(
+    w: *const u16,
+    stride: usize,
+    x: *const f32,
+    pairs: usize,
+    a: &mut [[__m512; 2]; GROUP],
+) {
+    if pairs == 0 {
+        return;
+    }
+    // SAFETY: each iteration reads rows 2i, 2i + 1 (64 bytes) of the eight panels at
+    // w + g * stride (g < 8) and x[2i], x[2i + 1], for `pairs` >= 1 iterations, within the
+    // caller's ranges; the base pointers are formed with wrapping arithmetic and only
+    // dereferenced at those addresses. Only the named registers and the flags are written; no
+    // stack use.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "vbroadcastss {x0}, dword ptr [{x}]",
+            "vbroadcastss {x1}, dword ptr [{x} + 4]",
+            "vcvtph2ps {t0}, ymmword ptr [{w}]",
+            "vcvtph2ps {t1}, ymmword ptr [{w} + 32]",
+            "vfmadd231ps {a00}, {x0}, {t0}",
+            "vfmadd231ps {a01}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w} + {s}]",
+            "vcvtph2ps {t1}, ymmword ptr [{w} + {s} + 32]",
+            "vfmadd231ps {a10}, {x0}, {t0}",
+            "vfmadd231ps {a11}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w} + {s} * 2]",
+            "vcvtph2ps {t1}, ymmword ptr [{w} + {s} * 2 + 32]",
+            "vfmadd231ps {a20}, {x0}, {t0}",
+            "vfmadd231ps {a21}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w3}]",
+            "vcvtph2ps {t1}, ymmword ptr [{w3} + 32]",
+            "vfmadd231ps {a30}, {x0}, {t0}",
+            "vfmadd231ps {a31}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w3} + {s}]",
+            "vcvtph2ps {t1}, ymmword ptr [{w3} + {s} + 32]",
+            "vfmadd231ps {a40}, {x0}, {t0}",
+            "vfmadd231ps {a41}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w3} + {s} * 2]",
+            "vcvtph2ps {t1}, ymmword ptr [{w3} + {s} * 2 + 32]",
+            "vfmadd231ps {a50}, {x0}, {t0}",
+            "vfmadd231ps {a51}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w6}]",
+            "vcvtph2ps {t1}, ymmword ptr [{w6} + 32]",
+            "vfmadd231ps {a60}, {x0}, {t0}",
+            "vfmadd231ps {a61}, {x1}, {t1}",
+            "vcvtph2ps {t0}, ymmword ptr [{w6} + {s}]",
+            "vcvtph2ps {t1}, ymmword ptr [{w6} + {s} + 32]",
+            "vfmadd231ps {a70}, {x0}, {t0}",
+            "vfmadd231ps {a71}, {x1}, {t1}",
+            "add {w}, 64",
+            "add {w3}, 64",
+            "add {w6}, 64",
+            "add {x}, 8",
+            "dec {n}",
+            "jnz 2b",
+            w = inout(reg) w => _,
+            w3 = inout(reg) w.wrapping_add(3 * stride) => _,
+            w6 = inout(reg) w.wrapping_add(6 * stride) => _,
+            x = inout(reg) x => _,
+            n = inout(reg) pairs => _,
+            s = in(reg) stride * 2,
+            x0 = out(zmm_reg) _,
+            x1 = out(zmm_reg) _,
+            t0 = out(zmm_reg) _,
+            t1 = out(zmm_reg) _,
+            a00 = inout(zmm_reg) a[0][0],
+            a01 = inout(zmm_reg) a[0][1],
+            a10 = inout(zmm_reg) a[1][0],
+            a11 = inout(zmm_reg) a[1][1],
+            a20 = inout(zmm_reg) a[2][0],
+            a21 = inout(zmm_reg) a[2][1],
+            a30 = inout(zmm_reg) a[3][0],
+            a31 = inout(zmm_reg) a[3][1],
+            a40 = inout(zmm_reg) a[4][0],
+            a41 = inout(zmm_reg) a[4][1],
+            a50 = inout(zmm_reg) a[5][0],
+            a51 = inout(zmm_reg) a[5][1],
+            a60 = inout(zmm_reg) a[6][0],
+            a61 = inout(zmm_reg) a[6][1],
+            a70 = inout(zmm_reg) a[7][0],
+            a71 = inout(zmm_reg) a[7][1],
+            options(nostack, readonly),
+        );
+    }
+}
+
+/// The pairs of rows `2i, 2i + 1 < 2 pairs` of [`stream`] for bf16 weights, adding their sums
+/// to `acc[g][1]`. A 64-byte load holds both rows of a panel; interleaving zero words below the
+/// bf16 words (`vpunpck{l,h}wd`, one uop each) widens 16 weights per instruction, against two
+/// instructions (`vpmovzxwd`, `vpslld`) for [`load16`]'s 16. The widened vectors hold, per
+/// 128-bit lane, columns `0-3, 8-11` of row `2i`, then of row `2i + 1` (low words), and `4-7,
+/// 12-15` (high words), so each is multiplied by `x[2i]` in its lower and `x[2i + 1]` in its
+/// upper half, into two accumulators per panel in that order, put back in column order once at
+/// the end.
+///
+/// # Safety
+/// avx512f, avx512bw, avx2, fma and f16c present; `2 pairs` values readable at `x`; `2 pairs` rows of `NR` bf16
+/// words readable at `w + g * stride` for `g < P`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn stream_bf16_pairs<const P: usize>(
+    w: *const u16,
+    stride: usize,
+    x: *const f32,
+    pairs: usize,
+    acc: &mut [[__m512; 2]; P],
+) {
+    let zero = _mm512_setzero_si512();
+    let mut lo = [_mm512_setzero_ps(); P];
+    let mut hi = [_mm512_setzero_ps(); P];
+    // SAFETY: pair i reads x[2i], x[2i + 1] and rows 2i, 2i + 1 (64 bytes) of each panel, all
+    // within the caller's ranges.
+    unsafe {
+        for i in 0..pairs {
+            // x[2i] in the lower 256 bits, x[2i + 1] in the upper.
+            let xs =
+                _mm512_shuffle_f32x4::<0>(_mm512_set1_ps(*x.add(2 * i)), _mm512_set1_ps(*x.add(2 * i + 1)));
+            for g in 0..P {
+                let v = _mm512_loadu_si512(w.add(g * stride + 2 * i * NR).cast());
+                lo[g] = _mm512_fmadd_ps(xs, _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, v)), lo[g]);
+                hi[g] = _mm512_fmadd_ps(xs, _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, v)), hi[g]);
+            }
+        }
+    }
+    for ((a, l), h) in acc.iter_mut().zip(lo).zip(hi) {
+        // Rows of both parities summed into the lower 256 bits: columns 0-3, 8-11 (l) and 4-7,
+        // 12-15 (h); then [l0, l1, h0, h1] -> [l0, h0, l1, h1], columns 0-15.
+        let l = _mm512_add_ps(l, _mm512_shuffle_f32x4::<0b11_10_11_10>(l, l));
+        let h = _mm512_add_ps(h, _mm512_shuffle_f32x4::<0b11_10_11_10>(h, h));
+        let t = _mm512_shuffle_f32x4::<0b01_00_01_00>(l, h);
+        a[1] = _mm512_add_ps(a[1], _mm512_shuffle_f32x4::<0b11_01_10_00>(t, t));
     }
 }
 
 /// Several rows: `gemm.rs`'s loop nest around the `12x16` zmm tile, compiled for AVX-512F.
 ///
 /// # Safety
-/// avx512f, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
@@ -104,7 +400,7 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
 /// # Safety
 /// 16 elements readable at `p` (any alignment); avx512f present.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn load16<W: WeightElem>(p: *const W) -> __m512 {
     // SAFETY: the caller guarantees 16 readable elements (16, 32 or 64 bytes) at `p`; the
     // loads are unaligned ones.
@@ -183,11 +479,11 @@ impl Microkernel for Zmm {
 /// `k` loop ([`k_loop`]).
 ///
 /// # Safety
-/// avx512f, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc`
+/// avx512f, avx512bw, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc`
 /// values readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`, `xs` unused);
 /// `R` rows of `NR` f32 readable and writable at `acc`.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
     w: *const W,
     x: *const f32,
