@@ -444,31 +444,81 @@ impl Microkernel for Zmm {
         // SAFETY: forwarded contract: n rows (the const height), the inputs as `xs` says.
         unsafe {
             match (n, xs) {
-                (12, Inputs::Rows(s)) => tile::<W, 12, false>(w, x, s, kc, acc, pf),
-                (11, Inputs::Rows(s)) => tile::<W, 11, false>(w, x, s, kc, acc, pf),
-                (10, Inputs::Rows(s)) => tile::<W, 10, false>(w, x, s, kc, acc, pf),
-                (9, Inputs::Rows(s)) => tile::<W, 9, false>(w, x, s, kc, acc, pf),
-                (8, Inputs::Rows(s)) => tile::<W, 8, false>(w, x, s, kc, acc, pf),
-                (7, Inputs::Rows(s)) => tile::<W, 7, false>(w, x, s, kc, acc, pf),
-                (6, Inputs::Rows(s)) => tile::<W, 6, false>(w, x, s, kc, acc, pf),
-                (5, Inputs::Rows(s)) => tile::<W, 5, false>(w, x, s, kc, acc, pf),
-                (4, Inputs::Rows(s)) => tile::<W, 4, false>(w, x, s, kc, acc, pf),
-                (3, Inputs::Rows(s)) => tile::<W, 3, false>(w, x, s, kc, acc, pf),
-                (2, Inputs::Rows(s)) => tile::<W, 2, false>(w, x, s, kc, acc, pf),
-                (1, Inputs::Rows(s)) => tile::<W, 1, false>(w, x, s, kc, acc, pf),
-                (12, Inputs::Packed) => tile::<W, 12, true>(w, x, 0, kc, acc, pf),
-                (11, Inputs::Packed) => tile::<W, 11, true>(w, x, 0, kc, acc, pf),
-                (10, Inputs::Packed) => tile::<W, 10, true>(w, x, 0, kc, acc, pf),
-                (9, Inputs::Packed) => tile::<W, 9, true>(w, x, 0, kc, acc, pf),
-                (8, Inputs::Packed) => tile::<W, 8, true>(w, x, 0, kc, acc, pf),
-                (7, Inputs::Packed) => tile::<W, 7, true>(w, x, 0, kc, acc, pf),
-                (6, Inputs::Packed) => tile::<W, 6, true>(w, x, 0, kc, acc, pf),
-                (5, Inputs::Packed) => tile::<W, 5, true>(w, x, 0, kc, acc, pf),
-                (4, Inputs::Packed) => tile::<W, 4, true>(w, x, 0, kc, acc, pf),
-                (3, Inputs::Packed) => tile::<W, 3, true>(w, x, 0, kc, acc, pf),
-                (2, Inputs::Packed) => tile::<W, 2, true>(w, x, 0, kc, acc, pf),
-                (1, Inputs::Packed) => tile::<W, 1, true>(w, x, 0, kc, acc, pf),
+                (12, Inputs::Rows(s)) => {
+                    tile::<W, 12, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (11, Inputs::Rows(s)) => {
+                    tile::<W, 11, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (10, Inputs::Rows(s)) => {
+                    tile::<W, 10, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (9, Inputs::Rows(s)) => {
+                    tile::<W, 9, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (8, Inputs::Rows(s)) => {
+                    tile::<W, 8, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (7, Inputs::Rows(s)) => {
+                    tile::<W, 7, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (6, Inputs::Rows(s)) => {
+                    tile::<W, 6, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (5, Inputs::Rows(s)) => {
+                    tile::<W, 5, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (4, Inputs::Rows(s)) => {
+                    tile::<W, 4, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (3, Inputs::Rows(s)) => {
+                    tile::<W, 3, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (2, Inputs::Rows(s)) => {
+                    tile::<W, 2, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (1, Inputs::Rows(s)) => {
+                    tile::<W, 1, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
+                }
+                (12, Inputs::Packed) => {
+                    tile::<W, 12, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf)
+                }
+                (11, Inputs::Packed) => {
+                    tile::<W, 11, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf)
+                }
+                (10, Inputs::Packed) => {
+                    tile::<W, 10, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf)
+                }
+                (9, Inputs::Packed) => tile::<W, 9, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (8, Inputs::Packed) => tile::<W, 8, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (7, Inputs::Packed) => tile::<W, 7, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (6, Inputs::Packed) => tile::<W, 6, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (5, Inputs::Packed) => tile::<W, 5, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (4, Inputs::Packed) => tile::<W, 4, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (3, Inputs::Packed) => tile::<W, 3, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (2, Inputs::Packed) => tile::<W, 2, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
+                (1, Inputs::Packed) => tile::<W, 1, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
                 _ => {}
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn tile_widen<W: WeightElem>(
+        w: *const W,
+        wide: &mut [f32; KC * NR],
+        x: *const f32,
+        xs: Inputs,
+        kc: usize,
+        acc: *mut [f32; NR],
+        pf: Prefetch,
+    ) {
+        let wide = wide.as_mut_ptr();
+        // SAFETY: forwarded contract; `wide` holds KC * NR >= kc * NR f32.
+        unsafe {
+            match xs {
+                Inputs::Rows(s) => tile::<W, MR, false, true>(w, wide, x, s, kc, acc, pf),
+                Inputs::Packed => tile::<W, MR, true, true>(w, wide, x, 0, kc, acc, pf),
             }
         }
     }
@@ -476,16 +526,20 @@ impl Microkernel for Zmm {
 
 /// The microkernel: `acc[r] += sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, each `w[k]` a
 /// row of 16 weights, the `R` accumulators in zmm registers; the `pf` hints spread over the
-/// `k` loop ([`k_loop`]).
+/// `k` loop ([`k_loop`]). With `WIDEN`, each row is also stored widened at `wide + k * NR`
+/// (the block's first tile widens 16-bit weights for the others: one store per step, against
+/// a separate pass that loads, widens and stores them).
 ///
 /// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc`
-/// values readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`, `xs` unused);
-/// `R` rows of `NR` f32 readable and writable at `acc`.
+/// avx512f, avx512bw, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for
+/// `r < R`, `kc` values readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`,
+/// `xs` unused); `R` rows of `NR` f32 readable and writable at `acc`; with `WIDEN`, `kc * NR`
+/// f32 writable at `wide`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
+unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: bool>(
     w: *const W,
+    wide: *mut f32,
     x: *const f32,
     xs: usize,
     kc: usize,
@@ -506,6 +560,9 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
         // One `k` step: one weight vector, R FMAs with broadcast inputs.
         let step = |c: &mut [__m512; R], k: usize| {
             let wv = load16(w.add(k * NR));
+            if WIDEN {
+                _mm512_storeu_ps(wide.add(k * NR), wv);
+            }
             for (cr, xp) in c.iter_mut().zip(xr.iter()) {
                 *cr = _mm512_fmadd_ps(_mm512_set1_ps(*xp.add(k * ks)), wv, *cr);
             }

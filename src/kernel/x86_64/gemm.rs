@@ -81,6 +81,30 @@ pub(super) trait Microkernel {
         acc: *mut [f32; NR],
         pf: Prefetch,
     );
+
+    /// A full tile (`MR` rows) of [`Microkernel::tile_n`] on `kc` rows of 16-bit or int8
+    /// weights at `w` that also leaves them widened in `wide` for the other tiles of the
+    /// block. This one widens the block first, then runs the tile on `wide`.
+    ///
+    /// # Safety
+    /// As [`Microkernel::widen_block`] and [`Microkernel::tile_n`] with `n = MR`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile_widen<W: WeightElem>(
+        w: *const W,
+        wide: &mut [f32; KC * NR],
+        x: *const f32,
+        xs: Inputs,
+        kc: usize,
+        acc: *mut [f32; NR],
+        pf: Prefetch,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe {
+            Self::widen_block(w, kc, wide);
+            Self::tile_n(wide.as_ptr(), x, xs, kc, Self::MR, acc, pf);
+        }
+    }
 }
 
 /// Where a tile of `R` rows finds input `k` of its row `r`.
@@ -181,7 +205,10 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                 let kc = KC.min(d_in - k0);
                 // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
                 let wk = unsafe { panel.add(k0 * NR) };
-                if widen {
+                // 16-bit and int8 weights are widened into wbuf by the first tile of the block when
+                // it is a full one (tile_widen), else before the tiles run.
+                let fused = widen && row_blocks(rc, M::MR).next().is_some_and(|(_, n)| n == M::MR);
+                if widen && !fused {
                     // SAFETY: kc * NR weights readable at wk, kc <= KC; M's features (the
                     // caller's contract).
                     unsafe { M::widen_block(wk, kc, &mut wbuf) };
@@ -229,7 +256,9 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                     // widened in wbuf); b0 + n <= rc <= RC accumulator rows in scratch; M's
                     // features (the caller's contract).
                     unsafe {
-                        if widen {
+                        if fused && t == 0 {
+                            M::tile_widen(wk, &mut wbuf, xp, xs, kc, acc, pf)
+                        } else if widen {
                             M::tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc, pf)
                         } else {
                             M::tile_n(wk, xp, xs, kc, n, acc, pf)
