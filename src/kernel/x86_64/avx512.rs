@@ -510,15 +510,25 @@ impl Microkernel for Zmm {
         x: *const f32,
         xs: Inputs,
         kc: usize,
+        n: usize,
         acc: *mut [f32; NR],
         pf: Prefetch,
     ) {
-        let wide = wide.as_mut_ptr();
+        // The heights of a first tile from 30 rows on (row_blocks); others widen first.
+        let w16 = wide.as_mut_ptr();
         // SAFETY: forwarded contract; `wide` holds KC * NR >= kc * NR f32.
         unsafe {
-            match xs {
-                Inputs::Rows(s) => tile::<W, MR, false, true>(w, wide, x, s, kc, acc, pf),
-                Inputs::Packed => tile::<W, MR, true, true>(w, wide, x, 0, kc, acc, pf),
+            match (n, xs) {
+                (12, Inputs::Packed) => tile::<W, 12, true, true>(w, w16, x, 0, kc, acc, pf),
+                (11, Inputs::Packed) => tile::<W, 11, true, true>(w, w16, x, 0, kc, acc, pf),
+                (10, Inputs::Packed) => tile::<W, 10, true, true>(w, w16, x, 0, kc, acc, pf),
+                (12, Inputs::Rows(s)) => tile::<W, 12, false, true>(w, w16, x, s, kc, acc, pf),
+                (11, Inputs::Rows(s)) => tile::<W, 11, false, true>(w, w16, x, s, kc, acc, pf),
+                (10, Inputs::Rows(s)) => tile::<W, 10, false, true>(w, w16, x, s, kc, acc, pf),
+                _ => {
+                    Self::widen_block(w, kc, wide);
+                    Self::tile_n(wide.as_ptr(), x, xs, kc, n, acc, pf);
+                }
             }
         }
     }

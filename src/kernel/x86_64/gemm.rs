@@ -82,12 +82,12 @@ pub(super) trait Microkernel {
         pf: Prefetch,
     );
 
-    /// A full tile (`MR` rows) of [`Microkernel::tile_n`] on `kc` rows of 16-bit or int8
-    /// weights at `w` that also leaves them widened in `wide` for the other tiles of the
-    /// block. This one widens the block first, then runs the tile on `wide`.
+    /// [`Microkernel::tile_n`] on `kc` rows of 16-bit or int8 weights at `w` that also leaves
+    /// them widened in `wide` for the other tiles of the block (the first tile of each block
+    /// runs this). This one widens the block first, then runs the tile on `wide`.
     ///
     /// # Safety
-    /// As [`Microkernel::widen_block`] and [`Microkernel::tile_n`] with `n = MR`.
+    /// As [`Microkernel::widen_block`] and [`Microkernel::tile_n`].
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn tile_widen<W: WeightElem>(
@@ -96,13 +96,14 @@ pub(super) trait Microkernel {
         x: *const f32,
         xs: Inputs,
         kc: usize,
+        n: usize,
         acc: *mut [f32; NR],
         pf: Prefetch,
     ) {
         // SAFETY: forwarded contract.
         unsafe {
             Self::widen_block(w, kc, wide);
-            Self::tile_n(wide.as_ptr(), x, xs, kc, Self::MR, acc, pf);
+            Self::tile_n(wide.as_ptr(), x, xs, kc, n, acc, pf);
         }
     }
 }
@@ -205,14 +206,6 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                 let kc = KC.min(d_in - k0);
                 // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
                 let wk = unsafe { panel.add(k0 * NR) };
-                // 16-bit and int8 weights are widened into wbuf by the first tile of the block when
-                // it is a full one (tile_widen), else before the tiles run.
-                let fused = widen && row_blocks(rc, M::MR).next().is_some_and(|(_, n)| n == M::MR);
-                if widen && !fused {
-                    // SAFETY: kc * NR weights readable at wk, kc <= KC; M's features (the
-                    // caller's contract).
-                    unsafe { M::widen_block(wk, kc, &mut wbuf) };
-                }
                 // The next K-block: of this panel, or the first of the next panel (past the
                 // last panel the hints point past the weights: harmless, never dereferenced).
                 // Without it the first tile of every block waits on L3 or DRAM.
@@ -256,8 +249,10 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                     // widened in wbuf); b0 + n <= rc <= RC accumulator rows in scratch; M's
                     // features (the caller's contract).
                     unsafe {
-                        if fused && t == 0 {
-                            M::tile_widen(wk, &mut wbuf, xp, xs, kc, acc, pf)
+                        if widen && t == 0 {
+                            // 16-bit and int8 weights: the block's first tile widens them into
+                            // wbuf for the others.
+                            M::tile_widen(wk, &mut wbuf, xp, xs, kc, n, acc, pf)
                         } else if widen {
                             M::tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc, pf)
                         } else {
