@@ -50,16 +50,17 @@
 //! | target | ISA (`GLOCAL_FORCE_ISA`) | kernels | needs |
 //! |---|---|---|---|
 //! | any | `scalar` | `{f32,f16,bf16,i8d}_f32acc_4x16__scalar`: portable, unfused `a + x * w` (the reference and fallback) | nothing |
-//! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift) | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
+//! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift), `i8d_f32acc_6x16__avx2_fma` | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
+//! | x86_64 | `avx512` | `{f32,f16,bf16,i8d}_f32acc_12x16__avx512f`: a `12 x 16` zmm tile with broadcast memory operands for batches; batch 1 streams eight panels in zmm registers (bf16 two rows per `vpunpck{l,h}wd`) | AVX-512F and AVX-512BW besides AVX2, FMA, F16C (Xeon Skylake-SP and later, Zen 4 and later) |
 //! | Cortex-M4F/M7 (`thumbv7em-none-eabihf`) | `cortexm` | `{f32,f16,bf16,i8d}_f32acc_1x16__cortexm4f`: 16 accumulators in FPU registers, `VLDM` weight rows, `VCVTB/VCVTT` for f16, `SBFX` + `VCVT.F32.S32` for i8d (hand-written assembly, bit-identical to scalar) | FPv4-SP (every eabihf Cortex-M4F/M7) |
 //! | aarch64 | `neon` | `f32_f32acc_6x16__neon`, `f16_f32acc_6x16__neon_fcvtl` (`FCVTL`), `bf16_f32acc_6x16__neon` (`SHLL #16`) | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
 //!
 //! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
 //! every packed panel exactly once, several panels in flight (with software prefetch where it
-//! measured faster), and a batch runs `6 x 16` register tiles over K-blocks of 256 rows (16-bit
-//! weights widened once per block and reused by every tile of up to 72 rows). Stack use stays
-//! under 32 KiB; no allocation.
-//! [`Transform::apply_with_workspace`] lends the AVX2 kernel a caller-owned buffer
+//! measured faster), and a batch runs register tiles (`6 x 16` AVX2 and NEON, `12 x 16`
+//! AVX-512) over K-blocks of 256 rows (16-bit weights widened once per block and reused by
+//! every tile of up to 72 rows). Stack use stays under 32 KiB; no allocation.
+//! [`Transform::apply_with_workspace`] lends the x86_64 kernels a caller-owned buffer
 //! ([`Transform::workspace_len`], up to `72 * d_in` f32) to pack the inputs of batches of 12
 //! rows or more: same results bit for bit, a few percent faster on large batches.
 //! On integer-valued data they give exactly the scalar kernel's results; otherwise they differ
@@ -68,7 +69,7 @@
 //! The kernel is chosen once, at construction: [`kernel::Isa::best`] (with `std`, the CPU is
 //! asked once, `is_x86_feature_detected!` / `is_aarch64_feature_detected!`; without `std`,
 //! compile-time `target_feature`s decide, e.g. `-C target-cpu=haswell`), or the ISA named by
-//! the environment variable `GLOCAL_FORCE_ISA` (`scalar`, `avx2`, `neon`) when the `std`
+//! the environment variable `GLOCAL_FORCE_ISA` (`scalar`, `avx2`, `avx512`, `neon`) when the `std`
 //! feature is on: naming an ISA this CPU lacks is an error, never a silent fallback.
 //! [`Transform::with_isa`] forces one explicitly.
 //!

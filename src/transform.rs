@@ -300,9 +300,9 @@ impl<'a> Transform<'a> {
     }
 
     /// f32 elements of workspace [`Transform::apply_with_workspace`] uses for a batch of `rows`
-    /// rows: `min(rows, 72) * d_in` with the AVX2 kernel from 12 rows on, 0 for smaller
-    /// batches and for the other kernels. The same workspace serves any batch of at most as
-    /// many rows.
+    /// rows: `min(rows, 72) * d_in` with the x86_64 kernels (AVX2, AVX-512) from 12 rows on, 0
+    /// for smaller batches and for the other kernels. The same workspace serves any batch of at
+    /// most as many rows.
     pub fn workspace_len(&self, rows: usize) -> usize {
         kernel::workspace_len(self.kernel.isa, self.d_in(), rows)
     }

@@ -265,7 +265,8 @@ fn large_batches_every_kernel() {
 
 /// `apply_with_workspace` on one transform and batch: bit for bit what `apply` gives, with a
 /// workspace of exactly `workspace_len`, one element short (runs unpacked), longer, or empty;
-/// `workspace_len` is `min(rows, 72) * d_in` for the AVX2 kernels from 12 rows on, else 0.
+/// `workspace_len` is `min(rows, 72) * d_in` for the x86_64 kernels (AVX2, AVX-512) from 12 rows
+/// on, else 0.
 fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed: u64) {
     let (d_in, d_out) = (t.d_in(), t.d_out());
     let case = format!(

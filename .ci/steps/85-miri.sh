@@ -15,6 +15,8 @@
 #     FCVTL and PRFM are inline asm, which Miri cannot run: under cfg(miri) the kernel widens
 #     f16 in software and skips the prefetch (src/kernel/aarch64/neon.rs); all else is as written.
 #
+# The AVX-512 kernels are not run under Miri (the haswell build has no AVX-512; they run natively
+# in the test step and with GLOCAL_FORCE_ISA=avx512 in 10-isa.sh, on a CPU that has them).
 # There is no separate x86_64 run without target features: it would interpret the same MIR for
 # every kernel it can run (the scalar ones), which the haswell run already runs on the views.
 # GLOCAL_EXPECT_ISA makes a run fail if its SIMD kernels did not run. f32 -> f16 rounding runs in

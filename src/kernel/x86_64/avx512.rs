@@ -1,22 +1,25 @@
-//! AVX-512F kernels: a `12x16` register tile in zmm registers for batches.
+//! AVX-512 kernels (F and BW): a `12x16` register tile in zmm registers for batches and an
+//! eight-panel streamer for single rows.
 //!
-//! On a CPU with two 512-bit FMA units (Xeon Skylake-SP and later, Zen 4 issues them as two
-//! halves), a zmm FMA does twice the work of a ymm one per issue slot: OpenBLAS's AVX-512
-//! sgemm runs 1.4-2x faster than the AVX2 `6x16` tile on this project's Xeon
-//! (benches/README.md). So batches run `gemm.rs`'s loop nest around a tile of `MR` rows, one
-//! zmm accumulator per row (one panel of 16 columns):
+//! On a CPU with two 512-bit FMA units (Xeon Skylake-SP and later) a zmm FMA does twice the
+//! work of a ymm one per issue slot: on this project's Xeon (Emerald Rapids) the zmm peak loop
+//! runs 177 GFLOP/s against 98 for ymm, and OpenBLAS's AVX-512 sgemm ran 1.4-2x faster than
+//! the AVX2 `6x16` tile (benches/README.md).
 //!
-//! * each `k` step loads one row of 16 weights (widened for f16 by `vcvtph2ps`, for bf16 by
-//!   zero-extension and a shift, for int8 by `vpmovsxbd` + `vcvtdq2ps`, all exact) and issues
-//!   `MR` FMAs, each with its input as an embedded broadcast (`{1to16}`) memory operand, so the
-//!   loop is one weight load and `MR` fused load-FMAs per step;
-//! * twelve accumulators: twelve independent FMA chains cover the 4-cycle latency of two FMA
-//!   units, with 19 of the 32 zmm registers to spare.
-//!
-//! Batch 1 ([`gemv`]) streams [`GROUP`] panels at once, one zmm row of 16 weights per panel
-//! and `k` step, `k` unrolled by two with an accumulator per parity: sixteen FMA chains, and
-//! half the widening instructions per weight of the AVX2 streamer (one `vcvtph2ps zmm` per row
-//! of 16 f16 weights), which on this core is what bounds 16-bit weights from L2.
+//! * **Batches**: `gemm.rs`'s loop nest around a tile of [`MR`] rows, one zmm accumulator per
+//!   row (one panel of 16 columns). Each `k` step loads one row of 16 weights (widened for f16
+//!   by `vcvtph2ps`, for bf16 by zero-extension and a shift, for int8 by `vpmovsxbd` +
+//!   `vcvtdq2ps`, all exact) and issues `MR` FMAs, each with its input as an embedded
+//!   broadcast (`{1to16}`) memory operand: one weight load and `MR` fused load-FMAs per step.
+//!   Twelve independent FMA chains cover the 4-cycle latency of two FMA units. The first tile
+//!   of each K-block widens 16-bit and int8 weights for the others as it streams them
+//!   ([`Microkernel::tile_widen`]: one store per row instead of a separate pass).
+//! * **Batch 1** ([`gemv`]): [`GROUP`] panels at once, one zmm row of 16 weights per panel and
+//!   `k` step, `k` unrolled by two with an accumulator per parity (sixteen FMA chains). The
+//!   widening is what bounds 16-bit weights from L2 on this core, so it gets the cheapest form
+//!   found: f16 pairs of rows in inline assembly with `vcvtph2ps` reading memory
+//!   ([`stream8_f16_pairs`]); bf16 two rows per 64-byte load, widened by interleaving zero
+//!   words (`vpunpck{l,h}wd`, one uop per 16 weights; [`stream_bf16_pairs`]).
 //!
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last bit
 //! on general inputs; on integer-valued data of moderate size they are identical.

@@ -5,9 +5,12 @@
 //! For a chunk of up to [`RC`] rows and one panel, the accumulators of all rows live in a
 //! small stack scratch started from the bias; `d_in` is walked in blocks of [`KC`] rows so the
 //! weights of a block stay in L1 while every `MR`-row tile of the chunk uses them (the tile's
-//! `k` loop unrolled by [`TILE_UNROLL`], [`k_loop`]). With two tiles' rows or more, 16-bit and
-//! int8 weights are widened to f32 once per block into a stack buffer (16 KiB) and
-//! reused by all tiles; with fewer, they are widened in registers inside the tile. While the
+//! `k` loop unrolled by [`TILE_UNROLL`], [`k_loop`]). The rows of a chunk are split into the
+//! fewest tiles, as equal as possible (`row_blocks`). With two tiles' rows or more, 16-bit and
+//! int8 weights are widened to f32 once per block into a stack buffer (16 KiB) and reused by
+//! all tiles, the first tile of the block widening them as it streams them where the ISA does
+//! so ([`Microkernel::tile_widen`]); with fewer rows, they are widened in registers inside the
+//! tile. While the
 //! tiles of a block run, they prefetch the next block into L1, each tile its share, one line
 //! every few `k` steps: without it the first tile of each block waits on L3 or DRAM.
 //! Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows or
