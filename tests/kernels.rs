@@ -338,6 +338,45 @@ fn workspace_matches_apply_bit_for_bit_every_kernel() {
     }
 }
 
+/// Every row of a batch has exactly the bits it has alone: the batch-1 streamers start from
+/// the bias and add `x[k] * w[k]` in the order of `k`, as the register tiles do. General (not
+/// integer-valued) data, every kernel, f32 and f16 inputs, panel counts that leave every
+/// remainder group of the streamers (1 .. 8 panels past the full groups), odd `d_in`.
+#[test]
+fn rows_alone_match_the_batch_bit_for_bit_every_kernel() {
+    for k in runnable() {
+        for &(d_in, d_out) in &[(37, 16), (129, 5 * NR), (64, 7 * NR + 3), (300, 13 * NR), (9, 15 * NR)] {
+            let seed = (d_in * 3 + d_out) as u64;
+            let mut src = source(d_in, d_out, seed, false);
+            if k.dtype == WeightDtype::I8d {
+                common::i8d_exact(&mut src.weights, d_in, d_out);
+            }
+            let blob = pack::pack(&src, k.dtype, "t", "rows").expect("pack");
+            check_rows_alone::<f32>(&blob, k, d_in, d_out, seed);
+            check_rows_alone::<f16>(&blob, k, d_in, d_out, seed);
+        }
+    }
+}
+
+/// Rows 0, 1, 17 and 29 of a 30-row batch with inputs `I`, each applied alone, against the batch.
+fn check_rows_alone<I: Element>(blob: &AlignedBlob, k: &KernelInfo, d_in: usize, d_out: usize, seed: u64) {
+    let rows = 30;
+    let (x, _) = inputs::<I>(rows * d_in, seed + 1, false);
+    let batch = run::<I, f32>(blob, k, &x, rows);
+    for r in [0, 1, 17, rows - 1] {
+        let alone = run::<I, f32>(blob, k, &x[r * d_in..(r + 1) * d_in], 1);
+        for (j, (a, b)) in alone.iter().zip(&batch[r * d_out..(r + 1) * d_out]).enumerate() {
+            assert_eq!(
+                a.to_bits(),
+                b.to_bits(),
+                "{} {} in, d_in {d_in} d_out {d_out}: row {r} column {j}: alone {a}, in the batch {b}",
+                k.name,
+                type_name::<I>()
+            );
+        }
+    }
+}
+
 #[test]
 fn sixteen_bit_inputs_and_outputs_every_kernel() {
     for (mr, ks) in by_mr() {

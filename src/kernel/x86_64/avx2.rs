@@ -9,7 +9,10 @@
 //!   loads folded into the FMAs, no software prefetch (the hardware prefetchers stream six
 //!   sequential panels faster on their own). Each weight is read exactly once. bf16 rows
 //!   are widened by interleaving with zero words, with the accumulators in a permuted column
-//!   order that is undone once per panel ([`load16s`]).
+//!   order that is undone once per panel ([`load16s`]). Every output starts from its bias
+//!   and adds `x[k] * w[k]` in the order of `k`, as the batch tile does, so a row gives the
+//!   same bits alone as in a batch (a lone last panel too: it no longer splits the rows into
+//!   four partial sums).
 //! * **Batches** ([`gemm`]): the loop nest of `gemm.rs` (chunks of rows, one panel at a time,
 //!   K-blocks, inputs packed `k`-major, next block and outputs prefetched) around a `6x16`
 //!   register tile ([`tile`]). 16-bit weights are widened once per K-block into a buffer from
@@ -263,8 +266,6 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
     };
     match (I::as_f32_slice(x), aux) {
         // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
-        (Some(xf), None) if P == 1 => unsafe { stream1::<W>(w, xf.as_ptr(), d_in, &mut acc[0]) },
-        // SAFETY: as above.
         (Some(xf), None) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
         // 16-bit inputs are widened, i8d inputs scaled, one chunk at a time.
         _ => {
@@ -276,13 +277,7 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
                 let wk = w.wrapping_add(k0 * NR);
                 // SAFETY: buf holds kc >= 1 values (XC >= kc); rows k0 .. k0 + kc < d_in exist
                 // in each of the P panels, so wk is in bounds.
-                unsafe {
-                    if P == 1 {
-                        stream1::<W>(wk, buf.as_ptr(), kc, &mut acc[0])
-                    } else {
-                        stream::<W, P>(wk, p.stride, buf.as_ptr(), kc, &mut acc)
-                    }
-                }
+                unsafe { stream::<W, P>(wk, p.stride, buf.as_ptr(), kc, &mut acc) }
             }
         }
     }
@@ -513,52 +508,6 @@ unsafe fn stream4<W: WeightElem>(
         unsafe { stream_row(w, stride, x, kc - 1, acc) };
     }
     true
-}
-
-/// `acc += sum_{k < kc} x[k] * W[k]` for one panel: four partial sums (rows `k mod 4`, eight
-/// independent FMA chains) added at the end, so the weights are read as one sequential stream.
-///
-/// # Safety
-/// avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of `NR` weights at `w`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn stream1<W: WeightElem>(w: *const W, x: *const f32, kc: usize, acc: &mut [__m256; 2]) {
-    let z = _mm256_setzero_ps();
-    let mut a = [*acc, [z, z], [z, z], [z, z]];
-    let ahead = PREFETCH_ROWS * NR;
-    // Cache lines per four weight rows: 4 for f32, 2 for 16-bit weights.
-    let lines = 4 * NR * core::mem::size_of::<W>() / 64;
-    let mut k = 0;
-    // SAFETY: loads read rows k .. k + 4 <= kc and x[k .. k + 4]; prefetch addresses may lie
-    // past the panel (wrapping_add; a prefetch never faults).
-    unsafe {
-        while k + 4 <= kc {
-            let wp = w.add(k * NR);
-            if !is_f32::<W>() {
-                for l in 0..lines {
-                    _mm_prefetch::<_MM_HINT_T0>(
-                        wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()).cast(),
-                    );
-                }
-            }
-            for (u, au) in a.iter_mut().enumerate() {
-                let xv = _mm256_broadcast_ss(&*x.add(k + u));
-                let [w0, w1] = load16s(wp.add(u * NR));
-                au[0] = _mm256_fmadd_ps(xv, w0, au[0]);
-                au[1] = _mm256_fmadd_ps(xv, w1, au[1]);
-            }
-            k += 4;
-        }
-        while k < kc {
-            let xv = _mm256_broadcast_ss(&*x.add(k));
-            let [w0, w1] = load16s(w.add(k * NR));
-            a[0][0] = _mm256_fmadd_ps(xv, w0, a[0][0]);
-            a[0][1] = _mm256_fmadd_ps(xv, w1, a[0][1]);
-            k += 1;
-        }
-    }
-    let sum = |i: usize| _mm256_add_ps(_mm256_add_ps(a[0][i], a[1][i]), _mm256_add_ps(a[2][i], a[3][i]));
-    *acc = [sum(0), sum(1)];
 }
 
 /// Several rows: `gemm.rs`'s loop nest around the `6x16` tile, compiled for AVX2.

@@ -15,11 +15,10 @@
 //!   of each K-block widens 16-bit and int8 weights for the others as it streams them
 //!   ([`Microkernel::tile_widen`]: one store per row instead of a separate pass).
 //! * **Batch 1** ([`gemv`]): [`GROUP`] panels at once, one zmm row of 16 weights per panel and
-//!   `k` step, `k` unrolled by two with an accumulator per parity (sixteen FMA chains). The
-//!   widening is what bounds 16-bit weights from L2 on this core, so it gets the cheapest form
-//!   found: f16 pairs of rows in inline assembly with `vcvtph2ps` reading memory
-//!   ([`stream8_f16_pairs`]); bf16 two rows per 64-byte load, widened by interleaving zero
-//!   words (`vpunpck{l,h}wd`, one uop per 16 weights; [`stream_bf16_pairs`]).
+//!   `k` step, `k` in order in one FMA chain per panel, so a row gives the same bits alone as in
+//!   a batch. f16 pairs of rows run in inline assembly with `vcvtph2ps` reading memory
+//!   ([`stream8_f16_pairs`]). bf16 rows take the AVX2 streamer, whose ymm unpacks widen them
+//!   more cheaply than any order-keeping zmm widening.
 //!
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last bit
 //! on general inputs; on integer-valued data of moderate size they are identical.
@@ -29,7 +28,7 @@
 use core::arch::x86_64::*;
 
 use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, MAX_MR, RC};
-use super::Avx512;
+use super::{avx2, Avx512};
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::tiling::{add_diag, batch_rows, i8d_view, panels_in_bounds, store_row, widen_x, I8dAux};
@@ -61,9 +60,15 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
         return scalar::apply(p, x, y);
     };
-    let _ = token;
-    // SAFETY: `token` proves the CPU has avx512f, avx2, fma and f16c (the features these
-    // functions enable); the panel bounds and x/y lengths they rely on were checked just above.
+    if rows == 1 && W::DTYPE == WeightDtype::Bf16 {
+        // The AVX2 streamer widens 16 bf16 weights with two one-uop unpacks on ports the ymm
+        // FMAs leave free; in zmm registers every widening that keeps the summation order
+        // costs more (see `gemv`).
+        return avx2::apply(token.avx2(), p, x, y, ws);
+    }
+    // SAFETY: `token` proves the CPU has avx512f, avx512bw, avx2, fma and f16c (the features
+    // these functions enable); the panel bounds and x/y lengths they rely on were checked just
+    // above.
     unsafe {
         if rows == 1 {
             gemv(p, None, x, y)
@@ -86,7 +91,7 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
         return i8d::apply(p, x, y);
     };
     let _ = token;
-    // SAFETY: `token` proves avx512f, avx2, fma and f16c; i8d_view checked the panel bounds of
+    // SAFETY: `token` proves avx512f, avx512bw, avx2, fma and f16c; i8d_view checked the panel bounds of
     // `q` and the lengths of `aux`; x/y lengths were checked with it.
     unsafe {
         if rows == 1 {
@@ -98,7 +103,12 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
 }
 
 /// Single row: panels in groups of [`GROUP`], then 4, 2 and 1. With `aux` (i8d), the input is
-/// scaled and the diagonal term added.
+/// scaled and the diagonal term added. Each output starts from its bias and adds `x[k] * w[k]`
+/// in the order of `k`, one FMA chain per panel, exactly as the batch tile does: a row gives the
+/// same bits alone as in a batch (`tests/kernels.rs`). Eight panels are eight chains, which
+/// cover the latency of two FMA units; the widening, not the chains, bounds 16-bit weights
+/// (1.5 cycles per 16 f16 weights with `vcvtph2ps`, 1.6 with `vpmovzxwd` + `vpslld` for bf16,
+/// against 1.35 for the unpacks that split even and odd rows into separate sums).
 ///
 /// # Safety
 /// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
@@ -141,14 +151,13 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
     y: &mut [O],
 ) {
     let d_in = p.d_in;
-    // Two accumulators per panel, for even and odd `k`, the even one started from the bias.
     // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
     // each of the P panels (panels_in_bounds); loads are unaligned.
     let (w, mut acc) = unsafe {
         let w = p.weights.as_ptr().add(q0 * p.stride);
-        let mut acc = [[_mm512_setzero_ps(); 2]; P];
+        let mut acc = [_mm512_setzero_ps(); P];
         for (g, a) in acc.iter_mut().enumerate() {
-            a[0] = _mm512_loadu_ps(p.bias.as_ptr().add((q0 + g) * NR));
+            *a = _mm512_loadu_ps(p.bias.as_ptr().add((q0 + g) * NR));
         }
         (w, acc)
     };
@@ -171,17 +180,18 @@ unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
     for (g, a) in acc.iter().enumerate() {
         let mut t = [0f32; NR];
         // SAFETY: t holds NR = 16 f32; unaligned store.
-        unsafe { _mm512_storeu_ps(t.as_mut_ptr(), _mm512_add_ps(a[0], a[1])) };
+        unsafe { _mm512_storeu_ps(t.as_mut_ptr(), *a) };
         add_diag(&mut t, aux, x, (q0 + g) * NR, p.d_out);
         store_row(&t, y, (q0 + g) * NR);
     }
 }
 
-/// `acc[g][k % 2] += x[k] * W_g[k]` for `k < kc` and the `P` panels `W_g = w + g * stride`.
+/// `acc[g] += x[k] * W_g[k]` for `k < kc` in the order of `k`, for the `P` panels
+/// `W_g = w + g * stride`.
 ///
 /// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of `NR` weights
-/// readable at `w + g * stride` for `g < P`.
+/// avx512f, avx512bw, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of
+/// `NR` weights readable at `w + g * stride` for `g < P`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn stream<W: WeightElem, const P: usize>(
@@ -189,53 +199,62 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     stride: usize,
     x: *const f32,
     kc: usize,
-    acc: &mut [[__m512; 2]; P],
+    acc: &mut [__m512; P],
 ) {
     let mut a = *acc;
     let mut k = 0;
-    if W::DTYPE == WeightDtype::Bf16 && kc >= 2 {
-        // SAFETY: the caller's contract, for the kc / 2 pairs of rows.
-        unsafe { stream_bf16_pairs(w.cast::<u16>(), stride, x, kc / 2, &mut a) };
-        k = kc / 2 * 2;
-    }
     #[cfg(not(miri))]
     if W::DTYPE == WeightDtype::F16 && kc >= 2 {
-        if let Ok(a8) = <&mut [[__m512; 2]; GROUP]>::try_from(a.as_mut_slice()) {
+        if let Ok(a8) = <&mut [__m512; GROUP]>::try_from(a.as_mut_slice()) {
             // SAFETY: P = GROUP here; the caller's contract, for the kc / 2 pairs of rows.
             unsafe { stream8_f16_pairs(w.cast::<u16>(), stride, x, kc / 2, a8) };
             k = kc / 2 * 2;
         }
     }
-    // SAFETY: every load reads rows k, k + 1 < kc of a panel and x[k], x[k + 1] with k + 1 < kc
-    // (the odd last row: k < kc).
+    // SAFETY: every load reads row k < kc of a panel and x[k].
     unsafe {
         while k + 2 <= kc {
             let x0 = _mm512_set1_ps(*x.add(k));
             let x1 = _mm512_set1_ps(*x.add(k + 1));
             for (g, ag) in a.iter_mut().enumerate() {
                 let wp = w.add(g * stride + k * NR);
-                ag[0] = _mm512_fmadd_ps(x0, load16(wp), ag[0]);
-                ag[1] = _mm512_fmadd_ps(x1, load16(wp.add(NR)), ag[1]);
+                *ag = _mm512_fmadd_ps(x0, load16(wp), *ag);
+                *ag = _mm512_fmadd_ps(x1, load16(wp.add(NR)), *ag);
             }
             k += 2;
         }
         if k < kc {
             let x0 = _mm512_set1_ps(*x.add(k));
             for (g, ag) in a.iter_mut().enumerate() {
-                ag[0] = _mm512_fmadd_ps(x0, load16(w.add(g * stride + k * NR)), ag[0]);
+                *ag = _mm512_fmadd_ps(x0, load16(w.add(g * stride + k * NR)), *ag);
             }
         }
     }
     *acc = a;
 }
 
+/// One panel's two rows in [`stream8_f16_pairs`]: widen row `k` (`[{w} + off]`) and add
+/// `x0 *` it, then row `k + 1` and `x1 *` it, into the panel's accumulator `$a`.
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! f16_rows {
+    ($base:literal, $a:literal) => {
+        concat!(
+            "vcvtph2ps {t0}, ymmword ptr [", $base, "]\n",
+            "vcvtph2ps {t1}, ymmword ptr [", $base, " + 32]\n",
+            "vfmadd231ps {", $a, "}, {x0}, {t0}\n",
+            "vfmadd231ps {", $a, "}, {x1}, {t1}\n",
+        )
+    };
+}
+
 /// The pairs of rows `2i, 2i + 1 < 2 pairs` of [`stream`] for [`GROUP`] panels of f16 weights,
-/// in inline assembly: `vcvtph2ps` with a memory operand is one convert uop and one load,
-/// while LLVM loads into a register first, and the register form costs a shuffle uop more on
-/// the two ports that also run the FMAs. The eight panels are addressed from three base
-/// registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or 2), so the loop
-/// has four pointer increments and no other address arithmetic. Each accumulator gets the same
-/// FMAs in the same order as in [`stream`].
+/// in inline assembly: `vcvtph2ps` reads memory, and the eight panels are addressed from three
+/// base registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or 2), so the
+/// loop has four pointer increments and no other address arithmetic; LLVM loads each row into
+/// a register first and forms the eight addresses with a chain of `lea` (d = 512, batch 1:
+/// 0.61-0.62x OpenBLAS against 0.58-0.59x here). Each accumulator gets the FMAs of [`stream`],
+/// in its order.
 ///
 /// # Safety
 /// avx512f present; `2 pairs` values readable at `x`; `2 pairs` rows of `NR` f16 words
@@ -248,7 +267,7 @@ unsafe fn stream8_f16_pairs(
     stride: usize,
     x: *const f32,
     pairs: usize,
-    a: &mut [[__m512; 2]; GROUP],
+    a: &mut [__m512; GROUP],
 ) {
     if pairs == 0 {
         return;
@@ -263,38 +282,14 @@ unsafe fn stream8_f16_pairs(
             "2:",
             "vbroadcastss {x0}, dword ptr [{x}]",
             "vbroadcastss {x1}, dword ptr [{x} + 4]",
-            "vcvtph2ps {t0}, ymmword ptr [{w}]",
-            "vcvtph2ps {t1}, ymmword ptr [{w} + 32]",
-            "vfmadd231ps {a00}, {x0}, {t0}",
-            "vfmadd231ps {a01}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w} + {s}]",
-            "vcvtph2ps {t1}, ymmword ptr [{w} + {s} + 32]",
-            "vfmadd231ps {a10}, {x0}, {t0}",
-            "vfmadd231ps {a11}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w} + {s} * 2]",
-            "vcvtph2ps {t1}, ymmword ptr [{w} + {s} * 2 + 32]",
-            "vfmadd231ps {a20}, {x0}, {t0}",
-            "vfmadd231ps {a21}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w3}]",
-            "vcvtph2ps {t1}, ymmword ptr [{w3} + 32]",
-            "vfmadd231ps {a30}, {x0}, {t0}",
-            "vfmadd231ps {a31}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w3} + {s}]",
-            "vcvtph2ps {t1}, ymmword ptr [{w3} + {s} + 32]",
-            "vfmadd231ps {a40}, {x0}, {t0}",
-            "vfmadd231ps {a41}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w3} + {s} * 2]",
-            "vcvtph2ps {t1}, ymmword ptr [{w3} + {s} * 2 + 32]",
-            "vfmadd231ps {a50}, {x0}, {t0}",
-            "vfmadd231ps {a51}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w6}]",
-            "vcvtph2ps {t1}, ymmword ptr [{w6} + 32]",
-            "vfmadd231ps {a60}, {x0}, {t0}",
-            "vfmadd231ps {a61}, {x1}, {t1}",
-            "vcvtph2ps {t0}, ymmword ptr [{w6} + {s}]",
-            "vcvtph2ps {t1}, ymmword ptr [{w6} + {s} + 32]",
-            "vfmadd231ps {a70}, {x0}, {t0}",
-            "vfmadd231ps {a71}, {x1}, {t1}",
+            f16_rows!("{w}", "a0"),
+            f16_rows!("{w} + {s}", "a1"),
+            f16_rows!("{w} + {s} * 2", "a2"),
+            f16_rows!("{w3}", "a3"),
+            f16_rows!("{w3} + {s}", "a4"),
+            f16_rows!("{w3} + {s} * 2", "a5"),
+            f16_rows!("{w6}", "a6"),
+            f16_rows!("{w6} + {s}", "a7"),
             "add {w}, 64",
             "add {w3}, 64",
             "add {w6}, 64",
@@ -311,72 +306,16 @@ unsafe fn stream8_f16_pairs(
             x1 = out(zmm_reg) _,
             t0 = out(zmm_reg) _,
             t1 = out(zmm_reg) _,
-            a00 = inout(zmm_reg) a[0][0],
-            a01 = inout(zmm_reg) a[0][1],
-            a10 = inout(zmm_reg) a[1][0],
-            a11 = inout(zmm_reg) a[1][1],
-            a20 = inout(zmm_reg) a[2][0],
-            a21 = inout(zmm_reg) a[2][1],
-            a30 = inout(zmm_reg) a[3][0],
-            a31 = inout(zmm_reg) a[3][1],
-            a40 = inout(zmm_reg) a[4][0],
-            a41 = inout(zmm_reg) a[4][1],
-            a50 = inout(zmm_reg) a[5][0],
-            a51 = inout(zmm_reg) a[5][1],
-            a60 = inout(zmm_reg) a[6][0],
-            a61 = inout(zmm_reg) a[6][1],
-            a70 = inout(zmm_reg) a[7][0],
-            a71 = inout(zmm_reg) a[7][1],
+            a0 = inout(zmm_reg) a[0],
+            a1 = inout(zmm_reg) a[1],
+            a2 = inout(zmm_reg) a[2],
+            a3 = inout(zmm_reg) a[3],
+            a4 = inout(zmm_reg) a[4],
+            a5 = inout(zmm_reg) a[5],
+            a6 = inout(zmm_reg) a[6],
+            a7 = inout(zmm_reg) a[7],
             options(nostack, readonly),
         );
-    }
-}
-
-/// The pairs of rows `2i, 2i + 1 < 2 pairs` of [`stream`] for bf16 weights, adding their sums
-/// to `acc[g][1]`. A 64-byte load holds both rows of a panel; interleaving zero words below the
-/// bf16 words (`vpunpck{l,h}wd`, one uop each) widens 16 weights per instruction, against two
-/// instructions (`vpmovzxwd`, `vpslld`) for [`load16`]'s 16. The widened vectors hold, per
-/// 128-bit lane, columns `0-3, 8-11` of row `2i`, then of row `2i + 1` (low words), and `4-7,
-/// 12-15` (high words), so each is multiplied by `x[2i]` in its lower and `x[2i + 1]` in its
-/// upper half, into two accumulators per panel in that order, put back in column order once at
-/// the end.
-///
-/// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `2 pairs` values readable at `x`; `2 pairs` rows of `NR` bf16
-/// words readable at `w + g * stride` for `g < P`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn stream_bf16_pairs<const P: usize>(
-    w: *const u16,
-    stride: usize,
-    x: *const f32,
-    pairs: usize,
-    acc: &mut [[__m512; 2]; P],
-) {
-    let zero = _mm512_setzero_si512();
-    let mut lo = [_mm512_setzero_ps(); P];
-    let mut hi = [_mm512_setzero_ps(); P];
-    // SAFETY: pair i reads x[2i], x[2i + 1] and rows 2i, 2i + 1 (64 bytes) of each panel, all
-    // within the caller's ranges.
-    unsafe {
-        for i in 0..pairs {
-            // x[2i] in the lower 256 bits, x[2i + 1] in the upper.
-            let xs =
-                _mm512_shuffle_f32x4::<0>(_mm512_set1_ps(*x.add(2 * i)), _mm512_set1_ps(*x.add(2 * i + 1)));
-            for g in 0..P {
-                let v = _mm512_loadu_si512(w.add(g * stride + 2 * i * NR).cast());
-                lo[g] = _mm512_fmadd_ps(xs, _mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, v)), lo[g]);
-                hi[g] = _mm512_fmadd_ps(xs, _mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, v)), hi[g]);
-            }
-        }
-    }
-    for ((a, l), h) in acc.iter_mut().zip(lo).zip(hi) {
-        // Rows of both parities summed into the lower 256 bits: columns 0-3, 8-11 (l) and 4-7,
-        // 12-15 (h); then [l0, l1, h0, h1] -> [l0, h0, l1, h1], columns 0-15.
-        let l = _mm512_add_ps(l, _mm512_shuffle_f32x4::<0b11_10_11_10>(l, l));
-        let h = _mm512_add_ps(h, _mm512_shuffle_f32x4::<0b11_10_11_10>(h, h));
-        let t = _mm512_shuffle_f32x4::<0b01_00_01_00>(l, h);
-        a[1] = _mm512_add_ps(a[1], _mm512_shuffle_f32x4::<0b11_01_10_00>(t, t));
     }
 }
 
