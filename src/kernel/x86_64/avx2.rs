@@ -39,16 +39,15 @@
 use core::arch::x86_64::*;
 
 use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, MAX_MR, RC};
+use super::gemv::{group, Streamer};
 use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{add_diag, batch_rows, i8d_view, panels_in_bounds, store_row, widen_x, I8dAux};
+use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
 pub const MR: usize = 6;
-/// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
-const XC: usize = 256;
 /// Panels streamed at once on the batch-1 path for int8 weights, and for the last panels of
 /// 16-bit ones. Three, not four: with four (8 accumulators, 2 broadcasts and the widened
 /// weights of two rows) LLVM spills accumulators to the stack, and the f16 stream ran
@@ -228,69 +227,52 @@ pub(super) unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
-                GROUP_F32 => group::<W, I, O, GROUP_F32>(p, aux, q, x, y),
-                GROUP_16 => group::<W, I, O, GROUP_16>(p, aux, q, x, y),
-                3 => group::<W, I, O, 3>(p, aux, q, x, y),
-                2 => group::<W, I, O, 2>(p, aux, q, x, y),
-                _ => group::<W, I, O, 1>(p, aux, q, x, y),
+                GROUP_F32 => group::<Ymm16, W, I, O, GROUP_F32>(p, aux, q, x, y),
+                GROUP_16 => group::<Ymm16, W, I, O, GROUP_16>(p, aux, q, x, y),
+                3 => group::<Ymm16, W, I, O, 3>(p, aux, q, x, y),
+                2 => group::<Ymm16, W, I, O, 2>(p, aux, q, x, y),
+                _ => group::<Ymm16, W, I, O, 1>(p, aux, q, x, y),
             }
         }
         q += n;
     }
 }
 
-/// Panels `q0 .. q0 + P` of a single row.
-///
-/// # Safety
-/// As [`gemv`], and panels `q0 .. q0 + P` exist.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
-    p: &Panels<'_, W>,
-    aux: Option<I8dAux<'_>>,
-    q0: usize,
-    x: &[I],
-    y: &mut [O],
-) {
-    let d_in = p.d_in;
-    // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
-    // each of the P panels (panels_in_bounds); loads are unaligned.
-    let (w, mut acc) = unsafe {
-        let w = p.weights.as_ptr().add(q0 * p.stride);
-        let mut acc = [[_mm256_setzero_ps(); 2]; P];
-        for (g, a) in acc.iter_mut().enumerate() {
-            let b = p.bias.as_ptr().add((q0 + g) * NR);
-            *a = swap_order::<W>([_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))]);
-        }
-        (w, acc)
-    };
-    match (I::as_f32_slice(x), aux) {
-        // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
-        (Some(xf), None) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
-        // 16-bit inputs are widened, i8d inputs scaled, one chunk at a time.
-        _ => {
-            let mut buf = [0f32; XC];
-            for k0 in (0..d_in).step_by(XC) {
-                let kc = XC.min(d_in - k0);
-                let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
-                widen_x(&mut buf, x.get(k0..k0 + kc).unwrap_or(&[]), scales);
-                let wk = w.wrapping_add(k0 * NR);
-                // SAFETY: buf holds kc >= 1 values (XC >= kc); rows k0 .. k0 + kc < d_in exist
-                // in each of the P panels, so wk is in bounds.
-                unsafe { stream::<W, P>(wk, p.stride, buf.as_ptr(), kc, &mut acc) }
-            }
-        }
+/// The AVX2 streamer, as `gemv.rs` drives it: a panel's accumulators are two ymm registers in
+/// stream order ([`load16s`]).
+struct Ymm16;
+
+impl Streamer for Ymm16 {
+    type Acc = [__m256; 2];
+
+    #[inline(always)]
+    unsafe fn from_bias<W: WeightElem>(b: *const f32) -> [__m256; 2] {
+        // SAFETY: NR = 16 f32 readable at b (the caller's contract); unaligned loads.
+        unsafe { swap_order::<W>([_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8))]) }
     }
-    for (g, a) in acc.iter().enumerate() {
+
+    #[inline(always)]
+    unsafe fn stream<W: WeightElem, const P: usize>(
+        w: *const W,
+        stride: usize,
+        x: *const f32,
+        kc: usize,
+        acc: &mut [[__m256; 2]; P],
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { stream::<W, P>(w, stride, x, kc, acc) }
+    }
+
+    #[inline(always)]
+    unsafe fn to_row<W: WeightElem>(acc: [__m256; 2]) -> [f32; NR] {
         let mut t = [0f32; NR];
-        // SAFETY: t holds NR = 16 f32; unaligned stores.
+        // SAFETY: t holds NR = 16 f32; unaligned stores; avx2 (the caller's contract).
         unsafe {
-            let a = swap_order::<W>(*a);
+            let a = swap_order::<W>(acc);
             _mm256_storeu_ps(t.as_mut_ptr(), a[0]);
             _mm256_storeu_ps(t.as_mut_ptr().add(8), a[1]);
         }
-        add_diag(&mut t, aux, x, (q0 + g) * NR, p.d_out);
-        store_row(&t, y, (q0 + g) * NR);
+        t
     }
 }
 

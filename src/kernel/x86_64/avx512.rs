@@ -28,10 +28,11 @@
 use core::arch::x86_64::*;
 
 use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, MAX_MR, RC};
+use super::gemv::{group, Streamer};
 use super::{avx2, Avx512};
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{add_diag, batch_rows, i8d_view, panels_in_bounds, store_row, widen_x, I8dAux};
+use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
 use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile: 12 zmm accumulators, one weight vector, the inputs broadcast
@@ -40,8 +41,6 @@ pub const MR: usize = 12;
 
 /// Panels streamed at once on the batch-1 path (remainders in groups of 4, 2 and 1).
 const GROUP: usize = 8;
-/// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs or `i8d` scales.
-const XC: usize = 256;
 
 const _: () = assert!(RC.is_multiple_of(MR) && MR <= MAX_MR && NR == 16 && GROUP == 8);
 
@@ -127,62 +126,46 @@ unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
-                GROUP => group::<W, I, O, GROUP>(p, aux, q, x, y),
-                4 => group::<W, I, O, 4>(p, aux, q, x, y),
-                2 => group::<W, I, O, 2>(p, aux, q, x, y),
-                _ => group::<W, I, O, 1>(p, aux, q, x, y),
+                GROUP => group::<Zmm16, W, I, O, GROUP>(p, aux, q, x, y),
+                4 => group::<Zmm16, W, I, O, 4>(p, aux, q, x, y),
+                2 => group::<Zmm16, W, I, O, 2>(p, aux, q, x, y),
+                _ => group::<Zmm16, W, I, O, 1>(p, aux, q, x, y),
             }
         }
         q += n;
     }
 }
 
-/// Panels `q0 .. q0 + P` of a single row.
-///
-/// # Safety
-/// As [`gemv`], and panels `q0 .. q0 + P` exist.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
-    p: &Panels<'_, W>,
-    aux: Option<I8dAux<'_>>,
-    q0: usize,
-    x: &[I],
-    y: &mut [O],
-) {
-    let d_in = p.d_in;
-    // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
-    // each of the P panels (panels_in_bounds); loads are unaligned.
-    let (w, mut acc) = unsafe {
-        let w = p.weights.as_ptr().add(q0 * p.stride);
-        let mut acc = [_mm512_setzero_ps(); P];
-        for (g, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_loadu_ps(p.bias.as_ptr().add((q0 + g) * NR));
-        }
-        (w, acc)
-    };
-    match (I::as_f32_slice(x), aux) {
-        // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
-        (Some(xf), None) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
-        // 16-bit inputs are widened, i8d inputs scaled, one chunk at a time.
-        _ => {
-            let mut buf = [0f32; XC];
-            for k0 in (0..d_in).step_by(XC) {
-                let kc = XC.min(d_in - k0);
-                let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
-                widen_x(&mut buf, x.get(k0..k0 + kc).unwrap_or(&[]), scales);
-                // SAFETY: buf holds kc >= 1 values (XC >= kc); rows k0 .. k0 + kc < d_in exist
-                // in each of the P panels.
-                unsafe { stream::<W, P>(w.add(k0 * NR), p.stride, buf.as_ptr(), kc, &mut acc) }
-            }
-        }
+/// The AVX-512 streamer, as `gemv.rs` drives it: a panel's accumulators are one zmm register.
+struct Zmm16;
+
+impl Streamer for Zmm16 {
+    type Acc = __m512;
+
+    #[inline(always)]
+    unsafe fn from_bias<W: WeightElem>(b: *const f32) -> __m512 {
+        // SAFETY: NR = 16 f32 readable at b (the caller's contract); unaligned load.
+        unsafe { _mm512_loadu_ps(b) }
     }
-    for (g, a) in acc.iter().enumerate() {
+
+    #[inline(always)]
+    unsafe fn stream<W: WeightElem, const P: usize>(
+        w: *const W,
+        stride: usize,
+        x: *const f32,
+        kc: usize,
+        acc: &mut [__m512; P],
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { stream::<W, P>(w, stride, x, kc, acc) }
+    }
+
+    #[inline(always)]
+    unsafe fn to_row<W: WeightElem>(acc: __m512) -> [f32; NR] {
         let mut t = [0f32; NR];
-        // SAFETY: t holds NR = 16 f32; unaligned store.
-        unsafe { _mm512_storeu_ps(t.as_mut_ptr(), *a) };
-        add_diag(&mut t, aux, x, (q0 + g) * NR, p.d_out);
-        store_row(&t, y, (q0 + g) * NR);
+        // SAFETY: t holds NR = 16 f32; unaligned store; avx512f (the caller's contract).
+        unsafe { _mm512_storeu_ps(t.as_mut_ptr(), acc) };
+        t
     }
 }
 
