@@ -1,4 +1,4 @@
-//! AVX-512 kernels (F and BW): a `12x16` register tile in zmm registers for batches and an
+//! AVX-512F kernels: a `12x16` register tile in zmm registers for batches and an
 //! eight-panel streamer for single rows.
 //!
 //! On a CPU with two 512-bit FMA units (Xeon Skylake-SP and later) a zmm FMA does twice the
@@ -65,7 +65,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
         // costs more (see `gemv`).
         return avx2::apply(token.avx2(), p, x, y, ws);
     }
-    // SAFETY: `token` proves the CPU has avx512f, avx512bw, avx2, fma and f16c (the features
+    // SAFETY: `token` proves the CPU has avx512f, avx2, fma and f16c (the features
     // these functions enable); the panel bounds and x/y lengths they rely on were checked just
     // above.
     unsafe {
@@ -90,7 +90,7 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
         return i8d::apply(p, x, y);
     };
     let _ = token;
-    // SAFETY: `token` proves avx512f, avx512bw, avx2, fma and f16c; i8d_view checked the panel bounds of
+    // SAFETY: `token` proves avx512f, avx2, fma and f16c; i8d_view checked the panel bounds of
     // `q` and the lengths of `aux`; x/y lengths were checked with it.
     unsafe {
         if rows == 1 {
@@ -110,9 +110,9 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
 /// against 1.35 for the unpacks that split even and odd rows into separate sums).
 ///
 /// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
+/// avx512f, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
 /// `y.len() == d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
@@ -173,10 +173,10 @@ impl Streamer for Zmm16 {
 /// `W_g = w + g * stride`.
 ///
 /// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of
+/// avx512f, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of
 /// `NR` weights readable at `w + g * stride` for `g < P`.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn stream<W: WeightElem, const P: usize>(
     w: *const W,
     stride: usize,
@@ -244,7 +244,7 @@ macro_rules! f16_rows {
 /// readable at `w + g * stride` for `g < GROUP`.
 #[cfg(not(miri))]
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn stream8_f16_pairs(
     w: *const u16,
     stride: usize,
@@ -305,9 +305,9 @@ unsafe fn stream8_f16_pairs(
 /// Several rows: `gemm.rs`'s loop nest around the `12x16` zmm tile, compiled for AVX-512F.
 ///
 /// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// avx512f, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
@@ -325,7 +325,7 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
 /// # Safety
 /// 16 elements readable at `p` (any alignment); avx512f present.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn load16<W: WeightElem>(p: *const W) -> __m512 {
     // SAFETY: the caller guarantees 16 readable elements (16, 32 or 64 bytes) at `p`; the
     // loads are unaligned ones.
@@ -466,12 +466,12 @@ impl Microkernel for Zmm {
 /// a separate pass that loads, widens and stores them).
 ///
 /// # Safety
-/// avx512f, avx512bw, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for
+/// avx512f, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for
 /// `r < R`, `kc` values readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`,
 /// `xs` unused); `R` rows of `NR` f32 readable and writable at `acc`; with `WIDEN`, `kc * NR`
 /// f32 writable at `wide`.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: bool>(
     w: *const W,
     wide: *mut f32,

@@ -10,9 +10,9 @@
 //! int8 weights are widened to f32 once per block into a stack buffer (16 KiB) and reused by
 //! all tiles, the first tile of the block widening them as it streams them where the ISA does
 //! so ([`Microkernel::tile_widen`]); with fewer rows, they are widened in registers inside the
-//! tile. While the
-//! tiles of a block run, they prefetch the next block into L1, each tile its share, one line
-//! every few `k` steps: without it the first tile of each block waits on L3 or DRAM.
+//! tile. While the tiles of a block run, they prefetch the next block into L1, each tile its
+//! share, one line every few `k` steps: without it the first tile of each block waits on L3 or
+//! DRAM.
 //! Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows or
 //! more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]), so every
 //! tile reads one sequential stream; without one they read the rows in place. During a panel's
@@ -30,7 +30,7 @@ use crate::dtype::{Element, WeightDtype};
 use crate::kernel::tiling::{add_diag, row_blocks, scale_input, store_row, widen_x, I8dAux};
 use crate::kernel::{Panels, WeightElem, NR};
 
-/// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of a 32 KiB L1d.
+/// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of Zen 3's L1d, a third of the Xeon's.
 pub(super) const KC: usize = 256;
 /// Rows per chunk sharing the K-blocks of a panel (a multiple of every tile's `MR`).
 pub(super) const RC: usize = 72;
