@@ -13,7 +13,7 @@
 //!   and adds `x[k] * w[k]` in the order of `k`, as the batch tile does, so a row gives the
 //!   same bits alone as in a batch (a lone last panel too: it no longer splits the rows into
 //!   four partial sums).
-//! * **Batches** ([`gemm`]): the loop nest of `gemm.rs` (chunks of rows, one panel at a time,
+//! * **Batches** ([`gemm()`]): the loop nest of `gemm.rs` (chunks of rows, one panel at a time,
 //!   K-blocks, inputs packed `k`-major, next block and outputs prefetched) around a `6x16`
 //!   register tile ([`tile`]). 16-bit weights are widened once per K-block into a buffer from
 //!   two tiles' rows on; with fewer, in registers (`vcvtph2ps`, or zero-extend and shift for
@@ -27,7 +27,7 @@
 //! * **i8d** ([`apply_i8d`]): the same loop nest on the int8 panels (`vpmovsxbd` +
 //!   `vcvtdq2ps`, exact), fed with the scaled input `x[k] * scale[k]` formed once per input
 //!   chunk in the stack buffer the f16-input path uses; the exact diagonal term is added to
-//!   each finished accumulator row before the store ([`add_diag`]).
+//!   each finished accumulator row before the store (`add_diag`).
 //!
 //! Stack use: about 24 KiB in the batch path with 16-bit or int8 weights or inputs, 1 KiB
 //! otherwise; the packed inputs live in the caller's workspace, never on the stack.
@@ -363,7 +363,7 @@ unsafe fn stream_row<W: WeightElem, const P: usize>(
     }
 }
 
-/// The widening in [`panel_rows`]: the 16 weights at `[base + off]` into `{t0}` (columns 0-7)
+/// The widening in `panel_rows!`: the 16 weights at `[base + off]` into `{t0}` (columns 0-7)
 /// and `{t1}` (8-15): `vcvtph2ps` for f16; for bf16, zero words interleaved below them
 /// (stream order, see [`load16s`]; `{z}` holds zero).
 #[cfg(not(miri))]
