@@ -74,11 +74,14 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 }
 
 /// A window of the widest FMA peak loop (zmm with AVX-512F): GFLOP/s.
+///
+/// # Safety
+/// avx2 and fma present.
 #[cfg(target_arch = "x86_64")]
-fn peak_window(iters: u64) -> f64 {
+unsafe fn peak_window(iters: u64) -> f64 {
     let t0 = thread_cpu_ns();
-    // main checked avx2 and fma.
-    let (flop, v, _) = peak::widest(black_box(iters));
+    // SAFETY: avx2 and fma present (this function's contract).
+    let (flop, v, _) = unsafe { peak::widest(black_box(iters)) };
     black_box(v);
     flop as f64 / (thread_cpu_ns() - t0).max(1) as f64
 }
@@ -105,8 +108,10 @@ fn main() {
         WINDOW_NS / 1_000_000
     );
     // Iterations of the peak loop per window, from a short calibration run.
-    let (flop_per_iter, _, peak_name) = peak::widest(1);
-    let peak_iters = (WINDOW_NS as f64 * peak_window(200_000) / flop_per_iter as f64) as u64;
+    // SAFETY: avx2 and fma checked at the top of main (also for peak_window below).
+    let (flop_per_iter, _, peak_name) = unsafe { peak::widest(1) };
+    // SAFETY: as above.
+    let peak_iters = (WINDOW_NS as f64 * unsafe { peak_window(200_000) } / flop_per_iter as f64) as u64;
     println!("peak loop: {peak_name}; glocal kernels: {}", glocal::kernel::Isa::best().name());
     println!();
     println!(
@@ -150,7 +155,8 @@ fn main() {
                     let first_ours = i % 2 == 0;
                     let t1 =
                         if first_ours { window(&mut ours, our_calls) } else { window(&mut peer, peer_calls) };
-                    let gp = with_peak.then(|| peak_window(peak_iters));
+                    // SAFETY: avx2 and fma checked at the top of main.
+                    let gp = with_peak.then(|| unsafe { peak_window(peak_iters) });
                     let t2 =
                         if first_ours { window(&mut peer, peer_calls) } else { window(&mut ours, our_calls) };
                     let (ta, tb) = if first_ours { (t1, t2) } else { (t2, t1) };

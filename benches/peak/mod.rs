@@ -64,16 +64,18 @@ pub unsafe fn fma_chains_512(iters: u64) -> f32 {
     c.iter().map(|&ci| _mm512_reduce_add_ps(ci)).sum()
 }
 
-/// The widest FMA peak loop this CPU runs (zmm with AVX-512F, else ymm; AVX2 and FMA must be
-/// present): `iters` iterations, returning the flops done (and a value so nothing is optimised
-/// away) and the loop's name.
+/// The widest FMA peak loop this CPU runs (zmm with AVX-512F, else ymm): `iters` iterations,
+/// returning the flops done (and a value so nothing is optimised away) and the loop's name.
+///
+/// # Safety
+/// avx2 and fma present.
 #[cfg(target_arch = "x86_64")]
-pub fn widest(iters: u64) -> (u64, f32, &'static str) {
+pub unsafe fn widest(iters: u64) -> (u64, f32, &'static str) {
     if std::is_x86_feature_detected!("avx512f") {
         // SAFETY: avx512f detected just above.
         (iters * FLOP_PER_ITER_512, unsafe { fma_chains_512(iters) }, "12 chains of vfmadd231ps zmm")
     } else {
-        // SAFETY: the caller checked avx2 and fma (this function's contract).
+        // SAFETY: avx2 and fma present (this function's contract).
         (iters * FLOP_PER_ITER, unsafe { fma_chains(iters) }, "12 chains of vfmadd231ps ymm")
     }
 }

@@ -29,7 +29,8 @@
 //!   chunk in the stack buffer the f16-input path uses; the exact diagonal term is added to
 //!   each finished accumulator row before the store (`add_diag`).
 //!
-//! Stack use: about 24 KiB in the batch path with 16-bit or int8 weights or inputs, 1 KiB
+//! Stack use: about 27 KiB in the batch path with 16-bit or int8 weights or inputs (the
+//! accumulators of a chunk 4.5 KiB, the widened weights 16 KiB, a tile's inputs 6 KiB), 1 KiB
 //! otherwise; the packed inputs live in the caller's workspace, never on the stack.
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last
 //! bit on general inputs; on integer-valued data of moderate size they are identical.
@@ -38,7 +39,7 @@
 
 use core::arch::x86_64::*;
 
-use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, MAX_MR, RC};
+use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, RC};
 use super::gemv::{group, Streamer};
 use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
@@ -69,7 +70,7 @@ const PREFETCH_ROWS: usize = 24;
 // `gemv` has a match arm for every group size up to GROUP and one each for GROUP_F32 and
 // GROUP_16 (remainders below them go by GROUP): other sizes would skip panels. `stream4`'s
 // assembly is written for four panels of 16 columns.
-const _: () = assert!(RC.is_multiple_of(MR) && MR <= MAX_MR && NR == 16 && GROUP >= 1 && GROUP <= 3);
+const _: () = assert!(RC.is_multiple_of(MR) && NR == 16 && GROUP >= 1 && GROUP <= 3);
 const _: () = assert!(GROUP_F32 > GROUP && GROUP_16 > GROUP && GROUP_16 != GROUP_F32 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
@@ -208,7 +209,7 @@ unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`;
 /// with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
+unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
     x: &[I],
@@ -227,11 +228,11 @@ pub(super) unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
         // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
         unsafe {
             match n {
-                GROUP_F32 => group::<Ymm16, W, I, O, GROUP_F32>(p, aux, q, x, y),
-                GROUP_16 => group::<Ymm16, W, I, O, GROUP_16>(p, aux, q, x, y),
-                3 => group::<Ymm16, W, I, O, 3>(p, aux, q, x, y),
-                2 => group::<Ymm16, W, I, O, 2>(p, aux, q, x, y),
-                _ => group::<Ymm16, W, I, O, 1>(p, aux, q, x, y),
+                GROUP_F32 => group::<YmmStreamer, W, I, O, GROUP_F32>(p, aux, q, x, y),
+                GROUP_16 => group::<YmmStreamer, W, I, O, GROUP_16>(p, aux, q, x, y),
+                3 => group::<YmmStreamer, W, I, O, 3>(p, aux, q, x, y),
+                2 => group::<YmmStreamer, W, I, O, 2>(p, aux, q, x, y),
+                _ => group::<YmmStreamer, W, I, O, 1>(p, aux, q, x, y),
             }
         }
         q += n;
@@ -240,9 +241,9 @@ pub(super) unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
 
 /// The AVX2 streamer, as `gemv.rs` drives it: a panel's accumulators are two ymm registers in
 /// stream order ([`load16s`]).
-struct Ymm16;
+struct YmmStreamer;
 
-impl Streamer for Ymm16 {
+impl Streamer for YmmStreamer {
     type Acc = [__m256; 2];
 
     #[inline(always)]
@@ -513,8 +514,15 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
 /// The AVX2 `6x16` register tile, as `gemm.rs` drives it.
 struct Ymm;
 
-impl Microkernel for Ymm {
+// SAFETY: MR = 6 divides RC (asserted above); the input buffer holds MR * KC values.
+unsafe impl Microkernel for Ymm {
     const MR: usize = MR;
+    type InputBuf = [f32; MR * KC];
+
+    #[inline(always)]
+    fn input_buf() -> [f32; MR * KC] {
+        [0.0; MR * KC]
+    }
 
     #[inline(always)]
     unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]) {

@@ -34,8 +34,6 @@ use crate::kernel::{Panels, WeightElem, NR};
 pub(super) const KC: usize = 256;
 /// Rows per chunk sharing the K-blocks of a panel (a multiple of every tile's `MR`).
 pub(super) const RC: usize = 72;
-/// The tallest register tile; sizes the per-tile input buffer.
-pub(super) const MAX_MR: usize = 12;
 /// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues about a fifth
 /// fewer instructions per FMA (the loop counter and the input-row addresses are shared by four
 /// steps), which counts whenever the core's front end is shared (paired, AVX2, batches 64 and
@@ -45,7 +43,7 @@ pub(super) const TILE_UNROLL: usize = 4;
 /// enough ([`workspace_len`]).
 const PACK_MIN_ROWS: usize = 12;
 
-const _: () = assert!(RC.is_multiple_of(MAX_MR) && RC.is_multiple_of(6) && KC.is_multiple_of(TILE_UNROLL));
+const _: () = assert!(KC.is_multiple_of(TILE_UNROLL));
 
 /// f32 elements of workspace [`gemm`] packs the inputs of a `rows`-row batch into: one chunk
 /// of up to [`RC`] rows, 0 below [`PACK_MIN_ROWS`] rows.
@@ -58,9 +56,20 @@ pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
 }
 
 /// One ISA's register tile, as [`gemm`] drives it.
-pub(super) trait Microkernel {
-    /// Rows of the register tile: a divisor of [`RC`], at most [`MAX_MR`].
+///
+/// # Safety
+/// Implementors guarantee that `MR` divides [`RC`] and that [`Microkernel::input_buf`] holds
+/// at least `MR * KC` values: the driver's raw-pointer code relies on both.
+pub(super) unsafe trait Microkernel {
+    /// Rows of the register tile.
     const MR: usize;
+    /// The buffer the inputs of one tile are widened (or scaled) into, `MR` rows of [`KC`],
+    /// when they are not packed and not f32: sized by the tile, not by the tallest one, to
+    /// keep the stack small.
+    type InputBuf: AsRef<[f32]> + AsMut<[f32]>;
+
+    /// A zeroed [`Microkernel::InputBuf`].
+    fn input_buf() -> Self::InputBuf;
 
     /// Widens `kc` rows of `NR` weights at `w` into `dst`.
     ///
@@ -104,10 +113,31 @@ pub(super) trait Microkernel {
         pf: Prefetch,
     ) {
         // SAFETY: forwarded contract.
-        unsafe {
-            Self::widen_block(w, kc, wide);
-            Self::tile_n(wide.as_ptr(), x, xs, kc, n, acc, pf);
-        }
+        unsafe { widen_then_tile::<Self, W>(w, wide, x, xs, kc, n, acc, pf) }
+    }
+}
+
+/// [`Microkernel::tile_widen`] done in two steps: the block widened into `wide`, then the tile
+/// run on it. The default, and the fallback of tiles that widen in place for some heights only.
+///
+/// # Safety
+/// As [`Microkernel::widen_block`] and [`Microkernel::tile_n`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) unsafe fn widen_then_tile<M: Microkernel + ?Sized, W: WeightElem>(
+    w: *const W,
+    wide: &mut [f32; KC * NR],
+    x: *const f32,
+    xs: Inputs,
+    kc: usize,
+    n: usize,
+    acc: *mut [f32; NR],
+    pf: Prefetch,
+) {
+    // SAFETY: the caller's contract is both functions'.
+    unsafe {
+        M::widen_block(w, kc, wide);
+        M::tile_n(wide.as_ptr(), x, xs, kc, n, acc, pf);
     }
 }
 
@@ -186,7 +216,7 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
     // The packed chunk: rows r0 .. r0 + rc, each tile's rows `k`-major (see `pack_chunk`).
     let mut pack = ws.get_mut(..workspace_len(d_in, rows)).filter(|w| !w.is_empty());
     let mut scratch = [[0f32; NR]; RC];
-    let mut xbuf = [0f32; MAX_MR * KC];
+    let mut xbuf = M::input_buf();
     let mut wbuf = [0f32; KC * NR];
     // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
     let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
@@ -239,16 +269,16 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                         (None, Some(xf)) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, Inputs::Rows(d_in)),
                         (None, None) => {
                             let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
-                            for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
+                            for (r, dst) in xbuf.as_mut().chunks_exact_mut(KC).take(n).enumerate() {
                                 let start = (row + r) * d_in + k0;
                                 widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
                             }
-                            (xbuf.as_ptr(), Inputs::Rows(KC))
+                            (xbuf.as_ref().as_ptr(), Inputs::Rows(KC))
                         }
                     };
                     let acc = scratch[b0..].as_mut_ptr();
                     // SAFETY: n <= MR rows of kc inputs at xp, laid out as xs says (shown above;
-                    // xbuf holds MAX_MR >= MR rows of KC); kc rows of NR weights at wk (or
+                    // xbuf holds MR rows of KC, the Microkernel contract); kc rows of NR weights at wk (or
                     // widened in wbuf); b0 + n <= rc <= RC accumulator rows in scratch; M's
                     // features (the caller's contract).
                     unsafe {
