@@ -94,6 +94,18 @@ pub(super) unsafe trait Microkernel {
         pf: Prefetch,
     );
 
+    /// Packs the leading `k` steps of one tile of [`pack_chunk`] from f32 inputs in registers:
+    /// `n` rows of `d_in` inputs (`src`) into steps of `n` values (`dst`). Returns how many
+    /// steps it packed, the rest left to the scalar copy; this default packs none.
+    ///
+    /// # Safety
+    /// The ISA's features present.
+    #[inline(always)]
+    unsafe fn pack_f32(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
+        let _ = (dst, src, d_in, n);
+        0
+    }
+
     /// [`Microkernel::tile_n`] on `kc` rows of 16-bit or int8 weights at `w` that also leaves
     /// them widened in `wide` for the other tiles of the block (the first tile of each block
     /// runs this). This one widens the block first, then runs the tile on `wide`.
@@ -227,7 +239,8 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
         let rc = RC.min(rows - r0);
         let lines_per_tile = block_lines.div_ceil(row_blocks(rc, M::MR).count());
         if let Some(pack) = pack.as_deref_mut() {
-            pack_chunk(pack, x, d_in, r0, rc, M::MR, aux.map(|a| a.scales));
+            // SAFETY: M's features (the caller's contract).
+            unsafe { pack_chunk::<M, I>(pack, x, d_in, r0, rc, aux.map(|a| a.scales)) };
         }
         for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
             // SAFETY: panel q exists (panels_in_bounds).
@@ -307,58 +320,70 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
 }
 
 /// Copies rows `r0 .. r0 + rc` of `x` (as f32, times `scales[k]` for `i8d`, rounded once as
-/// [`widen_x`] does) into `pack`, tile by tile as [`row_blocks`]`(rc, mr)` forms them: the tile
-/// of `n` rows starting at chunk row `b0` occupies `pack[b0 * d_in .. (b0 + n) * d_in]`, with
-/// input `k` of its row `r` at `b0 * d_in + k * n + r`. Every tile then reads its inputs as one
-/// sequential stream, `n` adjacent values per `k` step, instead of `n` rows `d_in` apart: at
+/// [`widen_x`] does) into `pack`, tile by tile as [`row_blocks`]`(rc, M::MR)` forms them: the
+/// tile of `n` rows starting at chunk row `b0` occupies `pack[b0 * d_in .. (b0 + n) * d_in]`,
+/// with input `k` of its row `r` at `b0 * d_in + k * n + r`. Every tile then reads its inputs as
+/// one sequential stream, `n` adjacent values per `k` step, instead of `n` rows `d_in` apart: at
 /// d = 2048, where a chunk of inputs outgrows a 512 KiB L2, that took AVX2 batch 1024 from
 /// 1.08-1.10x to 1.02-1.04x OpenBLAS (benches/README.md). Once per chunk, reused by every panel.
-fn pack_chunk<I: Element>(
+/// Unscaled f32 inputs go through the ISA's register transpose ([`Microkernel::pack_f32`])
+/// first, the steps it leaves through [`pack_tile`].
+///
+/// # Safety
+/// `M`'s features present.
+#[inline(always)]
+unsafe fn pack_chunk<M: Microkernel, I: Element>(
     pack: &mut [f32],
     x: &[I],
     d_in: usize,
     r0: usize,
     rc: usize,
-    mr: usize,
     scales: Option<&[f32]>,
 ) {
-    for (b0, n) in row_blocks(rc, mr) {
+    let xf = I::as_f32_slice(x).filter(|_| scales.is_none());
+    for (b0, n) in row_blocks(rc, M::MR) {
         let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else { return };
         let start = (r0 + b0) * d_in;
         let Some(src) = x.get(start..start + n * d_in) else { return };
+        let done = match xf.and_then(|xf| xf.get(start..start + n * d_in)) {
+            // SAFETY: M's features (the caller's contract).
+            Some(src) => unsafe { M::pack_f32(dst, src, d_in, n) },
+            None => 0,
+        };
         match n {
-            12 => pack_tile::<I, 12>(dst, src, d_in, scales),
-            11 => pack_tile::<I, 11>(dst, src, d_in, scales),
-            10 => pack_tile::<I, 10>(dst, src, d_in, scales),
-            9 => pack_tile::<I, 9>(dst, src, d_in, scales),
-            8 => pack_tile::<I, 8>(dst, src, d_in, scales),
-            7 => pack_tile::<I, 7>(dst, src, d_in, scales),
-            6 => pack_tile::<I, 6>(dst, src, d_in, scales),
-            5 => pack_tile::<I, 5>(dst, src, d_in, scales),
-            4 => pack_tile::<I, 4>(dst, src, d_in, scales),
-            3 => pack_tile::<I, 3>(dst, src, d_in, scales),
-            2 => pack_tile::<I, 2>(dst, src, d_in, scales),
-            1 => pack_tile::<I, 1>(dst, src, d_in, scales),
+            12 => pack_tile::<I, 12>(dst, src, d_in, done, scales),
+            11 => pack_tile::<I, 11>(dst, src, d_in, done, scales),
+            10 => pack_tile::<I, 10>(dst, src, d_in, done, scales),
+            9 => pack_tile::<I, 9>(dst, src, d_in, done, scales),
+            8 => pack_tile::<I, 8>(dst, src, d_in, done, scales),
+            7 => pack_tile::<I, 7>(dst, src, d_in, done, scales),
+            6 => pack_tile::<I, 6>(dst, src, d_in, done, scales),
+            5 => pack_tile::<I, 5>(dst, src, d_in, done, scales),
+            4 => pack_tile::<I, 4>(dst, src, d_in, done, scales),
+            3 => pack_tile::<I, 3>(dst, src, d_in, done, scales),
+            2 => pack_tile::<I, 2>(dst, src, d_in, done, scales),
+            1 => pack_tile::<I, 1>(dst, src, d_in, done, scales),
             _ => {}
         }
     }
 }
 
-/// One tile of [`pack_chunk`]: `R` rows of `d_in` inputs (`src`) into `d_in` steps of `R`
-/// values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales) is read as an
-/// array of eight, and with `R` a constant the compiler proves every store index in range, so
-/// no bounds test is left per input. The generic loop it replaced (row by row, a strided store
-/// and two bounds checks per input) took about 2 ns per input, a fifth of the time at d = 256
-/// (batch 1024: 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024: 1.07 -> 1.02x;
-/// benches/README.md). Each input is formed by [`scale_input`], exactly as [`widen_x`] does.
+/// One tile of [`pack_chunk`] from step `from` on: `R` rows of `d_in` inputs (`src`) into
+/// steps of `R` values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales)
+/// is read as an array of eight, and with `R` a constant the compiler proves every store index
+/// in range, so no bounds test is left per input. The generic loop it replaced (row by row, a
+/// strided store and two bounds checks per input) took about 2 ns per input, a fifth of the time
+/// at d = 256 (batch 1024: 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024:
+/// 1.07 -> 1.02x; benches/README.md). Each input is formed by [`scale_input`], exactly as
+/// [`widen_x`] does.
 #[inline(always)]
-fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, scales: Option<&[f32]>) {
+fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, from: usize, scales: Option<&[f32]>) {
     let mut rows: [&[I]; R] = [&[]; R];
     for (slot, row) in rows.iter_mut().zip(src.chunks_exact(d_in.max(1))) {
         *slot = row;
     }
-    let mut blocks = dst.chunks_exact_mut(8 * R);
-    let mut k = 0;
+    let mut blocks = dst.get_mut(from.saturating_mul(R)..).unwrap_or(&mut []).chunks_exact_mut(8 * R);
+    let mut k = from;
     for block in &mut blocks {
         let block_scales = scales.and_then(|sc| sc.get(k..)).and_then(|sc| sc.first_chunk::<8>());
         for (r, row) in rows.iter().enumerate() {
