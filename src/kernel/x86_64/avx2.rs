@@ -39,7 +39,7 @@
 
 use core::arch::x86_64::*;
 
-use super::gemm::{self, k_loop, Inputs, Microkernel, Prefetch, KC, RC};
+use super::gemm::{self, k_loop, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use super::gemv::{group, Streamer};
 use super::Avx2;
 use crate::dtype::{Element, WeightDtype};
@@ -537,7 +537,7 @@ unsafe impl Microkernel for Ymm {
         xs: Inputs,
         kc: usize,
         n: usize,
-        acc: *mut [f32; NR],
+        acc: Acc,
         pf: Prefetch,
     ) {
         // SAFETY: forwarded contract.
@@ -570,7 +570,7 @@ unsafe fn tile_n<W: WeightElem>(
     xs: Inputs,
     kc: usize,
     n: usize,
-    acc: *mut [f32; NR],
+    acc: Acc,
     pf: Prefetch,
 ) {
     // SAFETY: forwarded contract.
@@ -593,14 +593,14 @@ unsafe fn tile_n<W: WeightElem>(
     }
 }
 
-/// The microkernel: `acc[r] += sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, each `w[k]` a
-/// row of 16 weights, all `2 R` accumulators in registers; the `pf` hints spread over the `k`
-/// loop ([`k_loop`]).
+/// The microkernel: `dst(r) = src(r) + sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, the
+/// accumulator rows where `acc` says, each `w[k]` a row of 16 weights, all `2 R` accumulators
+/// in registers; the `pf` hints spread over the `k` loop ([`k_loop`]).
 ///
 /// # Safety
 /// avx2, fma and f16c present; `kc * NR` weights readable at `w`; for `r < R`, `kc` values
-/// readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`, `xs` unused); `R` rows
-/// of `NR` f32 readable and writable at `acc`.
+/// readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`, `xs` unused), `NR` f32
+/// readable at `acc.src + r * acc.src_stride` and writable at `acc.dst + r * acc.dst_stride`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
@@ -608,16 +608,16 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
     x: *const f32,
     xs: usize,
     kc: usize,
-    acc: *mut [f32; NR],
+    acc: Acc,
     pf: Prefetch,
 ) {
-    // SAFETY: every access stays within the ranges the caller guarantees: acc rows r < R,
-    // x[r * xs + k] (PACKED: x[k * R + r]) and w[k * NR .. k * NR + 16] for k < kc.
+    // SAFETY: every access stays within the ranges the caller guarantees: accumulator rows
+    // r < R, x[r * xs + k] (PACKED: x[k * R + r]) and w[k * NR .. k * NR + 16] for k < kc.
     unsafe {
         let mut c = [[_mm256_setzero_ps(); 2]; R];
         let mut xr = [x; R];
         for (r, (cr, xp)) in c.iter_mut().zip(xr.iter_mut()).enumerate() {
-            let a = acc.add(r).cast::<f32>();
+            let a = acc.src.add(r * acc.src_stride);
             *cr = [_mm256_loadu_ps(a), _mm256_loadu_ps(a.add(8))];
             *xp = if PACKED { x.add(r) } else { x.add(r * xs) };
         }
@@ -636,7 +636,7 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
         };
         k_loop(kc, pf, |k| step(&mut c, k));
         for (r, cr) in c.iter().enumerate() {
-            let a = acc.add(r).cast::<f32>();
+            let a = acc.dst.add(r * acc.dst_stride);
             _mm256_storeu_ps(a, cr[0]);
             _mm256_storeu_ps(a.add(8), cr[1]);
         }

@@ -30,7 +30,7 @@
 
 use core::arch::x86_64::*;
 
-use super::gemm::{self, k_loop, widen_then_tile, Inputs, Microkernel, Prefetch, KC, RC};
+use super::gemm::{self, k_loop, widen_then_tile, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use super::gemv::{group, Streamer};
 use super::{avx2, Avx512};
 use crate::dtype::{Element, WeightDtype};
@@ -372,7 +372,7 @@ unsafe impl Microkernel for Zmm {
         xs: Inputs,
         kc: usize,
         n: usize,
-        acc: *mut [f32; NR],
+        acc: Acc,
         pf: Prefetch,
     ) {
         // SAFETY: forwarded contract: n rows (the const height), the inputs as `xs` says.
@@ -451,7 +451,7 @@ unsafe impl Microkernel for Zmm {
         xs: Inputs,
         kc: usize,
         n: usize,
-        acc: *mut [f32; NR],
+        acc: Acc,
         pf: Prefetch,
     ) {
         // The heights of a first tile from 30 rows on (row_blocks); others widen first.
@@ -569,8 +569,9 @@ fn transpose16(r: &[__m512; 16]) -> [__m512; 16] {
     out
 }
 
-/// The microkernel: `acc[r] += sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, each `w[k]` a
-/// row of 16 weights, the `R` accumulators in zmm registers; the `pf` hints spread over the
+/// The microkernel: `dst(r) = src(r) + sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, the
+/// accumulator rows where `acc` says, each `w[k]` a row of 16 weights, the `R` accumulators in
+/// zmm registers; the `pf` hints spread over the
 /// `k` loop ([`k_loop`]). With `WIDEN`, each row is also stored widened at `wide + k * NR`
 /// (the block's first tile widens 16-bit weights for the others: one store per step, against
 /// a separate pass that loads, widens and stores them).
@@ -578,8 +579,8 @@ fn transpose16(r: &[__m512; 16]) -> [__m512; 16] {
 /// # Safety
 /// avx512f, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for
 /// `r < R`, `kc` values readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`,
-/// `xs` unused); `R` rows of `NR` f32 readable and writable at `acc`; with `WIDEN`, `kc * NR`
-/// f32 writable at `wide`.
+/// `xs` unused), `NR` f32 readable at `acc.src + r * acc.src_stride` and writable at
+/// `acc.dst + r * acc.dst_stride`; with `WIDEN`, `kc * NR` f32 writable at `wide`.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: bool>(
@@ -588,16 +589,16 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: b
     x: *const f32,
     xs: usize,
     kc: usize,
-    acc: *mut [f32; NR],
+    acc: Acc,
     pf: Prefetch,
 ) {
-    // SAFETY: every access stays within the ranges the caller guarantees: acc rows r < R,
-    // x[r * xs + k] (PACKED: x[k * R + r]) and w[k * NR .. k * NR + 16] for k < kc.
+    // SAFETY: every access stays within the ranges the caller guarantees: accumulator rows
+    // r < R, x[r * xs + k] (PACKED: x[k * R + r]) and w[k * NR .. k * NR + 16] for k < kc.
     unsafe {
         let mut c = [_mm512_setzero_ps(); R];
         let mut xr = [x; R];
         for (r, (cr, xp)) in c.iter_mut().zip(xr.iter_mut()).enumerate() {
-            *cr = _mm512_loadu_ps(acc.add(r).cast());
+            *cr = _mm512_loadu_ps(acc.src.add(r * acc.src_stride));
             *xp = if PACKED { x.add(r) } else { x.add(r * xs) };
         }
         // Distance between the inputs of consecutive `k` steps of one row.
@@ -614,7 +615,7 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: b
         };
         k_loop(kc, pf, |k| step(&mut c, k));
         for (r, cr) in c.iter().enumerate() {
-            _mm512_storeu_ps(acc.add(r).cast(), *cr);
+            _mm512_storeu_ps(acc.dst.add(r * acc.dst_stride), *cr);
         }
     }
 }

@@ -24,6 +24,7 @@
 
 #![allow(unsafe_code)]
 
+use core::any::TypeId;
 use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
 use crate::dtype::{Element, WeightDtype};
@@ -77,20 +78,22 @@ pub(super) unsafe trait Microkernel {
     /// The ISA's features present; `kc * NR` weights readable at `w`; `kc <= KC`.
     unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]);
 
-    /// `acc[r] += sum_{k < kc} x(r, k) * w[k]` for the `n` rows of one tile, `w[k]` a row of
-    /// `NR` weights, the inputs where `xs` says, issuing the `pf` hints along the way.
+    /// `dst(r) = src(r) + sum_{k < kc} x(r, k) * w[k]` for the `n` rows of one tile, `src(r)`
+    /// and `dst(r)` rows of `NR` accumulators where `acc` says, `w[k]` a row of `NR` weights,
+    /// the inputs where `xs` says, issuing the `pf` hints along the way.
     ///
     /// # Safety
     /// The ISA's features present; `1 <= n <= MR` (other values do nothing); `kc * NR`
     /// weights readable at `w`; for `r < n`, `kc` inputs of row `r` readable as `xs` lays them
-    /// out from `x`; `n` rows of `NR` f32 readable and writable at `acc`.
+    /// out from `x`, `NR` f32 readable at `acc.src + r * acc.src_stride` and writable at
+    /// `acc.dst + r * acc.dst_stride`.
     unsafe fn tile_n<W: WeightElem>(
         w: *const W,
         x: *const f32,
         xs: Inputs,
         kc: usize,
         n: usize,
-        acc: *mut [f32; NR],
+        acc: Acc,
         pf: Prefetch,
     );
 
@@ -121,7 +124,7 @@ pub(super) unsafe trait Microkernel {
         xs: Inputs,
         kc: usize,
         n: usize,
-        acc: *mut [f32; NR],
+        acc: Acc,
         pf: Prefetch,
     ) {
         // SAFETY: forwarded contract.
@@ -143,7 +146,7 @@ pub(super) unsafe fn widen_then_tile<M: Microkernel + ?Sized, W: WeightElem>(
     xs: Inputs,
     kc: usize,
     n: usize,
-    acc: *mut [f32; NR],
+    acc: Acc,
     pf: Prefetch,
 ) {
     // SAFETY: the caller's contract is both functions'.
@@ -168,6 +171,32 @@ pub(super) enum Inputs {
 pub(super) struct Prefetch {
     pub(super) at: *const u8,
     pub(super) lines: usize,
+}
+
+/// Where a tile's accumulator rows come from and go to: row `r` is read from
+/// `src + r * src_stride` and written to `dst + r * dst_stride` (in f32). The first K-block of a
+/// panel reads the bias (`src_stride` 0), the last writes f32 outputs straight into `y`
+/// (`dst_stride` = `d_out`); the blocks between, and panels that need an epilogue, use the
+/// chunk's scratch rows (stride `NR`).
+#[derive(Clone, Copy)]
+pub(super) struct Acc {
+    pub(super) src: *const f32,
+    pub(super) src_stride: usize,
+    pub(super) dst: *mut f32,
+    pub(super) dst_stride: usize,
+}
+
+impl Acc {
+    /// The accumulators of rows `r0 ..` of `self`.
+    #[inline(always)]
+    fn rows_from(self, r0: usize) -> Acc {
+        Acc {
+            src: self.src.wrapping_add(r0 * self.src_stride),
+            src_stride: self.src_stride,
+            dst: self.dst.wrapping_add(r0 * self.dst_stride),
+            dst_stride: self.dst_stride,
+        }
+    }
 }
 
 /// The `k` loop of a tile: `step(k)` for `k` in `0 .. kc`, [`TILE_UNROLL`] at a time, with the
@@ -232,6 +261,14 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
     let mut wbuf = [0f32; KC * NR];
     // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
     let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
+    // Every write to y goes through this one pointer (the tiles' direct stores and the
+    // epilogue's rows alike), so no reference to y outlives a write through another.
+    let y_len = y.len();
+    let yp = y.as_mut_ptr();
+    // f32 outputs without an i8d diagonal term are stored by the tiles of a panel's last
+    // K-block, straight from their registers; others go through the scratch rows and the
+    // epilogue (`add_diag`, `store_row`).
+    let y_direct = (aux.is_none() && TypeId::of::<O>() == TypeId::of::<f32>()).then_some(yp.cast::<f32>());
     // Cache lines of one K-block of weights: the tiles of a block prefetch the next one, each
     // its share.
     let block_lines = KC * NR * core::mem::size_of::<W>() / 64;
@@ -245,8 +282,22 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
         for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
             // SAFETY: panel q exists (panels_in_bounds).
             let panel = unsafe { p.weights.as_ptr().add(q * p.stride) };
-            for s in scratch.iter_mut().take(rc) {
-                s.copy_from_slice(bias);
+            // One pointer for reading and writing the scratch rows (renewed per panel: the
+            // epilogue below borrows scratch).
+            let sp = scratch.as_mut_ptr().cast::<f32>();
+            let scratch_rows = Acc { src: sp, src_stride: NR, dst: sp, dst_stride: NR };
+            // Rows of a full panel's outputs in y (a partial last panel goes through scratch).
+            let y_rows = y_direct.filter(|_| (q + 1) * NR <= d_out).map(|yf| Acc {
+                src: sp,
+                src_stride: NR,
+                // In bounds: rows r0 .. r0 + rc < rows, columns q * NR .. (q + 1) * NR <= d_out.
+                dst: yf.wrapping_add(r0 * d_out + q * NR),
+                dst_stride: d_out,
+            });
+            if d_in == 0 {
+                for s in scratch.iter_mut().take(rc) {
+                    s.copy_from_slice(bias);
+                }
             }
             for k0 in (0..d_in).step_by(KC) {
                 let kc = KC.min(d_in - k0);
@@ -257,6 +308,13 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                 // Without it the first tile of every block waits on L3 or DRAM.
                 let last_block = k0 + kc == d_in;
                 let next = if last_block { panel.wrapping_add(p.stride) } else { wk.wrapping_add(kc * NR) };
+                // The first block starts every row from the bias; the last of a full f32 panel
+                // ends in y.
+                let mut rows_acc = if last_block { y_rows.unwrap_or(scratch_rows) } else { scratch_rows };
+                if k0 == 0 {
+                    rows_acc.src = bias.as_ptr();
+                    rows_acc.src_stride = 0;
+                }
                 for (t, (b0, n)) in row_blocks(rc, M::MR).enumerate() {
                     let first = (t * lines_per_tile).min(block_lines);
                     let pf = Prefetch {
@@ -266,11 +324,11 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                     let row = r0 + b0;
                     if last_block {
                         // The outputs this tile's rows get once the panel is done: without the
-                        // hint each row's store misses (y is rarely in L1) and the epilogue
-                        // stalls (AVX2, batch 1024: 1.13 -> 1.07x OpenBLAS at d = 256,
+                        // hint each row's store misses (y is rarely in L1) and the stores
+                        // stall (AVX2, batch 1024: 1.13 -> 1.07x OpenBLAS at d = 256,
                         // 1.03 -> 0.99x at d = 512, 1.02 -> 0.97x at d = 1024;
                         // benches/README.md).
-                        prefetch_outputs(y, row * d_out + q * NR, n, d_out);
+                        prefetch_outputs::<O>(yp, row * d_out + q * NR, n, d_out);
                     }
                     let (xp, xs) = match (pack.as_deref(), xf) {
                         // SAFETY: `pk` holds min(RC, rows) * d_in >= rc * d_in values, and the
@@ -289,11 +347,13 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                             (xbuf.as_ref().as_ptr(), Inputs::Rows(KC))
                         }
                     };
-                    let acc = scratch[b0..].as_mut_ptr();
+                    let acc = rows_acc.rows_from(b0);
                     // SAFETY: n <= MR rows of kc inputs at xp, laid out as xs says (shown above;
-                    // xbuf holds MR rows of KC, the Microkernel contract); kc rows of NR weights at wk (or
-                    // widened in wbuf); b0 + n <= rc <= RC accumulator rows in scratch; M's
-                    // features (the caller's contract).
+                    // xbuf holds MR rows of KC, the Microkernel contract); kc rows of NR weights
+                    // at wk (or widened in wbuf); the accumulator rows: the bias (NR values),
+                    // scratch rows b0 .. b0 + n <= rc <= RC, or y's rows row .. row + n <= rows
+                    // at columns q * NR .. (q + 1) * NR <= d_out, which only the tile writes
+                    // while it runs; M's features (the caller's contract).
                     unsafe {
                         if widen && t == 0 {
                             // 16-bit and int8 weights: the block's first tile widens them into
@@ -307,11 +367,17 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                     }
                 }
             }
+            if y_rows.is_some() && d_in > 0 {
+                continue;
+            }
             for (r, s) in scratch.iter_mut().take(rc).enumerate() {
                 let x_row = x.get((r0 + r) * d_in..(r0 + r + 1) * d_in).unwrap_or(&[]);
                 add_diag(s, aux, x_row, q * NR, d_out);
                 let start = (r0 + r) * d_out;
-                if let Some(y_row) = y.get_mut(start..start + d_out) {
+                if start + d_out <= y_len {
+                    // SAFETY: row r0 + r of y (start + d_out <= y_len), a slice made from the
+                    // one pointer every write to y goes through, dropped before the next.
+                    let y_row = unsafe { core::slice::from_raw_parts_mut(yp.add(start), d_out) };
                     store_row(s, y_row, q * NR);
                 }
             }
@@ -410,8 +476,8 @@ fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize
 /// Hints the `NR` outputs at `y[at ..]` of `rows` rows `d_out` apart into L1: the first and the
 /// last element of each (a panel of f32 outputs may straddle two lines).
 #[inline(always)]
-fn prefetch_outputs<O>(y: &[O], at: usize, rows: usize, d_out: usize) {
-    let base = y.as_ptr().cast::<u8>();
+fn prefetch_outputs<O>(y: *const O, at: usize, rows: usize, d_out: usize) {
+    let base = y.cast::<u8>();
     let size = core::mem::size_of::<O>();
     for r in 0..rows {
         let first = (at + r * d_out) * size;
