@@ -457,8 +457,9 @@ enum glocal_status glocal_apply_bf16_ex(const struct glocal_transform *t, const 
 
 /**
  * Floats of workspace `glocal_apply_f32_ws` (and the f16/bf16 forms) use for a batch of
- * `rows` rows: `min(rows, 72) * dim_in` with the x86_64 kernels (AVX2, AVX-512) from 12 rows
- * on, 0 for smaller batches, for the other kernels, and for a NULL or uninitialised `t`. One workspace of
+ * `rows` rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) from 12 rows on,
+ * `min(rows, 144) * dim_in` up to `dim_in` 1024 and `min(rows, 72) * dim_in` beyond; 0 for
+ * smaller batches, for the other kernels, and for a NULL or uninitialised `t`. One workspace of
  * `glocal_workspace_len(t, max_rows)` floats serves every batch of up to `max_rows` rows.
  *
  * # Safety
@@ -469,7 +470,7 @@ size_t glocal_workspace_len(const struct glocal_transform *t, size_t rows);
 /**
  * `glocal_apply_f32_ex` with a caller-owned workspace for large batches: with at least
  * `glocal_workspace_len(t, rows)` floats, the x86_64 kernels pack the inputs of each chunk of
- * up to 72 rows there once, and their register tiles read them as one sequential stream (a few
+ * up to 144 rows there once, and their register tiles read them as one sequential stream (a few
  * percent faster from 12 rows on; 1024 rows at dim 2048: 1.02-1.04x OpenBLAS sgemm instead of
  * 1.08-1.10x). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
  * workspace, or `workspace == NULL` with `workspace_len == 0`, runs unpacked.

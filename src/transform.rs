@@ -300,8 +300,9 @@ impl<'a> Transform<'a> {
     }
 
     /// f32 elements of workspace [`Transform::apply_with_workspace`] uses for a batch of `rows`
-    /// rows: `min(rows, 72) * d_in` with the x86_64 kernels (AVX2, AVX-512) from 12 rows on, 0
-    /// for smaller batches and for the other kernels. The same workspace serves any batch of at
+    /// rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) from 12 rows on,
+    /// `min(rows, 144) * d_in` up to `d_in` 1024 and `min(rows, 72) * d_in` beyond; 0 for
+    /// smaller batches and for the other kernels. The same workspace serves any batch of at
     /// most as many rows.
     pub fn workspace_len(&self, rows: usize) -> usize {
         kernel::workspace_len(self.kernel.isa, self.d_in(), rows)
@@ -357,7 +358,7 @@ impl<'a> Transform<'a> {
     /// otherwise works as one of the threads. If the OS refuses a thread, the others claim its
     /// blocks (same result, less parallel). Spawning allocates (thread stacks and handles, the
     /// block list), and so does each worker's workspace for packed inputs
-    /// ([`Transform::apply_with_workspace`]; up to `72 * d_in` f32, skipped if it cannot be had);
+    /// ([`Transform::apply_with_workspace`]; up to `144 * d_in` f32, skipped if it cannot be had);
     /// the buffers do not.
     ///
     /// # Errors

@@ -251,12 +251,12 @@ fn edge_shapes_f32_io_every_kernel() {
 }
 
 /// Batches beyond the tile: the widened-weights path (>= 2 MR rows), several panels with a
-/// ragged last one, several K-blocks (`d_in` 300), and more than one chunk of 72 rows.
+/// ragged last one, several K-blocks (`d_in` 300), and more than one chunk of 144 rows.
 #[test]
 fn large_batches_every_kernel() {
     for (mr, ks) in by_mr() {
         for &(d_in, d_out) in &[(NR + 1, 2 * NR + 3), (300, 40), (2 * NR + 3, 1), (300, 77), (70, 64)] {
-            for rows in [2 * mr, 13, 73, 150] {
+            for rows in [2 * mr, 13, 73, 150, 300] {
                 check_shape::<f32, f32>(&ks, d_in, d_out, rows, (d_in * 7 + rows) as u64);
             }
         }
@@ -265,8 +265,8 @@ fn large_batches_every_kernel() {
 
 /// `apply_with_workspace` on one transform and batch: bit for bit what `apply` gives, with a
 /// workspace of exactly `workspace_len`, one element short (runs unpacked), longer, or empty;
-/// `workspace_len` is `min(rows, 72) * d_in` for the x86_64 kernels (AVX2, AVX-512) from 12 rows
-/// on, else 0.
+/// `workspace_len` is one chunk of inputs for the x86_64 kernels (AVX2, AVX-512) from 12 rows
+/// on, `min(rows, 144) * d_in` up to `d_in` 1024 and `min(rows, 72) * d_in` beyond, else 0.
 fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed: u64) {
     let (d_in, d_out) = (t.d_in(), t.d_out());
     let case = format!(
@@ -280,7 +280,8 @@ fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed:
     assert_eq!(t.apply(&x, &mut want), Ok(rows), "{case}");
     let len = t.workspace_len(rows);
     let packs = matches!(t.kernel().isa, Isa::Avx2 | Isa::Avx512);
-    let expected = if packs && rows >= 12 { rows.min(72) * d_in } else { 0 };
+    let chunk = if d_in <= 1024 { 144 } else { 72 };
+    let expected = if packs && rows >= 12 { rows.min(chunk) * d_in } else { 0 };
     assert_eq!(len, expected, "workspace_len, {case}");
     for ws_len in [len, len.saturating_sub(1), len + 7, 0] {
         let mut ws = vec![f32::NAN; ws_len];
@@ -310,12 +311,13 @@ fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed:
 }
 
 /// Packed inputs (`apply_with_workspace`): every kernel and weight dtype, several K-blocks
-/// (`d_in` 300), a ragged last panel, one and two chunks of 72 rows, tiles of every height,
-/// 16-bit inputs and outputs, and `i8d` (its scaled inputs are packed).
+/// (`d_in` 300 and 1030), a ragged last panel, one to three chunks of 144 rows (72 rows at
+/// `d_in` 1030), tiles of every height, 16-bit inputs and outputs, and `i8d` (its scaled inputs
+/// are packed).
 #[test]
 fn workspace_matches_apply_bit_for_bit_every_kernel() {
     for k in runnable() {
-        for &(d_in, d_out) in &[(300, 77), (70, 64), (NR + 1, 2 * NR + 3), (1, 5)] {
+        for &(d_in, d_out) in &[(300, 77), (70, 64), (NR + 1, 2 * NR + 3), (1, 5), (1030, 19)] {
             let seed = (d_in * 5 + d_out) as u64;
             let mut src = source(d_in, d_out, seed, false);
             if k.dtype == WeightDtype::I8d {
@@ -329,7 +331,7 @@ fn workspace_matches_apply_bit_for_bit_every_kernel() {
             let blob = pack::pack(&src, k.dtype, "t", "workspace").expect("pack");
             let t = Transform::with_isa(blob.as_bytes(), k.isa).expect("blob loads");
             assert_eq!(t.kernel().name, k.name, "with_isa chose another kernel");
-            for rows in [1, 11, 12, 13, 73, 150] {
+            for rows in [1, 11, 12, 13, 73, 150, 300] {
                 check_workspace::<f32, f32>(&t, rows, seed + rows as u64);
                 check_workspace::<f16, f32>(&t, rows, seed + rows as u64);
                 check_workspace::<bf16, bf16>(&t, rows, seed + rows as u64);

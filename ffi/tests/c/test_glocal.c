@@ -354,10 +354,11 @@ static void check_apply(const glocal_transform *t, size_t d_in, size_t d_out, si
             CHECK(0, "%s rows=%zu f32 y[%zu] = %.9g, expected %.9g (bound %.3g)", what, rows, i, y[i], ref[i], bound[i]);
     for (size_t i = ny; i < ny + spare; i++) bad += !isnan(y[i]);
     CHECK(bad == 0, "%s rows=%zu: f32 mismatches or writes past rows*d_out", what, rows);
-    /* With a workspace (the AVX2 kernel packs the inputs from 12 rows on): the same bits as each
+    /* With a workspace (the x86_64 kernels pack the inputs from 12 rows on): the same bits as each
      * plain call, f32 here and 16-bit below; a workspace the kernel would use may not be NULL. */
     size_t wl = glocal_workspace_len(t, rows);
-    CHECK(wl == 0 || wl == (rows < 72 ? rows : 72) * d_in, "%s rows=%zu: workspace_len %zu", what, rows, wl);
+    size_t chunk = d_in <= 1024 ? 144 : 72; /* rows per packed chunk */
+    CHECK(wl == 0 || wl == (rows < chunk ? rows : chunk) * d_in, "%s rows=%zu: workspace_len %zu", what, rows, wl);
     float *ws = malloc((wl ? wl : 1) * sizeof *ws), *yw = malloc(ny * sizeof *yw);
     uint16_t *yhw = malloc(ny * sizeof *yhw);
     CHECK_STATUS(glocal_apply_f32_ws(t, x, nx, yw, ny, 0, ws, wl), GLOCAL_STATUS_OK);
@@ -473,8 +474,8 @@ static void test_numbers(const char *dir) {
         /* i8d through the same functions (no i8d-specific API): stored weights replayed here. */
         {"s37x19_i8d.glw", 37, 19, GLOCAL_DTYPE_I8D, "i8d_f32acc_"},
     };
-    /* 13 and 80 rows: packed inputs with a workspace on AVX2 (one and two chunks of 72). */
-    static const size_t rows[] = {1, 3, 4, 5, 9, 13, 80};
+    /* 13, 80 and 150 rows: packed inputs with a workspace on x86_64 (one and two chunks of 144). */
+    static const size_t rows[] = {1, 3, 4, 5, 9, 13, 80, 150};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         blob_buf b = load(dir, cases[c].file);
         glocal_transform t = {0};

@@ -29,8 +29,8 @@
 //!   chunk in the stack buffer the f16-input path uses; the exact diagonal term is added to
 //!   each finished accumulator row before the store (`add_diag`).
 //!
-//! Stack use: about 27 KiB in the batch path with 16-bit or int8 weights or inputs (the
-//! accumulators of a chunk 4.5 KiB, the widened weights 16 KiB, a tile's inputs 6 KiB), 1 KiB
+//! Stack use: about 31 KiB in the batch path with 16-bit or int8 weights or inputs (the
+//! accumulators of a chunk 9 KiB, the widened weights 16 KiB, a tile's inputs 6 KiB), 1 KiB
 //! otherwise; the packed inputs live in the caller's workspace, never on the stack.
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last
 //! bit on general inputs; on integer-valued data of moderate size they are identical.
@@ -70,7 +70,7 @@ const PREFETCH_ROWS: usize = 24;
 // `gemv` has a match arm for every group size up to GROUP and one each for GROUP_F32 and
 // GROUP_16 (remainders below them go by GROUP): other sizes would skip panels. `stream4`'s
 // assembly is written for four panels of 16 columns.
-const _: () = assert!(RC.is_multiple_of(MR) && NR == 16 && GROUP >= 1 && GROUP <= 3);
+const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP >= 1 && GROUP <= 3);
 const _: () = assert!(GROUP_F32 > GROUP && GROUP_16 > GROUP && GROUP_16 != GROUP_F32 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
@@ -514,7 +514,7 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
 /// The AVX2 `6x16` register tile, as `gemm.rs` drives it.
 struct Ymm;
 
-// SAFETY: MR = 6 divides RC (asserted above); the input buffer holds MR * KC values.
+// SAFETY: MR = 6 divides RC and RC / 2 (asserted above); the input buffer holds MR * KC values.
 unsafe impl Microkernel for Ymm {
     const MR: usize = MR;
     type InputBuf = [f32; MR * KC];

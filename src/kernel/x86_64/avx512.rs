@@ -20,7 +20,7 @@
 //!   ([`stream8_f16_pairs`]). bf16 rows take the AVX2 streamer, whose ymm unpacks widen them
 //!   more cheaply than any order-keeping zmm widening.
 //!
-//! Stack use: about 33 KiB in the batch path with 16-bit or int8 weights or inputs (a tile's
+//! Stack use: about 37 KiB in the batch path with 16-bit or int8 weights or inputs (a tile's
 //! inputs take 12 KiB here, 6 KiB with AVX2), 1 KiB otherwise.
 //!
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last bit
@@ -45,7 +45,7 @@ pub const MR: usize = 12;
 /// Panels streamed at once on the batch-1 path (remainders in groups of 4, 2 and 1).
 const GROUP: usize = 8;
 
-const _: () = assert!(RC.is_multiple_of(MR) && NR == 16 && GROUP == 8);
+const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP == 8);
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX-512F, AVX2, FMA and F16C
 /// exist.
@@ -346,7 +346,7 @@ unsafe fn load16<W: WeightElem>(p: *const W) -> __m512 {
 /// The AVX-512 `12x16` register tile, as `gemm.rs` drives it.
 struct Zmm;
 
-// SAFETY: MR = 12 divides RC (asserted above); the input buffer holds MR * KC values.
+// SAFETY: MR = 12 divides RC and RC / 2 (asserted above); the input buffer holds MR * KC values.
 unsafe impl Microkernel for Zmm {
     const MR: usize = MR;
     type InputBuf = [f32; MR * KC];
