@@ -449,7 +449,8 @@ fn best_isa_is_a_simd_one_where_the_cpu_has_it() {
         && std::is_x86_feature_detected!("fma")
         && std::is_x86_feature_detected!("f16c")
     {
-        let want = if std::is_x86_feature_detected!("avx512f") { Isa::Avx512 } else { Isa::Avx2 };
+        let zmm = std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
+        let want = if zmm { Isa::Avx512 } else { Isa::Avx2 };
         assert_eq!(Isa::best(), want);
     }
     #[cfg(target_arch = "aarch64")]

@@ -15,10 +15,10 @@ skip=(--skip edge_shapes_ --skip large_batches_ --skip sixteen_bit_ --skip exhau
 isas=(scalar)
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then
   isas+=(avx2)
-  if grep -qw avx512f /proc/cpuinfo; then
+  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo; then
     isas+=(avx512)
   else
-    echo "10-isa: NOTICE: this CPU lacks AVX-512F; GLOCAL_FORCE_ISA=avx512 not run"
+    echo "10-isa: NOTICE: this CPU lacks AVX-512F/BW; GLOCAL_FORCE_ISA=avx512 not run"
   fi
 else
   echo "10-isa: NOTICE: this CPU lacks AVX2/FMA/F16C; GLOCAL_FORCE_ISA=avx2 not run"

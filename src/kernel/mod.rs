@@ -134,8 +134,8 @@ pub enum Isa {
     Scalar,
     /// x86_64 with AVX2, FMA and F16C (Haswell, Zen and later). Name `avx2`.
     Avx2,
-    /// x86_64 with AVX-512F besides AVX2, FMA and F16C (Xeon Skylake-SP, Ice Lake, Sapphire
-    /// Rapids and later; Zen 4 and later). Name `avx512`.
+    /// x86_64 with AVX-512F and AVX-512BW besides AVX2, FMA and F16C (Xeon Skylake-SP, Ice
+    /// Lake, Sapphire Rapids and later; Zen 4 and later). Name `avx512`.
     Avx512,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
@@ -358,7 +358,7 @@ pub const KERNELS: &[KernelInfo] = &[
     },
     #[cfg(target_arch = "x86_64")]
     KernelInfo {
-        name: "bf16_f32acc_12x16__avx512f",
+        name: "bf16_f32acc_12x16__avx512bw",
         isa: Isa::Avx512,
         dtype: WeightDtype::Bf16,
         mr: x86_64::avx512::MR,

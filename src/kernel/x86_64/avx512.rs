@@ -1,4 +1,4 @@
-//! AVX-512F kernels: a `12x16` register tile in zmm registers for batches and an
+//! AVX-512 (F and BW) kernels: a `12x16` register tile in zmm registers for batches and an
 //! eight-panel streamer for single rows.
 //!
 //! On a CPU with two 512-bit FMA units (Xeon Skylake-SP and later) a zmm FMA does twice the
@@ -17,8 +17,8 @@
 //! * **Batch 1** ([`gemv`]): [`GROUP`] panels at once, one zmm row of 16 weights per panel and
 //!   `k` step, `k` in order in one FMA chain per panel, so a row gives the same bits alone as in
 //!   a batch. f16 pairs of rows run in inline assembly with `vcvtph2ps` reading memory
-//!   ([`stream8_f16_pairs`]). bf16 rows take the AVX2 streamer, whose ymm unpacks widen them
-//!   more cheaply than any order-keeping zmm widening.
+//!   ([`stream8_f16_pairs`]). bf16 rows are widened by one `vpshufb` into a column order of
+//!   their own ([`load16_bf16_stream`], AVX-512BW), the accumulators converted at both ends.
 //!
 //! Stack use: about 37 KiB in the batch path with 16-bit or int8 weights or inputs (a tile's
 //! inputs take 12 KiB here, 6 KiB with AVX2), 1 KiB otherwise.
@@ -32,7 +32,7 @@ use core::arch::x86_64::*;
 
 use super::gemm::{self, k_loop, widen_then_tile, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use super::gemv::{group, Streamer};
-use super::{avx2, Avx512};
+use super::Avx512;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
@@ -47,13 +47,13 @@ const GROUP: usize = 8;
 
 const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP == 8);
 
-/// `y = x @ W + bias` for every row of `x`; the token is the proof AVX-512F, AVX2, FMA and F16C
-/// exist.
+/// `y = x @ W + bias` for every row of `x`; the token is the proof AVX-512F/BW, AVX2, FMA and
+/// F16C exist.
 ///
 /// The lengths and panel bounds are checked again, as in the AVX2 kernel, so the raw-pointer
 /// code is sound on its own; on a mismatch the scalar kernel runs.
 pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
-    token: Avx512,
+    _token: Avx512,
     p: &Panels<'_, W>,
     x: &[I],
     y: &mut [O],
@@ -62,13 +62,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
         return scalar::apply(p, x, y);
     };
-    if rows == 1 && W::DTYPE == WeightDtype::Bf16 {
-        // The AVX2 streamer widens 16 bf16 weights with two one-uop unpacks on ports the ymm
-        // FMAs leave free; in zmm registers every widening that keeps the summation order
-        // costs more (see `gemv`).
-        return avx2::apply(token.avx2(), p, x, y, ws);
-    }
-    // SAFETY: `token` proves the CPU has avx512f, avx2, fma and f16c (the features
+    // SAFETY: `_token` proves the CPU has avx512f, avx512bw, avx2, fma and f16c (the features
     // these functions enable); the panel bounds and x/y lengths they rely on were checked just
     // above.
     unsafe {
@@ -81,7 +75,7 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
 }
 
 /// `y = x @ W' + bias` with `i8d` weights (see `kernel/i8d.rs`); the token is the proof
-/// AVX-512F, AVX2, FMA and F16C exist. Bounds are checked again as in the AVX2 kernel.
+/// AVX-512F/BW, AVX2, FMA and F16C exist. Bounds are checked again as in the AVX2 kernel.
 pub(crate) fn apply_i8d<I: Element, O: Element>(
     _token: Avx512,
     p: &I8dPanels<'_>,
@@ -92,7 +86,7 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
         return i8d::apply(p, x, y);
     };
-    // SAFETY: `_token` proves avx512f, avx2, fma and f16c; i8d_view checked the panel bounds of
+    // SAFETY: `_token` proves avx512f, avx512bw, avx2, fma and f16c; i8d_view checked the panel bounds of
     // `q` and the lengths of `aux`; x/y lengths were checked with it.
     unsafe {
         if rows == 1 {
@@ -107,14 +101,14 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
 /// scaled and the diagonal term added. Each output starts from its bias and adds `x[k] * w[k]`
 /// in the order of `k`, one FMA chain per panel, exactly as the batch tile does: a row gives the
 /// same bits alone as in a batch (`tests/kernels.rs`). Eight panels are eight chains, which
-/// cover the latency of two FMA units; the widening, not the chains, bounds 16-bit weights
-/// (1.5 cycles per 16 f16 weights with `vcvtph2ps`, 1.6 with `vpmovzxwd` + `vpslld` for bf16,
-/// against 1.35 for the unpacks that split even and odd rows into separate sums).
+/// cover the latency of two FMA units; the widening, not the chains, bounds f16 weights (1.5
+/// cycles per 16 with `vcvtph2ps`: two uops and the FMA on the two 512-bit ports). bf16
+/// weights take one shuffle ([`load16_bf16_stream`]): one cycle per 16.
 ///
 /// # Safety
-/// avx512f, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
+/// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
 /// `y.len() == d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
@@ -147,7 +141,13 @@ impl Streamer for ZmmStreamer {
     #[inline(always)]
     unsafe fn from_bias<W: WeightElem>(b: *const f32) -> __m512 {
         // SAFETY: NR = 16 f32 readable at b (the caller's contract); unaligned load.
-        unsafe { _mm512_loadu_ps(b) }
+        let bias = unsafe { _mm512_loadu_ps(b) };
+        if W::DTYPE == WeightDtype::Bf16 {
+            // SAFETY: avx512f (the caller's contract).
+            unsafe { swap_lanes_1_2(bias) }
+        } else {
+            bias
+        }
     }
 
     #[inline(always)]
@@ -166,7 +166,10 @@ impl Streamer for ZmmStreamer {
     unsafe fn to_row<W: WeightElem>(acc: __m512) -> [f32; NR] {
         let mut t = [0f32; NR];
         // SAFETY: t holds NR = 16 f32; unaligned store; avx512f (the caller's contract).
-        unsafe { _mm512_storeu_ps(t.as_mut_ptr(), acc) };
+        unsafe {
+            let row = if W::DTYPE == WeightDtype::Bf16 { swap_lanes_1_2(acc) } else { acc };
+            _mm512_storeu_ps(t.as_mut_ptr(), row)
+        };
         t
     }
 }
@@ -175,10 +178,10 @@ impl Streamer for ZmmStreamer {
 /// `W_g = w + g * stride`.
 ///
 /// # Safety
-/// avx512f, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of
+/// avx512f, avx512bw, avx2, fma and f16c present; `kc` values readable at `x`; `kc` rows of
 /// `NR` weights readable at `w + g * stride` for `g < P`.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn stream<W: WeightElem, const P: usize>(
     w: *const W,
     stride: usize,
@@ -195,6 +198,20 @@ unsafe fn stream<W: WeightElem, const P: usize>(
             unsafe { stream8_f16_pairs(w.cast::<u16>(), stride, x, kc / 2, a8) };
             k = kc / 2 * 2;
         }
+    }
+    if W::DTYPE == WeightDtype::Bf16 {
+        // SAFETY: as below; the weights are bf16 (W::DTYPE), 16 words per row.
+        unsafe {
+            for k in 0..kc {
+                let xk = _mm512_set1_ps(*x.add(k));
+                for (g, ag) in a.iter_mut().enumerate() {
+                    let wv = load16_bf16_stream(w.cast::<u16>().add(g * stride + k * NR));
+                    *ag = _mm512_fmadd_ps(xk, wv, *ag);
+                }
+            }
+        }
+        *acc = a;
+        return;
     }
     // SAFETY: every load reads row k < kc of a panel and x[k].
     unsafe {
@@ -246,7 +263,7 @@ macro_rules! f16_rows {
 /// readable at `w + g * stride` for `g < GROUP`.
 #[cfg(not(miri))]
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn stream8_f16_pairs(
     w: *const u16,
     stride: usize,
@@ -304,12 +321,12 @@ unsafe fn stream8_f16_pairs(
     }
 }
 
-/// Several rows: `gemm.rs`'s loop nest around the `12x16` zmm tile, compiled for AVX-512F.
+/// Several rows: `gemm.rs`'s loop nest around the `12x16` zmm tile, compiled for AVX-512.
 ///
 /// # Safety
-/// avx512f, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
@@ -327,7 +344,7 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
 /// # Safety
 /// 16 elements readable at `p` (any alignment); avx512f present.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn load16<W: WeightElem>(p: *const W) -> __m512 {
     // SAFETY: the caller guarantees 16 readable elements (16, 32 or 64 bytes) at `p`; the
     // loads are unaligned ones.
@@ -341,6 +358,41 @@ unsafe fn load16<W: WeightElem>(p: *const W) -> __m512 {
             WeightDtype::I8d => _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p.cast()))),
         }
     }
+}
+
+/// 16 bf16 weights at `p` widened exactly to f32 in stream order: the columns of 128-bit lanes
+/// 1 and 2 swapped (`0-3, 8-11, 4-7, 12-15`; [`swap_lanes_1_2`] converts). The row is
+/// broadcast into both 256-bit halves by the load itself, and one `vpshufb` moves each word
+/// into the high half of its own dword with zeros below: one shuffle per 16 weights, against
+/// two (`vpmovzxwd` + `vpslld`) for the natural order. With the FMA that is two uops on the two
+/// 512-bit ports per 16 weights, so the stream of a row can run at one row per cycle.
+///
+/// # Safety
+/// 16 words readable at `p` (any alignment); avx512f and avx512bw present.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn load16_bf16_stream(p: *const u16) -> __m512 {
+    // Per 128-bit lane, dword j takes word j (lanes 0 and 1) or word 4 + j (lanes 2 and 3) of
+    // the lane's 16 bytes into its bytes 2-3; index bytes with the top bit set write zero.
+    const Z: i8 = -128;
+    #[rustfmt::skip]
+    let idx = _mm512_set_epi8(
+        15, 14, Z, Z, 13, 12, Z, Z, 11, 10, Z, Z, 9, 8, Z, Z,
+        15, 14, Z, Z, 13, 12, Z, Z, 11, 10, Z, Z, 9, 8, Z, Z,
+        7, 6, Z, Z, 5, 4, Z, Z, 3, 2, Z, Z, 1, 0, Z, Z,
+        7, 6, Z, Z, 5, 4, Z, Z, 3, 2, Z, Z, 1, 0, Z, Z,
+    );
+    // SAFETY: 32 bytes readable at p (the caller's contract); unaligned load.
+    let row = unsafe { _mm256_loadu_si256(p.cast()) };
+    _mm512_castsi512_ps(_mm512_shuffle_epi8(_mm512_broadcast_i64x4(row), idx))
+}
+
+/// Swaps 128-bit lanes 1 and 2: between natural column order and the stream order of
+/// [`load16_bf16_stream`] (either way: the swap is its own inverse).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+fn swap_lanes_1_2(v: __m512) -> __m512 {
+    _mm512_shuffle_f32x4::<0b11_01_10_00>(v, v)
 }
 
 /// The AVX-512 `12x16` register tile, as `gemm.rs` drives it.
@@ -478,7 +530,7 @@ unsafe impl Microkernel for Zmm {
 ///
 /// # Safety
 /// avx512f present.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn pack_transposed(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
     let Some(len) = n.checked_mul(d_in) else { return 0 };
     if dst.len() < len || src.len() < len {
@@ -508,7 +560,7 @@ unsafe fn pack_transposed(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -
 /// avx512f present; `N <= 16`; `N` rows of `d_in` values readable at `src`, `N * d_in` values
 /// writable at `dst`.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn pack_block<const N: usize>(dst: *mut f32, src: *const f32, d_in: usize) -> usize {
     let steps = d_in / 16 * 16;
     let mask: __mmask16 = ((1u32 << N) - 1) as __mmask16;
@@ -536,7 +588,7 @@ unsafe fn pack_block<const N: usize>(dst: *mut f32, src: *const f32, d_in: usize
 /// element `i` of `r[j]`. Four rounds of 16 shuffles: 32-bit and 64-bit interleaves within each
 /// 128-bit lane, then two rounds of 128-bit lane selections.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 fn transpose16(r: &[__m512; 16]) -> [__m512; 16] {
     let mut t = [_mm512_setzero_ps(); 16];
     for i in 0..8 {
@@ -577,12 +629,12 @@ fn transpose16(r: &[__m512; 16]) -> [__m512; 16] {
 /// a separate pass that loads, widens and stores them).
 ///
 /// # Safety
-/// avx512f, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for
+/// avx512f, avx512bw, avx2, fma and f16c present; `kc * NR` weights readable at `w`; for
 /// `r < R`, `kc` values readable at `x + r * xs` (`PACKED`: `kc * R` values readable at `x`,
 /// `xs` unused), `NR` f32 readable at `acc.src + r * acc.src_stride` and writable at
 /// `acc.dst + r * acc.dst_stride`; with `WIDEN`, `kc * NR` f32 writable at `wide`.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: bool>(
     w: *const W,
     wide: *mut f32,

@@ -48,18 +48,17 @@ impl Avx2 {
     }
 }
 
-/// Proof that this CPU runs AVX-512F as well as AVX2, FMA and F16C.
+/// Proof that this CPU runs AVX-512F and AVX-512BW as well as AVX2, FMA and F16C.
 ///
 /// Zero-sized; the only way to get one is [`Avx512::detect`]. It also yields the [`Avx2`]
-/// token ([`Avx512::avx2`]): the AVX-512 kernels run the AVX2 code where zmm registers do not
-/// pay (see `avx512.rs`).
+/// token ([`Avx512::avx2`]), which such a CPU always has.
 #[derive(Clone, Copy, Debug)]
 pub struct Avx512 {
     avx2: Avx2,
 }
 
 impl Avx512 {
-    /// The token, if the CPU has AVX-512F, AVX2, FMA and F16C.
+    /// The token, if the CPU has AVX-512F, AVX-512BW, AVX2, FMA and F16C.
     ///
     /// With `std`: asks the CPU (`is_x86_feature_detected!`) the first time and caches the
     /// answer (the operating system's support for the zmm state included). Without `std`:
@@ -67,7 +66,7 @@ impl Avx512 {
     #[inline]
     pub fn detect() -> Option<Avx512> {
         let avx2 = Avx2::detect()?;
-        if cfg!(target_feature = "avx512f") {
+        if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw")) {
             return Some(Avx512 { avx2 });
         }
         #[cfg(feature = "std")]
@@ -77,7 +76,8 @@ impl Avx512 {
             static CACHE: AtomicU8 = AtomicU8::new(0);
             let known = match CACHE.load(Ordering::Relaxed) {
                 0 => {
-                    let yes = std::is_x86_feature_detected!("avx512f");
+                    let yes = std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("avx512bw");
                     CACHE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
                     yes
                 }
