@@ -312,8 +312,9 @@ fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed:
 
 /// Packed inputs (`apply_with_workspace`): every kernel and weight dtype, several K-blocks
 /// (`d_in` 300 and 1030), a ragged last panel, one to three chunks of 144 rows (72 rows at
-/// `d_in` 1030), tiles of every height, 16-bit inputs and outputs, and `i8d` (its scaled inputs
-/// are packed).
+/// `d_in` 1030), tiles of every height the AVX-512 register transpose packs (6 to 12 rows, with
+/// `d_in` not a multiple of 16), 16-bit inputs and outputs, and `i8d` (its scaled inputs are
+/// packed).
 #[test]
 fn workspace_matches_apply_bit_for_bit_every_kernel() {
     for k in runnable() {
@@ -331,7 +332,7 @@ fn workspace_matches_apply_bit_for_bit_every_kernel() {
             let blob = pack::pack(&src, k.dtype, "t", "workspace").expect("pack");
             let t = Transform::with_isa(blob.as_bytes(), k.isa).expect("blob loads");
             assert_eq!(t.kernel().name, k.name, "with_isa chose another kernel");
-            for rows in [1, 11, 12, 13, 73, 150, 300] {
+            for rows in [1, 11, 12, 13, 17, 73, 150, 300] {
                 check_workspace::<f32, f32>(&t, rows, seed + rows as u64);
                 check_workspace::<f16, f32>(&t, rows, seed + rows as u64);
                 check_workspace::<bf16, bf16>(&t, rows, seed + rows as u64);
