@@ -2,22 +2,25 @@
 //! AVX-512 `12x16` in zmm registers): the loop nest, input packing and prefetching around a
 //! [`Microkernel`].
 //!
-//! For a chunk of up to [`RC`] rows and one panel, the accumulators of all rows live in a
-//! small stack scratch started from the bias; `d_in` is walked in blocks of [`KC`] rows so the
-//! weights of a block stay in L1 while every `MR`-row tile of the chunk uses them (the tile's
-//! `k` loop unrolled by [`TILE_UNROLL`], [`k_loop`]). The rows of a chunk are split into the
-//! fewest tiles, as equal as possible (`row_blocks`). With two tiles' rows or more, 16-bit and
-//! int8 weights are widened to f32 once per block into a stack buffer (16 KiB) and reused by
-//! all tiles, the first tile of the block widening them as it streams them where the ISA does
-//! so ([`Microkernel::tile_widen`]); with fewer rows, they are widened in registers inside the
-//! tile. While the tiles of a block run, they prefetch the next block into L1, each tile its
-//! share, one line every few `k` steps: without it the first tile of each block waits on L3 or
-//! DRAM.
+//! For a chunk of up to [`chunk_rows`] rows and one panel, `d_in` is walked in blocks of [`KC`]
+//! rows so the weights of a block stay in L1 while every `MR`-row tile of the chunk uses them
+//! (the tile's `k` loop unrolled by [`TILE_UNROLL`], [`k_loop`]). The tiles of the first block
+//! start their accumulators from the bias, those of the last store f32 outputs straight into
+//! `y`, and between blocks the accumulators of all rows wait in a small stack scratch ([`Acc`];
+//! other outputs and `i8d` go through the scratch and an epilogue). The rows of a chunk are
+//! split into the fewest tiles, as equal as possible (`row_blocks`). With two tiles' rows or
+//! more, 16-bit and int8 weights are widened to f32 once per block into a stack buffer
+//! (16 KiB) and reused by all tiles, the first tile of the block widening them as it streams
+//! them where the ISA does so ([`Microkernel::tile_widen`]); with fewer rows, they are widened
+//! in registers inside the tile. While the tiles of a block run, they prefetch the next block
+//! into L1, each tile its share, one line every few `k` steps: without it the first tile of
+//! each block waits on L3 or DRAM.
 //! Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows or
-//! more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]), so every
+//! more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]; f32 inputs
+//! through the ISA's register transpose where it has one, [`Microkernel::pack_f32`]), so every
 //! tile reads one sequential stream; without one they read the rows in place. During a panel's
-//! last block each tile also prefetches the outputs of its rows, which the epilogue then stores
-//! without a miss ([`prefetch_outputs`]).
+//! last block each tile also prefetches the outputs of its rows, which it then stores without a
+//! miss ([`prefetch_outputs`]).
 //!
 //! Each ISA file instantiates [`gemm`] inside a function that enables its target features, so
 //! the whole nest, tiles included, is compiled for that ISA.
