@@ -70,7 +70,8 @@ const PREFETCH_ROWS: usize = 24;
 // `gemv` has a match arm for every group size up to GROUP and one each for GROUP_F32 and
 // GROUP_16 (remainders below them go by GROUP): other sizes would skip panels. `stream4`'s
 // assembly is written for four panels of 16 columns.
-const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP >= 1 && GROUP <= 3);
+const _: () =
+    assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP >= 1 && GROUP <= 3);
 const _: () = assert!(GROUP_F32 > GROUP && GROUP_16 > GROUP && GROUP_16 != GROUP_F32 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).

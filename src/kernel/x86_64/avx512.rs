@@ -86,8 +86,8 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
         return i8d::apply(p, x, y);
     };
-    // SAFETY: `_token` proves avx512f, avx512bw, avx2, fma and f16c; i8d_view checked the panel bounds of
-    // `q` and the lengths of `aux`; x/y lengths were checked with it.
+    // SAFETY: `_token` proves avx512f, avx512bw, avx2, fma and f16c; i8d_view checked the
+    // panel bounds of `q` and the lengths of `aux`; x/y lengths were checked with it.
     unsafe {
         if rows == 1 {
             gemv(&q, Some(aux), x, y)
@@ -143,7 +143,7 @@ impl Streamer for ZmmStreamer {
         // SAFETY: NR = 16 f32 readable at b (the caller's contract); unaligned load.
         let bias = unsafe { _mm512_loadu_ps(b) };
         if W::DTYPE == WeightDtype::Bf16 {
-            // SAFETY: avx512f (the caller's contract).
+            // SAFETY: the ISA's features present (the caller's contract).
             unsafe { swap_lanes_1_2(bias) }
         } else {
             bias
@@ -491,7 +491,7 @@ unsafe impl Microkernel for Zmm {
 
     #[inline(always)]
     unsafe fn pack_f32(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
-        // SAFETY: avx512f present (the caller's contract).
+        // SAFETY: avx512f, avx512bw, avx2, fma and f16c present (the caller's contract).
         unsafe { pack_transposed(dst, src, d_in, n) }
     }
 
@@ -529,14 +529,15 @@ unsafe impl Microkernel for Zmm {
 /// multiple of 16; 0 when the lengths do not fit.
 ///
 /// # Safety
-/// avx512f present.
+/// avx512f, avx512bw, avx2, fma and f16c present.
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn pack_transposed(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
     let Some(len) = n.checked_mul(d_in) else { return 0 };
     if dst.len() < len || src.len() < len {
         return 0;
     }
-    // SAFETY: n rows of d_in values in src and n * d_in values in dst (checked above); avx512f.
+    // SAFETY: n rows of d_in values in src and n * d_in values in dst (checked above); the
+    // features (this function's).
     unsafe {
         match n {
             12 => pack_block::<12>(dst.as_mut_ptr(), src.as_ptr(), d_in),
@@ -557,8 +558,8 @@ unsafe fn pack_transposed(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -
 /// d = 512 (perf); this takes about a fifth of that.
 ///
 /// # Safety
-/// avx512f present; `N <= 16`; `N` rows of `d_in` values readable at `src`, `N * d_in` values
-/// writable at `dst`.
+/// avx512f, avx512bw, avx2, fma and f16c present; `N <= 16`; `N` rows of `d_in` values
+/// readable at `src`, `N * d_in` values writable at `dst`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn pack_block<const N: usize>(dst: *mut f32, src: *const f32, d_in: usize) -> usize {

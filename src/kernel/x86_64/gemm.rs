@@ -77,8 +77,9 @@ pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
 /// One ISA's register tile, as [`gemm`] drives it.
 ///
 /// # Safety
-/// Implementors guarantee that `MR` divides [`RC`] and `RC / 2` and that [`Microkernel::input_buf`] holds
-/// at least `MR * KC` values: the driver's raw-pointer code relies on both.
+/// Implementors guarantee that `MR` divides [`RC`] and `RC / 2` (both chunk heights) and that
+/// [`Microkernel::input_buf`] holds at least `MR * KC` values: the driver's raw-pointer code
+/// relies on both.
 pub(super) unsafe trait Microkernel {
     /// Rows of the register tile.
     const MR: usize;
@@ -462,7 +463,13 @@ unsafe fn pack_chunk<M: Microkernel, I: Element>(
 /// 1.07 -> 1.02x; benches/README.md). Each input is formed by [`scale_input`], exactly as
 /// [`widen_x`] does.
 #[inline(always)]
-fn pack_tile<I: Element, const R: usize>(dst: &mut [f32], src: &[I], d_in: usize, from: usize, scales: Option<&[f32]>) {
+fn pack_tile<I: Element, const R: usize>(
+    dst: &mut [f32],
+    src: &[I],
+    d_in: usize,
+    from: usize,
+    scales: Option<&[f32]>,
+) {
     let mut rows: [&[I]; R] = [&[]; R];
     for (slot, row) in rows.iter_mut().zip(src.chunks_exact(d_in.max(1))) {
         *slot = row;

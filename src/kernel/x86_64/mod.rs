@@ -76,8 +76,8 @@ impl Avx512 {
             static CACHE: AtomicU8 = AtomicU8::new(0);
             let known = match CACHE.load(Ordering::Relaxed) {
                 0 => {
-                    let yes = std::is_x86_feature_detected!("avx512f")
-                        && std::is_x86_feature_detected!("avx512bw");
+                    let yes =
+                        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
                     CACHE.store(if yes { 1 } else { 2 }, Ordering::Relaxed);
                     yes
                 }
