@@ -59,8 +59,8 @@
 //! every packed panel exactly once, several panels in flight (with software prefetch where it
 //! measured faster), and a batch runs register tiles (`6 x 16` AVX2 and NEON, `12 x 16`
 //! AVX-512) over K-blocks of 256 rows (16-bit weights widened once per block and reused by
-//! every tile of a chunk of up to 144 rows). Stack use stays under 32 KiB (about 37 KiB in the
-//! AVX-512 batch path); no allocation.
+//! every tile of a chunk of up to 144 rows). Stack use stays under 40 KiB (the batch paths' frames,
+//! measured: about 33 KiB with AVX2, 39 KiB with AVX-512); no allocation.
 //! [`Transform::apply_with_workspace`] lends the x86_64 kernels a caller-owned buffer
 //! ([`Transform::workspace_len`], up to `144 * d_in` f32) to pack the inputs of batches of 12
 //! rows or more: same results bit for bit, a few percent faster on large batches.
@@ -86,7 +86,7 @@
 //! ## `no_std`
 //! The crate is `#![no_std]` always. Without features it needs neither an allocator nor an
 //! operating system: validation and [`Transform::apply`] use only the caller's buffers and a
-//! bounded stack (under 1 KiB in the scalar kernel, under 38 KiB in the SIMD kernels).
+//! bounded stack (under 1 KiB in the scalar kernel, under 40 KiB in the SIMD kernels).
 //!
 //! ## NaN and rounding
 //! A NaN anywhere in an input row gives NaN in every output of that row. f16/bf16 outputs are

@@ -29,9 +29,10 @@
 //!   chunk in the stack buffer the f16-input path uses; the exact diagonal term is added to
 //!   each finished accumulator row before the store (`add_diag`).
 //!
-//! Stack use: about 31 KiB in the batch path with 16-bit or int8 weights or inputs (the
-//! accumulators of a chunk 9 KiB, the widened weights 16 KiB, a tile's inputs 6 KiB), 1 KiB
-//! otherwise; the packed inputs live in the caller's workspace, never on the stack.
+//! Stack use (the frames `objdump` shows): about 33 KiB in the batch path with 16-bit or int8
+//! weights (the accumulators of a chunk 9 KiB, the widened weights 16 KiB, a tile's inputs
+//! 6 KiB), 17 KiB with f32 weights; the packed inputs live in the caller's workspace, never on
+//! the stack.
 //! Results are fused multiply-adds, so they may differ from the scalar kernel in the last
 //! bit on general inputs; on integer-valued data of moderate size they are identical.
 
