@@ -490,9 +490,9 @@ unsafe impl Microkernel for Zmm {
     }
 
     #[inline(always)]
-    unsafe fn pack_f32(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
+    unsafe fn pack_f32(dst: &mut [f32], src: &[f32], scales: Option<&[f32]>, d_in: usize, n: usize) -> usize {
         // SAFETY: avx512f, avx512bw, avx2, fma and f16c present (the caller's contract).
-        unsafe { pack_transposed(dst, src, d_in, n) }
+        unsafe { pack_transposed(dst, src, scales, d_in, n) }
     }
 
     #[inline(always)]
@@ -523,30 +523,38 @@ unsafe impl Microkernel for Zmm {
     }
 }
 
-/// Packs `n` rows of `d_in` f32 inputs (`src`) into steps of `n` values (`dst`, step `k` at
-/// `k * n`), 16 steps at a time, for the tile heights `row_blocks` forms from [`MR`] rows
-/// (6 to 12; others return 0 and are packed by the scalar copy). Returns the steps packed, a
-/// multiple of 16; 0 when the lengths do not fit.
+/// Packs `n` rows of `d_in` f32 inputs (`src`), each times `scales[k]` for `i8d` (one f32
+/// rounding, as the scalar copy), into steps of `n` values (`dst`, step `k` at `k * n`), 16
+/// steps at a time, for the tile heights `row_blocks` forms from [`MR`] rows (6 to 12; others
+/// return 0 and are packed by the scalar copy). Returns the steps packed, a multiple of 16; 0
+/// when the lengths do not fit.
 ///
 /// # Safety
 /// avx512f, avx512bw, avx2, fma and f16c present.
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn pack_transposed(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
+unsafe fn pack_transposed(
+    dst: &mut [f32],
+    src: &[f32],
+    scales: Option<&[f32]>,
+    d_in: usize,
+    n: usize,
+) -> usize {
     let Some(len) = n.checked_mul(d_in) else { return 0 };
-    if dst.len() < len || src.len() < len {
+    if dst.len() < len || src.len() < len || scales.is_some_and(|sc| sc.len() < d_in) {
         return 0;
     }
-    // SAFETY: n rows of d_in values in src and n * d_in values in dst (checked above); the
-    // features (this function's).
+    let sc = scales.map(<[f32]>::as_ptr);
+    // SAFETY: n rows of d_in values in src, n * d_in values in dst and d_in scales (checked
+    // above); the features (this function's).
     unsafe {
         match n {
-            12 => pack_block::<12>(dst.as_mut_ptr(), src.as_ptr(), d_in),
-            11 => pack_block::<11>(dst.as_mut_ptr(), src.as_ptr(), d_in),
-            10 => pack_block::<10>(dst.as_mut_ptr(), src.as_ptr(), d_in),
-            9 => pack_block::<9>(dst.as_mut_ptr(), src.as_ptr(), d_in),
-            8 => pack_block::<8>(dst.as_mut_ptr(), src.as_ptr(), d_in),
-            7 => pack_block::<7>(dst.as_mut_ptr(), src.as_ptr(), d_in),
-            6 => pack_block::<6>(dst.as_mut_ptr(), src.as_ptr(), d_in),
+            12 => pack_block::<12>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
+            11 => pack_block::<11>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
+            10 => pack_block::<10>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
+            9 => pack_block::<9>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
+            8 => pack_block::<8>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
+            7 => pack_block::<7>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
+            6 => pack_block::<6>(dst.as_mut_ptr(), src.as_ptr(), sc, d_in),
             _ => 0,
         }
     }
@@ -554,26 +562,38 @@ unsafe fn pack_transposed(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -
 
 /// [`pack_transposed`] for `N` rows: the 16 inputs of each row loaded into a zmm register, the
 /// 16 x 16 block (rows `N` to 15 zero) transposed in registers ([`transpose16`]), one masked
-/// store of `N` values per step. A scalar load and store per input took 8 % of batch 64 at
-/// d = 512 (perf); this takes about a fifth of that.
+/// store of `N` values per step; with `scales`, each row times the 16 scales of its steps
+/// first. A scalar load and store per input took 8 % of batch 64 at d = 512 (perf); this
+/// takes about a fifth of that.
 ///
 /// # Safety
 /// avx512f, avx512bw, avx2, fma and f16c present; `N <= 16`; `N` rows of `d_in` values
-/// readable at `src`, `N * d_in` values writable at `dst`.
+/// readable at `src`, `N * d_in` values writable at `dst`, `d_in` values readable at `scales`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn pack_block<const N: usize>(dst: *mut f32, src: *const f32, d_in: usize) -> usize {
+unsafe fn pack_block<const N: usize>(
+    dst: *mut f32,
+    src: *const f32,
+    scales: Option<*const f32>,
+    d_in: usize,
+) -> usize {
     let steps = d_in / 16 * 16;
     let mask: __mmask16 = ((1u32 << N) - 1) as __mmask16;
     let mut k = 0;
     while k < steps {
-        // SAFETY: rows r < N hold d_in >= k + 16 values from src + r * d_in; the masked stores
-        // write N values at (k + j) * N for j < 16, ending at (k + 16) * N <= N * d_in; the
-        // loads and stores are unaligned ones.
+        // SAFETY: rows r < N hold d_in >= k + 16 values from src + r * d_in, and so do the
+        // scales; the masked stores write N values at (k + j) * N for j < 16, ending at
+        // (k + 16) * N <= N * d_in; the loads and stores are unaligned ones.
         unsafe {
             let mut r = [_mm512_setzero_ps(); 16];
             for (i, ri) in r.iter_mut().enumerate().take(N) {
                 *ri = _mm512_loadu_ps(src.add(i * d_in + k));
+            }
+            if let Some(sc) = scales {
+                let c = _mm512_loadu_ps(sc.add(k));
+                for ri in r.iter_mut().take(N) {
+                    *ri = _mm512_mul_ps(*ri, c);
+                }
             }
             let out = dst.add(k * N);
             for (j, tj) in transpose16(&r).iter().enumerate() {

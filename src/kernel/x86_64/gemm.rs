@@ -117,14 +117,15 @@ pub(super) unsafe trait Microkernel {
     );
 
     /// Packs the leading `k` steps of one tile of [`pack_chunk`] from f32 inputs in registers:
-    /// `n` rows of `d_in` inputs (`src`) into steps of `n` values (`dst`). Returns how many
-    /// steps it packed, the rest left to the scalar copy; this default packs none.
+    /// `n` rows of `d_in` inputs (`src`), each times `scales[k]` for `i8d` (one f32 rounding, as
+    /// [`scale_input`]), into steps of `n` values (`dst`). Returns how many steps it packed, the
+    /// rest left to the scalar copy; this default packs none.
     ///
     /// # Safety
     /// The ISA's features present.
     #[inline(always)]
-    unsafe fn pack_f32(dst: &mut [f32], src: &[f32], d_in: usize, n: usize) -> usize {
-        let _ = (dst, src, d_in, n);
+    unsafe fn pack_f32(dst: &mut [f32], src: &[f32], scales: Option<&[f32]>, d_in: usize, n: usize) -> usize {
+        let _ = (dst, src, scales, d_in, n);
         0
     }
 
@@ -412,8 +413,8 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
 /// one sequential stream, `n` adjacent values per `k` step, instead of `n` rows `d_in` apart: at
 /// d = 2048, where a chunk of inputs outgrows a 512 KiB L2, that took AVX2 batch 1024 from
 /// 1.08-1.10x to 1.02-1.04x OpenBLAS (benches/README.md). Once per chunk, reused by every panel.
-/// Unscaled f32 inputs go through the ISA's register transpose ([`Microkernel::pack_f32`])
-/// first, the steps it leaves through [`pack_tile`].
+/// f32 inputs go through the ISA's register transpose ([`Microkernel::pack_f32`]) first, the
+/// steps it leaves through [`pack_tile`].
 ///
 /// # Safety
 /// `M`'s features present.
@@ -426,14 +427,14 @@ unsafe fn pack_chunk<M: Microkernel, I: Element>(
     rc: usize,
     scales: Option<&[f32]>,
 ) {
-    let xf = I::as_f32_slice(x).filter(|_| scales.is_none());
+    let xf = I::as_f32_slice(x);
     for (b0, n) in row_blocks(rc, M::MR) {
         let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else { return };
         let start = (r0 + b0) * d_in;
         let Some(src) = x.get(start..start + n * d_in) else { return };
         let done = match xf.and_then(|xf| xf.get(start..start + n * d_in)) {
             // SAFETY: M's features (the caller's contract).
-            Some(src) => unsafe { M::pack_f32(dst, src, d_in, n) },
+            Some(src) => unsafe { M::pack_f32(dst, src, scales, d_in, n) },
             None => 0,
         };
         match n {
