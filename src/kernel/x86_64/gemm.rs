@@ -416,9 +416,11 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
 /// f32 inputs go through the ISA's register transpose ([`Microkernel::pack_f32`]) first, the
 /// steps it leaves through [`pack_tile`].
 ///
+/// Not inlined into [`gemm`]: it runs once per chunk, and a copy in every instantiation of the
+/// driver (weights x inputs x outputs) made the test build take minutes longer.
+///
 /// # Safety
 /// `M`'s features present.
-#[inline(always)]
 unsafe fn pack_chunk<M: Microkernel, I: Element>(
     pack: &mut [f32],
     x: &[I],
