@@ -498,7 +498,7 @@ unsafe fn stream4<W: WeightElem>(
 /// Several rows: `gemm.rs`'s loop nest around the `6x16` tile, compiled for AVX2.
 ///
 /// # Safety
-/// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// avx2, fma and f16c present; `panels_in_bounds(p)`, `d_in >= 1`, `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm<W: WeightElem, I: Element, O: Element>(

@@ -260,7 +260,8 @@ pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
 /// Always inlined into a function that enables `M`'s target features.
 ///
 /// # Safety
-/// `M`'s features present; `panels_in_bounds(p)`, `x.len() == rows * d_in`,
+/// `M`'s features present; `panels_in_bounds(p)`, `d_in >= 1` (`batch_rows` refuses 0), so the
+/// first K-block writes every accumulator row; `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[inline(always)]
 pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>(
@@ -309,17 +310,11 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
             let scratch_rows = Acc { src: sp, src_stride: NR, dst: sp, dst_stride: NR };
             // Rows of a full panel's outputs in y (a partial last panel goes through scratch).
             let y_rows = y_direct.filter(|_| (q + 1) * NR <= d_out).map(|yf| Acc {
-                src: sp,
-                src_stride: NR,
                 // In bounds: rows r0 .. r0 + rc < rows, columns q * NR .. (q + 1) * NR <= d_out.
                 dst: yf.wrapping_add(r0 * d_out + q * NR),
                 dst_stride: d_out,
+                ..scratch_rows
             });
-            if d_in == 0 {
-                for s in scratch.iter_mut().take(rc) {
-                    s.copy_from_slice(bias);
-                }
-            }
             for k0 in (0..d_in).step_by(KC) {
                 let kc = KC.min(d_in - k0);
                 // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
@@ -388,7 +383,7 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                     }
                 }
             }
-            if y_rows.is_some() && d_in > 0 {
+            if y_rows.is_some() {
                 continue;
             }
             for (r, s) in scratch.iter_mut().take(rc).enumerate() {
