@@ -250,6 +250,17 @@ fn edge_shapes_f32_io_every_kernel() {
     }
 }
 
+/// Batch 1 over eight panels and a ragged ninth (the streamers' groups of panels, then their
+/// tails) for every `d_in` up to 9 and one more: the streamers take rows two or four at a time
+/// (AVX-512's f16 loop, four per iteration) and end with the rest one by one.
+#[test]
+fn single_rows_every_d_in_residue_every_kernel() {
+    let ks = runnable();
+    for d_in in (1..=9).chain([34]) {
+        check_shape::<f32, f32>(&ks, d_in, 8 * NR + 2, 1, d_in as u64 * 13);
+    }
+}
+
 /// Batches beyond the tile: the widened-weights path (>= 2 MR rows), several panels with a
 /// ragged last one, several K-blocks (`d_in` 300), and more than one chunk of 144 rows.
 #[test]

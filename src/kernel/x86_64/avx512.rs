@@ -16,8 +16,8 @@
 //!   ([`Microkernel::tile_widen`]: one store per row instead of a separate pass).
 //! * **Batch 1** ([`gemv`]): [`GROUP`] panels at once, one zmm row of 16 weights per panel and
 //!   `k` step, `k` in order in one FMA chain per panel, so a row gives the same bits alone as in
-//!   a batch. f16 pairs of rows run in inline assembly with `vcvtph2ps` reading memory
-//!   ([`stream8_f16_pairs`]). bf16 rows are widened by one `vpshufb` into a column order of
+//!   a batch. f16 rows, four at a time, run in inline assembly with `vcvtph2ps` reading memory
+//!   ([`stream8_f16_quads`]). bf16 rows are widened by one `vpshufb` into a column order of
 //!   their own ([`load16_bf16_stream`], AVX-512BW), the accumulators converted at both ends.
 //!
 //! Stack use (the frames `objdump` shows): about 39 KiB in the batch path with 16-bit or int8
@@ -184,11 +184,11 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     let mut a = *acc;
     let mut k = 0;
     #[cfg(not(miri))]
-    if W::DTYPE == WeightDtype::F16 && kc >= 2 {
+    if W::DTYPE == WeightDtype::F16 && kc >= 4 {
         if let Ok(a8) = <&mut [__m512; GROUP]>::try_from(a.as_mut_slice()) {
-            // SAFETY: P = GROUP here; the caller's contract, for the kc / 2 pairs of rows.
-            unsafe { stream8_f16_pairs(w.cast::<u16>(), stride, x, kc / 2, a8) };
-            k = kc / 2 * 2;
+            // SAFETY: P = GROUP here; the caller's contract, for the kc / 4 quads of rows.
+            unsafe { stream8_f16_quads(w.cast::<u16>(), stride, x, kc / 4, a8) };
+            k = kc / 4 * 4;
         }
     }
     if W::DTYPE == WeightDtype::Bf16 {
@@ -228,8 +228,8 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     *acc = a;
 }
 
-/// One panel's two rows in [`stream8_f16_pairs`]: widen row `k` (`[{w} + off]`) and add
-/// `x0 *` it, then row `k + 1` and `x1 *` it, into the panel's accumulator `$a`.
+/// One panel's four rows in [`stream8_f16_quads`]: widen row `k + j` (`[{w} + 32 j]`) and add
+/// `xj *` it into the panel's accumulator `$a`, for `j` = 0, 1, 2, 3 in order.
 #[cfg(not(miri))]
 #[rustfmt::skip]
 macro_rules! f16_rows {
@@ -239,36 +239,42 @@ macro_rules! f16_rows {
             "vcvtph2ps {t1}, ymmword ptr [", $base, " + 32]\n",
             "vfmadd231ps {", $a, "}, {x0}, {t0}\n",
             "vfmadd231ps {", $a, "}, {x1}, {t1}\n",
+            "vcvtph2ps {t0}, ymmword ptr [", $base, " + 64]\n",
+            "vcvtph2ps {t1}, ymmword ptr [", $base, " + 96]\n",
+            "vfmadd231ps {", $a, "}, {x2}, {t0}\n",
+            "vfmadd231ps {", $a, "}, {x3}, {t1}\n",
         )
     };
 }
 
-/// The pairs of rows `2i, 2i + 1 < 2 pairs` of [`stream`] for [`GROUP`] panels of f16 weights,
-/// in inline assembly: `vcvtph2ps` reads memory, and the eight panels are addressed from three
-/// base registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or 2), so the
-/// loop has four pointer increments and no other address arithmetic; LLVM loads each row into
-/// a register first and forms the eight addresses with a chain of `lea` (d = 512, batch 1:
-/// 0.61-0.62x OpenBLAS against 0.58-0.59x here). Each accumulator gets the FMAs of [`stream`],
-/// in its order.
+/// The rows `k < 4 quads` of [`stream`] for [`GROUP`] panels of f16 weights, four rows per
+/// iteration, in inline assembly: `vcvtph2ps` reads memory, and the eight panels are addressed
+/// from three base registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or
+/// 2), so the loop has four pointer increments and no other address arithmetic; LLVM loads each
+/// row into a register first and forms the eight addresses with a chain of `lea` (d = 512,
+/// batch 1: 0.61-0.62x OpenBLAS against 0.58-0.59x here). Four rows per iteration instead of two
+/// halve those scalar uops, some of which the core issues on the two ports the conversions and
+/// FMAs share (paired, 8 x 11: d = 512 9.4-9.5 -> 9.2 us, d = 768 21.3 -> 20.8 us; eight rows
+/// measured no better than two). Each accumulator gets the FMAs of [`stream`], in its order.
 ///
 /// # Safety
-/// avx512f present; `2 pairs` values readable at `x`; `2 pairs` rows of `NR` f16 words
+/// avx512f present; `4 quads` values readable at `x`; `4 quads` rows of `NR` f16 words
 /// readable at `w + g * stride` for `g < GROUP`.
 #[cfg(not(miri))]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn stream8_f16_pairs(
+unsafe fn stream8_f16_quads(
     w: *const u16,
     stride: usize,
     x: *const f32,
-    pairs: usize,
+    quads: usize,
     a: &mut [__m512; GROUP],
 ) {
-    if pairs == 0 {
+    if quads == 0 {
         return;
     }
-    // SAFETY: each iteration reads rows 2i, 2i + 1 (64 bytes) of the eight panels at
-    // w + g * stride (g < 8) and x[2i], x[2i + 1], for `pairs` >= 1 iterations, within the
+    // SAFETY: iteration i reads rows 4i .. 4i + 4 (128 bytes) of the eight panels at
+    // w + g * stride (g < 8) and x[4i .. 4i + 4], for `quads` >= 1 iterations, within the
     // caller's ranges; the base pointers are formed with wrapping arithmetic and only
     // dereferenced at those addresses. Only the named registers and the flags are written; no
     // stack use.
@@ -277,6 +283,8 @@ unsafe fn stream8_f16_pairs(
             "2:",
             "vbroadcastss {x0}, dword ptr [{x}]",
             "vbroadcastss {x1}, dword ptr [{x} + 4]",
+            "vbroadcastss {x2}, dword ptr [{x} + 8]",
+            "vbroadcastss {x3}, dword ptr [{x} + 12]",
             f16_rows!("{w}", "a0"),
             f16_rows!("{w} + {s}", "a1"),
             f16_rows!("{w} + {s} * 2", "a2"),
@@ -285,20 +293,22 @@ unsafe fn stream8_f16_pairs(
             f16_rows!("{w3} + {s} * 2", "a5"),
             f16_rows!("{w6}", "a6"),
             f16_rows!("{w6} + {s}", "a7"),
-            "add {w}, 64",
-            "add {w3}, 64",
-            "add {w6}, 64",
-            "add {x}, 8",
+            "add {w}, 128",
+            "add {w3}, 128",
+            "add {w6}, 128",
+            "add {x}, 16",
             "dec {n}",
             "jnz 2b",
             w = inout(reg) w => _,
             w3 = inout(reg) w.wrapping_add(3 * stride) => _,
             w6 = inout(reg) w.wrapping_add(6 * stride) => _,
             x = inout(reg) x => _,
-            n = inout(reg) pairs => _,
+            n = inout(reg) quads => _,
             s = in(reg) stride * 2,
             x0 = out(zmm_reg) _,
             x1 = out(zmm_reg) _,
+            x2 = out(zmm_reg) _,
+            x3 = out(zmm_reg) _,
             t0 = out(zmm_reg) _,
             t1 = out(zmm_reg) _,
             a0 = inout(zmm_reg) a[0],
