@@ -53,11 +53,15 @@ pub(super) const fn chunk_rows(d_in: usize) -> usize {
         RC / 2
     }
 }
-/// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues about a fifth
-/// fewer instructions per FMA (the loop counter and the input-row addresses are shared by four
-/// steps), which counts whenever the core's front end is shared (paired, AVX2, batches 64 and
-/// 1024, geometric means: 0.96 -> 0.90x and 1.13 -> 1.05x OpenBLAS).
-pub(super) const TILE_UNROLL: usize = 4;
+/// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues fewer
+/// instructions per FMA (the loop counter and the input-row addresses are shared by the steps),
+/// and fewer of those scalar uops land on the ports the FMAs need: four steps against none
+/// (paired, AVX2, batches 64 and 1024, geometric means: 0.96 -> 0.90x and 1.13 -> 1.05x
+/// OpenBLAS), eight against four (paired, AVX-512, 6 x 9, batches 8, 64 and 1024 at
+/// d = 512, 1024 and 2048: 0.661 -> 0.649x and 0.666 -> 0.649x in two runs, 16-bit batch 64 at
+/// 0.86-0.87 of the FMA peak instead of 0.83-0.85; the AVX2 tile, forced on the same machine:
+/// 1.180 -> 1.177x).
+pub(super) const TILE_UNROLL: usize = 8;
 /// From this many rows on, the inputs are packed into the caller's workspace when it is large
 /// enough ([`workspace_len`]).
 const PACK_MIN_ROWS: usize = 12;
@@ -223,7 +227,10 @@ impl Acc {
 /// `pf` hints spread over it, one every `kc / pf.lines` steps: issued at once they fill the miss
 /// buffers and stall the tile (AVX2, batch 8, geometric mean over d = 768-2048 and the three
 /// weight dtypes: 0.64x OpenBLAS at once, 0.56x spread, 0.60x without prefetch;
-/// benches/README.md).
+/// benches/README.md). At most one hint per iteration: lines of a tile's share beyond
+/// `kc / TILE_UNROLL` are left to the hardware prefetchers (a share of more than 32 lines:
+/// fewer than eight tiles per block with f32 weights, fewer than four with 16-bit). Issuing those too, two hints in some iterations, measured worse (AVX-512,
+/// same cells as [`TILE_UNROLL`]: 0.649 -> 0.673x OpenBLAS).
 #[inline(always)]
 pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
     // Steps of `k` per prefetch hint, a multiple of the unroll.
