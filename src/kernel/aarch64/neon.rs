@@ -28,7 +28,7 @@ use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::tiling::{
     add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux,
 };
-use crate::kernel::{scalar, Panels, WeightElem, NR};
+use crate::kernel::{scalar, CacheAligned, Panels, WeightElem, NR};
 
 /// Rows of the register tile (24 accumulators + 4 weight vectors + inputs, of 32 q registers).
 pub const MR: usize = 6;
@@ -355,9 +355,11 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
 ) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     let widen = W::DTYPE != WeightDtype::F32 && rows >= WIDEN_MIN_ROWS;
-    let mut scratch = [[0f32; NR]; RC];
+    let mut scratch = CacheAligned([[0f32; NR]; RC]);
+    let scratch = &mut scratch.0;
     let mut xbuf = [0f32; MR * KC];
-    let mut wbuf = [0f32; KC * NR];
+    let mut wbuf = CacheAligned([0f32; KC * NR]);
+    let wbuf = &mut wbuf.0;
     // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
     let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
     for r0 in (0..rows).step_by(RC) {
@@ -374,7 +376,7 @@ unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
                 let wk = unsafe { panel.add(k0 * NR) };
                 if widen {
                     // SAFETY: kc * NR weights readable at wk, wbuf holds KC * NR >= kc * NR.
-                    unsafe { widen_block(wk, kc, &mut wbuf) };
+                    unsafe { widen_block(wk, kc, wbuf) };
                 }
                 for (b0, n) in row_blocks(rc, MR) {
                     let row = r0 + b0;

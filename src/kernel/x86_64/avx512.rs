@@ -254,8 +254,8 @@ macro_rules! f16_rows {
 /// row into a register first and forms the eight addresses with a chain of `lea` (d = 512,
 /// batch 1: 0.61-0.62x OpenBLAS against 0.58-0.59x here). Four rows per iteration instead of two
 /// halve those scalar uops, some of which the core issues on the two ports the conversions and
-/// FMAs share (paired, 8 x 11: d = 512 9.4-9.5 -> 9.2 us, d = 768 21.3 -> 20.8 us; eight rows
-/// measured no better than two). Each accumulator gets the FMAs of [`stream`], in its order.
+/// FMAs share (paired, two runs of 8 x 11: d = 512 9.4-9.6 -> 9.2 us, d = 768 21.6-22.1 ->
+/// 20.8-20.9 us; eight rows: 9.4 and 21.2 us). Each accumulator gets the FMAs of [`stream`], in its order.
 ///
 /// # Safety
 /// avx512f present; `4 quads` values readable at `x`; `4 quads` rows of `NR` f16 words
