@@ -252,10 +252,11 @@ macro_rules! f16_rows {
 /// from three base registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or
 /// 2), so the loop has four pointer increments and no other address arithmetic; LLVM loads each
 /// row into a register first and forms the eight addresses with a chain of `lea` (d = 512,
-/// batch 1: 0.61-0.62x OpenBLAS against 0.58-0.59x here). Four rows per iteration instead of two
-/// halve those scalar uops, some of which the core issues on the two ports the conversions and
-/// FMAs share (paired, two runs of 8 x 11: d = 512 9.4-9.6 -> 9.2 us, d = 768 21.6-22.1 ->
-/// 20.8-20.9 us; eight rows: 9.4 and 21.2 us). Each accumulator gets the FMAs of [`stream`], in its order.
+/// batch 1: 0.61-0.62x OpenBLAS against 0.58-0.59x here). Four rows per iteration instead of
+/// two halve those scalar uops, some of which the core issues on the two ports the conversions
+/// and FMAs share (paired, two runs of 8 x 11: d = 512 9.4-9.6 -> 9.2 us, d = 768 21.6-22.1 ->
+/// 20.8-20.9 us; eight rows: 9.4 and 21.2 us). Each accumulator gets the FMAs of [`stream`], in
+/// its order.
 ///
 /// # Safety
 /// avx512f present; `4 quads` values readable at `x`; `4 quads` rows of `NR` f16 words

@@ -229,8 +229,9 @@ impl Acc {
 /// weight dtypes: 0.64x OpenBLAS at once, 0.56x spread, 0.60x without prefetch;
 /// benches/README.md). At most one hint per iteration: lines of a tile's share beyond
 /// `kc / TILE_UNROLL` are left to the hardware prefetchers (a share of more than 32 lines:
-/// fewer than eight tiles per block with f32 weights, fewer than four with 16-bit). Issuing those too, two hints in some iterations, measured worse (AVX-512,
-/// same cells as [`TILE_UNROLL`]: 0.649 -> 0.673x OpenBLAS).
+/// fewer than eight tiles per block with f32 weights, fewer than four with 16-bit). Issuing
+/// those too, two hints in some iterations, measured worse (AVX-512, same cells as
+/// [`TILE_UNROLL`]: 0.649 -> 0.673x OpenBLAS).
 #[inline(always)]
 pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
     // Steps of `k` per prefetch hint, a multiple of the unroll.
