@@ -87,6 +87,7 @@ impl WeightElem for i8 {
 /// 3.5 %. Paired against OpenBLAS (6 x 9, batches 8, 64 and 1024 at d = 512, 1024 and 2048):
 /// 0.648 -> 0.637x, 16-bit batch 64 at 0.88-0.89 of the FMA peak instead of 0.86-0.87. NEON's
 /// driver keeps the same buffers in it (not measured on Arm hardware).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[repr(C, align(64))]
 pub(crate) struct CacheAligned<T>(pub(crate) T);
 
