@@ -79,19 +79,6 @@ impl WeightElem for i8 {
     }
 }
 
-/// A value on its own 64-byte cache lines: the batch drivers' stack buffers (weights widened to
-/// f32, accumulator rows between K-blocks), which the tiles read and write a whole vector at a
-/// time, so that none of those accesses splits a line. As plain `f32` arrays they had 4-byte
-/// alignment (the accumulator rows sat 8 bytes past a 16-byte boundary in the build before).
-/// AVX-512, d = 512, batch 64, best of 2 s in three alternating rounds: f32 199.8 -> 192.5 us,
-/// f16 216.4 -> 205.2 us, bf16 209.6 -> 201.2 us; paired against OpenBLAS (6 x 9, batches 8, 64
-/// and 1024 at d = 512, 1024 and 2048): 0.648 -> 0.637x, 16-bit batch 64 at 0.88-0.89 of the FMA
-/// peak instead of 0.86-0.87. NEON's driver keeps the same buffers in it (not measured on Arm
-/// hardware).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-#[repr(C, align(64))]
-pub(crate) struct CacheAligned<T>(pub(crate) T);
-
 /// A borrowed view of the packed panels of one blob, with weight element `W`.
 ///
 /// Panel `p` covers output columns `p*NR .. p*NR+NR`: its bias is `bias[p*NR..][..NR]` and its

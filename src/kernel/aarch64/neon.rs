@@ -26,9 +26,9 @@ use super::Neon;
 use crate::dtype::{Element, WeightDtype};
 use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::tiling::{
-    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, I8dAux,
+    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, CacheAligned, I8dAux,
 };
-use crate::kernel::{scalar, CacheAligned, Panels, WeightElem, NR};
+use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (24 accumulators + 4 weight vectors + inputs, of 32 q registers).
 pub const MR: usize = 6;

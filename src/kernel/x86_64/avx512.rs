@@ -329,7 +329,8 @@ unsafe fn stream8_f16_quads(
 ///
 /// # Safety
 /// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `d_in >= 1`,
-/// `x.len() == rows * d_in`, `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
+/// `x.len() == rows * d_in`, `y.len() == rows * d_out`; with `aux`, `d_in` scales and
+/// `count * NR` diagonal values.
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
     p: &Panels<'_, W>,

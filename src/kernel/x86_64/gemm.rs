@@ -31,8 +31,8 @@ use core::any::TypeId;
 use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
 use crate::dtype::{Element, WeightDtype};
-use crate::kernel::tiling::{add_diag, row_blocks, scale_input, store_row, widen_x, I8dAux};
-use crate::kernel::{CacheAligned, Panels, WeightElem, NR};
+use crate::kernel::tiling::{add_diag, row_blocks, scale_input, store_row, widen_x, CacheAligned, I8dAux};
+use crate::kernel::{Panels, WeightElem, NR};
 
 /// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of Zen 3's L1d, a third of the Xeon's.
 pub(super) const KC: usize = 256;
