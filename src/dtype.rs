@@ -104,7 +104,7 @@ mod sealed {
 ///
 /// Arithmetic is always f32: inputs are widened exactly, outputs are rounded once
 /// (round to nearest, ties to even) from the f32 accumulator.
-pub trait Element: Copy + sealed::Sealed + 'static {
+pub trait Element: Copy + bytemuck::Pod + sealed::Sealed + 'static {
     /// Widens to f32 (exact for every value; NaN stays NaN).
     fn to_f32(self) -> f32;
     /// Rounds an f32 to this type (round to nearest even; overflow gives infinity).

@@ -242,7 +242,7 @@ impl<'a> Transform<'a> {
     /// already checked.
     #[inline]
     fn run<I: Element, O: Element>(&self, x: &[I], y: &mut [O], post: PostOp, ws: &mut [f32]) {
-        kernel::run_in(self.kernel.isa, &self.weights, x, y, ws);
+        kernel::run(self.kernel, &self.weights, x, y, ws);
         match post {
             PostOp::None => {}
             PostOp::L2Normalize => {
@@ -267,7 +267,7 @@ impl<'a> Transform<'a> {
         // Not `apply_with(.., PostOp::None)`: that shares one instance with the post-op callers
         // and links the L2 normalisation into every plain apply (3 KiB of bare-metal flash).
         let rows = self.check_lengths(x, y)?;
-        kernel::run(self.kernel.isa, &self.weights, x, y);
+        kernel::run(self.kernel, &self.weights, x, y, &mut []);
         Ok(rows)
     }
 
@@ -305,7 +305,7 @@ impl<'a> Transform<'a> {
     /// smaller batches and for the other kernels. The same workspace serves any batch of at
     /// most as many rows.
     pub fn workspace_len(&self, rows: usize) -> usize {
-        kernel::workspace_len(self.kernel.isa, self.d_in(), rows)
+        kernel::workspace_len(self.kernel, self.d_in(), rows)
     }
 
     /// [`Transform::apply_with`] (`post` may be [`PostOp::None`]) with a workspace of at least

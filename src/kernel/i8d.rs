@@ -11,22 +11,12 @@
 //! in f32 (`a + x * q`, not fused; every int8 is exact in f32), so the scalar kernel gives the
 //! same bits on every target. See `docs/FORMAT.md` for the byte layout.
 
+#[cfg(glocal_portable)]
+use super::io::{InputRows, OutputRows};
 use super::NR;
-#[cfg(not(all(
-    target_arch = "arm",
-    target_abi = "eabihf",
-    target_os = "none",
-    not(feature = "cortexm-scalar")
-)))]
-use crate::dtype::Element;
 
 /// Rows per register tile of the scalar `i8d` kernel.
-#[cfg(not(all(
-    target_arch = "arm",
-    target_abi = "eabihf",
-    target_os = "none",
-    not(feature = "cortexm-scalar")
-)))]
+#[cfg(glocal_portable)]
 pub const MR: usize = 4;
 
 /// A borrowed view of the panels of an `i8d` blob.
@@ -62,27 +52,28 @@ impl I8dPanels<'_> {
 /// (`x.len() == rows * d_in`, `y.len() == rows * d_out`); anything short is skipped, never indexed.
 // Never inlined: its tile would otherwise join the frame of every caller, whatever kernel runs.
 #[inline(never)]
-#[cfg(not(all(
-    target_arch = "arm",
-    target_abi = "eabihf",
-    target_os = "none",
-    not(feature = "cortexm-scalar")
-)))]
-pub(crate) fn apply<I: Element, O: Element>(p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
+#[cfg(glocal_portable)]
+pub(crate) fn apply(p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     let (d_in, d_out) = (p.d_in, p.d_out);
-    if d_in == 0 || d_out == 0 {
+    debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "i8d: lengths");
+    let Some(rows) = x.len().checked_div(d_in) else { return };
+    if d_out == 0 {
         return;
     }
     let body = d_in * NR;
-    for (x_block, y_block) in x.chunks(MR * d_in).zip(y.chunks_mut(MR * d_out)) {
-        let rows = x_block.len() / d_in;
+    let Some(scales) = p.scales.get(..d_in) else {
+        debug_assert!(false, "i8d: fewer scales than inputs");
+        return;
+    };
+    for r0 in (0..rows).step_by(MR) {
+        let n = MR.min(rows - r0);
         for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
-            let Some(q) = q.get(..body) else { return };
             let col0 = panel * NR;
             let lanes = col0..col0 + NR;
-            let (Some(bias), Some(diag), Some(scales)) =
-                (p.bias.get(lanes.clone()), p.diag.get(lanes), p.scales.get(..d_in))
+            let (Some(q), Some(bias), Some(diag)) =
+                (q.get(..body), p.bias.get(lanes.clone()), p.diag.get(lanes))
             else {
+                debug_assert!(false, "i8d: panel {panel} out of the blob's bounds");
                 return;
             };
             let mut acc = [[0f32; NR]; MR];
@@ -91,23 +82,25 @@ pub(crate) fn apply<I: Element, O: Element>(p: &I8dPanels<'_>, x: &[I], y: &mut 
                 for (d, &s) in wf.iter_mut().zip(q_row) {
                     *d = s as f32;
                 }
-                for (r, acc_row) in acc.iter_mut().take(rows).enumerate() {
-                    let xv = x_block.get(r * d_in + k).map_or(0.0, |v| v.to_f32()) * scale;
+                for (r, acc_row) in acc.iter_mut().take(n).enumerate() {
+                    let xv = x.get((r0 + r) * d_in + k).unwrap_or(0.0) * scale;
                     for (a, w) in acc_row.iter_mut().zip(wf) {
                         *a += xv * w;
                     }
                 }
             }
             let cols = NR.min(d_out - col0);
-            for (r, (acc_row, y_row)) in acc.iter().zip(y_block.chunks_mut(d_out)).take(rows).enumerate() {
-                let x_row = x_block.get(r * d_in..(r + 1) * d_in).unwrap_or(&[]);
-                let Some(dst) = y_row.get_mut(col0..col0 + cols) else { continue };
-                for (c, d) in dst.iter_mut().enumerate() {
+            for (r, acc_row) in acc.iter().take(n).enumerate() {
+                let row = (r0 + r) * d_in;
+                let mut out = [0f32; NR];
+                for (c, o) in out.iter_mut().take(cols).enumerate() {
                     // Beyond d_in there is no diagonal term at all (not `diag * 0`: a crafted
                     // blob's padding could hold a NaN or an infinity there).
-                    let diag_term = x_row.get(col0 + c).map_or(0.0, |v| diag[c] * v.to_f32());
-                    *d = O::from_f32((bias[c] + acc_row[c]) + diag_term);
+                    let j = col0 + c;
+                    let diag_term = if j < d_in { x.get(row + j).map_or(0.0, |v| diag[c] * v) } else { 0.0 };
+                    *o = (bias[c] + acc_row[c]) + diag_term;
                 }
+                y.store((r0 + r) * d_out + col0, out.get(..cols).unwrap_or(&[]));
             }
         }
     }

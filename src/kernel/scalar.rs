@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+use super::io::{InputRows, OutputRows};
 use super::{Panels, WeightElem, NR};
-use crate::dtype::Element;
 
 /// Rows per register tile.
 pub const MR: usize = 4;
@@ -18,34 +18,41 @@ const KC: usize = 32;
 
 type Tile = [[f32; NR]; MR];
 
-/// `y = x @ W + bias` for all rows, one `MR`-row block and one panel at a time.
+/// `y = x @ W + bias` for all rows, one `MR`-row block and one panel at a time. Lengths were
+/// checked by the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`).
 #[inline(never)]
-pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(p: &Panels<'_, W>, x: &[I], y: &mut [O]) {
+pub(crate) fn apply<W: WeightElem>(p: &Panels<'_, W>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     let (d_in, d_out) = (p.d_in, p.d_out);
-    for (x_block, y_block) in x.chunks(MR * d_in).zip(y.chunks_mut(MR * d_out)) {
-        let rows = x_block.len() / d_in;
+    debug_assert!(
+        d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()),
+        "scalar: lengths"
+    );
+    let Some(rows) = x.len().checked_div(d_in) else { return };
+    for r0 in (0..rows).step_by(MR) {
+        let n = MR.min(rows - r0);
         for (panel, (bias, w)) in p.iter().enumerate() {
             let mut acc: Tile = [*bias; MR];
-            match I::as_f32_slice(x_block) {
+            match x.as_f32() {
                 // f32 inputs are read in place, the whole depth in one pass.
-                Some(xf) => tile(w, xf, d_in, 0, d_in, rows, &mut acc),
+                Some(xf) => tile(w, xf.get(r0 * d_in..).unwrap_or(&[]), d_in, 0, d_in, n, &mut acc),
                 // 16-bit inputs are widened one chunk at a time into a small stack buffer.
                 None => {
                     let mut buf = [0f32; MR * KC];
                     for k0 in (0..d_in).step_by(KC) {
                         let kc = KC.min(d_in - k0);
-                        for (r, dst) in buf.chunks_exact_mut(KC).take(rows).enumerate() {
-                            let src = x_block.iter().skip(r * d_in + k0).take(kc);
-                            for (d, s) in dst.iter_mut().zip(src) {
-                                *d = s.to_f32();
-                            }
+                        for (r, dst) in buf.chunks_exact_mut(KC).take(n).enumerate() {
+                            x.widen_into(dst.get_mut(..kc).unwrap_or(&mut []), (r0 + r) * d_in + k0, None);
                         }
                         let w_chunk = w.get(k0 * NR..(k0 + kc) * NR).unwrap_or(&[]);
-                        tile(w_chunk, &buf, KC, 0, kc, rows, &mut acc);
+                        tile(w_chunk, &buf, KC, 0, kc, n, &mut acc);
                     }
                 }
             }
-            store(&acc, rows, panel * NR, d_out, y_block);
+            let col0 = panel * NR;
+            let cols = NR.min(d_out - col0);
+            for (r, acc_row) in acc.iter().take(n).enumerate() {
+                y.store((r0 + r) * d_out + col0, acc_row.get(..cols).unwrap_or(&[]));
+            }
         }
     }
 }
@@ -70,19 +77,6 @@ fn tile<W: WeightElem>(
             let xv = x.get(r * x_stride + x_off + k).copied().unwrap_or(0.0);
             for (a, wv) in acc_row.iter_mut().zip(wf) {
                 *a += xv * wv;
-            }
-        }
-    }
-}
-
-/// Writes the valid columns of a tile (`col0 .. min(col0 + NR, d_out)`) for `rows` rows.
-#[inline]
-fn store<O: Element>(acc: &Tile, rows: usize, col0: usize, d_out: usize, y: &mut [O]) {
-    let cols = NR.min(d_out - col0);
-    for (acc_row, y_row) in acc.iter().take(rows).zip(y.chunks_mut(d_out)) {
-        if let Some(dst) = y_row.get_mut(col0..col0 + cols) {
-            for (d, &a) in dst.iter_mut().zip(acc_row) {
-                *d = O::from_f32(a);
             }
         }
     }

@@ -1,21 +1,14 @@
-//! Loop-nest helpers shared by the SIMD drivers: which rows form a register tile, the bounds
-//! every raw-pointer kernel relies on, the ragged-edge store, cache-aligned stack buffers, and
-//! the two additions the `i8d` dtype makes to the f32/f16/bf16 loop nest (scaled inputs, the
-//! exact diagonal term).
+//! Pieces the SIMD drivers share: which rows form a register tile, the bounds every
+//! raw-pointer kernel relies on, cache-aligned stack buffers, and the two additions the `i8d`
+//! dtype makes to the f32/f16/bf16 loop nest (scaled inputs, the exact diagonal term).
 
 use super::i8d::I8dPanels;
+use super::io::InputRows;
 use super::{Panels, WeightElem, NR};
-use crate::dtype::Element;
 
-/// A value on its own 64-byte cache lines: the batch drivers' stack buffers (weights widened to
+/// A value on its own 64-byte cache lines: the batch driver's stack buffers (weights widened to
 /// f32, accumulator rows between K-blocks), which the tiles read and write a whole vector at a
-/// time, so that none of those accesses splits a line. As plain `f32` arrays they had 4-byte
-/// alignment (the accumulator rows sat 8 bytes past a 16-byte boundary in the build before).
-/// AVX-512, d = 512, batch 64, best of 2 s in three alternating rounds: f32 199.8 -> 192.5 us,
-/// f16 216.4 -> 205.2 us, bf16 209.6 -> 201.2 us; paired against OpenBLAS (6 x 9, batches 8, 64
-/// and 1024 at d = 512, 1024 and 2048): 0.648 -> 0.637x, 16-bit batch 64 at 0.88-0.89 of the FMA
-/// peak instead of 0.86-0.87. NEON's driver keeps the same buffers in it (not measured on Arm
-/// hardware).
+/// time, so that none of those accesses splits a line.
 #[repr(C, align(64))]
 pub(crate) struct CacheAligned<T>(pub(crate) T);
 
@@ -42,55 +35,43 @@ pub(crate) fn i8d_view<'a>(p: &I8dPanels<'a>) -> Option<(Panels<'a, i8>, I8dAux<
     ok.then_some((v, I8dAux { scales: p.scales, diag: p.diag }))
 }
 
-/// One input as the kernels form it ([`widen_x`], the AVX2 packing): `v` as f32, times `scale`
-/// for `i8d` (one f32 rounding). Without a scale nothing is multiplied, so every input's bits
-/// pass unchanged.
-#[inline(always)]
-pub(crate) fn scale_input<I: Element>(v: &I, scale: Option<&f32>) -> f32 {
-    match scale {
-        Some(&c) => v.to_f32() * c,
-        None => v.to_f32(),
-    }
-}
-
-/// Widens one chunk of inputs into `dst`: `src[k]` as f32, times `scales[k]` for `i8d` (one
-/// f32 rounding, exactly as the scalar `i8d` kernel forms `x * scale`). Once per chunk of
-/// inputs, not per weight: outside the hot loop.
-#[inline(always)]
-pub(crate) fn widen_x<I: Element>(dst: &mut [f32], src: &[I], scales: Option<&[f32]>) {
-    match scales {
-        None => {
-            for (d, s) in dst.iter_mut().zip(src) {
-                *d = scale_input(s, None);
-            }
-        }
-        Some(sc) => {
-            for ((d, s), c) in dst.iter_mut().zip(src).zip(sc) {
-                *d = scale_input(s, Some(c));
-            }
-        }
-    }
-}
-
 /// The `i8d` epilogue of one finished accumulator row of panel `col0 / NR`:
-/// `acc[c] = acc[c] + diag[j] * x_row[j]` for `j = col0 + c < min(d_in, d_out)`, where
-/// `x_row` is the row's unscaled input (`d_in` values). Beyond `d_in` there is no term at all
-/// (not `diag * 0`: a crafted blob's padding may hold NaN or infinity). Nothing without `aux`.
-/// Once per panel and row, outside the hot loop; the ranges come from slice bounds, not a
-/// per-element test.
-#[inline(always)]
-pub(crate) fn add_diag<I: Element>(
+/// `acc[c] = acc[c] + diag[j] * x[row + j]` for `j = col0 + c < min(d_in, d_out)`, where `row`
+/// is the index of the row's first input. Beyond `d_in` there is no term at all (not
+/// `diag * 0`: a crafted blob's padding may hold NaN or infinity). Nothing without `aux`.
+/// Once per panel and row, outside the hot loop: not inlined.
+#[inline]
+pub(crate) fn add_diag(
     acc: &mut [f32; NR],
     aux: Option<I8dAux<'_>>,
-    x_row: &[I],
+    x: InputRows<'_>,
+    row: usize,
     col0: usize,
+    d_in: usize,
     d_out: usize,
 ) {
-    let Some(aux) = aux else { return };
-    let n = d_out.saturating_sub(col0);
-    let (Some(diag), Some(xs)) = (aux.diag.get(col0..), x_row.get(col0..)) else { return };
-    for ((a, &d), x) in acc.iter_mut().zip(diag).zip(xs).take(n) {
-        *a += d * x.to_f32();
+    if let Some(aux) = aux {
+        add_diag_terms(acc, aux, x, row, col0, d_in, d_out);
+    }
+}
+
+/// The terms of [`add_diag`].
+#[inline(never)]
+fn add_diag_terms(
+    acc: &mut [f32; NR],
+    aux: I8dAux<'_>,
+    x: InputRows<'_>,
+    row: usize,
+    col0: usize,
+    d_in: usize,
+    d_out: usize,
+) {
+    let n = d_out.min(d_in).saturating_sub(col0).min(NR);
+    debug_assert!(aux.diag.len() >= col0 + n, "add_diag: diagonal shorter than the panels");
+    for (c, (a, &d)) in acc.iter_mut().zip(aux.diag.get(col0..).unwrap_or(&[])).take(n).enumerate() {
+        if let Some(v) = x.get(row + col0 + c) {
+            *a += d * v;
+        }
     }
 }
 
@@ -104,9 +85,8 @@ pub(crate) fn batch_rows(d_in: usize, d_out: usize, x_len: usize, y_len: usize) 
 
 /// Splits `rows` into register tiles: the fewest of at most `mr` rows, as equal as possible, as
 /// `(first_row, rows)`. A short tile leaves FMA chains idle: 64 rows are 11, 11, 11, 11, 10, 10
-/// with a 12-row tile, not four of 12 and two of 8, whose eight chains barely cover the FMA
-/// latency (AVX-512, batch 64: 0.99 -> 0.83x OpenBLAS at d = 512, 0.82 -> 0.69x at d = 1024,
-/// f32; benches/README.md). The tiles and the packed inputs are laid out by it alike.
+/// with a 12-row tile, not four of 12 and two of 8. The tiles and the packed inputs are laid
+/// out by it alike.
 pub(crate) fn row_blocks(rows: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
     let tiles = rows.div_ceil(mr.max(1));
     let (base, extra) = (rows / tiles.max(1), rows % tiles.max(1));
@@ -126,23 +106,6 @@ pub(crate) fn panels_in_bounds<W: WeightElem>(p: &Panels<'_, W>) -> bool {
         && body.is_some_and(|b| p.stride >= b)
         && p.bias.len() >= count * NR
         && need.is_some_and(|n| p.weights.len() >= n)
-}
-
-/// Writes the valid columns `col0 .. min(col0 + NR, d_out)` of one accumulator row into `y_row`.
-/// Once per panel and row: outside the hot loop.
-#[inline(always)]
-pub(crate) fn store_row<O: Element>(acc: &[f32; NR], y_row: &mut [O], col0: usize) {
-    let Some(dst) = y_row.get_mut(col0..) else { return };
-    // A full panel as a fixed-length array: the copy is inlined, not a `memcpy` call per row.
-    if let Some(full) = dst.first_chunk_mut::<NR>() {
-        for (d, &a) in full.iter_mut().zip(acc) {
-            *d = O::from_f32(a);
-        }
-    } else {
-        for (d, &a) in dst.iter_mut().zip(acc) {
-            *d = O::from_f32(a);
-        }
-    }
 }
 
 #[cfg(all(test, feature = "std"))]

@@ -1,94 +1,112 @@
-//! aarch64 Advanced SIMD (NEON) kernels: a `6x16` register tile for batches and a multi-panel
-//! streamer for single rows. Same loop nest as the AVX2 kernels (`x86_64/avx2.rs`).
+//! aarch64 Advanced SIMD (NEON) kernels: a `6x16` register tile for the blocked driver
+//! (`driver.rs`) and a four-panel streamer for the single-row driver (`stream.rs`).
 //!
-//! * **Batch 1** ([`gemv`]): [`GROUP`] panels in flight (16 accumulators), `k` unrolled by two,
-//!   `prfm pldl1keep` [`PREFETCH_ROWS`] rows ahead in every panel. Each weight is read once.
-//! * **Batches** ([`gemm`]): a chunk of up to [`RC`] rows keeps its accumulators in a stack
-//!   scratch started from the bias; K-blocks of [`KC`] rows; `MR x 16` tiles of 24 accumulator
-//!   registers (of 32) with `fmla v.4s, v.4s, v.s[0]`. With [`WIDEN_MIN_ROWS`] rows or more,
-//!   16-bit weights are widened once per K-block into a 16 KiB stack buffer shared by all tiles.
-//! * **f16 weights** are widened with `FCVTL`/`FCVTL2` (ARMv8.0 AdvSIMD, so Cortex-A57 class
-//!   CPUs have it) through inline `asm!`, because the f16 intrinsics are not stable; Miri cannot
-//!   run inline assembly, so under `cfg(miri)` an intrinsic-free scalar widening replaces it.
-//!   **bf16** is widened by `SHLL #16` (`vshll_n_u16`).
-//! * **i8d** ([`apply_i8d`]): the same loop nest on the int8 panels (`SXTL`/`SXTL2` twice, then
-//!   `SCVTF`, exact), fed with the scaled input `x[k] * scale[k]` formed once per input chunk
-//!   in the stack buffer the f16-input path uses; the exact diagonal term is added to each
-//!   finished accumulator row before the store ([`add_diag`]).
-//! * Ragged edges as on AVX2: zero-padded panels, a tile of its own height for the row
-//!   remainder, no per-element branch in a hot loop.
+//! * **Batches**: 24 accumulator registers (6 rows x 4 vectors of 4 columns). Each `k` step
+//!   loads one row of 16 weights and multiplies it by each row's input *by element*
+//!   (`fmla v.4s, v.4s, v.s[i]`), the inputs of several rows or steps loaded as whole vectors:
+//!   a broadcast (`ld1r`/`dup`) per row would take a vector-pipe slot per FMA group. With
+//!   packed inputs (the driver's workspace) the full tile on f32 (or already widened) weights
+//!   is inline assembly ([`tile6_packed_f32`]): LLVM does not keep all 24 accumulators,
+//!   4 weight vectors and the inputs in the 32 registers on its own. Other heights and input
+//!   layouts use intrinsics with the same by-element FMAs.
+//! * **Batch 1**: four panels in flight (16 accumulators), `prfm pldl1keep` ahead in every
+//!   panel. f16 weights are widened with integer operations instead of `FCVTL` (three uops on
+//!   Cortex-A57): `SSHLL #13` then `BIC` of bits 28-30 turns every finite half into the f32
+//!   `w * 2^-112` exactly (normals and subnormals alike; validated blobs hold no infinity or
+//!   NaN weights), and the input is scaled by `2^112` once per chunk, so each product is
+//!   exactly `x * w` and the results are bit-identical to `FCVTL`'s. Inputs of magnitude
+//!   `2^16` or more (they would overflow once scaled) and a flush-to-zero FPCR (it would flush
+//!   the subnormal `w * 2^-112`) take the `FCVTL` path. bf16 is widened by `SHLL #16`, int8
+//!   by `SXTL` twice and `SCVTF` (exact).
+//! * `FCVTL`, `PRFM`, `MRS` and the assembly tile are inline `asm!`, which Miri cannot run:
+//!   under `cfg(miri)` the widening is done in software, the prefetch skipped and the
+//!   intrinsic tile used; all else is as written.
 
 #![allow(unsafe_code)]
 
 use core::arch::aarch64::*;
 
 use super::Neon;
-use crate::dtype::{Element, WeightDtype};
+use crate::dtype::WeightDtype;
+use crate::kernel::driver::{self, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use crate::kernel::i8d::{self, I8dPanels};
-use crate::kernel::tiling::{
-    add_diag, batch_rows, i8d_view, panels_in_bounds, row_blocks, store_row, widen_x, CacheAligned, I8dAux,
-};
-use crate::kernel::{scalar, Panels, WeightElem, NR};
+use crate::kernel::io::{InputRows, OutputRows};
+use crate::kernel::stream::{self, Streamer};
+use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds};
+use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
 
 /// Rows of the register tile (24 accumulators + 4 weight vectors + inputs, of 32 q registers).
 pub const MR: usize = 6;
-/// Depth of one K-block: `KC * NR` f32 = 16 KiB.
-const KC: usize = 256;
-/// Rows per chunk sharing the K-blocks of a panel (a multiple of `MR`).
-const RC: usize = 72;
-/// Input elements widened per chunk on the batch-1 path with f16/bf16 inputs.
-const XC: usize = 256;
 /// Panels streamed at once on the batch-1 path.
 const GROUP: usize = 4;
 /// Software prefetch distance on the batch-1 path, in weight rows (of `NR` elements).
 const PREFETCH_ROWS: usize = 24;
-/// From this many rows on, 16-bit weights are widened once per K-block into a buffer.
-const WIDEN_MIN_ROWS: usize = 2 * MR;
+/// Inputs scaled per chunk on the f16 batch-1 path (see the module docs).
+const XC: usize = 256;
+/// `2^112`: the factor between an f16 weight and its integer-widened f32 (`w * 2^-112`).
+const F16_REBIAS: f32 = 5192296858534827628530496329220096.0;
 
-// `gemv` has a match arm for every group size up to GROUP: a larger GROUP would skip panels.
-const _: () = assert!(RC % MR == 0 && NR == 16 && GROUP >= 1 && GROUP <= 4);
+const _: () = assert!(RC % MR == 0 && (RC / 2) % MR == 0 && NR == 16);
+const _: () = assert!(F16_REBIAS == (1u128 << 112) as f32);
 
 type V16 = [float32x4_t; 4];
+
+/// The registry's entry for every `neon` kernel: the blob's dtype picks the kernel.
+/// `Transform` only selects it where [`Neon::detect`] succeeds; the portable kernels stand in
+/// otherwise, so this stays total without `unsafe`.
+pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
+    let Some(t) = Neon::detect() else {
+        debug_assert!(false, "neon kernel selected on a CPU without NEON");
+        return crate::kernel::portable(weights, x, y, ws);
+    };
+    match weights {
+        PackedWeights::F32(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::F16(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::Bf16(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::I8d(p) => apply_i8d(t, p, x, &mut y, ws),
+    }
+}
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof NEON exists.
 ///
 /// Lengths and panel bounds are checked again so the raw-pointer code is sound on its own;
 /// on a mismatch (impossible through `Transform`) the scalar kernel runs instead.
-pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
+fn apply<W: WeightElem>(
     _token: Neon,
     p: &Panels<'_, W>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
+    ws: &mut [f32],
 ) {
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
+        debug_assert!(false, "neon: lengths or panel bounds that Transform never passes");
         return scalar::apply(p, x, y);
     };
-    if rows == 1 {
-        // SAFETY: `_token` proves the CPU has NEON; panel bounds and x/y lengths checked above.
-        unsafe { gemv(p, None, x, y) }
-    } else {
-        // SAFETY: as above.
-        unsafe { gemm(p, None, x, y, rows) }
+    // SAFETY: `_token` proves the CPU has NEON; panel bounds and x/y lengths checked above.
+    unsafe {
+        if rows == 1 {
+            stream::gemv::<Streamer4, W, GROUP>(p, None, x, y)
+        } else {
+            driver::gemm::<Tile6, W>(p, None, x, y, rows, ws)
+        }
     }
 }
 
 /// `y = x @ W' + bias` with `i8d` weights (see `kernel/i8d.rs` for the formula); the token is
-/// the proof NEON exists.
-///
-/// Lengths and the bounds of the int8 panels, scales and diagonal are checked again so the
-/// raw-pointer code is sound on its own; on a mismatch the scalar `i8d` kernel runs instead.
-pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Neon, p: &I8dPanels<'_>, x: &[I], y: &mut [O]) {
+/// the proof NEON exists. Bounds are checked again as in [`apply`].
+fn apply_i8d(_token: Neon, p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, ws: &mut [f32]) {
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
+        debug_assert!(false, "neon: lengths or i8d bounds that Transform never passes");
         return i8d::apply(p, x, y);
     };
-    if rows == 1 {
-        // SAFETY: `_token` proves NEON; i8d_view checked the panel bounds of `q` and the
-        // lengths of `aux` (d_in scales, NR diagonal values per panel); x/y lengths were
-        // checked with it.
-        unsafe { gemv(&q, Some(aux), x, y) }
-    } else {
-        // SAFETY: as above.
-        unsafe { gemm(&q, Some(aux), x, y, rows) }
+    // SAFETY: `_token` proves NEON; i8d_view checked the panel bounds of `q` and the lengths
+    // of `aux` (d_in scales, NR diagonal values per panel); x/y lengths were checked with it.
+    unsafe {
+        if rows == 1 {
+            stream::gemv::<Streamer4, i8, GROUP>(&q, Some(aux), x, y)
+        } else {
+            driver::gemm::<Tile6, i8>(&q, Some(aux), x, y, rows, ws)
+        }
     }
 }
 
@@ -97,8 +115,7 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(_token: Neon, p: &I8dPanels<'_>,
 /// # Safety
 /// NEON present.
 #[cfg(not(miri))]
-#[inline]
-#[target_feature(enable = "neon")]
+#[inline(always)]
 unsafe fn f16x8_to_f32(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
     let lo: float32x4_t;
     let hi: float32x4_t;
@@ -123,8 +140,7 @@ unsafe fn f16x8_to_f32(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
 /// # Safety
 /// NEON present.
 #[cfg(miri)]
-#[inline]
-#[target_feature(enable = "neon")]
+#[inline(always)]
 unsafe fn f16x8_to_f32(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
     let mut bits = [0u16; 8];
     let mut f = [0f32; 8];
@@ -138,12 +154,47 @@ unsafe fn f16x8_to_f32(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
     }
 }
 
+/// 8 finite f16 (as bits) as two f32x4 holding `w * 2^-112` exactly: the sign-extending
+/// widening shift puts sign, exponent and mantissa in place (the sign also lands in bits
+/// 28-30, which the `BIC` clears), so the f32 exponent field is the f16 one unbiased by 112
+/// and a subnormal half stays a subnormal with the same mantissa.
+///
+/// # Safety
+/// NEON present.
+#[inline(always)]
+unsafe fn f16x8_to_f32_rebiased(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
+    // SAFETY: register-only NEON operations (NEON present).
+    unsafe {
+        let h = vreinterpretq_s16_u16(h);
+        let mask = vdupq_n_s32(0x7000_0000);
+        let lo = vbicq_s32(vshll_n_s16::<13>(vget_low_s16(h)), mask);
+        let hi = vbicq_s32(vshll_high_n_s16::<13>(h), mask);
+        (vreinterpretq_f32_s32(lo), vreinterpretq_f32_s32(hi))
+    }
+}
+
+/// Whether the FPCR flushes subnormals to zero (`FZ`): the rebiased f16 widening needs them.
+#[inline(always)]
+fn flushes_subnormals() -> bool {
+    #[cfg(not(miri))]
+    {
+        let fpcr: u64;
+        // SAFETY: reading FPCR has no side effect and is allowed at EL0.
+        unsafe {
+            core::arch::asm!("mrs {r}, fpcr", r = out(reg) fpcr, options(nomem, nostack, preserves_flags))
+        };
+        fpcr & (1 << 24) != 0
+    }
+    // Miri's floats never flush.
+    #[cfg(miri)]
+    false
+}
+
 /// Loads one row of 16 weights at `p` widened to f32.
 ///
 /// # Safety
 /// 16 elements readable at `p` (any alignment); NEON present.
-#[inline]
-#[target_feature(enable = "neon")]
+#[inline(always)]
 unsafe fn load16<W: WeightElem>(p: *const W) -> V16 {
     // SAFETY: the caller guarantees 16 readable elements at `p`; NEON loads have no alignment
     // requirement beyond the element's.
@@ -188,7 +239,7 @@ unsafe fn load16<W: WeightElem>(p: *const W) -> V16 {
 
 /// Prefetch hint for the cache line at `p` (`prfm pldl1keep`); nothing under Miri.
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+fn prefetch(p: *const u8) {
     #[cfg(not(miri))]
     // SAFETY: PRFM is a hint: it never faults, whatever the address, and changes no
     // architectural state.
@@ -199,107 +250,85 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// `a += w * x` on 16 lanes (`fmla v.4s, v.4s, v.s[0]`).
+/// `a += w * v[LANE]` on 16 columns (`fmla v.4s, v.4s, v.s[LANE]`).
 ///
 /// # Safety
 /// NEON present.
-#[inline]
-#[target_feature(enable = "neon")]
-unsafe fn fma16(a: &mut V16, w: &V16, x: f32) {
+#[inline(always)]
+unsafe fn fma16_lane<const LANE: i32>(a: &mut V16, w: &V16, v: float32x4_t) {
     for (ai, wi) in a.iter_mut().zip(w) {
-        *ai = vfmaq_n_f32(*ai, *wi, x);
+        // SAFETY: register-only NEON operation (NEON present).
+        *ai = unsafe { vfmaq_laneq_f32::<LANE>(*ai, *wi, v) };
     }
 }
 
-/// Single row: panels in groups of [`GROUP`]. With `aux` (i8d), the input is scaled and the
-/// diagonal term added.
+/// `a += w * v[lane]`, the lane a value known when the caller is unrolled.
 ///
 /// # Safety
-/// NEON present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`; with `aux`,
-/// `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "neon")]
-unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
-    p: &Panels<'_, W>,
-    aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
-) {
-    let count = p.count();
-    let mut q = 0;
-    while q < count {
-        let n = GROUP.min(count - q);
-        // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
+/// NEON present.
+#[inline(always)]
+unsafe fn fma16_by(a: &mut V16, w: &V16, v: float32x4_t, lane: usize) {
+    // SAFETY: NEON present (the caller's contract).
+    unsafe {
+        match lane {
+            0 => fma16_lane::<0>(a, w, v),
+            1 => fma16_lane::<1>(a, w, v),
+            2 => fma16_lane::<2>(a, w, v),
+            _ => fma16_lane::<3>(a, w, v),
+        }
+    }
+}
+
+/// The NEON streamer, as `stream.rs` drives it: a panel's 16 accumulators are four vectors,
+/// four panels at a time.
+struct Streamer4;
+
+impl Streamer for Streamer4 {
+    type Acc = V16;
+
+    #[inline(always)]
+    unsafe fn from_bias<W: WeightElem>(b: *const f32) -> V16 {
+        // SAFETY: NR = 16 f32 readable at b (the caller's contract).
+        unsafe { [vld1q_f32(b), vld1q_f32(b.add(4)), vld1q_f32(b.add(8)), vld1q_f32(b.add(12))] }
+    }
+
+    #[inline(always)]
+    unsafe fn stream<W: WeightElem, const P: usize>(
+        w: *const W,
+        stride: usize,
+        x: *const f32,
+        kc: usize,
+        acc: &mut [V16; P],
+    ) {
+        // SAFETY: forwarded contract.
         unsafe {
-            match n {
-                4 => group::<W, I, O, 4>(p, aux, q, x, y),
-                3 => group::<W, I, O, 3>(p, aux, q, x, y),
-                2 => group::<W, I, O, 2>(p, aux, q, x, y),
-                _ => group::<W, I, O, 1>(p, aux, q, x, y),
+            if W::DTYPE == WeightDtype::F16 && !flushes_subnormals() {
+                stream_f16_rebiased::<P>(w.cast(), stride, x, kc, acc)
+            } else {
+                stream_rows::<W, P>(w, stride, x, kc, acc)
             }
         }
-        q += n;
     }
-}
 
-/// Panels `q0 .. q0 + P` of a single row.
-///
-/// # Safety
-/// As [`gemv`], and panels `q0 .. q0 + P` exist.
-#[inline]
-#[target_feature(enable = "neon")]
-unsafe fn group<W: WeightElem, I: Element, O: Element, const P: usize>(
-    p: &Panels<'_, W>,
-    aux: Option<I8dAux<'_>>,
-    q0: usize,
-    x: &[I],
-    y: &mut [O],
-) {
-    let d_in = p.d_in;
-    // SAFETY: panel q0 starts at q0 * stride inside `weights`; `bias` holds NR values for each
-    // of the P panels (panels_in_bounds).
-    let (w, mut acc) = unsafe {
-        let w = p.weights.as_ptr().add(q0 * p.stride);
-        let mut acc = [[vdupq_n_f32(0.0); 4]; P];
-        for (g, a) in acc.iter_mut().enumerate() {
-            let b = p.bias.as_ptr().add((q0 + g) * NR);
-            *a = [vld1q_f32(b), vld1q_f32(b.add(4)), vld1q_f32(b.add(8)), vld1q_f32(b.add(12))];
-        }
-        (w, acc)
-    };
-    match (I::as_f32_slice(x), aux) {
-        // SAFETY: x holds d_in f32 values; each of the P panels holds d_in rows of NR weights.
-        (Some(xf), None) => unsafe { stream::<W, P>(w, p.stride, xf.as_ptr(), d_in, &mut acc) },
-        // 16-bit inputs are widened, i8d inputs scaled, one chunk at a time.
-        _ => {
-            let mut buf = [0f32; XC];
-            for k0 in (0..d_in).step_by(XC) {
-                let kc = XC.min(d_in - k0);
-                let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
-                widen_x(&mut buf, x.get(k0..k0 + kc).unwrap_or(&[]), scales);
-                // SAFETY: buf holds kc >= 1 values; rows k0 .. k0 + kc exist in each panel.
-                unsafe { stream::<W, P>(w.add(k0 * NR), p.stride, buf.as_ptr(), kc, &mut acc) };
-            }
-        }
-    }
-    for (g, a) in acc.iter().enumerate() {
+    #[inline(always)]
+    unsafe fn to_row<W: WeightElem>(acc: V16) -> [f32; NR] {
         let mut t = [0f32; NR];
-        for (i, v) in a.iter().enumerate() {
+        for (i, v) in acc.iter().enumerate() {
             // SAFETY: t holds 16 f32, i * 4 + 4 <= 16.
             unsafe { vst1q_f32(t.as_mut_ptr().add(i * 4), *v) };
         }
-        add_diag(&mut t, aux, x, (q0 + g) * NR, p.d_out);
-        store_row(&t, y, (q0 + g) * NR);
+        t
     }
 }
 
-/// `acc[g] += sum_{k < kc} x[k] * W_g[k]` for the `P` panels `W_g = w + g * stride`.
+/// `acc[g] += sum_{k < kc} x[k] * W_g[k]` for the `P` panels `W_g = w + g * stride`, four `k`
+/// at a time with the inputs as one vector, each row widened by [`load16`].
 ///
 /// # Safety
 /// NEON present; `kc` values readable at `x`; `kc` rows of `NR` weights readable at
 /// `w + g * stride` for `g < P`.
-#[inline]
-#[target_feature(enable = "neon")]
-unsafe fn stream<W: WeightElem, const P: usize>(
+#[inline(always)]
+unsafe fn stream_rows<W: WeightElem, const P: usize>(
     w: *const W,
     stride: usize,
     x: *const f32,
@@ -307,198 +336,422 @@ unsafe fn stream<W: WeightElem, const P: usize>(
     acc: &mut [V16; P],
 ) {
     let mut a = *acc;
-    let ahead = PREFETCH_ROWS * NR;
-    // Cache lines (64 bytes) per two weight rows: 2 for f32, 1 for 16-bit weights, half a line
-    // for int8 (prefetched twice: one hint per step keeps the loop branch-free).
-    let lines = (2 * NR * core::mem::size_of::<W>()).div_ceil(64);
+    let ahead = PREFETCH_ROWS * NR * core::mem::size_of::<W>();
+    // Cache lines (64 bytes) per four weight rows: 4 for f32, 2 for 16-bit, 1 for int8.
+    let lines = 4 * NR * core::mem::size_of::<W>() / 64;
     let mut k = 0;
-    // SAFETY: every load reads rows k, k + 1 < kc of a panel and x[k], x[k + 1]; prefetch
-    // addresses may lie past the panel (wrapping_add; a prefetch never faults).
+    // SAFETY: every load reads rows k .. k + 4 <= kc of a panel and x[k .. k + 4] (k + 4 <= kc);
+    // prefetch addresses may lie past the panel (a prefetch never faults).
     unsafe {
-        while k + 2 <= kc {
-            let x0 = *x.add(k);
-            let x1 = *x.add(k + 1);
+        while k + 4 <= kc {
+            let xv = vld1q_f32(x.add(k));
             for (g, ag) in a.iter_mut().enumerate() {
                 let wp = w.add(g * stride + k * NR);
                 for l in 0..lines {
-                    prefetch(wp.wrapping_add(ahead + l * 64 / core::mem::size_of::<W>()));
+                    prefetch(wp.cast::<u8>().wrapping_add(ahead + l * 64));
                 }
-                fma16(ag, &load16(wp), x0);
-                fma16(ag, &load16(wp.add(NR)), x1);
+                fma16_lane::<0>(ag, &load16(wp), xv);
+                fma16_lane::<1>(ag, &load16(wp.add(NR)), xv);
+                fma16_lane::<2>(ag, &load16(wp.add(2 * NR)), xv);
+                fma16_lane::<3>(ag, &load16(wp.add(3 * NR)), xv);
             }
-            k += 2;
+            k += 4;
         }
-        if k < kc {
-            let x0 = *x.add(k);
+        while k < kc {
+            let xv = vld1q_dup_f32(x.add(k));
             for (g, ag) in a.iter_mut().enumerate() {
-                fma16(ag, &load16(w.add(g * stride + k * NR)), x0);
+                fma16_lane::<0>(ag, &load16(w.add(g * stride + k * NR)), xv);
             }
+            k += 1;
         }
     }
     *acc = a;
 }
 
-/// Several rows: chunks of [`RC`] rows, one panel at a time, K-blocks of [`KC`], `MR x 16` tiles.
-/// With `aux` (i8d), the input is scaled as it is copied into the tile's buffer and the
-/// diagonal term added to each finished row.
+/// [`stream_rows`] for f16 weights widened by [`f16x8_to_f32_rebiased`], the inputs scaled by
+/// `2^112` a chunk at a time ([`XC`]). A chunk with an input of magnitude `2^16` or more (or a
+/// NaN: the comparison fails) goes through [`stream_rows`] with `FCVTL` instead.
 ///
 /// # Safety
-/// NEON present; `panels_in_bounds(p)`, `x.len() == rows * d_in`, `y.len() == rows * d_out`;
-/// with `aux`, `d_in` scales and `count * NR` diagonal values.
-#[target_feature(enable = "neon")]
-unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
-    p: &Panels<'_, W>,
-    aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
-    rows: usize,
+/// As [`stream_rows`] with `W = f16`.
+#[inline(always)]
+unsafe fn stream_f16_rebiased<const P: usize>(
+    w: *const u16,
+    stride: usize,
+    x: *const f32,
+    kc: usize,
+    acc: &mut [V16; P],
 ) {
-    let (d_in, d_out) = (p.d_in, p.d_out);
-    let widen = W::DTYPE != WeightDtype::F32 && rows >= WIDEN_MIN_ROWS;
-    let mut scratch = CacheAligned([[0f32; NR]; RC]);
-    let scratch = &mut scratch.0;
-    let mut xbuf = [0f32; MR * KC];
-    let mut wbuf = CacheAligned([0f32; KC * NR]);
-    let wbuf = &mut wbuf.0;
-    // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
-    let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
-    for r0 in (0..rows).step_by(RC) {
-        let rc = RC.min(rows - r0);
-        for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
-            // SAFETY: panel q exists (panels_in_bounds).
-            let panel = unsafe { p.weights.as_ptr().add(q * p.stride) };
-            for s in scratch.iter_mut().take(rc) {
-                s.copy_from_slice(bias);
-            }
-            for k0 in (0..d_in).step_by(KC) {
-                let kc = KC.min(d_in - k0);
-                // SAFETY: rows k0 .. k0 + kc of the panel exist (k0 + kc <= d_in).
-                let wk = unsafe { panel.add(k0 * NR) };
-                if widen {
-                    // SAFETY: kc * NR weights readable at wk, wbuf holds KC * NR >= kc * NR.
-                    unsafe { widen_block(wk, kc, wbuf) };
-                }
-                for (b0, n) in row_blocks(rc, MR) {
-                    let row = r0 + b0;
-                    let (xp, xs) = match xf {
-                        // SAFETY: rows row .. row + n <= rows, columns k0 .. k0 + kc lie
-                        // inside x (rows * d_in values).
-                        Some(xf) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, d_in),
-                        None => {
-                            let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
-                            for (r, dst) in xbuf.chunks_exact_mut(KC).take(n).enumerate() {
-                                let start = (row + r) * d_in + k0;
-                                widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
-                            }
-                            (xbuf.as_ptr(), KC)
-                        }
-                    };
-                    let acc = scratch[b0..].as_mut_ptr();
-                    // SAFETY: n <= MR rows of kc values at xp with stride xs; kc rows of NR
-                    // weights at wk (or widened in wbuf); b0 + n <= rc <= RC scratch rows.
-                    unsafe {
-                        if widen {
-                            tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc)
-                        } else {
-                            tile_n(wk, xp, xs, kc, n, acc)
-                        }
+    let mut buf = [0f32; XC];
+    let mut k0 = 0;
+    while k0 < kc {
+        let n = XC.min(kc - k0);
+        // SAFETY: x[k0 .. k0 + n] readable (k0 + n <= kc, the caller's contract).
+        let xs = unsafe { core::slice::from_raw_parts(x.add(k0), n) };
+        let fits = xs.iter().all(|v| v.abs() < 65536.0);
+        // SAFETY: rows k0 .. k0 + n of each panel exist (the caller's contract).
+        let wk = unsafe { w.add(k0 * NR) };
+        if !fits {
+            // SAFETY: as the caller's contract, for rows k0 .. k0 + n.
+            unsafe { stream_rows::<half::f16, P>(wk.cast(), stride, xs.as_ptr(), n, acc) };
+            k0 += n;
+            continue;
+        }
+        for (d, v) in buf.iter_mut().zip(xs) {
+            *d = v * F16_REBIAS;
+        }
+        let mut a = *acc;
+        let ahead = PREFETCH_ROWS * NR * 2;
+        let mut k = 0;
+        // SAFETY: every load reads rows k .. k + 4 <= n of a panel at wk and buf[k .. k + 4];
+        // prefetch addresses may lie past the panel (a prefetch never faults).
+        unsafe {
+            while k + 4 <= n {
+                let xv = vld1q_f32(buf.as_ptr().add(k));
+                for (g, ag) in a.iter_mut().enumerate() {
+                    let wp = wk.add(g * stride + k * NR);
+                    prefetch(wp.cast::<u8>().wrapping_add(ahead));
+                    prefetch(wp.cast::<u8>().wrapping_add(ahead + 64));
+                    for j in 0..4 {
+                        let r = wp.add(j * NR);
+                        let (w0, w1) = f16x8_to_f32_rebiased(vld1q_u16(r));
+                        let (w2, w3) = f16x8_to_f32_rebiased(vld1q_u16(r.add(8)));
+                        fma16_by(ag, &[w0, w1, w2, w3], xv, j);
                     }
                 }
+                k += 4;
             }
-            for (r, s) in scratch.iter_mut().take(rc).enumerate() {
-                let x_row = x.get((r0 + r) * d_in..(r0 + r + 1) * d_in).unwrap_or(&[]);
-                add_diag(s, aux, x_row, q * NR, d_out);
-                let start = (r0 + r) * d_out;
-                if let Some(y_row) = y.get_mut(start..start + d_out) {
-                    store_row(s, y_row, q * NR);
+            while k < n {
+                let xv = vld1q_dup_f32(buf.as_ptr().add(k));
+                for (g, ag) in a.iter_mut().enumerate() {
+                    let r = wk.add(g * stride + k * NR);
+                    let (w0, w1) = f16x8_to_f32_rebiased(vld1q_u16(r));
+                    let (w2, w3) = f16x8_to_f32_rebiased(vld1q_u16(r.add(8)));
+                    fma16_lane::<0>(ag, &[w0, w1, w2, w3], xv);
+                }
+                k += 1;
+            }
+        }
+        *acc = a;
+        k0 += n;
+    }
+}
+
+/// The NEON `6x16` register tile, as `driver.rs` drives it.
+struct Tile6;
+
+// SAFETY: MR = 6 divides RC and RC / 2 (asserted above); the input buffer holds MR * KC values.
+unsafe impl Microkernel for Tile6 {
+    const MR: usize = MR;
+    const MIN_TILE: usize = 4;
+    type InputBuf = [f32; MR * KC];
+
+    #[inline(always)]
+    fn input_buf() -> [f32; MR * KC] {
+        [0.0; MR * KC]
+    }
+
+    #[inline(always)]
+    fn prefetch(p: *const u8) {
+        prefetch(p)
+    }
+
+    #[inline(always)]
+    unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]) {
+        for (k, d) in dst.chunks_exact_mut(NR).take(kc).enumerate() {
+            // SAFETY: row k < kc of NR weights readable at w; d holds 16 f32.
+            unsafe {
+                let v = load16(w.add(k * NR));
+                for (i, vi) in v.iter().enumerate() {
+                    vst1q_f32(d.as_mut_ptr().add(4 * i), *vi);
                 }
             }
         }
     }
-}
 
-/// Widens `kc` rows of `NR` weights at `w` into `dst`.
-///
-/// # Safety
-/// NEON present; `kc * NR` weights readable at `w`; `kc <= KC`.
-#[inline]
-#[target_feature(enable = "neon")]
-unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC * NR]) {
-    for (k, d) in dst.chunks_exact_mut(NR).take(kc).enumerate() {
-        // SAFETY: row k < kc of NR weights readable at w; d holds 16 f32.
+    #[inline(always)]
+    unsafe fn tile_n<W: WeightElem>(
+        w: *const W,
+        x: *const f32,
+        xs: Inputs,
+        kc: usize,
+        n: usize,
+        acc: Acc,
+        pf: Prefetch,
+    ) {
+        // SAFETY: forwarded contract (MIN_TILE <= n <= MR rows; other values do nothing).
         unsafe {
-            let v = load16(w.add(k * NR));
-            for (i, vi) in v.iter().enumerate() {
-                vst1q_f32(d.as_mut_ptr().add(4 * i), *vi);
+            match (n, xs) {
+                #[cfg(not(miri))]
+                (6, Inputs::Packed) if W::DTYPE == WeightDtype::F32 => {
+                    tile6_packed_f32(w.cast(), x, kc, acc, pf)
+                }
+                (6, Inputs::Packed) => tile_packed::<W, 6>(w, x, kc, acc, pf),
+                (5, Inputs::Packed) => tile_packed::<W, 5>(w, x, kc, acc, pf),
+                (4, Inputs::Packed) => tile_packed::<W, 4>(w, x, kc, acc, pf),
+                (6, Inputs::Rows(s)) => tile_rows::<W, 6>(w, x, s, kc, acc, pf),
+                (5, Inputs::Rows(s)) => tile_rows::<W, 5>(w, x, s, kc, acc, pf),
+                (4, Inputs::Rows(s)) => tile_rows::<W, 4>(w, x, s, kc, acc, pf),
+                _ => debug_assert!(false, "neon: tile of {n} rows"),
             }
         }
     }
 }
 
-/// Dispatches a tile of `n` rows to its const-generic height.
+/// The accumulators of `R` rows loaded from `acc`.
 ///
 /// # Safety
-/// As [`tile`] with `R = n`; `1 <= n <= MR` (other values do nothing).
-#[inline]
-#[target_feature(enable = "neon")]
-unsafe fn tile_n<W: WeightElem>(
-    w: *const W,
-    x: *const f32,
-    xs: usize,
-    kc: usize,
-    n: usize,
-    acc: *mut [f32; NR],
-) {
-    // SAFETY: forwarded contract.
+/// NEON present; `NR` f32 readable at `acc.src + r * acc.src_stride` for `r < R`.
+#[inline(always)]
+unsafe fn load_acc<const R: usize>(acc: Acc) -> [V16; R] {
+    // SAFETY: the caller's contract.
     unsafe {
-        match n {
-            6 => tile::<W, 6>(w, x, xs, kc, acc),
-            5 => tile::<W, 5>(w, x, xs, kc, acc),
-            4 => tile::<W, 4>(w, x, xs, kc, acc),
-            3 => tile::<W, 3>(w, x, xs, kc, acc),
-            2 => tile::<W, 2>(w, x, xs, kc, acc),
-            1 => tile::<W, 1>(w, x, xs, kc, acc),
-            _ => {}
-        }
+        core::array::from_fn(|r| {
+            let a = acc.src.add(r * acc.src_stride);
+            [vld1q_f32(a), vld1q_f32(a.add(4)), vld1q_f32(a.add(8)), vld1q_f32(a.add(12))]
+        })
     }
 }
 
-/// The microkernel: `acc[r] += sum_{k < kc} x[r * xs + k] * w[k]` for `r < R`, each `w[k]` a
-/// row of 16 weights, all `4 R` accumulators in registers.
+/// Stores the accumulators of `R` rows to `acc`.
 ///
 /// # Safety
-/// NEON present; `kc * NR` weights readable at `w`; for `r < R`, `kc` values readable at
-/// `x + r * xs`; `R` rows of `NR` f32 readable and writable at `acc`.
-#[inline]
-#[target_feature(enable = "neon")]
-unsafe fn tile<W: WeightElem, const R: usize>(
-    w: *const W,
-    x: *const f32,
-    xs: usize,
-    kc: usize,
-    acc: *mut [f32; NR],
-) {
-    // SAFETY: every access stays within the caller's ranges: acc rows r < R, x[r * xs + k] and
-    // w[k * NR .. k * NR + 16] for k < kc.
-    unsafe {
-        let mut c = [[vdupq_n_f32(0.0); 4]; R];
-        let mut xr = [x; R];
-        for (r, (cr, xp)) in c.iter_mut().zip(xr.iter_mut()).enumerate() {
-            let a = acc.add(r).cast::<f32>();
-            *cr = [vld1q_f32(a), vld1q_f32(a.add(4)), vld1q_f32(a.add(8)), vld1q_f32(a.add(12))];
-            *xp = x.add(r * xs);
-        }
-        for k in 0..kc {
-            let wv = load16(w.add(k * NR));
-            for (cr, xp) in c.iter_mut().zip(xr.iter()) {
-                fma16(cr, &wv, *xp.add(k));
-            }
-        }
-        for (r, cr) in c.iter().enumerate() {
-            let a = acc.add(r).cast::<f32>();
+/// NEON present; `NR` f32 writable at `acc.dst + r * acc.dst_stride` for `r < R`.
+#[inline(always)]
+unsafe fn store_acc<const R: usize>(c: &[V16; R], acc: Acc) {
+    for (r, cr) in c.iter().enumerate() {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let a = acc.dst.add(r * acc.dst_stride);
             for (i, v) in cr.iter().enumerate() {
                 vst1q_f32(a.add(4 * i), *v);
             }
         }
+    }
+}
+
+/// The tile on packed inputs: `dst(r) = src(r) + sum_{k < kc} x[k * R + r] * w[k]` for `r < R`,
+/// the `R` inputs of a step loaded as vectors and used by element.
+///
+/// # Safety
+/// NEON present; `kc * NR` weights readable at `w`; `kc * R` values readable at `x`; the
+/// accumulator rows as [`load_acc`] and [`store_acc`] require.
+#[inline(always)]
+unsafe fn tile_packed<W: WeightElem, const R: usize>(
+    w: *const W,
+    x: *const f32,
+    kc: usize,
+    acc: Acc,
+    pf: Prefetch,
+) {
+    // SAFETY: every access stays within the caller's ranges: x[k * R .. k * R + R] and
+    // w[k * NR .. k * NR + 16] for k < kc; loads of fewer than 4 inputs use narrower loads.
+    unsafe {
+        let mut c = load_acc::<R>(acc);
+        let mut hints = Hints::new(pf, kc);
+        for k in 0..kc {
+            hints.tick();
+            let wv = load16(w.add(k * NR));
+            let xp = x.add(k * R);
+            let mut r = 0;
+            while r < R {
+                let v = match R - r {
+                    1 => vld1q_dup_f32(xp.add(r)),
+                    2 | 3 => vcombine_f32(vld1_f32(xp.add(r)), vdup_n_f32(0.0)),
+                    _ => vld1q_f32(xp.add(r)),
+                };
+                let take = match R - r {
+                    1 => 1,
+                    2 | 3 => 2,
+                    _ => 4,
+                };
+                for l in 0..take {
+                    if let Some(cr) = c.get_mut(r + l) {
+                        fma16_by(cr, &wv, v, l);
+                    }
+                }
+                r += take;
+            }
+        }
+        store_acc::<R>(&c, acc);
+    }
+}
+
+/// The tile on inputs in rows `xs` apart: `dst(r) = src(r) + sum_{k < kc} x[r * xs + k] * w[k]`
+/// for `r < R`, each row's inputs of four `k` steps loaded as one vector and used by element.
+///
+/// # Safety
+/// NEON present; `kc * NR` weights readable at `w`; for `r < R`, `kc` values readable at
+/// `x + r * xs`; the accumulator rows as [`load_acc`] and [`store_acc`] require.
+#[inline(always)]
+unsafe fn tile_rows<W: WeightElem, const R: usize>(
+    w: *const W,
+    x: *const f32,
+    xs: usize,
+    kc: usize,
+    acc: Acc,
+    pf: Prefetch,
+) {
+    // SAFETY: every access stays within the caller's ranges: x[r * xs + k .. + 4] with
+    // k + 4 <= kc (single values beyond), w[k * NR .. k * NR + 16] for k < kc.
+    unsafe {
+        let mut c = load_acc::<R>(acc);
+        let quads = kc / 4;
+        // Plain loops, not the driver's `k_loop` closure: LLVM outlines a closure this large,
+        // and the accumulators then live in memory.
+        let mut hints = Hints::new(pf, quads);
+        for q in 0..quads {
+            hints.tick();
+            let k = 4 * q;
+            let xv: [float32x4_t; R] = core::array::from_fn(|r| vld1q_f32(x.add(r * xs + k)));
+            for j in 0..4 {
+                let wv = load16(w.add((k + j) * NR));
+                for (cr, v) in c.iter_mut().zip(&xv) {
+                    fma16_by(cr, &wv, *v, j);
+                }
+            }
+        }
+        for k in 4 * quads..kc {
+            let wv = load16(w.add(k * NR));
+            for (r, cr) in c.iter_mut().enumerate() {
+                fma16_lane::<0>(cr, &wv, vld1q_dup_f32(x.add(r * xs + k)));
+            }
+        }
+        store_acc::<R>(&c, acc);
+    }
+}
+
+/// The driver's prefetch hints ([`Prefetch`]) spread over `iterations` of a tile's loop: one
+/// line every `iterations / lines` iterations, at most one per iteration.
+struct Hints {
+    at: *const u8,
+    left: usize,
+    every: usize,
+    countdown: usize,
+}
+
+impl Hints {
+    #[inline(always)]
+    fn new(pf: Prefetch, iterations: usize) -> Hints {
+        let every = iterations.checked_div(pf.lines).unwrap_or(usize::MAX).max(1);
+        Hints { at: pf.at, left: pf.lines, every, countdown: 0 }
+    }
+
+    /// Issues the next hint when its iteration has come.
+    #[inline(always)]
+    fn tick(&mut self) {
+        if self.countdown == 0 && self.left > 0 {
+            prefetch(self.at);
+            self.at = self.at.wrapping_add(64);
+            self.left -= 1;
+            self.countdown = self.every;
+        }
+        self.countdown = self.countdown.saturating_sub(1);
+    }
+}
+
+/// One `k` step of [`tile6_packed_f32`]: the 16 weights of the step in `v24-v27`, the six
+/// inputs in `v28` (rows 0-3) and `v29` (rows 4-5), 24 by-element FMAs into `v0-v23`
+/// (row `r`, columns `4c .. 4c + 4` in `v(4r + c)`).
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! tile6_step {
+    () => {
+        concat!(
+            "ldp q24, q25, [{w}], #32\n",
+            "ldp q26, q27, [{w}], #32\n",
+            "ldr q28, [{x}], #16\n",
+            "ldr d29, [{x}], #8\n",
+            "fmla v0.4s, v24.4s, v28.s[0]\n", "fmla v1.4s, v25.4s, v28.s[0]\n",
+            "fmla v2.4s, v26.4s, v28.s[0]\n", "fmla v3.4s, v27.4s, v28.s[0]\n",
+            "fmla v4.4s, v24.4s, v28.s[1]\n", "fmla v5.4s, v25.4s, v28.s[1]\n",
+            "fmla v6.4s, v26.4s, v28.s[1]\n", "fmla v7.4s, v27.4s, v28.s[1]\n",
+            "fmla v8.4s, v24.4s, v28.s[2]\n", "fmla v9.4s, v25.4s, v28.s[2]\n",
+            "fmla v10.4s, v26.4s, v28.s[2]\n", "fmla v11.4s, v27.4s, v28.s[2]\n",
+            "fmla v12.4s, v24.4s, v28.s[3]\n", "fmla v13.4s, v25.4s, v28.s[3]\n",
+            "fmla v14.4s, v26.4s, v28.s[3]\n", "fmla v15.4s, v27.4s, v28.s[3]\n",
+            "fmla v16.4s, v24.4s, v29.s[0]\n", "fmla v17.4s, v25.4s, v29.s[0]\n",
+            "fmla v18.4s, v26.4s, v29.s[0]\n", "fmla v19.4s, v27.4s, v29.s[0]\n",
+            "fmla v20.4s, v24.4s, v29.s[1]\n", "fmla v21.4s, v25.4s, v29.s[1]\n",
+            "fmla v22.4s, v26.4s, v29.s[1]\n", "fmla v23.4s, v27.4s, v29.s[1]\n",
+        )
+    };
+}
+
+/// The full tile on packed inputs and f32 weights (a blob's, or widened by the driver) in
+/// inline assembly: 24 accumulators in `v0-v23`, four `k` steps per iteration, one prefetch
+/// hint of the driver's share per iteration. Each accumulator gets the FMAs of
+/// [`tile_packed`], in its order, so the results are bit-identical to it.
+///
+/// # Safety
+/// NEON present; `kc * NR` f32 readable at `w`; `6 kc` values readable at `x`; `NR` f32
+/// readable at `acc.src + r * acc.src_stride` and writable at `acc.dst + r * acc.dst_stride`
+/// for `r < 6`.
+#[cfg(not(miri))]
+#[inline(always)]
+unsafe fn tile6_packed_f32(w: *const f32, x: *const f32, kc: usize, acc: Acc, pf: Prefetch) {
+    // SAFETY: the caller's contract for the accumulator rows.
+    let mut c = unsafe { load_acc::<6>(acc) };
+    let quads = kc / 4;
+    let mut wp = w;
+    let mut xp = x;
+    if quads > 0 {
+        // One hint every `step` iterations spreads the driver's share over the loop.
+        let every = quads.checked_div(pf.lines).unwrap_or(quads + 1).max(1);
+        let mut hint = pf.at;
+        let mut left = pf.lines;
+        let [c0, c1, c2, c3, c4, c5] = &mut c;
+        let mut it = 0;
+        while it < quads {
+            let run = every.min(quads - it);
+            if left > 0 {
+                prefetch(hint);
+                hint = hint.wrapping_add(64);
+                left -= 1;
+            }
+            // SAFETY: `run` iterations read 4 * run rows of 16 f32 at wp and 4 * run steps of 6
+            // inputs at xp, within the caller's ranges (it + run <= kc / 4); only the named
+            // registers and the flags are written; no stack use.
+            unsafe {
+                core::arch::asm!(
+                    "2:",
+                    tile6_step!(),
+                    tile6_step!(),
+                    tile6_step!(),
+                    tile6_step!(),
+                    "subs {n}, {n}, #1",
+                    "b.ne 2b",
+                    w = inout(reg) wp,
+                    x = inout(reg) xp,
+                    n = inout(reg) run => _,
+                    inout("v0") c0[0], inout("v1") c0[1], inout("v2") c0[2], inout("v3") c0[3],
+                    inout("v4") c1[0], inout("v5") c1[1], inout("v6") c1[2], inout("v7") c1[3],
+                    inout("v8") c2[0], inout("v9") c2[1], inout("v10") c2[2], inout("v11") c2[3],
+                    inout("v12") c3[0], inout("v13") c3[1], inout("v14") c3[2], inout("v15") c3[3],
+                    inout("v16") c4[0], inout("v17") c4[1], inout("v18") c4[2], inout("v19") c4[3],
+                    inout("v20") c5[0], inout("v21") c5[1], inout("v22") c5[2], inout("v23") c5[3],
+                    out("v24") _, out("v25") _, out("v26") _, out("v27") _, out("v28") _, out("v29") _,
+                    options(nostack, readonly),
+                );
+            }
+            it += run;
+        }
+    }
+    // SAFETY: the remaining kc % 4 steps at wp / xp, within the caller's ranges; the
+    // accumulator rows as the caller guarantees.
+    unsafe {
+        for k in 0..kc % 4 {
+            let wv = load16(wp.add(k * NR));
+            let xk = xp.add(k * 6);
+            let (v, u) = (vld1q_f32(xk), vcombine_f32(vld1_f32(xk.add(4)), vdup_n_f32(0.0)));
+            for (r, cr) in c.iter_mut().enumerate() {
+                if r < 4 {
+                    fma16_by(cr, &wv, v, r);
+                } else {
+                    fma16_by(cr, &wv, u, r - 4);
+                }
+            }
+        }
+        store_acc::<6>(&c, acc);
     }
 }

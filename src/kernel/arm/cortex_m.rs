@@ -25,8 +25,8 @@
 use half::{bf16, f16};
 
 use super::super::i8d::I8dPanels;
+use super::super::io::{InputRows, Kind, OutputRows};
 use super::super::{PackedWeights, Panels, WeightElem, NR};
-use crate::dtype::Element;
 
 /// Rows per register tile.
 pub const MR: usize = 1;
@@ -59,36 +59,6 @@ impl CmWeight for f16 {
 }
 impl CmWeight for bf16 {
     const MAC: Mac = __glocal_cm_bf16_1x16;
-}
-
-/// An input or output element type as a value, so the driver is compiled once rather than
-/// once per (weights, input, output) combination: flash matters more than a branch per panel.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    F32,
-    F16,
-    Bf16,
-}
-
-impl Kind {
-    fn of<E: Element>() -> Kind {
-        use core::any::TypeId;
-        if TypeId::of::<E>() == TypeId::of::<f32>() {
-            Kind::F32
-        } else if TypeId::of::<E>() == TypeId::of::<f16>() {
-            Kind::F16
-        } else {
-            Kind::Bf16
-        }
-    }
-
-    fn size(self) -> usize {
-        if self == Kind::F32 {
-            4
-        } else {
-            2
-        }
-    }
 }
 
 /// `acc[j] += sum_i x[i] * w[i * NR + j]` over `i < x.len()`; does nothing unless `w` holds
@@ -143,28 +113,14 @@ fn store(kind: Kind, acc: &[f32; NR], dst: &mut [u8]) {
     }
 }
 
-#[inline(always)]
-fn as_bytes<E: Element>(s: &[E]) -> &[u8] {
-    // SAFETY: every `Element` (f32, f16, bf16) is plain old data without padding, so its
-    // slice is readable as `size_of_val(s)` initialised bytes for the same lifetime.
-    unsafe { core::slice::from_raw_parts(s.as_ptr().cast::<u8>(), core::mem::size_of_val(s)) }
-}
-
-#[inline(always)]
-fn as_bytes_mut<E: Element>(s: &mut [E]) -> &mut [u8] {
-    // SAFETY: as `as_bytes`; moreover every bit pattern is a valid f32, f16 or bf16, so any
-    // bytes written through the view leave `s` valid. The borrow of `s` is held as long.
-    unsafe { core::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<u8>(), core::mem::size_of_val(s)) }
-}
-
-/// Runs the Cortex-M kernel of the blob's dtype. Lengths were checked by the caller.
+/// The registry's entry for every Cortex-M kernel: runs the kernel of the blob's dtype.
+/// Lengths were checked by the caller.
 ///
-/// Only this dispatch is generic over the input and output types (and inlined); the drivers
-/// below are compiled once per weight dtype, with the element types as run-time [`Kind`]s
-/// handled outside the hot loop: flash matters more than a branch per panel.
-#[inline(always)]
-pub(crate) fn run<I: Element, O: Element>(weights: &PackedWeights<'_>, x: &[I], y: &mut [O]) {
-    let (x, xk, y, yk) = (as_bytes(x), Kind::of::<I>(), as_bytes_mut(y), Kind::of::<O>());
+/// The drivers below are compiled once per weight dtype, with the element types as run-time
+/// [`Kind`]s handled outside the hot loop: flash matters more than a branch per panel.
+pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
+    let (xk, yk) = (x.kind(), y.kind());
+    let (x, y) = (x.as_bytes(), y.as_bytes_mut());
     match weights {
         PackedWeights::F32(p) => apply(p, x, xk, y, yk),
         PackedWeights::F16(p) => apply(p, x, xk, y, yk),

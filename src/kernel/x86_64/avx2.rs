@@ -40,13 +40,14 @@
 
 use core::arch::x86_64::*;
 
-use super::gemm::{self, k_loop, Acc, Inputs, Microkernel, Prefetch, KC, RC};
-use super::gemv::{group, Streamer};
 use super::Avx2;
-use crate::dtype::{Element, WeightDtype};
+use crate::dtype::WeightDtype;
+use crate::kernel::driver::{self, k_loop, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use crate::kernel::i8d::{self, I8dPanels};
+use crate::kernel::io::{InputRows, OutputRows};
+use crate::kernel::stream::{self, Streamer};
 use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
-use crate::kernel::{scalar, Panels, WeightElem, NR};
+use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
 
 /// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
 pub const MR: usize = 6;
@@ -68,12 +69,8 @@ const GROUP_F32: usize = 6;
 /// (of `NR` elements). f32 weights are not prefetched: the hardware prefetchers alone stream
 /// them faster (d = 2048 / 4096: 0.89 / 0.94x OpenBLAS without, 1.39 / 1.31x with).
 const PREFETCH_ROWS: usize = 24;
-// `gemv` has a match arm for every group size up to GROUP and one each for GROUP_F32 and
-// GROUP_16 (remainders below them go by GROUP): other sizes would skip panels. `stream4`'s
-// assembly is written for four panels of 16 columns.
-const _: () =
-    assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP >= 1 && GROUP <= 3);
-const _: () = assert!(GROUP_F32 > GROUP && GROUP_16 > GROUP && GROUP_16 != GROUP_F32 && GROUP_16 == 4);
+// `stream4`'s assembly is written for four panels of 16 columns.
+const _: () = assert!(RC % MR == 0 && (RC / 2) % MR == 0 && NR == 16 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
 #[inline(always)]
@@ -87,19 +84,36 @@ fn is_16bit<W: WeightElem>() -> bool {
     matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16)
 }
 
+/// The registry's entry for every `avx2` kernel: the blob's dtype picks the kernel.
+/// `Transform` only selects it where [`Avx2::detect`] succeeds; the portable kernels stand in
+/// otherwise, so this stays total without `unsafe`.
+pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
+    let Some(t) = Avx2::detect() else {
+        debug_assert!(false, "avx2 kernel selected on a CPU without AVX2/FMA/F16C");
+        return crate::kernel::portable(weights, x, y, ws);
+    };
+    match weights {
+        PackedWeights::F32(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::F16(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::Bf16(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::I8d(p) => apply_i8d(t, p, x, &mut y, ws),
+    }
+}
+
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX2, FMA and F16C exist.
 ///
 /// The caller (`Transform::apply`) checked `x.len() == rows * d_in` and
 /// `y.len() == rows * d_out`; this is checked again (with the panel bounds) so the raw-pointer
 /// code below is sound on its own, falling back to the scalar kernel on a mismatch.
-pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
+fn apply<W: WeightElem>(
     _token: Avx2,
     p: &Panels<'_, W>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
     ws: &mut [f32],
 ) {
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
+        debug_assert!(false, "avx2: lengths or panel bounds that Transform never passes");
         return scalar::apply(p, x, y);
     };
     if rows == 1 {
@@ -117,14 +131,9 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
 ///
 /// Lengths and the bounds of the int8 panels, scales and diagonal are checked again so the
 /// raw-pointer code is sound on its own; on a mismatch the scalar `i8d` kernel runs instead.
-pub(crate) fn apply_i8d<I: Element, O: Element>(
-    _token: Avx2,
-    p: &I8dPanels<'_>,
-    x: &[I],
-    y: &mut [O],
-    ws: &mut [f32],
-) {
+fn apply_i8d(_token: Avx2, p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, ws: &mut [f32]) {
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
+        debug_assert!(false, "avx2: lengths or i8d bounds that Transform never passes");
         return i8d::apply(p, x, y);
     };
     if rows == 1 {
@@ -203,46 +212,31 @@ unsafe fn swap_order<W: WeightElem>(a: [__m256; 2]) -> [__m256; 2] {
     }
 }
 
-/// Single row: panels in groups of [`GROUP_F32`] (f32 weights), [`GROUP_16`] (16-bit) or
-/// [`GROUP`] (int8, and the last panels of 16-bit weights). With `aux` (i8d), the input is
-/// scaled and the diagonal term added.
+/// Single row: `stream.rs`'s driver around the AVX2 streamer, compiled for AVX2.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`;
 /// with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
+unsafe fn gemv<W: WeightElem>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
 ) {
-    let count = p.count();
-    let mut q = 0;
-    while q < count {
-        let n = if is_f32::<W>() && count - q >= GROUP_F32 {
-            GROUP_F32
-        } else if is_16bit::<W>() && count - q >= GROUP_16 {
-            GROUP_16
-        } else {
-            GROUP.min(count - q)
-        };
-        // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
-        unsafe {
-            match n {
-                GROUP_F32 => group::<YmmStreamer, W, I, O, GROUP_F32>(p, aux, q, x, y),
-                GROUP_16 => group::<YmmStreamer, W, I, O, GROUP_16>(p, aux, q, x, y),
-                3 => group::<YmmStreamer, W, I, O, 3>(p, aux, q, x, y),
-                2 => group::<YmmStreamer, W, I, O, 2>(p, aux, q, x, y),
-                _ => group::<YmmStreamer, W, I, O, 1>(p, aux, q, x, y),
-            }
+    // SAFETY: the caller's contract is the driver's, with the streamer's features (enabled here).
+    unsafe {
+        match W::DTYPE {
+            WeightDtype::F32 => stream::gemv::<YmmStreamer, W, GROUP_F32>(p, aux, x, y),
+            WeightDtype::F16 | WeightDtype::Bf16 => stream::gemv::<YmmStreamer, W, GROUP_16>(p, aux, x, y),
+            _ => stream::gemv::<YmmStreamer, W, GROUP>(p, aux, x, y),
         }
-        q += n;
     }
 }
 
-/// The AVX2 streamer, as `gemv.rs` drives it: a panel's accumulators are two ymm registers in
-/// stream order ([`load16s`]).
+/// The AVX2 streamer, as `stream.rs` drives it: a panel's accumulators are two ymm registers in
+/// stream order ([`load16s`]). Panels in groups of [`GROUP_F32`] (f32 weights), [`GROUP_16`]
+/// (16-bit) or [`GROUP`] (int8, and the last panels of 16-bit weights).
 struct YmmStreamer;
 
 impl Streamer for YmmStreamer {
@@ -495,35 +489,42 @@ unsafe fn stream4<W: WeightElem>(
     true
 }
 
-/// Several rows: `gemm.rs`'s loop nest around the `6x16` tile, compiled for AVX2.
+/// Several rows: `driver.rs`'s loop nest around the `6x16` tile, compiled for AVX2.
 ///
 /// # Safety
 /// avx2, fma and f16c present; `panels_in_bounds(p)`, `d_in >= 1`, `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
+unsafe fn gemm<W: WeightElem>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
     rows: usize,
     ws: &mut [f32],
 ) {
     // SAFETY: the caller's contract is the driver's, with Ymm's features (enabled here).
-    unsafe { gemm::gemm::<Ymm, W, I, O>(p, aux, x, y, rows, ws) }
+    unsafe { driver::gemm::<Ymm, W>(p, aux, x, y, rows, ws) }
 }
 
-/// The AVX2 `6x16` register tile, as `gemm.rs` drives it.
+/// The AVX2 `6x16` register tile, as `driver.rs` drives it.
 struct Ymm;
 
 // SAFETY: MR = 6 divides RC and RC / 2 (asserted above); the input buffer holds MR * KC values.
 unsafe impl Microkernel for Ymm {
     const MR: usize = MR;
+    const MIN_TILE: usize = 4;
     type InputBuf = [f32; MR * KC];
 
     #[inline(always)]
     fn input_buf() -> [f32; MR * KC] {
         [0.0; MR * KC]
+    }
+
+    #[inline(always)]
+    fn prefetch(p: *const u8) {
+        // SAFETY: a prefetch is only a hint: it never faults and needs no valid address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
     }
 
     #[inline(always)]
@@ -560,11 +561,12 @@ unsafe fn widen_block<W: WeightElem>(w: *const W, kc: usize, dst: &mut [f32; KC 
     }
 }
 
-/// Dispatches a tile of `n` rows to its const-generic height.
+/// Dispatches a tile of `n` rows to its const-generic height. Never inlined: the tiles on f32
+/// (or already widened) weights are then one copy shared by the drivers of every weight dtype.
 ///
 /// # Safety
-/// As [`tile`] with `R = n`; `1 <= n <= MR` (other values do nothing).
-#[inline]
+/// As [`tile`] with `R = n`; `MIN_TILE <= n <= MR` (other values do nothing).
+#[inline(never)]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn tile_n<W: WeightElem>(
     w: *const W,
@@ -581,16 +583,10 @@ unsafe fn tile_n<W: WeightElem>(
             (6, Inputs::Rows(s)) => tile::<W, 6, false>(w, x, s, kc, acc, pf),
             (5, Inputs::Rows(s)) => tile::<W, 5, false>(w, x, s, kc, acc, pf),
             (4, Inputs::Rows(s)) => tile::<W, 4, false>(w, x, s, kc, acc, pf),
-            (3, Inputs::Rows(s)) => tile::<W, 3, false>(w, x, s, kc, acc, pf),
-            (2, Inputs::Rows(s)) => tile::<W, 2, false>(w, x, s, kc, acc, pf),
-            (1, Inputs::Rows(s)) => tile::<W, 1, false>(w, x, s, kc, acc, pf),
             (6, Inputs::Packed) => tile::<W, 6, true>(w, x, 0, kc, acc, pf),
             (5, Inputs::Packed) => tile::<W, 5, true>(w, x, 0, kc, acc, pf),
             (4, Inputs::Packed) => tile::<W, 4, true>(w, x, 0, kc, acc, pf),
-            (3, Inputs::Packed) => tile::<W, 3, true>(w, x, 0, kc, acc, pf),
-            (2, Inputs::Packed) => tile::<W, 2, true>(w, x, 0, kc, acc, pf),
-            (1, Inputs::Packed) => tile::<W, 1, true>(w, x, 0, kc, acc, pf),
-            _ => {}
+            _ => debug_assert!(false, "avx2: tile of {n} rows"),
         }
     }
 }
@@ -636,7 +632,7 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool>(
                 cr[1] = _mm256_fmadd_ps(xv, w1, cr[1]);
             }
         };
-        k_loop(kc, pf, |k| step(&mut c, k));
+        k_loop::<Ymm>(kc, pf, |k| step(&mut c, k));
         for (r, cr) in c.iter().enumerate() {
             let a = acc.dst.add(r * acc.dst_stride);
             _mm256_storeu_ps(a, cr[0]);

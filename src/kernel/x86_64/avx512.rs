@@ -6,7 +6,7 @@
 //! runs 177 GFLOP/s against 98 for ymm, and OpenBLAS's AVX-512 sgemm ran 1.4-2x faster than
 //! the AVX2 `6x16` tile (benches/README.md).
 //!
-//! * **Batches**: `gemm.rs`'s loop nest around a tile of [`MR`] rows, one zmm accumulator per
+//! * **Batches**: `driver.rs`'s loop nest around a tile of [`MR`] rows, one zmm accumulator per
 //!   row (one panel of 16 columns). Each `k` step loads one row of 16 weights (widened for f16
 //!   by `vcvtph2ps`, for bf16 by zero-extension and a shift, for int8 by `vpmovsxbd` +
 //!   `vcvtdq2ps`, all exact) and issues `MR` FMAs, each with its input as an embedded
@@ -30,13 +30,14 @@
 
 use core::arch::x86_64::*;
 
-use super::gemm::{self, k_loop, widen_then_tile, Acc, Inputs, Microkernel, Prefetch, KC, RC};
-use super::gemv::{group, Streamer};
 use super::Avx512;
-use crate::dtype::{Element, WeightDtype};
+use crate::dtype::WeightDtype;
+use crate::kernel::driver::{self, k_loop, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use crate::kernel::i8d::{self, I8dPanels};
+use crate::kernel::io::{InputRows, OutputRows};
+use crate::kernel::stream::{self, Streamer};
 use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
-use crate::kernel::{scalar, Panels, WeightElem, NR};
+use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
 
 /// Rows of the register tile: 12 zmm accumulators, one weight vector, the inputs broadcast
 /// from memory by the FMAs.
@@ -47,19 +48,36 @@ const GROUP: usize = 8;
 
 const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP == 8);
 
+/// The registry's entry for every `avx512` kernel: the blob's dtype picks the kernel.
+/// `Transform` only selects it where [`Avx512::detect`] succeeds; the portable kernels stand
+/// in otherwise, so this stays total without `unsafe`.
+pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
+    let Some(t) = Avx512::detect() else {
+        debug_assert!(false, "avx512 kernel selected on a CPU without AVX-512F/BW");
+        return crate::kernel::portable(weights, x, y, ws);
+    };
+    match weights {
+        PackedWeights::F32(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::F16(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::Bf16(p) => apply(t, p, x, &mut y, ws),
+        PackedWeights::I8d(p) => apply_i8d(t, p, x, &mut y, ws),
+    }
+}
+
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX-512F/BW, AVX2, FMA and
 /// F16C exist.
 ///
 /// The lengths and panel bounds are checked again, as in the AVX2 kernel, so the raw-pointer
 /// code is sound on its own; on a mismatch the scalar kernel runs.
-pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
+fn apply<W: WeightElem>(
     _token: Avx512,
     p: &Panels<'_, W>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
     ws: &mut [f32],
 ) {
     let Some(rows) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).filter(|_| panels_in_bounds(p)) else {
+        debug_assert!(false, "avx512: lengths or panel bounds that Transform never passes");
         return scalar::apply(p, x, y);
     };
     // SAFETY: `_token` proves the CPU has avx512f, avx512bw, avx2, fma and f16c (the features
@@ -76,14 +94,9 @@ pub(crate) fn apply<W: WeightElem, I: Element, O: Element>(
 
 /// `y = x @ W' + bias` with `i8d` weights (see `kernel/i8d.rs`); the token is the proof
 /// AVX-512F/BW, AVX2, FMA and F16C exist. Bounds are checked again as in the AVX2 kernel.
-pub(crate) fn apply_i8d<I: Element, O: Element>(
-    _token: Avx512,
-    p: &I8dPanels<'_>,
-    x: &[I],
-    y: &mut [O],
-    ws: &mut [f32],
-) {
+fn apply_i8d(_token: Avx512, p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, ws: &mut [f32]) {
     let Some((rows, (q, aux))) = batch_rows(p.d_in, p.d_out, x.len(), y.len()).zip(i8d_view(p)) else {
+        debug_assert!(false, "avx512: lengths or i8d bounds that Transform never passes");
         return i8d::apply(p, x, y);
     };
     // SAFETY: `_token` proves avx512f, avx512bw, avx2, fma and f16c; i8d_view checked the
@@ -97,42 +110,26 @@ pub(crate) fn apply_i8d<I: Element, O: Element>(
     }
 }
 
-/// Single row: panels in groups of [`GROUP`], then 4, 2 and 1. With `aux` (i8d), the input is
-/// scaled and the diagonal term added. Each output starts from its bias and adds `x[k] * w[k]`
-/// in the order of `k`, one FMA chain per panel, exactly as the batch tile does: a row gives the
-/// same bits alone as in a batch (`tests/kernels.rs`). Eight panels are eight chains, which
-/// cover the latency of two FMA units; the widening, not the chains, bounds f16 weights (1.5
-/// cycles per 16 with `vcvtph2ps`: two uops and the FMA on the two 512-bit ports). bf16
-/// weights take one shuffle ([`load16_bf16_stream`]): one cycle per 16.
+/// Single row: `stream.rs`'s driver around the zmm streamer, compiled for AVX-512.
 ///
 /// # Safety
 /// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `x.len() == d_in`,
 /// `y.len() == d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn gemv<W: WeightElem, I: Element, O: Element>(
+unsafe fn gemv<W: WeightElem>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
 ) {
-    let count = p.count();
-    let mut q = 0;
-    while q < count {
-        let n = [GROUP, 4, 2, 1].into_iter().find(|&g| g <= count - q).unwrap_or(1);
-        // SAFETY: panels q .. q + n exist (n <= count - q); the rest is the caller's contract.
-        unsafe {
-            match n {
-                GROUP => group::<ZmmStreamer, W, I, O, GROUP>(p, aux, q, x, y),
-                4 => group::<ZmmStreamer, W, I, O, 4>(p, aux, q, x, y),
-                2 => group::<ZmmStreamer, W, I, O, 2>(p, aux, q, x, y),
-                _ => group::<ZmmStreamer, W, I, O, 1>(p, aux, q, x, y),
-            }
-        }
-        q += n;
-    }
+    // SAFETY: the caller's contract is the driver's, with the streamer's features (enabled here).
+    unsafe { stream::gemv::<ZmmStreamer, W, GROUP>(p, aux, x, y) }
 }
 
-/// The AVX-512 streamer, as `gemv.rs` drives it: a panel's accumulators are one zmm register.
+/// The AVX-512 streamer, as `stream.rs` drives it: a panel's accumulators are one zmm register;
+/// panels in groups of [`GROUP`]. Eight panels are eight FMA chains, which
+/// cover the latency of two FMA units; the widening, not the chains, bounds f16 weights
+/// (`vcvtph2ps` is two uops); bf16 weights take one shuffle ([`load16_bf16_stream`]).
 struct ZmmStreamer;
 
 impl Streamer for ZmmStreamer {
@@ -328,23 +325,23 @@ unsafe fn stream8_f16_quads(
     }
 }
 
-/// Several rows: `gemm.rs`'s loop nest around the `12x16` zmm tile, compiled for AVX-512.
+/// Several rows: `driver.rs`'s loop nest around the `12x16` zmm tile, compiled for AVX-512.
 ///
 /// # Safety
 /// avx512f, avx512bw, avx2, fma and f16c present; `panels_in_bounds(p)`, `d_in >= 1`,
 /// `x.len() == rows * d_in`, `y.len() == rows * d_out`; with `aux`, `d_in` scales and
 /// `count * NR` diagonal values.
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
-unsafe fn gemm<W: WeightElem, I: Element, O: Element>(
+unsafe fn gemm<W: WeightElem>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
     rows: usize,
     ws: &mut [f32],
 ) {
     // SAFETY: the caller's contract is the driver's, with Zmm's features (enabled here).
-    unsafe { gemm::gemm::<Zmm, W, I, O>(p, aux, x, y, rows, ws) }
+    unsafe { driver::gemm::<Zmm, W>(p, aux, x, y, rows, ws) }
 }
 
 /// Loads one row of 16 weights at `p` widened to f32.
@@ -426,17 +423,24 @@ fn swap_stream_order<W: WeightElem>(v: __m512) -> __m512 {
     }
 }
 
-/// The AVX-512 `12x16` register tile, as `gemm.rs` drives it.
+/// The AVX-512 `12x16` register tile, as `driver.rs` drives it.
 struct Zmm;
 
 // SAFETY: MR = 12 divides RC and RC / 2 (asserted above); the input buffer holds MR * KC values.
 unsafe impl Microkernel for Zmm {
     const MR: usize = MR;
+    const MIN_TILE: usize = 8;
     type InputBuf = [f32; MR * KC];
 
     #[inline(always)]
     fn input_buf() -> [f32; MR * KC] {
         [0.0; MR * KC]
+    }
+
+    #[inline(always)]
+    fn prefetch(p: *const u8) {
+        // SAFETY: a prefetch is only a hint: it never faults and needs no valid address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
     }
 
     #[inline(always)]
@@ -458,66 +462,8 @@ unsafe impl Microkernel for Zmm {
         acc: Acc,
         pf: Prefetch,
     ) {
-        // SAFETY: forwarded contract: n rows (the const height), the inputs as `xs` says.
-        unsafe {
-            match (n, xs) {
-                (12, Inputs::Rows(s)) => {
-                    tile::<W, 12, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (11, Inputs::Rows(s)) => {
-                    tile::<W, 11, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (10, Inputs::Rows(s)) => {
-                    tile::<W, 10, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (9, Inputs::Rows(s)) => {
-                    tile::<W, 9, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (8, Inputs::Rows(s)) => {
-                    tile::<W, 8, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (7, Inputs::Rows(s)) => {
-                    tile::<W, 7, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (6, Inputs::Rows(s)) => {
-                    tile::<W, 6, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (5, Inputs::Rows(s)) => {
-                    tile::<W, 5, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (4, Inputs::Rows(s)) => {
-                    tile::<W, 4, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (3, Inputs::Rows(s)) => {
-                    tile::<W, 3, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (2, Inputs::Rows(s)) => {
-                    tile::<W, 2, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (1, Inputs::Rows(s)) => {
-                    tile::<W, 1, false, false>(w, core::ptr::null_mut(), x, s, kc, acc, pf)
-                }
-                (12, Inputs::Packed) => {
-                    tile::<W, 12, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf)
-                }
-                (11, Inputs::Packed) => {
-                    tile::<W, 11, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf)
-                }
-                (10, Inputs::Packed) => {
-                    tile::<W, 10, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf)
-                }
-                (9, Inputs::Packed) => tile::<W, 9, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (8, Inputs::Packed) => tile::<W, 8, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (7, Inputs::Packed) => tile::<W, 7, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (6, Inputs::Packed) => tile::<W, 6, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (5, Inputs::Packed) => tile::<W, 5, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (4, Inputs::Packed) => tile::<W, 4, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (3, Inputs::Packed) => tile::<W, 3, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (2, Inputs::Packed) => tile::<W, 2, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                (1, Inputs::Packed) => tile::<W, 1, true, false>(w, core::ptr::null_mut(), x, 0, kc, acc, pf),
-                _ => {}
-            }
-        }
+        // SAFETY: forwarded contract.
+        unsafe { tile_n(w, x, xs, kc, n, acc, pf) }
     }
 
     #[inline(always)]
@@ -537,7 +483,6 @@ unsafe impl Microkernel for Zmm {
         acc: Acc,
         pf: Prefetch,
     ) {
-        // The heights of a first tile from 30 rows on (row_blocks); others widen first.
         let w16 = wide.as_mut_ptr();
         // SAFETY: forwarded contract; `wide` holds KC * NR >= kc * NR f32.
         unsafe {
@@ -545,11 +490,51 @@ unsafe impl Microkernel for Zmm {
                 (12, Inputs::Packed) => tile::<W, 12, true, true>(w, w16, x, 0, kc, acc, pf),
                 (11, Inputs::Packed) => tile::<W, 11, true, true>(w, w16, x, 0, kc, acc, pf),
                 (10, Inputs::Packed) => tile::<W, 10, true, true>(w, w16, x, 0, kc, acc, pf),
+                (9, Inputs::Packed) => tile::<W, 9, true, true>(w, w16, x, 0, kc, acc, pf),
+                (8, Inputs::Packed) => tile::<W, 8, true, true>(w, w16, x, 0, kc, acc, pf),
                 (12, Inputs::Rows(s)) => tile::<W, 12, false, true>(w, w16, x, s, kc, acc, pf),
                 (11, Inputs::Rows(s)) => tile::<W, 11, false, true>(w, w16, x, s, kc, acc, pf),
                 (10, Inputs::Rows(s)) => tile::<W, 10, false, true>(w, w16, x, s, kc, acc, pf),
-                _ => widen_then_tile::<Self, W>(w, wide, x, xs, kc, n, acc, pf),
+                (9, Inputs::Rows(s)) => tile::<W, 9, false, true>(w, w16, x, s, kc, acc, pf),
+                (8, Inputs::Rows(s)) => tile::<W, 8, false, true>(w, w16, x, s, kc, acc, pf),
+                _ => debug_assert!(false, "avx512: tile of {n} rows"),
             }
+        }
+    }
+}
+
+/// Dispatches a tile of `n` rows to its const-generic height. Never inlined: the tiles on f32
+/// (or already widened) weights are then one copy shared by the drivers of every weight dtype.
+///
+/// # Safety
+/// As [`tile`] with `R = n` and without widening; `MIN_TILE <= n <= MR` (other values do
+/// nothing).
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+unsafe fn tile_n<W: WeightElem>(
+    w: *const W,
+    x: *const f32,
+    xs: Inputs,
+    kc: usize,
+    n: usize,
+    acc: Acc,
+    pf: Prefetch,
+) {
+    let none = core::ptr::null_mut();
+    // SAFETY: forwarded contract: n rows (the const height), the inputs as `xs` says.
+    unsafe {
+        match (n, xs) {
+            (12, Inputs::Rows(s)) => tile::<W, 12, false, false>(w, none, x, s, kc, acc, pf),
+            (11, Inputs::Rows(s)) => tile::<W, 11, false, false>(w, none, x, s, kc, acc, pf),
+            (10, Inputs::Rows(s)) => tile::<W, 10, false, false>(w, none, x, s, kc, acc, pf),
+            (9, Inputs::Rows(s)) => tile::<W, 9, false, false>(w, none, x, s, kc, acc, pf),
+            (8, Inputs::Rows(s)) => tile::<W, 8, false, false>(w, none, x, s, kc, acc, pf),
+            (12, Inputs::Packed) => tile::<W, 12, true, false>(w, none, x, 0, kc, acc, pf),
+            (11, Inputs::Packed) => tile::<W, 11, true, false>(w, none, x, 0, kc, acc, pf),
+            (10, Inputs::Packed) => tile::<W, 10, true, false>(w, none, x, 0, kc, acc, pf),
+            (9, Inputs::Packed) => tile::<W, 9, true, false>(w, none, x, 0, kc, acc, pf),
+            (8, Inputs::Packed) => tile::<W, 8, true, false>(w, none, x, 0, kc, acc, pf),
+            _ => debug_assert!(false, "avx512: tile of {n} rows"),
         }
     }
 }
@@ -717,7 +702,7 @@ unsafe fn tile<W: WeightElem, const R: usize, const PACKED: bool, const WIDEN: b
                 *cr = _mm512_fmadd_ps(_mm512_set1_ps(*xp.add(k * ks)), wv, *cr);
             }
         };
-        k_loop(kc, pf, |k| step(&mut c, k));
+        k_loop::<Zmm>(kc, pf, |k| step(&mut c, k));
         for (r, cr) in c.iter().enumerate() {
             _mm512_storeu_ps(acc.dst.add(r * acc.dst_stride), *cr);
         }

@@ -2,8 +2,6 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
-pub(crate) mod gemm;
-pub(crate) mod gemv;
 
 /// Proof that this CPU runs AVX2, FMA and F16C instructions.
 ///

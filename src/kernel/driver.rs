@@ -1,52 +1,53 @@
-//! The batched driver shared by the x86_64 register tiles (AVX2 `6x16` in ymm registers,
-//! AVX-512 `12x16` in zmm registers): the loop nest, input packing and prefetching around a
-//! [`Microkernel`].
+//! The one blocked driver: the loop nest of every SIMD batch kernel (x86_64 AVX2 and AVX-512,
+//! aarch64 NEON), generic over a [`Microkernel`] that computes one register tile.
 //!
 //! For a chunk of up to [`chunk_rows`] rows and one panel, `d_in` is walked in blocks of [`KC`]
 //! rows so the weights of a block stay in L1 while every `MR`-row tile of the chunk uses them
 //! (the tile's `k` loop unrolled by [`TILE_UNROLL`], [`k_loop`]). The tiles of the first block
 //! start their accumulators from the bias, those of the last store f32 outputs straight into
 //! `y`, and between blocks the accumulators of all rows wait in a small stack scratch ([`Acc`];
-//! other outputs and `i8d` go through the scratch and an epilogue). The rows of a chunk are
-//! split into the fewest tiles, as equal as possible (`row_blocks`). With two tiles' rows or
-//! more, 16-bit and int8 weights are widened to f32 once per block into a stack buffer
-//! (16 KiB) and reused by all tiles, the first tile of the block widening them as it streams
-//! them where the ISA does so ([`Microkernel::tile_widen`]); with fewer rows, they are widened
-//! in registers inside the tile. While the tiles of a block run, they prefetch the next block
-//! into L1, each tile its share, one line every few `k` steps: without it the first tile of
-//! each block waits on L3 or DRAM.
+//! other outputs and `i8d` go through the scratch and an epilogue that adds the `i8d` diagonal
+//! term and converts). The rows of a chunk are split into the fewest tiles, as equal as
+//! possible (`row_blocks`): a short tile leaves FMA chains idle. With two tiles' rows or more,
+//! 16-bit and int8 weights are widened to f32 once per block into a stack buffer (16 KiB) and
+//! reused by all tiles, the first tile of the block widening them as it streams them where the
+//! ISA does so ([`Microkernel::tile_widen`]); with fewer rows, they are widened in registers
+//! inside the tile. While the tiles of a block run, they prefetch the next block into L1, each
+//! tile its share, one line every few `k` steps: without it the first tile of each block waits
+//! on the outer caches.
+//!
 //! Given a workspace (`Transform::apply_with_workspace`), batches of [`PACK_MIN_ROWS`] rows or
 //! more first copy each chunk of inputs into it, `k`-major per tile ([`pack_chunk`]; f32 inputs
 //! through the ISA's register transpose where it has one, [`Microkernel::pack_f32`]), so every
 //! tile reads one sequential stream; without one they read the rows in place. During a panel's
 //! last block each tile also prefetches the outputs of its rows, which it then stores without a
-//! miss ([`prefetch_outputs`]).
+//! miss.
 //!
-//! Each ISA file instantiates [`gemm`] inside a function that enables its target features, so
-//! the whole nest, tiles included, is compiled for that ISA.
+//! Inputs and outputs of every element type arrive as [`InputRows`] and [`OutputRows`]: the
+//! nest is compiled once per ISA and weight dtype, and converts elements only where it copies
+//! inputs into a buffer and where it stores a finished row.
+//!
+//! Each ISA instantiates [`gemm`] inside a function that enables its target features, so the
+//! whole nest, tiles included, is compiled for that ISA.
 
 #![allow(unsafe_code)]
 
-use core::any::TypeId;
-use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-
-use crate::dtype::{Element, WeightDtype};
-use crate::kernel::tiling::{add_diag, row_blocks, scale_input, store_row, widen_x, CacheAligned, I8dAux};
+use crate::dtype::WeightDtype;
+use crate::kernel::io::{InputRows, OutputRows};
+use crate::kernel::tiling::{add_diag, row_blocks, CacheAligned, I8dAux};
 use crate::kernel::{Panels, WeightElem, NR};
 
-/// Depth of one K-block: `KC * NR` f32 = 16 KiB, half of Zen 3's L1d, a third of the Xeon's.
-pub(super) const KC: usize = 256;
+/// Depth of one K-block: `KC * NR` f32 = 16 KiB, within the L1d of every core it targets.
+pub(crate) const KC: usize = 256;
 /// Most rows per chunk sharing the K-blocks of a panel (a multiple of every tile's `MR`): the
 /// scratch rows the driver keeps on the stack. See [`chunk_rows`].
-pub(super) const RC: usize = 144;
+pub(crate) const RC: usize = 144;
 
-/// Rows per chunk for `d_in` inputs: [`RC`] while the packed chunk takes at most 576 KiB of the
-/// Xeon's 2 MiB L2 (`d_in <= 1024`), half of it beyond. Every chunk widens the 16-bit
-/// weights of all panels again, so the taller chunk halves that work (paired, batch 1024,
-/// against 72 rows: f16 at d = 512 1.07 -> 0.99x OpenBLAS, bf16 1.04 -> 1.00x, f32 within
-/// 0.01); at d = 2048 the 144-row chunk (1.1 MiB) no longer stays in L2 while the panels pass
-/// over it (f32 0.94 -> 0.99x, f16 1.01 -> 1.03x).
-pub(super) const fn chunk_rows(d_in: usize) -> usize {
+/// Rows per chunk for `d_in` inputs: [`RC`] while the packed chunk (`RC * d_in` f32) stays
+/// within a 2 MiB L2 with room for the panels passing over it (`d_in <= 1024`), half of it
+/// beyond. Every chunk widens the 16-bit weights of all panels again, so the taller the chunk
+/// the less of that work per row.
+pub(crate) const fn chunk_rows(d_in: usize) -> usize {
     if d_in <= 1024 {
         RC
     } else {
@@ -54,19 +55,14 @@ pub(super) const fn chunk_rows(d_in: usize) -> usize {
     }
 }
 /// `k` steps per iteration of the tile's inner loop. Unrolled, the loop issues fewer
-/// instructions per FMA (the loop counter and the input-row addresses are shared by the steps),
-/// and fewer of those scalar uops land on the ports the FMAs need: four steps against none
-/// (paired, AVX2, batches 64 and 1024, geometric means: 0.96 -> 0.90x and 1.13 -> 1.05x
-/// OpenBLAS), eight against four (paired, AVX-512, 6 x 9, batches 8, 64 and 1024 at
-/// d = 512, 1024 and 2048: 0.661 -> 0.649x and 0.666 -> 0.649x in two runs, 16-bit batch 64 at
-/// 0.86-0.87 of the FMA peak instead of 0.83-0.85; the AVX2 tile, forced on the same machine:
-/// 1.180 -> 1.177x, f32 batch 64 3-8 % faster, 16-bit batch 8 up to 0.05x slower).
-pub(super) const TILE_UNROLL: usize = 8;
+/// instructions per FMA (the loop counter and the input-row addresses are shared by the
+/// steps), and fewer of those scalar uops compete with the FMAs for issue slots.
+pub(crate) const TILE_UNROLL: usize = 8;
 /// From this many rows on, the inputs are packed into the caller's workspace when it is large
 /// enough ([`workspace_len`]).
 const PACK_MIN_ROWS: usize = 12;
 
-const _: () = assert!(KC.is_multiple_of(TILE_UNROLL));
+const _: () = assert!(KC % TILE_UNROLL == 0);
 
 /// f32 elements of workspace [`gemm`] packs the inputs of a `rows`-row batch into: one chunk
 /// of up to [`chunk_rows`] rows, 0 below [`PACK_MIN_ROWS`] rows.
@@ -80,13 +76,21 @@ pub(crate) fn workspace_len(d_in: usize, rows: usize) -> usize {
 
 /// One ISA's register tile, as [`gemm`] drives it.
 ///
+/// A new ISA implements this (and the single-row `stream::Streamer`), wraps [`gemm`] in a
+/// function that enables its target features, and adds one registry entry per weight dtype in
+/// `kernel/mod.rs`: see the module documentation there.
+///
 /// # Safety
-/// Implementors guarantee that `MR` divides [`RC`] and `RC / 2` (both chunk heights) and that
-/// [`Microkernel::input_buf`] holds at least `MR * KC` values: the driver's raw-pointer code
-/// relies on both.
-pub(super) unsafe trait Microkernel {
+/// Implementors guarantee that `MR` divides [`RC`] and `RC / 2` (both chunk heights), that
+/// `1 <= MIN_TILE <= MR` and that [`Microkernel::input_buf`] holds at least `MR * KC` values:
+/// the driver's raw-pointer code relies on them.
+pub(crate) unsafe trait Microkernel {
     /// Rows of the register tile.
     const MR: usize;
+    /// The shortest tile the ISA compiles (`tile_n` takes `MIN_TILE ..= MR` rows): the driver
+    /// pads shorter ones, which only small batches and a chunk's last rows have, so each
+    /// ISA compiles a few tile heights rather than `MR` of them.
+    const MIN_TILE: usize;
     /// The buffer the inputs of one tile are widened (or scaled) into, `MR` rows of [`KC`],
     /// when they are not packed and not f32: sized by the tile, not by the tallest one, to
     /// keep the stack small.
@@ -94,6 +98,10 @@ pub(super) unsafe trait Microkernel {
 
     /// A zeroed [`Microkernel::InputBuf`].
     fn input_buf() -> Self::InputBuf;
+
+    /// A hint to load the cache line at `p` into L1 (`prefetcht0`, `prfm pldl1keep`). It never
+    /// faults and needs no valid address.
+    fn prefetch(p: *const u8);
 
     /// Widens `kc` rows of `NR` weights at `w` into `dst`.
     ///
@@ -163,7 +171,7 @@ pub(super) unsafe trait Microkernel {
 /// As [`Microkernel::widen_block`] and [`Microkernel::tile_n`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(super) unsafe fn widen_then_tile<M: Microkernel + ?Sized, W: WeightElem>(
+pub(crate) unsafe fn widen_then_tile<M: Microkernel + ?Sized, W: WeightElem>(
     w: *const W,
     wide: &mut [f32; KC * NR],
     x: *const f32,
@@ -182,7 +190,7 @@ pub(super) unsafe fn widen_then_tile<M: Microkernel + ?Sized, W: WeightElem>(
 
 /// Where a tile of `R` rows finds input `k` of its row `r`.
 #[derive(Clone, Copy)]
-pub(super) enum Inputs {
+pub(crate) enum Inputs {
     /// In place (or widened per tile): at `x + r * stride + k`.
     Rows(usize),
     /// Packed by [`pack_chunk`]: at `x + k * R + r`, the `R` values of one `k` step adjacent.
@@ -192,9 +200,9 @@ pub(super) enum Inputs {
 /// Cache lines a tile prefetches for the next K-block: `lines` consecutive lines from `at`.
 /// Only hints: the addresses need not be valid.
 #[derive(Clone, Copy)]
-pub(super) struct Prefetch {
-    pub(super) at: *const u8,
-    pub(super) lines: usize,
+pub(crate) struct Prefetch {
+    pub(crate) at: *const u8,
+    pub(crate) lines: usize,
 }
 
 /// Where a tile's accumulator rows come from and go to: row `r` is read from
@@ -203,11 +211,11 @@ pub(super) struct Prefetch {
 /// (`dst_stride` = `d_out`); the blocks between, and panels that need an epilogue, use the
 /// chunk's scratch rows (stride `NR`).
 #[derive(Clone, Copy)]
-pub(super) struct Acc {
-    pub(super) src: *const f32,
-    pub(super) src_stride: usize,
-    pub(super) dst: *mut f32,
-    pub(super) dst_stride: usize,
+pub(crate) struct Acc {
+    pub(crate) src: *const f32,
+    pub(crate) src_stride: usize,
+    pub(crate) dst: *mut f32,
+    pub(crate) dst_stride: usize,
 }
 
 impl Acc {
@@ -225,24 +233,20 @@ impl Acc {
 
 /// The `k` loop of a tile: `step(k)` for `k` in `0 .. kc`, [`TILE_UNROLL`] at a time, with the
 /// `pf` hints spread over it, one every `kc / pf.lines` steps: issued at once they fill the miss
-/// buffers and stall the tile (AVX2, batch 8, geometric mean over d = 768-2048 and the three
-/// weight dtypes: 0.64x OpenBLAS at once, 0.56x spread, 0.60x without prefetch;
-/// benches/README.md). At most one hint per iteration: lines of a tile's share beyond
-/// `kc / TILE_UNROLL` are left to the hardware prefetchers (a share of more than 32 lines:
-/// fewer than eight tiles per block with f32 weights, fewer than four with 16-bit). Issuing
-/// those too, two hints in some iterations, measured worse (AVX-512, same cells as
-/// [`TILE_UNROLL`]: 0.649 -> 0.673x OpenBLAS).
+/// buffers and stall the tile. At most one hint per iteration: lines of a tile's share beyond
+/// `kc / TILE_UNROLL` are left to the hardware prefetchers (a second hint in some iterations
+/// measured slower).
+// NEON's tiles run plain loops (LLVM outlines their larger closures).
+#[cfg_attr(target_arch = "aarch64", allow(dead_code))]
 #[inline(always)]
-pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
+pub(crate) fn k_loop<M: Microkernel + ?Sized>(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
     // Steps of `k` per prefetch hint, a multiple of the unroll.
     let seg = kc.checked_div(pf.lines).map_or(kc, |s| (s / TILE_UNROLL * TILE_UNROLL).max(TILE_UNROLL));
     let mut k = 0;
     let mut line = 0;
     while k < kc {
         if line < pf.lines {
-            // SAFETY: a prefetch is only a hint: it never faults and needs no valid address
-            // (formed with wrapping_add, never dereferenced).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(pf.at.wrapping_add(line * 64).cast()) };
+            M::prefetch(pf.at.wrapping_add(line * 64));
             line += 1;
         }
         let end = (k + seg).min(kc);
@@ -259,11 +263,11 @@ pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
     }
 }
 
-/// Several rows: chunks of [`chunk_rows`] rows, one panel at a time, K-blocks of [`KC`], `M::MR x 16`
-/// tiles. With `aux` (i8d), the input is scaled as it is copied into the tile's buffer (or the
-/// packed chunk) and the diagonal term added to each finished row. When `ws` holds
-/// [`workspace_len`]`(d_in, rows)` values (and that is not 0), each chunk of inputs is packed
-/// into it once and every tile reads its rows from there.
+/// Several rows: chunks of [`chunk_rows`] rows, one panel at a time, K-blocks of [`KC`],
+/// `M::MR x 16` tiles. With `aux` (i8d), the input is scaled as it is copied into the tile's
+/// buffer (or the packed chunk) and the diagonal term added to each finished row. When `ws`
+/// holds [`workspace_len`]`(d_in, rows)` values (and that is not 0), each chunk of inputs is
+/// packed into it once and every tile reads its rows from there.
 ///
 /// Always inlined into a function that enables `M`'s target features.
 ///
@@ -272,17 +276,20 @@ pub(super) fn k_loop(kc: usize, pf: Prefetch, mut step: impl FnMut(usize)) {
 /// first K-block writes every accumulator row; `x.len() == rows * d_in`,
 /// `y.len() == rows * d_out`; with `aux`, `d_in` scales and `count * NR` diagonal values.
 #[inline(always)]
-pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>(
+pub(crate) unsafe fn gemm<M: Microkernel, W: WeightElem>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
-    x: &[I],
-    y: &mut [O],
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
     rows: usize,
     ws: &mut [f32],
 ) {
     let (d_in, d_out) = (p.d_in, p.d_out);
-    // From two tiles on, 16-bit and int8 weights are widened once per K-block into a buffer.
-    let widen = W::DTYPE != WeightDtype::F32 && rows >= 2 * M::MR;
+    debug_assert!(d_in >= 1 && x.len() == rows * d_in && y.len() == rows * d_out, "gemm: lengths");
+    // 16-bit and int8 weights are widened once per K-block into a buffer that every tile of
+    // the block then reads as f32 (the first tile widening as it streams, where the ISA does
+    // so): the tiles are compiled for f32 weights only.
+    let widen = W::DTYPE != WeightDtype::F32;
     // The packed chunk: rows r0 .. r0 + rc, each tile's rows `k`-major (see `pack_chunk`).
     let mut pack = ws.get_mut(..workspace_len(d_in, rows)).filter(|w| !w.is_empty());
     let mut scratch = CacheAligned([[0f32; NR]; RC]);
@@ -291,15 +298,12 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
     let mut wbuf = CacheAligned([0f32; KC * NR]);
     let wbuf = &mut wbuf.0;
     // i8d inputs are always scaled into the buffer; f32 inputs are otherwise read in place.
-    let xf = if aux.is_some() { None } else { I::as_f32_slice(x) };
-    // Every write to y goes through this one pointer (the tiles' direct stores and the
-    // epilogue's rows alike), so no reference to y outlives a write through another.
-    let y_len = y.len();
-    let yp = y.as_mut_ptr();
+    let xf = if aux.is_some() { None } else { x.as_f32() };
     // f32 outputs without an i8d diagonal term are stored by the tiles of a panel's last
     // K-block, straight from their registers; others go through the scratch rows and the
-    // epilogue (`add_diag`, `store_row`).
-    let y_direct = (aux.is_none() && TypeId::of::<O>() == TypeId::of::<f32>()).then_some(yp.cast::<f32>());
+    // epilogue (`add_diag`, `OutputRows::store`). Every write to y goes through `y`'s one
+    // pointer, so no reference to y outlives a write through another.
+    let y_direct = if aux.is_none() { y.f32_ptr() } else { None };
     // Cache lines of one K-block of weights: the tiles of a block prefetch the next one, each
     // its share.
     let block_lines = KC * NR * core::mem::size_of::<W>() / 64;
@@ -309,7 +313,7 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
         let lines_per_tile = block_lines.div_ceil(row_blocks(rc, M::MR).count());
         if let Some(pack) = pack.as_deref_mut() {
             // SAFETY: M's features (the caller's contract).
-            unsafe { pack_chunk::<M, I>(pack, x, d_in, r0, rc, aux.map(|a| a.scales)) };
+            unsafe { pack_chunk::<M>(pack, x, d_in, r0, rc, aux.map(|a| a.scales)) };
         }
         for (q, bias) in p.bias.chunks_exact(NR).take(p.count()).enumerate() {
             // SAFETY: panel q exists (panels_in_bounds).
@@ -319,7 +323,10 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
             let sp = scratch.as_mut_ptr().cast::<f32>();
             let scratch_rows = Acc { src: sp, src_stride: NR, dst: sp, dst_stride: NR };
             // Rows of a full panel's outputs in y (a partial last panel goes through scratch).
-            let y_rows = y_direct.filter(|_| (q + 1) * NR <= d_out).map(|yf| Acc {
+            // Padded tiles (see below) end in scratch rows, so a chunk with one goes through
+            // the epilogue.
+            let padded = row_blocks(rc, M::MR).any(|(_, n)| n < M::MIN_TILE);
+            let y_rows = y_direct.filter(|_| (q + 1) * NR <= d_out && !padded).map(|yf| Acc {
                 // In bounds: rows r0 .. r0 + rc < rows, columns q * NR .. (q + 1) * NR <= d_out.
                 dst: yf.wrapping_add(r0 * d_out + q * NR),
                 dst_stride: d_out,
@@ -331,7 +338,6 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                 let wk = unsafe { panel.add(k0 * NR) };
                 // The next K-block: of this panel, or the first of the next panel (past the
                 // last panel the hints point past the weights: harmless, never dereferenced).
-                // Without it the first tile of every block waits on L3 or DRAM.
                 let last_block = k0 + kc == d_in;
                 let next = if last_block { panel.wrapping_add(p.stride) } else { wk.wrapping_add(kc * NR) };
                 // The first block starts every row from the bias; the last of a full f32 panel
@@ -350,13 +356,18 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                     let row = r0 + b0;
                     if last_block {
                         // The outputs this tile's rows get once the panel is done: without the
-                        // hint each row's store misses (y is rarely in L1) and the stores
-                        // stall (AVX2, batch 1024: 1.13 -> 1.07x OpenBLAS at d = 256,
-                        // 1.03 -> 0.99x at d = 512, 1.02 -> 0.97x at d = 1024;
-                        // benches/README.md).
-                        prefetch_outputs::<O>(yp, row * d_out + q * NR, n, d_out);
+                        // hint each row's store misses (y is rarely in L1) and the stores stall.
+                        for r in 0..n {
+                            let at = (row + r) * d_out + q * NR;
+                            M::prefetch(y.hint_addr(at));
+                            M::prefetch(y.hint_addr(at + NR - 1));
+                        }
                     }
-                    let (xp, xs) = match (pack.as_deref(), xf) {
+                    // A tile shorter than MIN_TILE runs as a MIN_TILE one on its rows' inputs
+                    // copied into xbuf, its accumulators in scratch (whose extra rows, and the
+                    // extra inputs, only feed the rows nobody stores).
+                    let pad = n < M::MIN_TILE;
+                    let (xp, xs) = match (pack.as_deref().filter(|_| !pad), xf.filter(|_| !pad)) {
                         // SAFETY: `pk` holds min(chunk, rows) * d_in >= rc * d_in values, and the
                         // tile reads b0 * d_in + k0 * n .. b0 * d_in + (k0 + kc) * n, which ends
                         // at or before (b0 + n) * d_in <= rc * d_in (k0 + kc <= d_in).
@@ -364,31 +375,39 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
                         // SAFETY: row + n <= rows, so rows row .. row + n, columns k0 .. k0 + kc
                         // lie inside x (rows * d_in values).
                         (None, Some(xf)) => (unsafe { xf.as_ptr().add(row * d_in + k0) }, Inputs::Rows(d_in)),
-                        (None, None) => {
-                            let scales = aux.map(|a| a.scales.get(k0..).unwrap_or(&[]));
+                        _ => {
+                            let scales = aux.map(|a| a.scales.get(k0..k0 + kc).unwrap_or(&[]));
                             for (r, dst) in xbuf.as_mut().chunks_exact_mut(KC).take(n).enumerate() {
-                                let start = (row + r) * d_in + k0;
-                                widen_x(dst, x.get(start..start + kc).unwrap_or(&[]), scales);
+                                let dst = dst.get_mut(..kc).unwrap_or(&mut []);
+                                x.widen_into(dst, (row + r) * d_in + k0, scales);
                             }
                             (xbuf.as_ref().as_ptr(), Inputs::Rows(KC))
                         }
                     };
-                    let acc = rows_acc.rows_from(b0);
+                    let (acc, n) = if pad {
+                        debug_assert!(b0 + M::MIN_TILE <= RC, "padded tile past the scratch rows");
+                        let into_scratch = Acc { dst: scratch_rows.dst, dst_stride: NR, ..rows_acc };
+                        (into_scratch.rows_from(b0), M::MIN_TILE)
+                    } else {
+                        (rows_acc.rows_from(b0), n)
+                    };
                     // SAFETY: n <= MR rows of kc inputs at xp, laid out as xs says (shown above;
                     // xbuf holds MR rows of KC, the Microkernel contract); kc rows of NR weights
                     // at wk (or widened in wbuf); the accumulator rows: the bias (NR values),
-                    // scratch rows b0 .. b0 + n <= rc <= RC, or y's rows row .. row + n <= rows
-                    // at columns q * NR .. (q + 1) * NR <= d_out, which only the tile writes
-                    // while it runs; M's features (the caller's contract).
+                    // scratch rows b0 .. b0 + n <= RC, or y's rows row .. row + n <= rows at
+                    // columns q * NR .. (q + 1) * NR <= d_out, which only the tile writes while
+                    // it runs; M's features (the caller's contract).
                     unsafe {
-                        if widen && t == 0 {
+                        if !widen {
+                            // f32 weights (`widen` is false only then): the cast is the
+                            // identity, and keeps the tiles compiled for f32 weights only.
+                            M::tile_n(wk.cast::<f32>(), xp, xs, kc, n, acc, pf)
+                        } else if t == 0 {
                             // 16-bit and int8 weights: the block's first tile widens them into
                             // wbuf for the others.
                             M::tile_widen(wk, wbuf, xp, xs, kc, n, acc, pf)
-                        } else if widen {
-                            M::tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc, pf)
                         } else {
-                            M::tile_n(wk, xp, xs, kc, n, acc, pf)
+                            M::tile_n(wbuf.as_ptr(), xp, xs, kc, n, acc, pf)
                         }
                     }
                 }
@@ -396,89 +415,111 @@ pub(super) unsafe fn gemm<M: Microkernel, W: WeightElem, I: Element, O: Element>
             if y_rows.is_some() {
                 continue;
             }
+            let cols = NR.min(d_out - q * NR);
             for (r, s) in scratch.iter_mut().take(rc).enumerate() {
-                let x_row = x.get((r0 + r) * d_in..(r0 + r + 1) * d_in).unwrap_or(&[]);
-                add_diag(s, aux, x_row, q * NR, d_out);
-                let start = (r0 + r) * d_out;
-                if start + d_out <= y_len {
-                    // SAFETY: row r0 + r of y (start + d_out <= y_len), a slice made from the
-                    // one pointer every write to y goes through, dropped before the next.
-                    let y_row = unsafe { core::slice::from_raw_parts_mut(yp.add(start), d_out) };
-                    store_row(s, y_row, q * NR);
-                }
+                add_diag(s, aux, x, (r0 + r) * d_in, q * NR, d_in, d_out);
+                y.store((r0 + r) * d_out + q * NR, s.get(..cols).unwrap_or(&[]));
             }
         }
     }
 }
 
 /// Copies rows `r0 .. r0 + rc` of `x` (as f32, times `scales[k]` for `i8d`, rounded once as
-/// [`widen_x`] does) into `pack`, tile by tile as [`row_blocks`]`(rc, M::MR)` forms them: the
-/// tile of `n` rows starting at chunk row `b0` occupies `pack[b0 * d_in .. (b0 + n) * d_in]`,
-/// with input `k` of its row `r` at `b0 * d_in + k * n + r`. Every tile then reads its inputs as
-/// one sequential stream, `n` adjacent values per `k` step, instead of `n` rows `d_in` apart: at
-/// d = 2048, where a chunk of inputs outgrows a 512 KiB L2, that took AVX2 batch 1024 from
-/// 1.08-1.10x to 1.02-1.04x OpenBLAS (benches/README.md). Once per chunk, reused by every panel.
-/// f32 inputs go through the ISA's register transpose ([`Microkernel::pack_f32`]) first, the
-/// steps it leaves through [`pack_tile`].
+/// [`InputRows::widen_into`] does) into `pack`, tile by tile as [`row_blocks`]`(rc, M::MR)`
+/// forms them: the tile of `n` rows starting at chunk row `b0` occupies
+/// `pack[b0 * d_in .. (b0 + n) * d_in]`, with input `k` of its row `r` at
+/// `b0 * d_in + k * n + r`. Every tile then reads its inputs as one sequential stream, `n`
+/// adjacent values per `k` step, instead of `n` rows `d_in` apart. Once per chunk, reused by
+/// every panel. f32 inputs go through the ISA's register transpose ([`Microkernel::pack_f32`])
+/// first, the steps it leaves through [`pack_tile`].
 ///
-/// Not inlined into [`gemm`]: it runs once per chunk, and a copy in every instantiation of the
-/// driver (weights x inputs x outputs) made the test build take minutes longer.
+/// Not inlined into [`gemm`]: it runs once per chunk.
 ///
 /// # Safety
 /// `M`'s features present.
-unsafe fn pack_chunk<M: Microkernel, I: Element>(
+unsafe fn pack_chunk<M: Microkernel>(
     pack: &mut [f32],
-    x: &[I],
+    x: InputRows<'_>,
     d_in: usize,
     r0: usize,
     rc: usize,
     scales: Option<&[f32]>,
 ) {
-    let xf = I::as_f32_slice(x);
-    for (b0, n) in row_blocks(rc, M::MR) {
-        let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else { return };
+    // Tiles shorter than MIN_TILE read their inputs from the tile buffer instead.
+    for (b0, n) in row_blocks(rc, M::MR).filter(|&(_, n)| n >= M::MIN_TILE) {
+        let Some(dst) = pack.get_mut(b0 * d_in..(b0 + n) * d_in) else {
+            debug_assert!(false, "pack_chunk: workspace shorter than the chunk");
+            return;
+        };
         let start = (r0 + b0) * d_in;
-        let Some(src) = x.get(start..start + n * d_in) else { return };
-        let done = match xf.and_then(|xf| xf.get(start..start + n * d_in)) {
+        let done = match x.as_f32().and_then(|xf| xf.get(start..start + n * d_in)) {
             // SAFETY: M's features (the caller's contract).
             Some(src) => unsafe { M::pack_f32(dst, src, scales, d_in, n) },
             None => 0,
         };
-        match n {
-            12 => pack_tile::<I, 12>(dst, src, d_in, done, scales),
-            11 => pack_tile::<I, 11>(dst, src, d_in, done, scales),
-            10 => pack_tile::<I, 10>(dst, src, d_in, done, scales),
-            9 => pack_tile::<I, 9>(dst, src, d_in, done, scales),
-            8 => pack_tile::<I, 8>(dst, src, d_in, done, scales),
-            7 => pack_tile::<I, 7>(dst, src, d_in, done, scales),
-            6 => pack_tile::<I, 6>(dst, src, d_in, done, scales),
-            5 => pack_tile::<I, 5>(dst, src, d_in, done, scales),
-            4 => pack_tile::<I, 4>(dst, src, d_in, done, scales),
-            3 => pack_tile::<I, 3>(dst, src, d_in, done, scales),
-            2 => pack_tile::<I, 2>(dst, src, d_in, done, scales),
-            1 => pack_tile::<I, 1>(dst, src, d_in, done, scales),
-            _ => {}
-        }
+        pack_rest(dst, x, start, d_in, n, done, scales);
     }
 }
 
-/// One tile of [`pack_chunk`] from step `from` on: `R` rows of `d_in` inputs (`src`) into
-/// steps of `R` values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales)
-/// is read as an array of eight, and with `R` a constant the compiler proves every store index
-/// in range, so no bounds test is left per input. The generic loop it replaced (row by row, a
-/// strided store and two bounds checks per input) took about 2 ns per input, a fifth of the time
-/// at d = 256 (batch 1024: 1.27 -> 1.13x OpenBLAS; d = 512: 1.09 -> 1.03x; d = 1024:
-/// 1.07 -> 1.02x; benches/README.md). Each input is formed by [`scale_input`], exactly as
-/// [`widen_x`] does.
-#[inline(always)]
-fn pack_tile<I: Element, const R: usize>(
+/// The steps `done ..` of one tile of [`pack_chunk`]: `n` rows of `x` from element `start` on.
+/// Compiled once, not per ISA; f32 inputs with `n` a constant ([`pack_tile`]; tiles have 4 to
+/// 12 rows), 16-bit inputs (rare in large batches) by one generic loop.
+#[inline(never)]
+fn pack_rest(
     dst: &mut [f32],
-    src: &[I],
+    x: InputRows<'_>,
+    start: usize,
     d_in: usize,
-    from: usize,
+    n: usize,
+    done: usize,
     scales: Option<&[f32]>,
 ) {
-    let mut rows: [&[I]; R] = [&[]; R];
+    let Some(xf) = x.as_f32() else {
+        for (k, step) in dst.chunks_exact_mut(n.max(1)).enumerate().skip(done) {
+            let c = scales.and_then(|sc| sc.get(k));
+            for (r, d) in step.iter_mut().enumerate() {
+                let v = x.get(start + r * d_in + k).unwrap_or(0.0);
+                *d = c.map_or(v, |c| v * c);
+            }
+        }
+        return;
+    };
+    let Some(src) = xf.get(start..start + n * d_in) else {
+        debug_assert!(false, "pack_rest: rows past the inputs");
+        return;
+    };
+    match n {
+        12 => pack_tile::<12>(dst, src, d_in, done, scales),
+        11 => pack_tile::<11>(dst, src, d_in, done, scales),
+        10 => pack_tile::<10>(dst, src, d_in, done, scales),
+        9 => pack_tile::<9>(dst, src, d_in, done, scales),
+        8 => pack_tile::<8>(dst, src, d_in, done, scales),
+        7 => pack_tile::<7>(dst, src, d_in, done, scales),
+        6 => pack_tile::<6>(dst, src, d_in, done, scales),
+        5 => pack_tile::<5>(dst, src, d_in, done, scales),
+        4 => pack_tile::<4>(dst, src, d_in, done, scales),
+        _ => debug_assert!(false, "pack_rest: tile of {n} rows"),
+    }
+}
+
+/// One input as the kernels form it: `v`, times `scale` for `i8d` (one f32 rounding).
+/// Without a scale nothing is multiplied, so every input's bits pass unchanged.
+#[inline(always)]
+fn scale_input(v: f32, scale: Option<&f32>) -> f32 {
+    match scale {
+        Some(&c) => v * c,
+        None => v,
+    }
+}
+
+/// One tile of [`pack_chunk`] from step `from` on: `R` rows of `d_in` f32 inputs (`src`) into
+/// steps of `R` values (`dst`), eight steps at a time. Each row (and the block's `i8d` scales)
+/// is read as an array of eight, and with `R` a constant the compiler proves every store index
+/// in range, so no bounds test is left per input. Each input is formed by [`scale_input`],
+/// exactly as [`InputRows::widen_into`] does.
+#[inline(always)]
+fn pack_tile<const R: usize>(dst: &mut [f32], src: &[f32], d_in: usize, from: usize, scales: Option<&[f32]>) {
+    let mut rows: [&[f32]; R] = [&[]; R];
     for (slot, row) in rows.iter_mut().zip(src.chunks_exact(d_in.max(1))) {
         *slot = row;
     }
@@ -490,7 +531,7 @@ fn pack_tile<I: Element, const R: usize>(
             let Some(run) = row.get(k..).and_then(|row| row.first_chunk::<8>()) else { return };
             for (j, v) in run.iter().enumerate() {
                 if let Some(d) = block.get_mut(j * R + r) {
-                    *d = scale_input(v, block_scales.and_then(|c| c.get(j)));
+                    *d = scale_input(*v, block_scales.and_then(|c| c.get(j)));
                 }
             }
         }
@@ -500,25 +541,9 @@ fn pack_tile<I: Element, const R: usize>(
         let c = scales.and_then(|sc| sc.get(k));
         for (d, row) in step.iter_mut().zip(&rows) {
             if let Some(v) = row.get(k) {
-                *d = scale_input(v, c);
+                *d = scale_input(*v, c);
             }
         }
         k += 1;
-    }
-}
-
-/// Hints the `NR` outputs at `y[at ..]` of `rows` rows `d_out` apart into L1: the first and the
-/// last element of each (a panel of f32 outputs may straddle two lines).
-#[inline(always)]
-fn prefetch_outputs<O>(y: *const O, at: usize, rows: usize, d_out: usize) {
-    let base = y.cast::<u8>();
-    let size = core::mem::size_of::<O>();
-    for r in 0..rows {
-        let first = (at + r * d_out) * size;
-        for byte in [first, first + (NR - 1) * size] {
-            // SAFETY: a prefetch is only a hint: it never faults and needs no valid address
-            // (the pointer is formed with wrapping_add and never dereferenced).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(byte).cast()) };
-        }
     }
 }

@@ -1,0 +1,141 @@
+//! The one single-row driver: every SIMD kernel's batch-1 path, generic over a [`Streamer`].
+//!
+//! A single row reads every weight exactly once, so it is bound by how fast the weights stream
+//! in and are widened, not by FMA throughput. The driver takes the panels in groups (the ISA
+//! chooses the group size per weight dtype), starts each panel's accumulators from
+//! its bias, streams the whole depth with `k` in order (one FMA chain per accumulator, so a row
+//! gives the same bits alone as in a batch), then adds the `i8d` diagonal term and stores the
+//! panel. The depth goes in chunks: f32 inputs are read in place, 16-bit inputs widened and
+//! `i8d` inputs scaled into a stack buffer. Each ISA instantiates [`gemv`] inside a function that
+//! enables its target features.
+
+#![allow(unsafe_code)]
+
+use crate::kernel::io::{InputRows, OutputRows};
+use crate::kernel::tiling::{add_diag, I8dAux};
+use crate::kernel::{Panels, WeightElem, NR};
+
+/// Input elements widened per chunk with f16/bf16 inputs or `i8d` scales.
+const XC: usize = 256;
+
+/// One ISA's streamer, as [`gemv`] drives it: the accumulators of one panel (`Acc`, in the
+/// streamer's column order), and the stream over `kc` rows of a group of panels.
+pub(crate) trait Streamer {
+    /// The `NR` accumulators of one panel.
+    type Acc: Copy;
+
+    /// The accumulators of a panel started from its `NR` bias values at `b`.
+    ///
+    /// # Safety
+    /// The ISA's features present; `NR` f32 readable at `b`.
+    unsafe fn from_bias<W: WeightElem>(b: *const f32) -> Self::Acc;
+
+    /// `acc[g] += x[k] * W_g[k]` for `k < kc` in the order of `k`, for the `P` panels
+    /// `W_g = w + g * stride`.
+    ///
+    /// # Safety
+    /// The ISA's features present; `kc >= 1` values readable at `x`; `kc` rows of `NR` weights
+    /// readable at `w + g * stride` for `g < P`.
+    unsafe fn stream<W: WeightElem, const P: usize>(
+        w: *const W,
+        stride: usize,
+        x: *const f32,
+        kc: usize,
+        acc: &mut [Self::Acc; P],
+    );
+
+    /// The `NR` sums of a panel, in column order.
+    ///
+    /// # Safety
+    /// The ISA's features present.
+    unsafe fn to_row<W: WeightElem>(acc: Self::Acc) -> [f32; NR];
+}
+
+/// A single row: every panel, `G` at a time (the ISA chooses `G` per weight dtype). When the
+/// panels do not divide into groups of `G`, the last group overlaps the one before it: its
+/// panels are computed again, bit for bit as before, and stored again. Fewer than `G` panels go
+/// one at a time. So each ISA and dtype compiles two group sizes, not one per remainder. With
+/// `aux` (i8d), the input is scaled and the diagonal term added.
+///
+/// Always inlined into a function that enables `S`'s target features.
+///
+/// # Safety
+/// `S`'s features present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`; with
+/// `aux`, `d_in` scales and `count * NR` diagonal values.
+#[inline(always)]
+pub(crate) unsafe fn gemv<S: Streamer, W: WeightElem, const G: usize>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
+) {
+    debug_assert!(x.len() == p.d_in && y.len() == p.d_out, "gemv: lengths");
+    let count = p.count();
+    // SAFETY (every call below): panels q .. q + G (or q) exist, q + G <= count; the rest is
+    // the caller's contract.
+    unsafe {
+        if G > 1 && count >= G {
+            let mut q = 0;
+            while q + G <= count {
+                group::<S, W, G>(p, aux, q, x, y);
+                q += G;
+            }
+            if q < count {
+                group::<S, W, G>(p, aux, count - G, x, y);
+            }
+        } else {
+            for q in 0..count {
+                group::<S, W, 1>(p, aux, q, x, y);
+            }
+        }
+    }
+}
+
+/// Panels `q0 .. q0 + P` of a single row.
+///
+/// # Safety
+/// As [`gemv`], and panels `q0 .. q0 + P` exist.
+#[inline(always)]
+unsafe fn group<S: Streamer, W: WeightElem, const P: usize>(
+    p: &Panels<'_, W>,
+    aux: Option<I8dAux<'_>>,
+    q0: usize,
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
+) {
+    let d_in = p.d_in;
+    // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
+    // each of the P panels (panels_in_bounds); S's features (the caller's contract).
+    let (w, mut acc) = unsafe {
+        let w = p.weights.as_ptr().add(q0 * p.stride);
+        let acc: [S::Acc; P] =
+            core::array::from_fn(|g| S::from_bias::<W>(p.bias.as_ptr().add((q0 + g) * NR)));
+        (w, acc)
+    };
+    // One chunk of the depth at a time: f32 inputs are read in place, 16-bit inputs widened
+    // and i8d inputs scaled into `buf`. One call site of the stream, so one copy of it.
+    let in_place = if aux.is_none() { x.as_f32() } else { None };
+    let mut buf = [0f32; XC];
+    for k0 in (0..d_in).step_by(XC) {
+        let kc = XC.min(d_in - k0);
+        let xp = match in_place {
+            Some(xf) => xf.get(k0..).unwrap_or(&[]).as_ptr(),
+            None => {
+                let scales = aux.map(|a| a.scales.get(k0..k0 + kc).unwrap_or(&[]));
+                x.widen_into(buf.get_mut(..kc).unwrap_or(&mut []), k0, scales);
+                buf.as_ptr()
+            }
+        };
+        // SAFETY: kc >= 1 values readable at xp (x holds d_in values, buf XC >= kc); rows
+        // k0 .. k0 + kc < d_in exist in each of the P panels.
+        unsafe { S::stream::<W, P>(w.add(k0 * NR), p.stride, xp, kc, &mut acc) }
+    }
+    for (g, a) in acc.into_iter().enumerate() {
+        // SAFETY: S's features (the caller's contract).
+        let mut t = unsafe { S::to_row::<W>(a) };
+        let col0 = (q0 + g) * NR;
+        add_diag(&mut t, aux, x, 0, col0, d_in, p.d_out);
+        let cols = NR.min(p.d_out - col0);
+        y.store(col0, t.get(..cols).unwrap_or(&[]));
+    }
+}
