@@ -125,7 +125,10 @@ fn cmsis_peer(rs: &mut String, out: &Path, root: &Path, src: &glocal::pack::Sour
     let d = src.d_in;
     let cflags = var("GLOCAL_ARM_CMSIS_CFLAGS", "");
     let mut build = cc::Build::new();
-    build.compiler("arm-none-eabi-gcc").archiver("arm-none-eabi-ar").opt_level_str("fast").warnings(false);
+    // No cc defaults: they add `-march=armv8-m.main -mfpu=...` for thumbv8m, which overrides
+    // `-mcpu=cortex-m55` and drops the DSP and Helium paths. The core comes from the flags.
+    build.compiler("arm-none-eabi-gcc").archiver("arm-none-eabi-ar").no_default_flags(true).warnings(false);
+    build.flag("-Ofast").flag("-ffunction-sections").flag("-fdata-sections");
     build.include(root.join("Include")).include(root.join("PrivateInclude"));
     // CMSIS Core's compiler header mapped to GCC's ACLE intrinsics (SMLAD & co.), kept here.
     build.include(Path::new(env!("CARGO_MANIFEST_DIR")).join("cmsis"));

@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include <arm_acle.h>
 
+#define __ASM __asm
+#define __INLINE inline
+#define __NO_RETURN __attribute__((__noreturn__))
+#define __USED __attribute__((used))
 #define __ALIGNED(x) __attribute__((aligned(x)))
 #define __STATIC_FORCEINLINE static inline __attribute__((always_inline))
 #define __STATIC_INLINE static inline
@@ -14,11 +18,14 @@
 #define __PACKED __attribute__((packed))
 #define __RESTRICT __restrict
 
+/* Only where the core has them: otherwise CMSIS-DSP's dsp/none.h defines C versions. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define __SXTB16(x) ((int32_t)__sxtb16((x)))
 #define __SMLAD(x, y, acc) ((int32_t)__smlad((x), (y), (acc)))
 /* The saturation width must stay a constant expression: macros, not functions. */
 #define __SSAT(x, n) __ssat((x), (n))
 #define __USAT(x, n) __usat((x), (n))
+#endif
 #define __CLZ(x) __clz((x))
 
 __STATIC_FORCEINLINE uint32_t __ROR(uint32_t x, uint32_t n) {

@@ -79,7 +79,8 @@ pub fn run() -> bool {
         let x16: &[u16] = view(&data::CMSIS_X_F16);
         for &b in BATCHES {
             // SAFETY: single-threaded; the only reference to Y16 while it lives.
-            let y16 = unsafe { &mut (*core::ptr::addr_of_mut!(Y16))[..b * D] };
+            let y16 = unsafe { &mut *core::ptr::addr_of_mut!(Y16) };
+            let y16 = &mut y16[..b * D];
             glocal_bench_start(4);
             for r in 0..b {
                 // SAFETY: the matrix is D x D f16, x and y rows hold D values each.
