@@ -50,6 +50,33 @@ DTYPES = {"f32": 4e-6, "f16": 1e-3, "bf16": 8e-3, "i8d": 8e-3}
 # oracle inside the firmware instead).
 PEER_BOUND = {("openblas", "sgemv_n"): 4e-6, ("openblas", "sgemv_t"): 4e-6, ("openblas", "sgemm"): 4e-6, ("cmsis", "f32"): 4e-6}
 
+# The open issues' targets, printed beside the measurements they judge (they do not fail the
+# run: they are goals). (core, dtype, batch, metric, limit, issue); metric "insn" is insn/MAC,
+# "mca" llvm-mca cycles/MAC; a limit that is a string is relative to another row:
+# "sgemm*1.05" = 1.05 x OpenBLAS sgemm's cycles/MAC at that batch, "sgemv" = OpenBLAS's
+# better sgemv, "b1*0.75" = 0.75 x the same dtype at batch 1, "f16*0.5" = half the f16 path.
+TARGETS = [
+    ("Cortex-A57", "f32", 64, "mca", "sgemm*1.05", "#21"),
+    ("Neoverse-N1", "f32", 64, "mca", "sgemm*1.05", "#21"),
+    ("Cortex-A57", "f32", 1, "mca", "sgemv", "#21"),
+    ("Neoverse-N1", "f32", 1, "mca", "sgemv", "#21"),
+    ("Cortex-A57", "f16", 1, "mca", 0.40, "#21"),
+    ("Cortex-A57", "bf16", 1, "mca", 0.40, "#21"),
+    ("Neoverse-N1", "f16", 1, "mca", 0.26, "#21"),
+    ("Neoverse-N1", "bf16", 1, "mca", 0.26, "#21"),
+    ("Cortex-M55", "f32", 1, "insn", 0.60, "#22"),
+    ("Cortex-M55", "f16", 1, "insn", 0.70, "#22"),
+    ("Cortex-M55", "bf16", 1, "insn", 0.70, "#22"),
+    ("Cortex-M55", "i8d", 1, "insn", 0.95, "#22"),
+    ("Cortex-M55", "f32", 8, "insn", "b1*0.75", "#22"),
+    ("Cortex-M55", "f16", 8, "insn", "b1*0.75", "#22"),
+    ("Cortex-M55", "bf16", 8, "insn", "b1*0.75", "#22"),
+    ("Cortex-M55", "i8d", 8, "insn", "b1*0.75", "#22"),
+    ("Cortex-M0", "q8", 1, "insn", 8.0, "#23"),
+    ("Cortex-M4F", "q8", 1, "insn", 1.2, "#23"),
+    ("Neoverse-N1", "q8", 1, "mca", "f16*0.5", "#23"),
+]
+
 OPENBLAS = "/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.so.0"
 LLVM_BIN = Path(os.environ.get("GLOCAL_LLVM_BIN", "/usr/lib/llvm-19/bin"))
 QEMU_TIMEOUT = int(os.environ.get("GLOCAL_ARM_QEMU_TIMEOUT", "300"))
@@ -258,6 +285,11 @@ class Case:
     note: str = ""
     loop: str = ""
     mca: float | None = None
+    target: str = ""
+
+    @property
+    def insn_per_mac(self) -> float:
+        return self.insns / self.macs if self.macs else float("nan")
 
 
 def run_bench(core: Core, binary: Path, args: list[str], plug: Path, nm: str) -> tuple[list[Case], dict[str, str]]:
@@ -475,18 +507,65 @@ def fmt_err(c: Case) -> str:
     return f"{rel:.1e} {'<=' if c.ok else '>'} {c.bound:.0e}"
 
 
+def apply_targets(rows: list[tuple[Core, Case]]) -> None:
+    """Writes each issue target beside the row it judges: `<= limit (#issue)`, met or open."""
+    def find(core: str, code: str, variant: str, batch: int) -> Case | None:
+        return next((c for k, c in rows if k.name == core and c.code == code and c.variant == variant and c.batch == batch), None)
+
+    for core, dtype, batch, metric, limit, issue in TARGETS:
+        c = find(core, "glocal", dtype, batch)
+        if c is None:
+            continue
+        value = c.insn_per_mac if metric == "insn" else c.mca
+        bound = None
+        if isinstance(limit, float):
+            bound = limit
+        elif limit == "sgemm*1.05":
+            peer = find(core, "openblas", "sgemm", batch)
+            bound = peer.mca * 1.05 if peer and peer.mca else None
+        elif limit == "sgemv":
+            peers = [find(core, "openblas", v, 1) for v in ("sgemv_n", "sgemv_t")]
+            vals = [p.mca for p in peers if p and p.mca]
+            bound = min(vals) if vals else None
+        elif limit == "b1*0.75":
+            b1 = find(core, "glocal", dtype, 1)
+            bound = b1.insn_per_mac * 0.75 if b1 else None
+        elif limit == "f16*0.5":
+            f16 = find(core, "glocal", "f16", batch)
+            bound = f16.mca * 0.5 if f16 and f16.mca else None
+        if bound is None or value is None:
+            continue
+        unit = "insn" if metric == "insn" else "cyc"
+        c.target = f"{unit} <= {bound:.3f} ({issue}): {'met' if value <= bound else 'open'}"
+
+
 def table(rows: list[tuple[Core, Case]]) -> str:
     out = [
-        "| core | code | weights / function | d | batch | kernel | insn/MAC | cycles/MAC (llvm-mca) | error / max abs y_ref | hot loop (llvm-mca input) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| core | code | weights / function | d | batch | kernel | insn/MAC | cycles/MAC (llvm-mca) | target | error / max abs y_ref | hot loop (llvm-mca input) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for core, c in rows:
         mca = f"{c.mca:.3f}" if c.mca is not None else "-"
         d = math.isqrt(c.macs // c.batch)
         out.append(
-            f"| {core.name} | {c.code} | {c.variant} | {d} | {c.batch} | {c.kernel} | {c.insns / c.macs:.3f} | {mca} | {fmt_err(c)} | {c.loop or '-'} |"
+            f"| {core.name} | {c.code} | {c.variant} | {d} | {c.batch} | {c.kernel} | {c.insn_per_mac:.3f} | {mca} | {c.target or '-'} | {fmt_err(c)} | {c.loop or '-'} |"
         )
     return "\n".join(out)
+
+
+def versions() -> str:
+    """The emulator, model and peer versions the table was made with."""
+    def first_line(cmd: list[str]) -> str:
+        try:
+            out = run(cmd).stdout.strip().splitlines()
+        except OSError:
+            return "?"
+        return out[0] if out else "?"
+
+    qemu = first_line(["qemu-system-arm", "--version"]).replace("QEMU emulator version ", "qemu ")
+    mca = re.sub(r".*LLVM version ", "llvm-mca ", " ".join(run([str(LLVM_BIN / "llvm-mca"), "--version"]).stdout.split()[:5]))
+    ob = Path(OPENBLAS).resolve().name if Path(OPENBLAS).exists() else "OpenBLAS absent"
+    return f"{qemu}; {mca.split(' Optimized')[0]}; {ob} (Debian arm64, serial); CMSIS-DSP {CMSIS_VERSION} (PyPI sdist, arm-none-eabi-gcc -Ofast)"
 
 
 def host_cpu() -> str:
@@ -544,8 +623,8 @@ def main() -> int:
             continue
         rows += [(core, c) for c in cases]
 
-    qemu_v = run(["qemu-system-arm", "--version"]).stdout.splitlines()[0] if shutil.which("qemu-system-arm") else "?"
-    print(f"Arm cost harness: host {host_cpu()}, {qemu_v}, llvm-mca 19, {time.time() - t0:.0f} s")
+    apply_targets(rows)
+    print(f"Arm cost harness ({time.time() - t0:.0f} s): host {host_cpu()}; {versions()}")
     print()
     print(table(rows))
     if failures:
