@@ -406,7 +406,7 @@ def disassemble(binary: Path, lo: int, hi: int, extra: list[str]) -> tuple[list[
 def macs_per_iteration(insns: list[tuple[str, str]]) -> tuple[int, str]:
     """MACs of one loop iteration from its FMA instructions and their vector width, with the
     derivation as text (e.g. `24 fmla.4s`)."""
-    lanes = {"2s": 2, "4s": 4, "2d": 0}
+    lanes = {"2s": 2, "4s": 4, "4h": 4, "8h": 8, "2d": 0}
     counts: dict[str, int] = {}
     total = 0
     for mn, ops in insns:
@@ -417,8 +417,12 @@ def macs_per_iteration(insns: list[tuple[str, str]]) -> tuple[int, str]:
             key, n = f"{mn}.{arr}", lanes.get(arr, 0)
         elif mn == "bfdot":
             key, n = "bfdot.4s", 8
-        elif mn in ("sdot", "udot"):
-            key, n = f"{mn}.4s", 16
+        elif mn in ("sdot", "udot", "usdot"):
+            key, n = f"{mn}.4s", 16 if ".4s" in ops else 8
+        elif mn in ("smmla", "ummla", "usmmla"):
+            key, n = mn, 32  # (2 x 8) x (8 x 2) int8
+        elif mn == "bfmmla":
+            key, n = mn, 16  # (2 x 4) x (4 x 2) bf16
         elif mn in ("fmadd",) and ops.startswith("s"):
             key, n = "fmadd.s", 1
         elif mn in ("vfma.f32", "vmla.f32", "vfmas.f32", "vfma.f16", "vfmas.f16", "vmla.f16"):
