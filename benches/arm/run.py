@@ -75,6 +75,7 @@ TARGETS = [
     ("Cortex-M55", "bf16", 8, "insn", "b1*0.75", "#22"),
     ("Cortex-M55", "i8d", 8, "insn", "b1*0.75", "#22"),
     ("Cortex-M0", "q8", 1, "insn", 8.0, "#23"),
+    ("Cortex-M3", "q8", 1, "insn", 5.0, "#23"),
     ("Cortex-M4F", "q8", 1, "insn", 1.2, "#23"),
     ("Neoverse-N1", "q8", 1, "mca", "f16*0.5", "#23"),
 ]
@@ -127,6 +128,7 @@ def mcu_core(name: str, machine: str, cpu: str, target: str, board: str, d: int,
     return Core(name=name, kind="mcu", qemu=qemu, d=d, batches=[1, 8], target=target, board=board, **kw)
 
 
+M3_CFLAGS = ["-mcpu=cortex-m3", "-mfloat-abi=soft"]
 M4_CFLAGS = ["-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 M7_CFLAGS = ["-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"]
 M55_CFLAGS = ["-mcpu=cortex-m55", "-mfloat-abi=hard"]
@@ -151,6 +153,11 @@ CORES = {
         cflags=M55_CFLAGS,
         mca_cpu="cortex-m55",
         objdump_args=["--mattr=+mve.fp"],
+    ),
+    # FPU-less Cortex-M3 (a target core of #23's integer path): soft float, CMSIS without DSP;
+    # no llvm-mca (the hot loops of soft float are compiler-builtins' routines, not FMAs).
+    "m3": mcu_core(
+        "Cortex-M3", "mps2-an385", "cortex-m3", "thumbv7m-none-eabi", "an386", 512, cflags=M3_CFLAGS
     ),
     # 256 KiB of flash: d = 256 (a 256 x 256 f32 blob alone fills it: f32 runs at d = 128).
     "m0": mcu_core("Cortex-M0", "microbit", "", "thumbv6m-none-eabi", "microbit", 256, flash_budget=160 * 1024),
@@ -448,9 +455,10 @@ def llvm_mca(insns: list[tuple[str, str]], cpu: str, triple: str) -> float | Non
     for mn, ops in insns:
         if mn in ("le", "letp"):
             continue  # no scheduling data for Helium's loop end (toolchain.md)
-        if BRANCH.match(mn):
+        if BRANCH.match(mn) or mn in ("bl", "blx"):
             # Branch targets as a label llvm-mca can parse: `b.ls 0x40f594 <sym>` -> `b.ls loop`.
             ops = re.sub(r"(0x)?[0-9a-f]+\s*(<[^>]*>)?$", "loop", ops)
+        ops = re.sub(r"\s*<[^>]*>", "", ops)  # symbolic comments of other operands
         lines.append(f"  {mn} {ops}")
     iters = 200
     cmd = [str(LLVM_BIN / "llvm-mca"), f"-mtriple={triple}", f"-mcpu={cpu}", f"-iterations={iters}"]

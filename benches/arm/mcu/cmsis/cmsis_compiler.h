@@ -1,7 +1,8 @@
 /* A stand-in for CMSIS Core's cmsis_compiler.h, which the cmsisdsp PyPI sdist does not ship:
    the compiler attributes and the DSP intrinsics that arm_mat_vec_mult_{f32,f16,q7}.c use,
    mapped to GCC's ACLE (<arm_acle.h>), so the peer runs its SMLAD path on Cortex-M4/M7/M55
-   as it would with CMSIS Core. Used only by benches/arm/mcu/build.rs. */
+   as it would with CMSIS Core (and SSAT alone on a Cortex-M3). Used only by
+   benches/arm/mcu/build.rs. */
 #ifndef GLOCAL_BENCH_CMSIS_COMPILER_H
 #define GLOCAL_BENCH_CMSIS_COMPILER_H
 #include <stdint.h>
@@ -22,7 +23,10 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #define __SXTB16(x) ((int32_t)__sxtb16((x)))
 #define __SMLAD(x, y, acc) ((int32_t)__smlad((x), (y), (acc)))
-/* The saturation width must stay a constant expression: macros, not functions. */
+#endif
+/* SSAT/USAT are in every Armv7-M core, DSP or not (Cortex-M3 too). The saturation width must
+   stay a constant expression: macros, not functions. */
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
 #define __SSAT(x, n) __ssat((x), (n))
 #define __USAT(x, n) __usat((x), (n))
 #endif
