@@ -53,15 +53,14 @@
 //! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift), `i8d_f32acc_6x16__avx2_fma` | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
 //! | x86_64 | `avx512` | `{f32,f16,i8d}_f32acc_12x16__avx512f`, `bf16_f32acc_12x16__avx512bw`: a `12 x 16` zmm tile with broadcast memory operands for batches; batch 1 streams eight panels in zmm registers (bf16 widened by one `vpshufb` per 16 weights) | AVX-512F and AVX-512BW besides AVX2, FMA, F16C (Xeon Skylake-SP and later, Zen 4 and later) |
 //! | Cortex-M4F/M7 (`thumbv7em-none-eabihf`) | `cortexm` | `{f32,f16,bf16,i8d}_f32acc_1x16__cortexm4f`: 16 accumulators in FPU registers, `VLDM` weight rows, `VCVTB/VCVTT` for f16, `SBFX` + `VCVT.F32.S32` for i8d (hand-written assembly, bit-identical to scalar) | FPv4-SP (every eabihf Cortex-M4F/M7) |
-//! | aarch64 | `neon` | `f32_f32acc_6x16__neon`, `f16_f32acc_6x16__neon_fcvtl` (`FCVTL`), `bf16_f32acc_6x16__neon` (`SHLL #16`) | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
+//! | aarch64 | `neon` | `{f32,f16,bf16,i8d}_f32acc_6x16__neon`: a `6 x 16` tile of by-element FMAs; batch 1 widens f16 by `SSHLL` + `BIC` (or `FCVTL`), bf16 by `SHLL #16` | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
 //!
 //! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
 //! every packed panel exactly once, several panels in flight (with software prefetch where it
 //! measured faster), and a batch runs register tiles (`6 x 16` AVX2 and NEON, `12 x 16`
 //! AVX-512) over K-blocks of 256 rows (16-bit weights widened once per block and reused by
-//! every tile of a chunk of up to 144 rows). Stack use stays under 40 KiB (the batch paths' frames,
-//! measured: about 33 KiB with AVX2, 39 KiB with AVX-512); no allocation.
-//! [`Transform::apply_with_workspace`] lends the x86_64 kernels a caller-owned buffer
+//! every tile of a chunk of up to 144 rows). Stack use stays under 40 KiB; no allocation.
+//! [`Transform::apply_with_workspace`] lends the SIMD kernels a caller-owned buffer
 //! ([`Transform::workspace_len`], up to `144 * d_in` f32) to pack the inputs of batches of 12
 //! rows or more: same results bit for bit, a few percent faster on large batches.
 //! On integer-valued data they give exactly the scalar kernel's results; otherwise they differ

@@ -61,6 +61,7 @@ fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>
         d_in: h.d_in as usize,
         d_out: h.d_out as usize,
         stride: l.panel_stride as usize / core::mem::size_of::<W>(),
+        finite: kernel::all_finite(weights),
     })
 }
 
@@ -300,7 +301,7 @@ impl<'a> Transform<'a> {
     }
 
     /// f32 elements of workspace [`Transform::apply_with_workspace`] uses for a batch of `rows`
-    /// rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) from 12 rows on,
+    /// rows: one chunk of inputs with the SIMD kernels (AVX2, AVX-512, NEON) from 12 rows on,
     /// `min(rows, 144) * d_in` up to `d_in` 1024 and `min(rows, 72) * d_in` beyond; 0 for
     /// smaller batches and for the other kernels. The same workspace serves any batch of at
     /// most as many rows.
@@ -310,8 +311,7 @@ impl<'a> Transform<'a> {
 
     /// [`Transform::apply_with`] (`post` may be [`PostOp::None`]) with a workspace of at least
     /// [`Transform::workspace_len`]`(rows)` f32: large batches then have their inputs packed
-    /// once per chunk of rows, so the register tiles read them as one sequential stream
-    /// (d = 2048, 1024 rows: 1.02-1.04x OpenBLAS instead of 1.08-1.10x; benches/README.md). The
+    /// once per chunk of rows, so the register tiles read them as one sequential stream. The
     /// results are bit-for-bit those of [`Transform::apply_with`]: packing copies, the
     /// arithmetic and its order are unchanged. A shorter workspace, an empty one included, runs
     /// the kernel unpacked.

@@ -50,6 +50,34 @@ fn every_f16_and_bf16_weight_widens_exactly() {
     }
 }
 
+/// Weights: every finite f16 pattern (a blob without infinities or NaNs, which kernels may
+/// widen by integer operations: NEON's batch 1), times inputs of several magnitudes: 1, a
+/// subnormal, 2^15 (the largest power of two the integer widening takes) and 2^16 (the first
+/// it leaves to FCVTL). Each output must be the exact product `x * w`.
+#[test]
+fn every_finite_f16_weight_widens_exactly() {
+    let finite: Vec<u16> = (0..=u16::MAX).filter(|b| b & 0x7c00 != 0x7c00).collect();
+    let blob = write_blob(spec(WeightDtype::F16, 1, finite.len()), &vec![0.0; finite.len()], |_, j, out| {
+        out.copy_from_slice(&finite[j].to_le_bytes())
+    })
+    .unwrap();
+    for isa in isas() {
+        let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
+        let mut y = vec![0.5f32; finite.len()];
+        for x in [1.0f32, f32::from_bits(0x0000_0400), 32768.0, 65536.0, -3.0] {
+            t.apply(&[x], &mut y).unwrap();
+            for (&bits, &got) in finite.iter().zip(&y) {
+                let want = 0.0 + x * f16::from_bits(bits).to_f32();
+                assert!(
+                    same(got, want),
+                    "{} x {x:e}, weight bits {bits:#06x}: got {got:e}, want {want:e}",
+                    t.kernel().name
+                );
+            }
+        }
+    }
+}
+
 /// Inputs: 65536 rows of a 1 x 1 identity transform, one row per 16-bit pattern.
 #[test]
 fn every_f16_and_bf16_input_widens_exactly() {

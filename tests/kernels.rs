@@ -290,7 +290,7 @@ fn check_workspace<I: Element, O: Element>(t: &Transform<'_>, rows: usize, seed:
     let mut want = vec![O::from_f32(f32::NAN); rows * d_out];
     assert_eq!(t.apply(&x, &mut want), Ok(rows), "{case}");
     let len = t.workspace_len(rows);
-    let packs = matches!(t.kernel().isa, Isa::Avx2 | Isa::Avx512);
+    let packs = matches!(t.kernel().isa, Isa::Avx2 | Isa::Avx512 | Isa::Neon);
     let chunk = if d_in <= 1024 { 144 } else { 72 };
     let expected = if packs && rows >= 12 { rows.min(chunk) * d_in } else { 0 };
     assert_eq!(len, expected, "workspace_len, {case}");

@@ -113,6 +113,19 @@ pub struct Panels<'a, W> {
     pub(crate) d_out: usize,
     /// Elements from one panel to the next.
     pub(crate) stride: usize,
+    /// Whether every stored weight is known to be finite (checked once at construction where
+    /// a kernel can use it; `false` when unchecked).
+    pub(crate) finite: bool,
+}
+
+/// Whether every weight is finite, for the kernels that widen f16 weights by integer
+/// operations (NEON, batch 1): checked once when a transform is built, only there.
+pub(crate) fn all_finite<W: WeightElem>(weights: &[W]) -> bool {
+    if !(cfg!(target_arch = "aarch64") && W::DTYPE == WeightDtype::F16) {
+        return false;
+    }
+    let bits: &[u16] = bytemuck::try_cast_slice(weights).unwrap_or_default();
+    bits.len() == weights.len() && bits.iter().all(|&b| b & 0x7c00 != 0x7c00)
 }
 
 impl<'a, W: WeightElem> Panels<'a, W> {

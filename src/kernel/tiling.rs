@@ -30,7 +30,8 @@ pub(crate) struct I8dAux<'a> {
 /// raw-pointer kernels read (see [`panels_in_bounds`]; also `d_in` scales and `NR` diagonal
 /// values per panel). `None` only for a view `Transform` would never build.
 pub(crate) fn i8d_view<'a>(p: &I8dPanels<'a>) -> Option<(Panels<'a, i8>, I8dAux<'a>)> {
-    let v = Panels { bias: p.bias, weights: p.q, d_in: p.d_in, d_out: p.d_out, stride: p.stride };
+    let v =
+        Panels { bias: p.bias, weights: p.q, d_in: p.d_in, d_out: p.d_out, stride: p.stride, finite: true };
     let ok = panels_in_bounds(&v) && p.scales.len() >= p.d_in && p.diag.len() >= v.count() * NR;
     ok.then_some((v, I8dAux { scales: p.scales, diag: p.diag }))
 }

@@ -12,8 +12,8 @@
 //! * **Batch 1**: four panels in flight (16 accumulators), `prfm pldl1keep` ahead in every
 //!   panel. f16 weights are widened with integer operations instead of `FCVTL` (three uops on
 //!   Cortex-A57): `SSHLL #13` then `BIC` of bits 28-30 turns every finite half into the f32
-//!   `w * 2^-112` exactly (normals and subnormals alike; validated blobs hold no infinity or
-//!   NaN weights), and the input is scaled by `2^112` once per chunk, so each product is
+//!   `w * 2^-112` exactly (normals and subnormals alike) when every weight is finite (checked
+//!   once when the transform is built), and the input is scaled by `2^112` once per chunk, so each product is
 //!   exactly `x * w` and the results are bit-identical to `FCVTL`'s. Inputs of magnitude
 //!   `2^16` or more (they would overflow once scaled) and a flush-to-zero FPCR (it would flush
 //!   the subnormal `w * 2^-112`) take the `FCVTL` path. bf16 is widened by `SHLL #16`, int8
@@ -84,8 +84,10 @@ fn apply<W: WeightElem>(
     };
     // SAFETY: `_token` proves the CPU has NEON; panel bounds and x/y lengths checked above.
     unsafe {
-        if rows == 1 {
-            stream::gemv::<Streamer4, W, GROUP>(p, None, x, y)
+        if rows == 1 && W::DTYPE == WeightDtype::F16 && p.finite {
+            stream::gemv::<Streamer4<true>, W, GROUP>(p, None, x, y)
+        } else if rows == 1 {
+            stream::gemv::<Streamer4<false>, W, GROUP>(p, None, x, y)
         } else {
             driver::gemm::<Tile6, W>(p, None, x, y, rows, ws)
         }
@@ -103,7 +105,7 @@ fn apply_i8d(_token: Neon, p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRo
     // of `aux` (d_in scales, NR diagonal values per panel); x/y lengths were checked with it.
     unsafe {
         if rows == 1 {
-            stream::gemv::<Streamer4, i8, GROUP>(&q, Some(aux), x, y)
+            stream::gemv::<Streamer4<false>, i8, GROUP>(&q, Some(aux), x, y)
         } else {
             driver::gemm::<Tile6, i8>(&q, Some(aux), x, y, rows, ws)
         }
@@ -280,10 +282,11 @@ unsafe fn fma16_by(a: &mut V16, w: &V16, v: float32x4_t, lane: usize) {
 }
 
 /// The NEON streamer, as `stream.rs` drives it: a panel's 16 accumulators are four vectors,
-/// four panels at a time.
-struct Streamer4;
+/// four panels at a time. With `REBIAS`, f16 weights (all finite: `Panels::finite`) are
+/// widened by integer operations ([`stream_f16_rebiased`]).
+struct Streamer4<const REBIAS: bool>;
 
-impl Streamer for Streamer4 {
+impl<const REBIAS: bool> Streamer for Streamer4<REBIAS> {
     type Acc = V16;
 
     #[inline(always)]
@@ -302,8 +305,10 @@ impl Streamer for Streamer4 {
     ) {
         // SAFETY: forwarded contract.
         unsafe {
-            if W::DTYPE == WeightDtype::F16 && !flushes_subnormals() {
+            if REBIAS && W::DTYPE == WeightDtype::F16 && !flushes_subnormals() {
                 stream_f16_rebiased::<P>(w.cast(), stride, x, kc, acc)
+            } else if W::DTYPE == WeightDtype::Bf16 {
+                stream16::<P, false>(w.cast(), stride, x, kc, acc)
             } else {
                 stream_rows::<W, P>(w, stride, x, kc, acc)
             }
@@ -400,40 +405,180 @@ unsafe fn stream_f16_rebiased<const P: usize>(
         for (d, v) in buf.iter_mut().zip(xs) {
             *d = v * F16_REBIAS;
         }
-        let mut a = *acc;
-        let ahead = PREFETCH_ROWS * NR * 2;
-        let mut k = 0;
-        // SAFETY: every load reads rows k .. k + 4 <= n of a panel at wk and buf[k .. k + 4];
-        // prefetch addresses may lie past the panel (a prefetch never faults).
+        // SAFETY: rows k0 .. k0 + n of each panel at wk (the caller's contract) and n values
+        // in buf.
+        unsafe { stream16::<P, true>(wk, stride, buf.as_ptr(), n, acc) };
+        k0 += n;
+    }
+}
+
+/// `acc[g] += sum_{k < kc} x[k] * W_g[k]` for `P` panels of 16-bit weights at
+/// `W_g = w + g * stride`, widened in registers: with `F16`, f16 weights by
+/// [`f16x8_to_f32_rebiased`] (the caller has scaled `x` by `2^112`); otherwise bf16 weights by
+/// `SHLL #16`. Four panels run four `k` at a time in inline assembly ([`stream4_16`]): with
+/// intrinsics LLVM keeps the 16 accumulators in memory; other group sizes and the last `k`
+/// use intrinsics. Each accumulator gets the FMAs of [`stream_rows`] in its order, so the
+/// results are bit-identical to it.
+///
+/// # Safety
+/// NEON present; `kc` values readable at `x`; `kc` rows of `NR` 16-bit weights readable at
+/// `w + g * stride` for `g < P`.
+#[inline(always)]
+unsafe fn stream16<const P: usize, const F16: bool>(
+    w: *const u16,
+    stride: usize,
+    x: *const f32,
+    kc: usize,
+    acc: &mut [V16; P],
+) {
+    let widen = |h: uint16x8_t| -> (float32x4_t, float32x4_t) {
+        // SAFETY: register-only NEON operations (NEON present, the caller's contract).
         unsafe {
-            while k + 4 <= n {
-                let xv = vld1q_f32(buf.as_ptr().add(k));
-                for (g, ag) in a.iter_mut().enumerate() {
-                    let wp = wk.add(g * stride + k * NR);
-                    prefetch(wp.cast::<u8>().wrapping_add(ahead));
-                    prefetch(wp.cast::<u8>().wrapping_add(ahead + 64));
-                    for j in 0..4 {
-                        let r = wp.add(j * NR);
-                        let (w0, w1) = f16x8_to_f32_rebiased(vld1q_u16(r));
-                        let (w2, w3) = f16x8_to_f32_rebiased(vld1q_u16(r.add(8)));
-                        fma16_by(ag, &[w0, w1, w2, w3], xv, j);
-                    }
-                }
-                k += 4;
-            }
-            while k < n {
-                let xv = vld1q_dup_f32(buf.as_ptr().add(k));
-                for (g, ag) in a.iter_mut().enumerate() {
-                    let r = wk.add(g * stride + k * NR);
-                    let (w0, w1) = f16x8_to_f32_rebiased(vld1q_u16(r));
-                    let (w2, w3) = f16x8_to_f32_rebiased(vld1q_u16(r.add(8)));
-                    fma16_lane::<0>(ag, &[w0, w1, w2, w3], xv);
-                }
-                k += 1;
+            if F16 {
+                f16x8_to_f32_rebiased(h)
+            } else {
+                (
+                    vreinterpretq_f32_u32(vshll_n_u16::<16>(vget_low_u16(h))),
+                    vreinterpretq_f32_u32(vshll_high_n_u16::<16>(h)),
+                )
             }
         }
-        *acc = a;
-        k0 += n;
+    };
+    let mut k = 0;
+    #[cfg(not(miri))]
+    if let Ok(acc4) = <&mut [V16; 4]>::try_from(acc.as_mut_slice()) {
+        let quads = kc / 4;
+        if quads > 0 {
+            // SAFETY: P = 4; the caller's contract for rows 0 .. 4 quads <= kc.
+            unsafe { stream4_16::<F16>(w, stride, x, quads, acc4) };
+        }
+        k = quads * 4;
+    }
+    // SAFETY: rows k .. kc of each panel and x[k .. kc] (the caller's contract).
+    unsafe {
+        while k < kc {
+            let xv = vld1q_dup_f32(x.add(k));
+            for (g, ag) in acc.iter_mut().enumerate() {
+                let r = w.add(g * stride + k * NR);
+                let (w0, w1) = widen(vld1q_u16(r));
+                let (w2, w3) = widen(vld1q_u16(r.add(8)));
+                fma16_lane::<0>(ag, &[w0, w1, w2, w3], xv);
+            }
+            k += 1;
+        }
+    }
+}
+
+/// One row of 16 weights of one panel in [`stream4_16`]: load (post-incrementing the panel's
+/// pointer), widen into `v3-v6` (or `v9-v12`), and add `x[j] *` them into the panel's four
+/// accumulators.
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! row16 {
+    (f16, $w:literal, $t0:literal, $t1:literal, $a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $j:literal) => {
+        concat!(
+            "ldp q", $t0, ", q", $t1, ", [", $w, "], #32\n",
+            "sshll v", $c, ".4s, v", $t0, ".4h, #13\n",
+            "sshll2 v", $d, ".4s, v", $t0, ".8h, #13\n",
+            "sshll v", $e, ".4s, v", $t1, ".4h, #13\n",
+            "sshll2 v", $f, ".4s, v", $t1, ".8h, #13\n",
+            "bic v", $c, ".4s, #0x70, lsl #24\n",
+            "bic v", $d, ".4s, #0x70, lsl #24\n",
+            "bic v", $e, ".4s, #0x70, lsl #24\n",
+            "bic v", $f, ".4s, #0x70, lsl #24\n",
+            row16!(fma, $a, $c, $d, $e, $f, $j),
+        )
+    };
+    (bf16, $w:literal, $t0:literal, $t1:literal, $a:literal, $b:literal, $c:literal, $d:literal, $e:literal, $f:literal, $j:literal) => {
+        concat!(
+            "ldp q", $t0, ", q", $t1, ", [", $w, "], #32\n",
+            "shll v", $c, ".4s, v", $t0, ".4h, #16\n",
+            "shll2 v", $d, ".4s, v", $t0, ".8h, #16\n",
+            "shll v", $e, ".4s, v", $t1, ".4h, #16\n",
+            "shll2 v", $f, ".4s, v", $t1, ".8h, #16\n",
+            row16!(fma, $a, $c, $d, $e, $f, $j),
+        )
+    };
+    (fma, $a:literal, $c:literal, $d:literal, $e:literal, $f:literal, $j:literal) => {
+        concat!(
+            "fmla {", $a, "0:v}.4s, v", $c, ".4s, v0.s[", $j, "]\n",
+            "fmla {", $a, "1:v}.4s, v", $d, ".4s, v0.s[", $j, "]\n",
+            "fmla {", $a, "2:v}.4s, v", $e, ".4s, v0.s[", $j, "]\n",
+            "fmla {", $a, "3:v}.4s, v", $f, ".4s, v0.s[", $j, "]\n",
+        )
+    };
+}
+
+/// The four rows `k .. k + 4` of one panel in [`stream4_16`], alternating two sets of
+/// temporaries so consecutive rows do not wait on each other's registers.
+#[cfg(not(miri))]
+#[rustfmt::skip]
+macro_rules! panel16 {
+    ($kind:ident, $w:literal, $a:literal) => {
+        concat!(
+            "prfm pldl1keep, [", $w, ", #", stringify!(768), "]\n",
+            "prfm pldl1keep, [", $w, ", #", stringify!(832), "]\n",
+            row16!($kind, $w, "1", "2", $a, "", "3", "4", "5", "6", "0"),
+            row16!($kind, $w, "7", "8", $a, "", "9", "10", "11", "12", "1"),
+            row16!($kind, $w, "1", "2", $a, "", "3", "4", "5", "6", "2"),
+            row16!($kind, $w, "7", "8", $a, "", "9", "10", "11", "12", "3"),
+        )
+    };
+}
+
+/// The loop of [`stream4_16`] for one widening.
+#[cfg(not(miri))]
+macro_rules! stream4_16_loop {
+    ($kind:ident, $w:expr, $stride:expr, $x:expr, $quads:expr, $acc:expr) => {{
+        let [a, b, c, d] = $acc;
+        core::arch::asm!(
+            "2:",
+            "ldr q0, [{x}], #16",
+            panel16!($kind, "{w0}", "a"),
+            panel16!($kind, "{w1}", "b"),
+            panel16!($kind, "{w2}", "c"),
+            panel16!($kind, "{w3}", "d"),
+            "subs {n}, {n}, #1",
+            "b.ne 2b",
+            x = inout(reg) $x => _,
+            n = inout(reg) $quads => _,
+            w0 = inout(reg) $w => _,
+            w1 = inout(reg) $w.wrapping_add($stride) => _,
+            w2 = inout(reg) $w.wrapping_add(2 * $stride) => _,
+            w3 = inout(reg) $w.wrapping_add(3 * $stride) => _,
+            a0 = inout(vreg) a[0], a1 = inout(vreg) a[1], a2 = inout(vreg) a[2], a3 = inout(vreg) a[3],
+            b0 = inout(vreg) b[0], b1 = inout(vreg) b[1], b2 = inout(vreg) b[2], b3 = inout(vreg) b[3],
+            c0 = inout(vreg) c[0], c1 = inout(vreg) c[1], c2 = inout(vreg) c[2], c3 = inout(vreg) c[3],
+            d0 = inout(vreg) d[0], d1 = inout(vreg) d[1], d2 = inout(vreg) d[2], d3 = inout(vreg) d[3],
+            out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _, out("v5") _, out("v6") _,
+            out("v7") _, out("v8") _, out("v9") _, out("v10") _, out("v11") _, out("v12") _,
+            options(nostack, readonly),
+        );
+    }};
+}
+
+/// Four panels of 16-bit weights, `4 quads` rows, in inline assembly: per iteration one
+/// vector of four inputs, then for each panel its four rows (loaded with post-increment,
+/// widened, 16 by-element FMAs) and two prefetch hints `PREFETCH_ROWS` rows ahead.
+///
+/// # Safety
+/// NEON present; `4 quads` values readable at `x`; `4 quads` rows of `NR` 16-bit weights
+/// readable at `w + g * stride` for `g < 4`; `quads >= 1`.
+#[cfg(not(miri))]
+#[inline(always)]
+unsafe fn stream4_16<const F16: bool>(w: *const u16, stride: usize, x: *const f32, quads: usize, acc: &mut [V16; 4]) {
+    const _: () = assert!(PREFETCH_ROWS * NR * 2 == 768);
+    debug_assert!(quads >= 1);
+    // SAFETY: iteration i reads x[4i .. 4i + 4] and rows 4i .. 4i + 4 (128 bytes) of the four
+    // panels at w + g * stride, within the caller's ranges; the prefetch addresses may lie past
+    // the panels (a prefetch never faults). Only the named registers and the flags are
+    // written; no stack use.
+    unsafe {
+        if F16 {
+            stream4_16_loop!(f16, w, stride, x, quads, acc)
+        } else {
+            stream4_16_loop!(bf16, w, stride, x, quads, acc)
+        }
     }
 }
 

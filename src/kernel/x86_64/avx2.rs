@@ -53,8 +53,7 @@ use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
 pub const MR: usize = 6;
 /// Panels streamed at once on the batch-1 path for int8 weights, and for the last panels of
 /// 16-bit ones. Three, not four: with four (8 accumulators, 2 broadcasts and the widened
-/// weights of two rows) LLVM spills accumulators to the stack, and the f16 stream ran
-/// 1.15-1.6x slower (d = 512-2048; benches/README.md).
+/// weights of two rows) LLVM spills accumulators to the stack.
 const GROUP: usize = 3;
 /// Panels streamed at once on the batch-1 path for 16-bit weights, by [`stream4`] (inline
 /// assembly, so all eight accumulators stay in registers): eight FMA chains instead of six,
@@ -62,12 +61,11 @@ const GROUP: usize = 3;
 const GROUP_16: usize = 4;
 /// Panels streamed at once on the batch-1 path for f32 weights. Their loads fold into the
 /// FMAs, so six panels (12 accumulators, 2 broadcasts) fit in registers, and six streams in
-/// flight read L3 and DRAM faster than three (d = 2048: 0.78x OpenBLAS against 0.87-0.89x;
-/// benches/README.md).
+/// flight read the outer caches and DRAM faster than three.
 const GROUP_F32: usize = 6;
 /// Software prefetch distance on the batch-1 path for 16-bit and int8 weights, in weight rows
 /// (of `NR` elements). f32 weights are not prefetched: the hardware prefetchers alone stream
-/// them faster (d = 2048 / 4096: 0.89 / 0.94x OpenBLAS without, 1.39 / 1.31x with).
+/// them faster.
 const PREFETCH_ROWS: usize = 24;
 // `stream4`'s assembly is written for four panels of 16 columns.
 const _: () = assert!(RC % MR == 0 && (RC / 2) % MR == 0 && NR == 16 && GROUP_16 == 4);
@@ -446,8 +444,8 @@ macro_rules! stream4_loop {
 
 /// [`stream`] for four panels of 16-bit weights, the pairs of rows in inline assembly. In
 /// intrinsics, LLVM spills two of the eight accumulators and copies the other six every
-/// iteration (it picks `vfmadd213ps`, which overwrites the widened weights): 1.2-1.4x slower
-/// than three panels. Here the eight accumulators, two broadcasts and two scratch registers
+/// iteration (it picks `vfmadd213ps`, which overwrites the widened weights), slower than three
+/// panels. Here the eight accumulators, two broadcasts and two scratch registers
 /// stay put, and eight FMA chains lift the bound that the FMA latency puts on six. The FMAs of
 /// each accumulator run in [`stream`]'s order, so the results are bit-identical to it.
 ///

@@ -2,9 +2,7 @@
 //! eight-panel streamer for single rows.
 //!
 //! On a CPU with two 512-bit FMA units (Xeon Skylake-SP and later) a zmm FMA does twice the
-//! work of a ymm one per issue slot: on this project's Xeon (Emerald Rapids) the zmm peak loop
-//! runs 177 GFLOP/s against 98 for ymm, and OpenBLAS's AVX-512 sgemm ran 1.4-2x faster than
-//! the AVX2 `6x16` tile (benches/README.md).
+//! work of a ymm one per issue slot.
 //!
 //! * **Batches**: `driver.rs`'s loop nest around a tile of [`MR`] rows, one zmm accumulator per
 //!   row (one panel of 16 columns). Each `k` step loads one row of 16 weights (widened for f16
@@ -189,8 +187,7 @@ unsafe fn stream<W: WeightElem, const P: usize>(
         }
     }
     if W::DTYPE == WeightDtype::Bf16 {
-        // One `k` at a time: the pair loop below, with the shuffle widening, ran bf16 at 0.57x
-        // OpenBLAS instead of 0.44x at d = 512 (paired, 3 x 7).
+        // One `k` at a time: the pair loop below, with the shuffle widening, measured slower.
         // SAFETY: every load reads row k < kc of a panel and x[k].
         unsafe {
             for k in 0..kc {
@@ -248,11 +245,9 @@ macro_rules! f16_rows {
 /// iteration, in inline assembly: `vcvtph2ps` reads memory, and the eight panels are addressed
 /// from three base registers and the panel stride (`w`, `w + 3 s`, `w + 6 s`, scaled by 1 or
 /// 2), so the loop has four pointer increments and no other address arithmetic; LLVM loads each
-/// row into a register first and forms the eight addresses with a chain of `lea` (d = 512,
-/// batch 1: 0.61-0.62x OpenBLAS against 0.58-0.59x here). Four rows per iteration instead of
-/// two halve those scalar uops, some of which the core issues on the two ports the conversions
-/// and FMAs share (paired, two runs of 8 x 11: d = 512 9.4-9.6 -> 9.2 us, d = 768 21.6-22.1 ->
-/// 20.8-20.9 us; eight rows: 9.4 and 21.2 us). Each accumulator gets the FMAs of [`stream`], in
+/// row into a register first and forms the eight addresses with a chain of `lea`. Four rows
+/// per iteration instead of two halve those scalar uops, some of which the core issues on the
+/// two ports the conversions and FMAs share. Each accumulator gets the FMAs of [`stream`], in
 /// its order.
 ///
 /// # Safety
