@@ -142,6 +142,10 @@ pub enum Isa {
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
     #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
     CortexM,
+    /// Cortex-M55/M85 MVE (Helium), `1 x 16` tile (bare-metal hard-float Arm built with
+    /// `-C target-cpu=cortex-m55` or `cortex-m85`: see `build.rs`). Name `helium`.
+    #[cfg(glocal_helium)]
+    Helium,
 }
 
 impl Isa {
@@ -153,6 +157,8 @@ impl Isa {
         Isa::Neon,
         #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
         Isa::CortexM,
+        #[cfg(glocal_helium)]
+        Isa::Helium,
     ];
 
     /// Name used by `GLOCAL_FORCE_ISA` and in kernel names.
@@ -164,6 +170,8 @@ impl Isa {
             Isa::Neon => "neon",
             #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
             Isa::CortexM => "cortexm",
+            #[cfg(glocal_helium)]
+            Isa::Helium => "helium",
         }
     }
 
@@ -194,6 +202,9 @@ impl Isa {
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
             #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
             Isa::CortexM => true,
+            // Compiled only for MVE cores (the build flags name one, see `build.rs`).
+            #[cfg(glocal_helium)]
+            Isa::Helium => true,
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -396,6 +407,38 @@ pub const KERNELS: &[KernelInfo] = &[
         mr: arm::cortex_m::MR,
         nr: NR,
     },
+    #[cfg(glocal_helium)]
+    KernelInfo {
+        name: "f32_f32acc_1x16__helium",
+        isa: Isa::Helium,
+        dtype: WeightDtype::F32,
+        mr: arm::helium::MR,
+        nr: NR,
+    },
+    #[cfg(glocal_helium)]
+    KernelInfo {
+        name: "f16_f32acc_1x16__helium",
+        isa: Isa::Helium,
+        dtype: WeightDtype::F16,
+        mr: arm::helium::MR,
+        nr: NR,
+    },
+    #[cfg(glocal_helium)]
+    KernelInfo {
+        name: "bf16_f32acc_1x16__helium",
+        isa: Isa::Helium,
+        dtype: WeightDtype::Bf16,
+        mr: arm::helium::MR,
+        nr: NR,
+    },
+    #[cfg(glocal_helium)]
+    KernelInfo {
+        name: "i8d_f32acc_1x16__helium",
+        isa: Isa::Helium,
+        dtype: WeightDtype::I8d,
+        mr: arm::helium::MR,
+        nr: NR,
+    },
     #[cfg(target_arch = "x86_64")]
     KernelInfo {
         name: "i8d_f32acc_6x16__avx2_fma",
@@ -512,6 +555,8 @@ pub(crate) fn run_in<I: Element, O: Element>(
         }
         #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
         Isa::CortexM => return arm::cortex_m::run(weights, x, y),
+        #[cfg(glocal_helium)]
+        Isa::Helium => return arm::helium::run(weights, x, y),
         _ => {}
     }
     // Without the portable kernels (see `mod scalar`) the Cortex-M kernels are the only ones.
