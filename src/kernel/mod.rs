@@ -142,7 +142,7 @@ pub enum Isa {
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
     #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
     CortexM,
-    /// Cortex-M55/M85 MVE (Helium), `1 x 16` tile (bare-metal hard-float Arm built with
+    /// Cortex-M55/M85 MVE (Helium), `3 x 8` tiles, `1 x 16` for one row (bare-metal hard-float Arm built with
     /// `-C target-cpu=cortex-m55` or `cortex-m85`: see `build.rs`). Name `helium`.
     #[cfg(glocal_helium)]
     Helium,
@@ -409,7 +409,7 @@ pub const KERNELS: &[KernelInfo] = &[
     },
     #[cfg(glocal_helium)]
     KernelInfo {
-        name: "f32_f32acc_1x16__helium",
+        name: "f32_f32acc_3x8__helium",
         isa: Isa::Helium,
         dtype: WeightDtype::F32,
         mr: arm::helium::MR,
@@ -417,7 +417,7 @@ pub const KERNELS: &[KernelInfo] = &[
     },
     #[cfg(glocal_helium)]
     KernelInfo {
-        name: "f16_f32acc_1x16__helium",
+        name: "f16_f32acc_3x8__helium",
         isa: Isa::Helium,
         dtype: WeightDtype::F16,
         mr: arm::helium::MR,
@@ -425,7 +425,7 @@ pub const KERNELS: &[KernelInfo] = &[
     },
     #[cfg(glocal_helium)]
     KernelInfo {
-        name: "bf16_f32acc_1x16__helium",
+        name: "bf16_f32acc_3x8__helium",
         isa: Isa::Helium,
         dtype: WeightDtype::Bf16,
         mr: arm::helium::MR,
@@ -433,7 +433,7 @@ pub const KERNELS: &[KernelInfo] = &[
     },
     #[cfg(glocal_helium)]
     KernelInfo {
-        name: "i8d_f32acc_1x16__helium",
+        name: "i8d_f32acc_3x8__helium",
         isa: Isa::Helium,
         dtype: WeightDtype::I8d,
         mr: arm::helium::MR,

@@ -31,7 +31,7 @@ use crate::dtype::Element;
 /// Rows per register tile.
 pub const MR: usize = 1;
 /// Inputs widened per chunk when they are f16 or bf16.
-const KC: usize = 32;
+pub(super) const KC: usize = 32;
 
 core::arch::global_asm!(include_str!("cortex_m.s"), options(raw));
 
@@ -85,7 +85,7 @@ impl Kind {
         }
     }
 
-    fn size(self) -> usize {
+    pub(super) fn size(self) -> usize {
         if self == Kind::F32 {
             4
         } else {
@@ -111,12 +111,12 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 }
 
 /// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`.
-fn widen(kind: Kind, src: &[u8], dst: &mut [f32; KC]) {
-    let n = (src.len() / kind.size()).min(KC);
+pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
+    let n = (src.len() / kind.size()).min(dst.len());
     match kind {
         Kind::F16 => {
             // SAFETY: reads `n` halves from `src` (2-byte aligned: it is an `&[f16]`; the
-            // routine aligns itself before using VLDM) and writes `n <= KC` f32 to `dst`.
+            // routine aligns itself before using VLDM) and writes `n <= dst.len()` f32 to `dst`.
             unsafe { __glocal_cm_f16_to_f32(dst.as_mut_ptr(), src.as_ptr(), n) }
         }
         Kind::Bf16 => {
@@ -133,7 +133,7 @@ fn widen(kind: Kind, src: &[u8], dst: &mut [f32; KC]) {
 }
 
 /// Writes `acc[..dst.len() / size]` into `dst` as elements of `kind` (rounded to nearest even).
-fn store(kind: Kind, acc: &[f32; NR], dst: &mut [u8]) {
+pub(super) fn store(kind: Kind, acc: &[f32], dst: &mut [u8]) {
     match kind {
         Kind::F32 => dst.chunks_exact_mut(4).zip(acc).for_each(|(d, a)| d.copy_from_slice(&a.to_le_bytes())),
         Kind::F16 => dst
@@ -263,7 +263,7 @@ fn mac_i8d(kernel: MacI8d, acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f3
 }
 
 /// Element `i` of `src` (elements of `kind`, little-endian bytes) widened to f32, if present.
-fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
+pub(super) fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
     let n = kind.size();
     let b = src.get(i * n..i * n + n)?;
     Some(match kind {

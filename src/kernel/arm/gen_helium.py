@@ -24,9 +24,10 @@ HEADER = """\
 @ int8 weights are sign-extended by VLDRB.S32 and converted exactly by VCVT.F32.S32.
 @
 @ R x 8 kernels (R rows, one half panel of 8 columns), the batch tile:
-@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride)
+@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride, const float *scale)
 @   acc[r*8 + j] += x[r*x_stride + i] * w[i*16 + j]   for r in 0..R, i in 0..k, j in 0..8,
-@ (x_stride in elements; w points at the half panel's first column). Each widened weight vector
+@ (x_stride in elements; w points at the half panel's first column; scale only for i8d, whose
+@ x[r][i] is multiplied by scale[i] first, as in its 1 x 16 kernel). Each widened weight vector
 @ is used by all R rows. f16/bf16 kernels keep the accumulators de-interleaved as above.
 @
 @ Alignment: acc, x, w and scale 4-byte aligned. AAPCS: r4-r11 and d8-d15 saved.
@@ -133,7 +134,111 @@ def kernel_1x16(dtype):
     return L
 
 
+# The R x 8 tile: x of row r through ROW_PTR[r]; per iteration U[R] depth steps, the inputs
+# of row r in X_REGS[R][r] (one LDM each, so each list is in ascending register order, which
+# is ascending i). r0 and r3 are freed by keeping the accumulator pointer and the remainder
+# count on the stack. Three rows take three steps (nine registers), two rows four.
+U = {3: 3, 2: 4}
+ROW_PTR = ['r1', 'r8', 'r9']
+X_REGS = {3: [['r4', 'r5', 'r6'], ['r7', 'r10', 'r11'], ['r0', 'r3', 'r12']],
+          2: [['r4', 'r5', 'r6', 'r7'], ['r0', 'r10', 'r11', 'r12']]}
+TAIL_REGS = ['r4', 'r7', 'r10']
+
+
+def body_tile(dtype, rows, xs):
+    """One depth step: xs[r] is the core register holding x[r][i]."""
+    a = [(f'q{2 * r}', f'q{2 * r + 1}') for r in range(rows)]
+    if dtype == 'f32':
+        # q6 = columns 0-3, q7 = columns 4-7.
+        L = ['    vldrw.u32 q7, [r2, #16]', '    vldrw.u32 q6, [r2], #64']
+        L += [f'    vfma.f32 {a[r][0]}, q6, {xs[r]}' for r in range(rows)]
+        L += [f'    vfma.f32 {a[r][1]}, q7, {xs[r]}' for r in range(rows)]
+        return L
+    if dtype == 'i8d':
+        # q4 = columns 0-3, q5 = columns 4-7 (q6/q7 hold the inputs and scales).
+        L = ['    vldrb.s32 q5, [r2, #4]', '    vldrb.s32 q4, [r2], #16',
+             '    vcvt.f32.s32 q4, q4', '    vcvt.f32.s32 q5, q5']
+        L += [f'    vfma.f32 {a[r][0]}, q4, {xs[r]}' for r in range(rows)]
+        L += [f'    vfma.f32 {a[r][1]}, q5, {xs[r]}' for r in range(rows)]
+        return L
+    # f16/bf16: q6 = the 8 raw halves; q7 the even, then the odd columns widened.
+    L = ['    vldrh.u16 q6, [r2], #32']
+    ev, od = widen16(dtype, 'q6', 'q7', 'q7')
+    L += [ev] + [f'    vfma.f32 {a[r][0]}, q7, {xs[r]}' for r in range(rows)]
+    L += [od] + [f'    vfma.f32 {a[r][1]}, q7, {xs[r]}' for r in range(rows)]
+    return L
+
+
+def acc_tile(dtype, rows, store):
+    L = []
+    for r in range(rows):
+        base = 'r0' if r == 0 else 'r12'
+        if r:
+            L.append(f'    add r12, r0, #{32 * r}')
+        if dtype in ('f16', 'bf16'):
+            op = 'vst2' if store else 'vld2'
+            L += [f'    {op}{h}.32 {{q{2 * r}, q{2 * r + 1}}}, [{base}]' for h in (0, 1)]
+        else:
+            op = 'vstrw.32' if store else 'vldrw.u32'
+            L += [f'    {op} q{2 * r}, [{base}]', f'    {op} q{2 * r + 1}, [{base}, #16]']
+    return L
+
+
+def kernel_tile(dtype, rows):
+    name = f'__glocal_mve_{dtype}_{rows}x8'
+    i8d = dtype == 'i8d'
+    u = 4 if i8d else U[rows]
+    what = 'i8d weights, x[r][i] times scale[i] (sixth argument)' if i8d else f'{dtype} weights'
+    L = fn_head(name, f'{what}, {rows} x 8')
+    L += ['    push {r4-r11, lr}', '    vpush {d8-d15}',
+          '    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)',
+          '    add r8, r1, r9, lsl #2             @ row 1']
+    if rows > 2:
+        L.append('    add r9, r8, r9, lsl #2             @ row 2')
+    if i8d:
+        L.append('    ldr r9, [sp, #104]                 @ scale (stacked sixth argument)')
+    L += acc_tile(dtype, rows, store=False)
+    if u == 3:
+        # q = k / 3 (multiply by the inverse, exact for every 32-bit k), remainder k - 3q.
+        L += ['    movw r12, #0xaaab', '    movt r12, #0xaaaa', '    umull r4, r5, r3, r12',
+              '    lsrs r5, r5, #1', '    add r4, r5, r5, lsl #1', '    subs r3, r3, r4']
+    else:
+        L += ['    lsrs r5, r3, #2', '    and r3, r3, #3']
+    L += ['    push {r0, r3}                      @ accumulators, remainder',
+          '    wls lr, r5, 2f', f'1:                                    @ {u} rows of W per iteration']
+    if i8d:
+        # x[r][i..i+4] * scale[i..i+4], rounded like the portable kernel's `x * scale`, moved
+        # to core registers by the FPU's two-register VMOV (q6 = s24-s27).
+        L.append('    vldrw.u32 q7, [r9], #16            @ scale[i..i+4]')
+        xr = [['r4', 'r5', 'r6', 'r7'], ['r10', 'r11', 'r12', 'r0']]
+        for r in range(rows):
+            L += [f'    vldrw.u32 q6, [{ROW_PTR[r]}], #16', '    vmul.f32 q6, q6, q7',
+                  f'    vmov {xr[r][0]}, {xr[r][1]}, s24, s25', f'    vmov {xr[r][2]}, {xr[r][3]}, s26, s27']
+    else:
+        xr = X_REGS[rows]
+        L += [f'    ldm {ROW_PTR[r]}!, {{{", ".join(sorted(xr[r], key=lambda q: int(q[1:])))}}}' for r in range(rows)]
+    for i in range(u):
+        L += body_tile(dtype, rows, [xr[r][i] for r in range(rows)])
+    L += ['    le lr, 1b', '2:', '    ldr r3, [sp, #4]', '    wls lr, r3, 4f',
+          '3:                                    @ the remaining rows, one at a time']
+    if i8d:
+        L += ['    vldmia r9!, {s28}'] + [f'    vldmia {ROW_PTR[r]}!, {{s{24 + r}}}' for r in range(rows)]
+        L += [f'    vmul.f32 s{24 + r}, s{24 + r}, s28' for r in range(rows)]
+        L += ['    vmov r4, r7, s24, s25'] if rows == 2 else []
+    else:
+        L += [f'    ldr {TAIL_REGS[r]}, [{ROW_PTR[r]}], #4' for r in range(rows)]
+    L += body_tile(dtype, rows, TAIL_REGS[:rows])
+    L += ['    le lr, 3b', '4:', '    pop {r0, r3}']
+    L += acc_tile(dtype, rows, store=True)
+    L += ['    vpop {d8-d15}', '    pop {r4-r11, pc}', f'    .size {name}, .-{name}']
+    return L
+
+
 out = [HEADER.rstrip('\n')]
 for dt in ('f32', 'f16', 'bf16', 'i8d'):
     out += kernel_1x16(dt)
+for dt in ('f32', 'f16', 'bf16'):
+    for rows in (3, 2):
+        out += kernel_tile(dt, rows)
+out += kernel_tile('i8d', 2)
 print('\n'.join(out))

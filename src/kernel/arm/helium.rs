@@ -15,21 +15,30 @@
 //! (two roundings) in general; they are on integer-valued data (every product and sum exact),
 //! which is what the tests compare exactly, and within the f64-oracle bounds otherwise.
 //!
-//! The 1 x 16 microkernels share the Cortex-M driver (`cortex_m::drive`, one row and one panel
-//! at a time, 16-bit inputs widened in a stack buffer): same contract, other instructions.
+//! Batches: rows are taken three at a time (two for a remainder of two) by `R x 8` tiles over
+//! half panels: six accumulator vectors, and each widened weight vector serves every row of the
+//! tile. The inputs of three rows are loaded three depth steps at a time (one `LDM` per row).
+//! A single row (batch 1, or a remainder of one) runs the 1 x 16 microkernels through the
+//! Cortex-M driver (`cortex_m::drive`): same contract, other instructions.
+//!
+//! `i8d`: the 1 x 16 kernel multiplies `x[i] * scale[i]` itself; the tiles get inputs already
+//! multiplied (by `__glocal_mve_mul_f32`, into a stack buffer), so every path rounds the same
+//! `x * scale` as the portable kernel and a row's result does not depend on its batch.
 //!
 //! Compiled only with `cfg(glocal_helium)`, which `build.rs` sets for `thumbv8m.main-none-eabihf`
 //! built with `-C target-cpu=cortex-m55` or `cortex-m85` (or `-C target-feature=+mve.fp`).
 
 #![allow(unsafe_code)]
 
-use super::super::{PackedWeights, Panels, WeightElem};
-use super::cortex_m::{self, as_bytes, as_bytes_mut, Kind, Mac};
+use super::super::{PackedWeights, Panels, WeightElem, NR};
+use super::cortex_m::{self, as_bytes, as_bytes_mut, element, store, widen, Kind, Mac, KC};
 use crate::dtype::Element;
 use half::{bf16, f16};
 
-/// Rows per register tile of the single-row kernels.
-pub const MR: usize = 1;
+/// Rows per register tile (the batch tile; a single row runs a 1 x 16 kernel).
+pub const MR: usize = 3;
+/// Columns of a tile: half a panel.
+const HALF: usize = NR / 2;
 
 core::arch::global_asm!(include_str!("helium.s"), options(raw));
 
@@ -38,22 +47,107 @@ extern "C" {
     fn __glocal_mve_f16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_mve_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_mve_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
+    fn __glocal_mve_f32_3x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
+    fn __glocal_mve_f32_2x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
+    fn __glocal_mve_f16_3x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
+    fn __glocal_mve_f16_2x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
+    fn __glocal_mve_bf16_3x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
+    fn __glocal_mve_bf16_2x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
+    fn __glocal_mve_i8d_2x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        x_stride: usize,
+        scale: *const f32,
+    );
 }
 
-/// A weight type with a Helium microkernel.
+/// A tile microkernel: `acc[r*8 + j] += sum_{i < k} x[r*x_stride + i] * w[i*NR + j]` for the
+/// tile's rows `r` and `j < 8` (`w` at the half panel's first column, in the kernel's dtype).
+/// `i8d` kernels read `k` scales and use `x[r*x_stride + i] * scale[i]`; others ignore `scale`.
+type TileMac = unsafe extern "C" fn(
+    acc: *mut f32,
+    x: *const f32,
+    w: *const u8,
+    k: usize,
+    x_stride: usize,
+    scale: *const f32,
+);
+
+/// The tile microkernels of one weight dtype (3 x 8 where there is one, and 2 x 8) and its
+/// bytes per weight.
+#[derive(Clone, Copy)]
+struct Tiles {
+    three: Option<TileMac>,
+    two: TileMac,
+    w_size: usize,
+}
+
+/// A weight type with Helium microkernels.
 trait MveWeight: WeightElem {
-    /// Its 1 x 16 microkernel.
-    const MAC: Mac;
+    /// The 1 x 16 microkernel.
+    const ONE: Mac;
+    /// The tile microkernels.
+    const TILES: Tiles;
 }
 impl MveWeight for f32 {
-    const MAC: Mac = __glocal_mve_f32_1x16;
+    const ONE: Mac = __glocal_mve_f32_1x16;
+    const TILES: Tiles = Tiles { three: Some(__glocal_mve_f32_3x8), two: __glocal_mve_f32_2x8, w_size: 4 };
 }
 impl MveWeight for f16 {
-    const MAC: Mac = __glocal_mve_f16_1x16;
+    const ONE: Mac = __glocal_mve_f16_1x16;
+    const TILES: Tiles = Tiles { three: Some(__glocal_mve_f16_3x8), two: __glocal_mve_f16_2x8, w_size: 2 };
 }
 impl MveWeight for bf16 {
-    const MAC: Mac = __glocal_mve_bf16_1x16;
+    const ONE: Mac = __glocal_mve_bf16_1x16;
+    const TILES: Tiles = Tiles { three: Some(__glocal_mve_bf16_3x8), two: __glocal_mve_bf16_2x8, w_size: 2 };
 }
+// The i8d tile multiplies the inputs by their scales itself, which leaves the core registers
+// for two rows only.
+const I8D_TILES: Tiles = Tiles { three: None, two: __glocal_mve_i8d_2x8, w_size: 1 };
 
 /// Runs the Helium kernel of the blob's dtype. Lengths were checked by the caller.
 #[inline(always)]
@@ -63,13 +157,232 @@ pub(crate) fn run<I: Element, O: Element>(weights: &PackedWeights<'_>, x: &[I], 
         PackedWeights::F32(p) => apply(p, x, xk, y, yk),
         PackedWeights::F16(p) => apply(p, x, xk, y, yk),
         PackedWeights::Bf16(p) => apply(p, x, xk, y, yk),
-        PackedWeights::I8d(p) => cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, x, xk, y, yk),
+        PackedWeights::I8d(p) => {
+            let (d_in, d_out) = (p.d_in, p.d_out);
+            let q: &[u8] = bytemuck::cast_slice(p.q);
+            let aux = I8dAux { scales: p.scales, diag: p.diag };
+            row_groups(x, y, d_in * xk.size(), d_out * yk.size(), 2, |rows, xg, yg| {
+                if rows == 1 {
+                    cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, xg, xk, yg, yk);
+                } else {
+                    let dims = (d_in, d_out, p.stride);
+                    drive_tile(I8D_TILES, rows, p.bias, q, dims, xg, xk, yg, yk, Some(aux));
+                }
+            });
+        }
+    }
+}
+
+/// The per-row scales and the diagonal of an `i8d` blob.
+#[derive(Clone, Copy)]
+struct I8dAux<'a> {
+    scales: &'a [f32],
+    diag: &'a [f32],
+}
+
+/// Calls `f(rows, x_group, y_group)` for the rows of `x`/`y`, `max` (at most [`MR`]) at a
+/// time and fewer at the end; `x_row`/`y_row` are the bytes of one row.
+#[inline(always)]
+fn row_groups(
+    x: &[u8],
+    y: &mut [u8],
+    x_row: usize,
+    y_row: usize,
+    max: usize,
+    mut f: impl FnMut(usize, &[u8], &mut [u8]),
+) {
+    if x_row == 0 || y_row == 0 {
+        return;
+    }
+    let (mut x, mut y) = (x, y);
+    loop {
+        let rows = (x.len() / x_row).min(y.len() / y_row).min(max).min(MR);
+        if rows == 0 {
+            return;
+        }
+        let (xg, xr) = x.split_at(rows * x_row);
+        let (yg, yr) = core::mem::take(&mut y).split_at_mut(rows * y_row);
+        f(rows, xg, yg);
+        (x, y) = (xr, yr);
     }
 }
 
 fn apply<W: MveWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
     let weights: &[u8] = bytemuck::cast_slice(p.weights);
-    let w_size = core::mem::size_of::<W>();
+    let w_size = W::TILES.w_size;
     let dims = (p.d_in, p.d_out, p.stride * w_size);
-    cortex_m::drive(W::MAC, w_size, p.bias, weights, dims, x, xk, y, yk);
+    row_groups(x, y, p.d_in * xk.size(), p.d_out * yk.size(), MR, |rows, xg, yg| {
+        if rows == 1 {
+            cortex_m::drive(W::ONE, w_size, p.bias, weights, dims, xg, xk, yg, yk);
+        } else {
+            drive_tile(W::TILES, rows, p.bias, weights, dims, xg, xk, yg, yk, None);
+        }
+    });
+}
+
+/// Calls a tile microkernel after checking every extent it touches; does nothing otherwise.
+/// `x` holds the tile's rows `x_stride` elements apart.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn mac_tile(
+    kernel: TileMac,
+    rows: usize,
+    w_size: usize,
+    acc: &mut [[f32; HALF]; MR],
+    (x, x_stride): (&[f32], usize),
+    k: usize,
+    w: &[u8],
+    scale: &[f32],
+) {
+    // The kernel reads k inputs of each row, the first HALF weights of k weight rows of NR
+    // (so the last row's start plus HALF) and, for i8d, k scales.
+    let x_ok = (1..=MR).contains(&rows) && k <= x_stride && (rows - 1) * x_stride + k <= x.len();
+    let w_ok = k == 0 || (k - 1) * NR * w_size + HALF * w_size <= w.len();
+    if !x_ok || !w_ok || scale.len() < k || !(w.as_ptr() as usize).is_multiple_of(4) {
+        debug_assert!(false, "helium tile: extents do not hold");
+        return;
+    }
+    // SAFETY: `kernel` reads `k` f32 of each of its `rows` rows at `x + r * x_stride`, `HALF`
+    // weights of `w_size` bytes at `w + i * NR * w_size` for i < k, at most `k` f32 at `scale`
+    // (all in bounds, checked above) and reads/writes `rows * HALF` f32 of `acc` (rows of HALF, contiguous). `acc`, `x` and
+    // `scale` are f32 slices, `w` is checked 4-byte aligned (VLDR needs element alignment). It
+    // follows AAPCS (saves r4-r11 and d8-d15) and touches no other memory.
+    unsafe { kernel(acc.as_mut_ptr().cast::<f32>(), x.as_ptr(), w.as_ptr(), k, x_stride, scale.as_ptr()) };
+}
+
+/// `rows` (2 or 3) rows through the tile kernels, one half panel at a time. `dims` is
+/// `(d_in, d_out, panel stride in bytes)`. With `aux` (`i8d`): accumulators start at zero, the
+/// kernel multiplies the inputs by their scales, and the portable `i8d` kernel's epilogue
+/// follows, `(bias + acc) + diag * x` (the diagonal term only for columns below `d_in`).
+///
+/// Never inlined: its stack buffer then never joins a caller's frame.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn drive_tile(
+    ks: Tiles,
+    rows: usize,
+    bias: &[f32],
+    weights: &[u8],
+    (d_in, d_out, stride): (usize, usize, usize),
+    x: &[u8],
+    xk: Kind,
+    y: &mut [u8],
+    yk: Kind,
+    aux: Option<I8dAux<'_>>,
+) {
+    let kernel = match (rows, ks.three) {
+        (3, Some(k)) => k,
+        (2, _) => ks.two,
+        _ => return,
+    };
+    let w_size = ks.w_size;
+    let (x_row, y_row, panel_bytes) = (d_in * xk.size(), d_out * yk.size(), d_in * NR * w_size);
+    if x_row == 0 || y_row == 0 || panel_bytes == 0 || stride == 0 {
+        return;
+    }
+    let scales = aux.map_or(&[][..], |a| a.scales);
+    // f32 inputs are read in place; others are widened KC at a time into `buf`, row r at
+    // `buf[r * KC..]`.
+    let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x).ok() } else { None };
+    // f32 outputs are written from the accumulators as they are.
+    let f32_out = yk == Kind::F32 && bytemuck::try_cast_slice::<u8, f32>(y).is_ok();
+    let mut out = if f32_out {
+        match bytemuck::try_cast_slice_mut(y) {
+            Ok(yf) => Out::F32(yf),
+            Err(_) => return,
+        }
+    } else {
+        Out::Bytes(y)
+    };
+    let mut buf = [0f32; MR * KC];
+    for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
+        let Some(w) = w.get(..panel_bytes) else { return };
+        for (half, hb) in b.chunks_exact(HALF).enumerate() {
+            let col0 = panel * NR + half * HALF;
+            let Ok(hb) = <&[f32; HALF]>::try_from(hb) else { return };
+            if col0 >= d_out {
+                break;
+            }
+            // Fixed-size copies: inlined, where slice copies would call memcpy.
+            let mut acc = [if aux.is_some() { [0.0; HALF] } else { *hb }; MR];
+            let wh = w.get(half * HALF * w_size..).unwrap_or(&[]);
+            match x_f32 {
+                Some(xf) => {
+                    let sc = if aux.is_some() { scales } else { xf };
+                    mac_tile(kernel, rows, w_size, &mut acc, (xf, d_in), d_in, wh, sc);
+                }
+                None => {
+                    for k0 in (0..d_in).step_by(KC) {
+                        let kc = KC.min(d_in - k0);
+                        for (r, dst) in buf.chunks_exact_mut(KC).take(rows).enumerate() {
+                            let (a, b) = (r * x_row + k0 * xk.size(), r * x_row + (k0 + kc) * xk.size());
+                            widen(xk, x.get(a..b).unwrap_or(&[]), dst);
+                        }
+                        let wc = wh.get(k0 * NR * w_size..).unwrap_or(&[]);
+                        let sc = if aux.is_some() { scales.get(k0..).unwrap_or(&[]) } else { &buf[..] };
+                        mac_tile(kernel, rows, w_size, &mut acc, (&buf, KC), kc, wc, sc);
+                    }
+                }
+            }
+            let cols = HALF.min(d_out - col0);
+            for (r, a) in acc.iter_mut().take(rows).enumerate() {
+                if let Some(aux) = aux {
+                    let diag = aux.diag.get(col0..).unwrap_or(&[]);
+                    match x_f32 {
+                        // The diagonal inputs of f32 rows read directly.
+                        Some(xf) => {
+                            let xr = xf.get(r * d_in..(r + 1) * d_in).unwrap_or(&[]);
+                            epilogue_i8d(a, hb, diag, col0, d_in, |j| xr.get(j).copied());
+                        }
+                        None => {
+                            let xr = x.get(r * x_row..).unwrap_or(&[]);
+                            epilogue_i8d(a, hb, diag, col0, d_in, |j| element(xk, xr, j));
+                        }
+                    }
+                }
+                let start = r * d_out + col0;
+                match &mut out {
+                    Out::F32(yf) => match yf.get_mut(start..start + HALF).map(<&mut [f32; HALF]>::try_from) {
+                        Some(Ok(dst)) if cols == HALF => *dst = *a,
+                        _ => {
+                            for (d, &v) in yf.iter_mut().skip(start).take(cols).zip(a.iter()) {
+                                *d = v;
+                            }
+                        }
+                    },
+                    Out::Bytes(yb) => {
+                        let sz = yk.size();
+                        if let Some(dst) = yb.get_mut(start * sz..(start + cols) * sz) {
+                            store(yk, a, dst);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The output rows: f32 (aligned) written directly, or bytes of another element type.
+enum Out<'a> {
+    F32(&'a mut [f32]),
+    Bytes(&'a mut [u8]),
+}
+
+/// The portable `i8d` kernel's epilogue on one row of 8 accumulators (columns `col0..`):
+/// `(bias + acc) + diag * x[j]`, the diagonal term only for columns `j < d_in` (beyond it there
+/// is none at all, not `diag * 0`: a crafted blob's padding could hold a NaN there).
+#[inline(always)]
+fn epilogue_i8d(
+    acc: &mut [f32; HALF],
+    bias: &[f32; HALF],
+    diag: &[f32],
+    col0: usize,
+    d_in: usize,
+    x_at: impl Fn(usize) -> Option<f32>,
+) {
+    for (c, (a, (&b, &dg))) in acc.iter_mut().zip(bias.iter().zip(diag)).enumerate() {
+        let j = col0 + c;
+        let term = if j < d_in { x_at(j).map_or(0.0, |v| dg * v) } else { 0.0 };
+        *a = (b + *a) + term;
+    }
 }

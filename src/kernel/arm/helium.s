@@ -14,9 +14,10 @@
 @ int8 weights are sign-extended by VLDRB.S32 and converted exactly by VCVT.F32.S32.
 @
 @ R x 8 kernels (R rows, one half panel of 8 columns), the batch tile:
-@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride)
+@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride, const float *scale)
 @   acc[r*8 + j] += x[r*x_stride + i] * w[i*16 + j]   for r in 0..R, i in 0..k, j in 0..8,
-@ (x_stride in elements; w points at the half panel's first column). Each widened weight vector
+@ (x_stride in elements; w points at the half panel's first column; scale only for i8d, whose
+@ x[r][i] is multiplied by scale[i] first, as in its 1 x 16 kernel). Each widened weight vector
 @ is used by all R rows. f16/bf16 kernels keep the accumulators de-interleaved as above.
 @
 @ Alignment: acc, x, w and scale 4-byte aligned. AAPCS: r4-r11 and d8-d15 saved.
@@ -372,3 +373,599 @@ __glocal_mve_i8d_1x16:
     vpop {d8-d15}
     pop {r4-r8, pc}
     .size __glocal_mve_i8d_1x16, .-__glocal_mve_i8d_1x16
+
+@ f32 weights, 3 x 8
+    .section .text.__glocal_mve_f32_3x8,"ax",%progbits
+    .global __glocal_mve_f32_3x8
+    .hidden __glocal_mve_f32_3x8
+    .type __glocal_mve_f32_3x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_f32_3x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    add r9, r8, r9, lsl #2             @ row 2
+    vldrw.u32 q0, [r0]
+    vldrw.u32 q1, [r0, #16]
+    add r12, r0, #32
+    vldrw.u32 q2, [r12]
+    vldrw.u32 q3, [r12, #16]
+    add r12, r0, #64
+    vldrw.u32 q4, [r12]
+    vldrw.u32 q5, [r12, #16]
+    movw r12, #0xaaab
+    movt r12, #0xaaaa
+    umull r4, r5, r3, r12
+    lsrs r5, r5, #1
+    add r4, r5, r5, lsl #1
+    subs r3, r3, r4
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 3 rows of W per iteration
+    ldm r1!, {r4, r5, r6}
+    ldm r8!, {r7, r10, r11}
+    ldm r9!, {r0, r3, r12}
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r7
+    vfma.f32 q4, q6, r0
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r0
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r5
+    vfma.f32 q2, q6, r10
+    vfma.f32 q4, q6, r3
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vfma.f32 q5, q7, r3
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r6
+    vfma.f32 q2, q6, r11
+    vfma.f32 q4, q6, r12
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vfma.f32 q5, q7, r12
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    ldr r4, [r1], #4
+    ldr r7, [r8], #4
+    ldr r10, [r9], #4
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r7
+    vfma.f32 q4, q6, r10
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r10
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vstrw.32 q0, [r0]
+    vstrw.32 q1, [r0, #16]
+    add r12, r0, #32
+    vstrw.32 q2, [r12]
+    vstrw.32 q3, [r12, #16]
+    add r12, r0, #64
+    vstrw.32 q4, [r12]
+    vstrw.32 q5, [r12, #16]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_f32_3x8, .-__glocal_mve_f32_3x8
+
+@ f32 weights, 2 x 8
+    .section .text.__glocal_mve_f32_2x8,"ax",%progbits
+    .global __glocal_mve_f32_2x8
+    .hidden __glocal_mve_f32_2x8
+    .type __glocal_mve_f32_2x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_f32_2x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    vldrw.u32 q0, [r0]
+    vldrw.u32 q1, [r0, #16]
+    add r12, r0, #32
+    vldrw.u32 q2, [r12]
+    vldrw.u32 q3, [r12, #16]
+    lsrs r5, r3, #2
+    and r3, r3, #3
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 4 rows of W per iteration
+    ldm r1!, {r4, r5, r6, r7}
+    ldm r8!, {r0, r10, r11, r12}
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r0
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r0
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r5
+    vfma.f32 q2, q6, r10
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r6
+    vfma.f32 q2, q6, r11
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r7
+    vfma.f32 q2, q6, r12
+    vfma.f32 q1, q7, r7
+    vfma.f32 q3, q7, r12
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    ldr r4, [r1], #4
+    ldr r7, [r8], #4
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r7
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vstrw.32 q0, [r0]
+    vstrw.32 q1, [r0, #16]
+    add r12, r0, #32
+    vstrw.32 q2, [r12]
+    vstrw.32 q3, [r12, #16]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_f32_2x8, .-__glocal_mve_f32_2x8
+
+@ f16 weights, 3 x 8
+    .section .text.__glocal_mve_f16_3x8,"ax",%progbits
+    .global __glocal_mve_f16_3x8
+    .hidden __glocal_mve_f16_3x8
+    .type __glocal_mve_f16_3x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_f16_3x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    add r9, r8, r9, lsl #2             @ row 2
+    vld20.32 {q0, q1}, [r0]
+    vld21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vld20.32 {q2, q3}, [r12]
+    vld21.32 {q2, q3}, [r12]
+    add r12, r0, #64
+    vld20.32 {q4, q5}, [r12]
+    vld21.32 {q4, q5}, [r12]
+    movw r12, #0xaaab
+    movt r12, #0xaaaa
+    umull r4, r5, r3, r12
+    lsrs r5, r5, #1
+    add r4, r5, r5, lsl #1
+    subs r3, r3, r4
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 3 rows of W per iteration
+    ldm r1!, {r4, r5, r6}
+    ldm r8!, {r7, r10, r11}
+    ldm r9!, {r0, r3, r12}
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vfma.f32 q4, q7, r0
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vfma.f32 q4, q7, r3
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vfma.f32 q5, q7, r3
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vfma.f32 q4, q7, r12
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vfma.f32 q5, q7, r12
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    ldr r4, [r1], #4
+    ldr r7, [r8], #4
+    ldr r10, [r9], #4
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vfma.f32 q4, q7, r10
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r10
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vst20.32 {q0, q1}, [r0]
+    vst21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vst20.32 {q2, q3}, [r12]
+    vst21.32 {q2, q3}, [r12]
+    add r12, r0, #64
+    vst20.32 {q4, q5}, [r12]
+    vst21.32 {q4, q5}, [r12]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_f16_3x8, .-__glocal_mve_f16_3x8
+
+@ f16 weights, 2 x 8
+    .section .text.__glocal_mve_f16_2x8,"ax",%progbits
+    .global __glocal_mve_f16_2x8
+    .hidden __glocal_mve_f16_2x8
+    .type __glocal_mve_f16_2x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_f16_2x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    vld20.32 {q0, q1}, [r0]
+    vld21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vld20.32 {q2, q3}, [r12]
+    vld21.32 {q2, q3}, [r12]
+    lsrs r5, r3, #2
+    and r3, r3, #3
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 4 rows of W per iteration
+    ldm r1!, {r4, r5, r6, r7}
+    ldm r8!, {r0, r10, r11, r12}
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r0
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r7
+    vfma.f32 q2, q7, r12
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r7
+    vfma.f32 q3, q7, r12
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    ldr r4, [r1], #4
+    ldr r7, [r8], #4
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vst20.32 {q0, q1}, [r0]
+    vst21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vst20.32 {q2, q3}, [r12]
+    vst21.32 {q2, q3}, [r12]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_f16_2x8, .-__glocal_mve_f16_2x8
+
+@ bf16 weights, 3 x 8
+    .section .text.__glocal_mve_bf16_3x8,"ax",%progbits
+    .global __glocal_mve_bf16_3x8
+    .hidden __glocal_mve_bf16_3x8
+    .type __glocal_mve_bf16_3x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_bf16_3x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    add r9, r8, r9, lsl #2             @ row 2
+    vld20.32 {q0, q1}, [r0]
+    vld21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vld20.32 {q2, q3}, [r12]
+    vld21.32 {q2, q3}, [r12]
+    add r12, r0, #64
+    vld20.32 {q4, q5}, [r12]
+    vld21.32 {q4, q5}, [r12]
+    movw r12, #0xaaab
+    movt r12, #0xaaaa
+    umull r4, r5, r3, r12
+    lsrs r5, r5, #1
+    add r4, r5, r5, lsl #1
+    subs r3, r3, r4
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 3 rows of W per iteration
+    ldm r1!, {r4, r5, r6}
+    ldm r8!, {r7, r10, r11}
+    ldm r9!, {r0, r3, r12}
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vfma.f32 q4, q7, r0
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vfma.f32 q4, q7, r3
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vfma.f32 q5, q7, r3
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vfma.f32 q4, q7, r12
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vfma.f32 q5, q7, r12
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    ldr r4, [r1], #4
+    ldr r7, [r8], #4
+    ldr r10, [r9], #4
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vfma.f32 q4, q7, r10
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r10
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vst20.32 {q0, q1}, [r0]
+    vst21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vst20.32 {q2, q3}, [r12]
+    vst21.32 {q2, q3}, [r12]
+    add r12, r0, #64
+    vst20.32 {q4, q5}, [r12]
+    vst21.32 {q4, q5}, [r12]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_bf16_3x8, .-__glocal_mve_bf16_3x8
+
+@ bf16 weights, 2 x 8
+    .section .text.__glocal_mve_bf16_2x8,"ax",%progbits
+    .global __glocal_mve_bf16_2x8
+    .hidden __glocal_mve_bf16_2x8
+    .type __glocal_mve_bf16_2x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_bf16_2x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    vld20.32 {q0, q1}, [r0]
+    vld21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vld20.32 {q2, q3}, [r12]
+    vld21.32 {q2, q3}, [r12]
+    lsrs r5, r3, #2
+    and r3, r3, #3
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 4 rows of W per iteration
+    ldm r1!, {r4, r5, r6, r7}
+    ldm r8!, {r0, r10, r11, r12}
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r0
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r7
+    vfma.f32 q2, q7, r12
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r7
+    vfma.f32 q3, q7, r12
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    ldr r4, [r1], #4
+    ldr r7, [r8], #4
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vst20.32 {q0, q1}, [r0]
+    vst21.32 {q0, q1}, [r0]
+    add r12, r0, #32
+    vst20.32 {q2, q3}, [r12]
+    vst21.32 {q2, q3}, [r12]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_bf16_2x8, .-__glocal_mve_bf16_2x8
+
+@ i8d weights, x[r][i] times scale[i] (sixth argument), 2 x 8
+    .section .text.__glocal_mve_i8d_2x8,"ax",%progbits
+    .global __glocal_mve_i8d_2x8
+    .hidden __glocal_mve_i8d_2x8
+    .type __glocal_mve_i8d_2x8,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_i8d_2x8:
+    push {r4-r11, lr}
+    vpush {d8-d15}
+    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
+    add r8, r1, r9, lsl #2             @ row 1
+    ldr r9, [sp, #104]                 @ scale (stacked sixth argument)
+    vldrw.u32 q0, [r0]
+    vldrw.u32 q1, [r0, #16]
+    add r12, r0, #32
+    vldrw.u32 q2, [r12]
+    vldrw.u32 q3, [r12, #16]
+    lsrs r5, r3, #2
+    and r3, r3, #3
+    push {r0, r3}                      @ accumulators, remainder
+    wls lr, r5, 2f
+1:                                    @ 4 rows of W per iteration
+    vldrw.u32 q7, [r9], #16            @ scale[i..i+4]
+    vldrw.u32 q6, [r1], #16
+    vmul.f32 q6, q6, q7
+    vmov r4, r5, s24, s25
+    vmov r6, r7, s26, s27
+    vldrw.u32 q6, [r8], #16
+    vmul.f32 q6, q6, q7
+    vmov r10, r11, s24, s25
+    vmov r12, r0, s26, s27
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r4
+    vfma.f32 q2, q4, r10
+    vfma.f32 q1, q5, r4
+    vfma.f32 q3, q5, r10
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r5
+    vfma.f32 q2, q4, r11
+    vfma.f32 q1, q5, r5
+    vfma.f32 q3, q5, r11
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r6
+    vfma.f32 q2, q4, r12
+    vfma.f32 q1, q5, r6
+    vfma.f32 q3, q5, r12
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r7
+    vfma.f32 q2, q4, r0
+    vfma.f32 q1, q5, r7
+    vfma.f32 q3, q5, r0
+    le lr, 1b
+2:
+    ldr r3, [sp, #4]
+    wls lr, r3, 4f
+3:                                    @ the remaining rows, one at a time
+    vldmia r9!, {s28}
+    vldmia r1!, {s24}
+    vldmia r8!, {s25}
+    vmul.f32 s24, s24, s28
+    vmul.f32 s25, s25, s28
+    vmov r4, r7, s24, s25
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r4
+    vfma.f32 q2, q4, r7
+    vfma.f32 q1, q5, r4
+    vfma.f32 q3, q5, r7
+    le lr, 3b
+4:
+    pop {r0, r3}
+    vstrw.32 q0, [r0]
+    vstrw.32 q1, [r0, #16]
+    add r12, r0, #32
+    vstrw.32 q2, [r12]
+    vstrw.32 q3, [r12, #16]
+    vpop {d8-d15}
+    pop {r4-r11, pc}
+    .size __glocal_mve_i8d_2x8, .-__glocal_mve_i8d_2x8
