@@ -254,12 +254,47 @@ fn dispatch(s: &mut Suite) {
     });
 }
 
+/// Every row of a batch has exactly the bits it has alone (as on the host, tests/kernels.rs):
+/// a batch of 7 rows goes through every tile shape (3 + 3 + 1 rows, 2 + 2 + 2 + 1 for i8d).
+fn rows_alone(s: &mut Suite, k: &KernelInfo) {
+    let mut rng = Rng(0x5EED ^ k.dtype.code() as u32);
+    for (d_in, d_out) in [(35, 35), (17, 40)] {
+        let src = source(&mut rng, d_in, d_out, false);
+        let Ok(blob) = pack(&src, k.dtype, "test", "alone") else { continue };
+        let Ok(t) = Transform::with_isa(blob.as_bytes(), k.isa) else { continue };
+        s.case(format_args!("{} {d_in}x{d_out} rows alone = in the batch", k.name), |c| {
+            alone_vs_batch::<f32>(c, &t, &mut rng, k.name);
+            alone_vs_batch::<f16>(c, &t, &mut rng, k.name);
+        });
+    }
+}
+
+fn alone_vs_batch<I: Element>(c: &mut Check, t: &Transform<'_>, rng: &mut Rng, name: &str) {
+    const ROWS: usize = 7;
+    let (d_in, d_out) = (t.d_in(), t.d_out());
+    let x: Vec<I> = inputs(rng, ROWS * d_in, false);
+    let mut batch = alloc::vec![f32::NAN; ROWS * d_out];
+    let r = t.apply(&x, &mut batch);
+    c.that(r == Ok(ROWS), format_args!("{name}: batch apply returned {r:?}"));
+    for row in 0..ROWS {
+        let mut alone = alloc::vec![f32::NAN; d_out];
+        let _ = t.apply(&x[row * d_in..(row + 1) * d_in], &mut alone);
+        for (j, (a, b)) in alone.iter().zip(&batch[row * d_out..(row + 1) * d_out]).enumerate() {
+            c.that(
+                a.to_bits() == b.to_bits(),
+                format_args!("{name} {d_in}x{d_out}: row {row} column {j}: alone {a}, in the batch {b}"),
+            );
+        }
+    }
+}
+
 #[entry]
 fn main() -> ! {
     run("kernels", |s| {
         dispatch(s);
         for k in KERNELS.iter().filter(|k| k.isa.is_available()) {
             kernel_cases(s, k);
+            rows_alone(s, k);
         }
     })
 }

@@ -134,7 +134,7 @@ def kernel_1x16(dtype):
     return L
 
 
-# The R x 8 tile: x of row r through ROW_PTR[r]; per iteration U[R] depth steps, the inputs
+# The R x 8 tile: x of row r through ROW_PTR[r]; per block U[R] depth steps (two blocks per iteration), the inputs
 # of row r in X_REGS[R][r] (one LDM each, so each list is in ascending register order, which
 # is ascending i). r0 and r3 are freed by keeping the accumulator pointer and the remainder
 # count on the stack. Three rows take three steps (nine registers), two rows four.
@@ -198,27 +198,31 @@ def kernel_tile(dtype, rows):
     if i8d:
         L.append('    ldr r9, [sp, #104]                 @ scale (stacked sixth argument)')
     L += acc_tile(dtype, rows, store=False)
+    # Two blocks of u depth steps per iteration (the inputs reloaded between them).
+    steps = 2 * u
     if u == 3:
-        # q = k / 3 (multiply by the inverse, exact for every 32-bit k), remainder k - 3q.
+        # q = k / 6 (multiply by the inverse of 3, exact for every 32-bit k), remainder k - 6q.
         L += ['    movw r12, #0xaaab', '    movt r12, #0xaaaa', '    umull r4, r5, r3, r12',
-              '    lsrs r5, r5, #1', '    add r4, r5, r5, lsl #1', '    subs r3, r3, r4']
+              '    lsrs r5, r5, #2', '    add r4, r5, r5, lsl #1', '    sub r3, r3, r4, lsl #1']
     else:
-        L += ['    lsrs r5, r3, #2', '    and r3, r3, #3']
+        L += ['    lsrs r5, r3, #3', '    and r3, r3, #7']
     L += ['    push {r0, r3}                      @ accumulators, remainder',
-          '    wls lr, r5, 2f', f'1:                                    @ {u} rows of W per iteration']
-    if i8d:
-        # x[r][i..i+4] * scale[i..i+4], rounded like the portable kernel's `x * scale`, moved
-        # to core registers by the FPU's two-register VMOV (q6 = s24-s27).
-        L.append('    vldrw.u32 q7, [r9], #16            @ scale[i..i+4]')
-        xr = [['r4', 'r5', 'r6', 'r7'], ['r10', 'r11', 'r12', 'r0']]
-        for r in range(rows):
-            L += [f'    vldrw.u32 q6, [{ROW_PTR[r]}], #16', '    vmul.f32 q6, q6, q7',
-                  f'    vmov {xr[r][0]}, {xr[r][1]}, s24, s25', f'    vmov {xr[r][2]}, {xr[r][3]}, s26, s27']
-    else:
-        xr = X_REGS[rows]
-        L += [f'    ldm {ROW_PTR[r]}!, {{{", ".join(sorted(xr[r], key=lambda q: int(q[1:])))}}}' for r in range(rows)]
-    for i in range(u):
-        L += body_tile(dtype, rows, [xr[r][i] for r in range(rows)])
+          '    wls lr, r5, 2f', f'1:                                    @ {steps} rows of W per iteration']
+    for _ in range(2):
+        if i8d:
+            # x[r][i..i+4] * scale[i..i+4], rounded like the portable kernel's `x * scale`,
+            # moved to core registers by the FPU's two-register VMOV (q6 = s24-s27).
+            L.append('    vldrw.u32 q7, [r9], #16            @ scale[i..i+4]')
+            xr = [['r4', 'r5', 'r6', 'r7'], ['r10', 'r11', 'r12', 'r0']]
+            for r in range(rows):
+                L += [f'    vldrw.u32 q6, [{ROW_PTR[r]}], #16', '    vmul.f32 q6, q6, q7',
+                      f'    vmov {xr[r][0]}, {xr[r][1]}, s24, s25', f'    vmov {xr[r][2]}, {xr[r][3]}, s26, s27']
+        else:
+            xr = X_REGS[rows]
+            L += [f'    ldm {ROW_PTR[r]}!, {{{", ".join(sorted(xr[r], key=lambda q: int(q[1:])))}}}'
+                  for r in range(rows)]
+        for i in range(u):
+            L += body_tile(dtype, rows, [xr[r][i] for r in range(rows)])
     L += ['    le lr, 1b', '2:', '    ldr r3, [sp, #4]', '    wls lr, r3, 4f',
           '3:                                    @ the remaining rows, one at a time']
     if i8d:
@@ -234,6 +238,37 @@ def kernel_tile(dtype, rows):
     return L
 
 
+FINISH = """
+@ void i8d_finish(float acc[8], const float bias[8], const float diag[8], const float x[8]):
+@ acc[j] = (bias[j] + acc[j]) + diag[j] * x[j], each operation rounded (the portable i8d
+@ kernel's epilogue, for 8 columns that all have a diagonal term). 4-byte aligned.
+    .section .text.__glocal_mve_i8d_finish,"ax",%progbits
+    .global __glocal_mve_i8d_finish
+    .hidden __glocal_mve_i8d_finish
+    .type __glocal_mve_i8d_finish,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_i8d_finish:
+    vldrw.u32 q0, [r0]
+    vldrw.u32 q1, [r1]
+    vldrw.u32 q2, [r2]
+    vldrw.u32 q3, [r3]
+    vadd.f32 q0, q1, q0
+    vmul.f32 q2, q2, q3
+    vadd.f32 q0, q0, q2
+    vstrw.32 q0, [r0]
+    vldrw.u32 q0, [r0, #16]
+    vldrw.u32 q1, [r1, #16]
+    vldrw.u32 q2, [r2, #16]
+    vldrw.u32 q3, [r3, #16]
+    vadd.f32 q0, q1, q0
+    vmul.f32 q2, q2, q3
+    vadd.f32 q0, q0, q2
+    vstrw.32 q0, [r0, #16]
+    bx lr
+    .size __glocal_mve_i8d_finish, .-__glocal_mve_i8d_finish
+"""
+
 out = [HEADER.rstrip('\n')]
 for dt in ('f32', 'f16', 'bf16', 'i8d'):
     out += kernel_1x16(dt)
@@ -241,4 +276,5 @@ for dt in ('f32', 'f16', 'bf16'):
     for rows in (3, 2):
         out += kernel_tile(dt, rows)
 out += kernel_tile('i8d', 2)
+out.append(FINISH.rstrip('\n'))
 print('\n'.join(out))

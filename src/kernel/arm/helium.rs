@@ -31,7 +31,7 @@
 #![allow(unsafe_code)]
 
 use super::super::{PackedWeights, Panels, WeightElem, NR};
-use super::cortex_m::{self, as_bytes, as_bytes_mut, element, store, widen, Kind, Mac, KC};
+use super::cortex_m::{self, as_bytes, as_bytes_mut, element, store, widen, Kind, Mac};
 use crate::dtype::Element;
 use half::{bf16, f16};
 
@@ -39,6 +39,10 @@ use half::{bf16, f16};
 pub const MR: usize = 3;
 /// Columns of a tile: half a panel.
 const HALF: usize = NR / 2;
+/// Inputs of each row widened per chunk on the tile path (16-bit inputs, and any input of a
+/// row group whose outputs are not f32): `MR * KT` f32 of stack, kept small for the 1 KiB
+/// stack budget of `apply`.
+const KT: usize = 16;
 
 core::arch::global_asm!(include_str!("helium.s"), options(raw));
 
@@ -105,6 +109,19 @@ extern "C" {
     );
 }
 
+extern "C" {
+    fn __glocal_mve_i8d_finish(acc: *mut f32, bias: *const f32, diag: *const f32, x: *const f32);
+}
+
+/// `acc[j] = (bias[j] + acc[j]) + diag[j] * x[j]` for the 8 columns, each operation rounded:
+/// the portable `i8d` epilogue where every column has a diagonal term.
+#[inline(always)]
+fn finish_i8d(acc: &mut [f32; HALF], bias: &[f32; HALF], diag: &[f32; HALF], x: &[f32; HALF]) {
+    // SAFETY: reads 8 f32 from each of `bias`, `diag` and `x`, reads and writes the 8 f32 of
+    // `acc`: all fixed-size f32 arrays (4-byte aligned). Uses only q0-q3 (caller-saved).
+    unsafe { __glocal_mve_i8d_finish(acc.as_mut_ptr(), bias.as_ptr(), diag.as_ptr(), x.as_ptr()) };
+}
+
 /// A tile microkernel: `acc[r*8 + j] += sum_{i < k} x[r*x_stride + i] * w[i*NR + j]` for the
 /// tile's rows `r` and `j < 8` (`w` at the half panel's first column, in the kernel's dtype).
 /// `i8d` kernels read `k` scales and use `x[r*x_stride + i] * scale[i]`; others ignore `scale`.
@@ -166,6 +183,12 @@ pub(crate) fn run<I: Element, O: Element>(weights: &PackedWeights<'_>, x: &[I], 
                     cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, xg, xk, yg, yk);
                 } else {
                     let dims = (d_in, d_out, p.stride);
+                    if (xk, yk) == (Kind::F32, Kind::F32) {
+                        let (xf, yf) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg));
+                        if let (Ok(xf), Ok(yf)) = (xf, yf) {
+                            return drive_tile_f32(I8D_TILES, rows, p.bias, q, dims, xf, yf, Some(aux));
+                        }
+                    }
                     drive_tile(I8D_TILES, rows, p.bias, q, dims, xg, xk, yg, yk, Some(aux));
                 }
             });
@@ -214,9 +237,14 @@ fn apply<W: MveWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: 
     row_groups(x, y, p.d_in * xk.size(), p.d_out * yk.size(), MR, |rows, xg, yg| {
         if rows == 1 {
             cortex_m::drive(W::ONE, w_size, p.bias, weights, dims, xg, xk, yg, yk);
-        } else {
-            drive_tile(W::TILES, rows, p.bias, weights, dims, xg, xk, yg, yk, None);
+            return;
         }
+        if (xk, yk) == (Kind::F32, Kind::F32) {
+            if let (Ok(xf), Ok(yf)) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg)) {
+                return drive_tile_f32(W::TILES, rows, p.bias, weights, dims, xf, yf, None);
+            }
+        }
+        drive_tile(W::TILES, rows, p.bias, weights, dims, xg, xk, yg, yk, None);
     });
 }
 
@@ -250,6 +278,112 @@ fn mac_tile(
     unsafe { kernel(acc.as_mut_ptr().cast::<f32>(), x.as_ptr(), w.as_ptr(), k, x_stride, scale.as_ptr()) };
 }
 
+/// [`drive_tile`] for f32 inputs and outputs, the common case, kept lean: inputs read in
+/// place, accumulators copied to the output rows as they are. Compiled twice, without and with
+/// the `i8d` epilogue, so the plain path carries none of it.
+#[allow(clippy::too_many_arguments)]
+fn drive_tile_f32(
+    ks: Tiles,
+    rows: usize,
+    bias: &[f32],
+    weights: &[u8],
+    dims: (usize, usize, usize),
+    x: &[f32],
+    y: &mut [f32],
+    aux: Option<I8dAux<'_>>,
+) {
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn plain(
+        ks: Tiles,
+        rows: usize,
+        b: &[f32],
+        w: &[u8],
+        dims: (usize, usize, usize),
+        x: &[f32],
+        y: &mut [f32],
+    ) {
+        tile_f32(ks, rows, b, w, dims, x, y, None)
+    }
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn i8d(
+        ks: Tiles,
+        rows: usize,
+        b: &[f32],
+        w: &[u8],
+        dims: (usize, usize, usize),
+        x: &[f32],
+        y: &mut [f32],
+        aux: I8dAux<'_>,
+    ) {
+        tile_f32(ks, rows, b, w, dims, x, y, Some(aux))
+    }
+    match aux {
+        None => plain(ks, rows, bias, weights, dims, x, y),
+        Some(aux) => i8d(ks, rows, bias, weights, dims, x, y, aux),
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn tile_f32(
+    ks: Tiles,
+    rows: usize,
+    bias: &[f32],
+    weights: &[u8],
+    (d_in, d_out, stride): (usize, usize, usize),
+    x: &[f32],
+    y: &mut [f32],
+    aux: Option<I8dAux<'_>>,
+) {
+    let kernel = match (rows, ks.three) {
+        (3, Some(k)) => k,
+        (2, _) => ks.two,
+        _ => return,
+    };
+    let (w_size, panel_bytes) = (ks.w_size, d_in * NR * ks.w_size);
+    if panel_bytes == 0 || stride == 0 || d_out == 0 {
+        return;
+    }
+    let halves = bias
+        .chunks_exact(HALF)
+        .zip(weights.chunks(stride).flat_map(|w| [w, w.get(HALF * w_size..).unwrap_or(&[])]));
+    for (h, (hb, wh)) in halves.enumerate() {
+        let col0 = h * HALF;
+        let (Ok(hb), true) = (<&[f32; HALF]>::try_from(hb), col0 < d_out) else { return };
+        let mut acc = [if aux.is_some() { [0.0; HALF] } else { *hb }; MR];
+        mac_tile(kernel, rows, w_size, &mut acc, (x, d_in), d_in, wh, aux.map_or(x, |a| a.scales));
+        let cols = HALF.min(d_out - col0);
+        for (r, a) in acc.iter_mut().take(rows).enumerate() {
+            if let Some(aux) = aux {
+                let (xs, dg) =
+                    (x.get(r * d_in + col0..r * d_in + col0 + HALF), aux.diag.get(col0..col0 + HALF));
+                match (xs.map(<&[f32; HALF]>::try_from), dg.map(<&[f32; HALF]>::try_from)) {
+                    // Columns all below d_in: vectorised (separate multiply and adds, as in the
+                    // portable kernel).
+                    (Some(Ok(xs)), Some(Ok(dg))) if col0 + HALF <= d_in => finish_i8d(a, hb, dg, xs),
+                    _ => {
+                        let xr = x.get(r * d_in..(r + 1) * d_in).unwrap_or(&[]);
+                        epilogue_i8d(a, hb, aux.diag.get(col0..).unwrap_or(&[]), col0, d_in, |j| {
+                            xr.get(j).copied()
+                        });
+                    }
+                }
+            }
+            let start = r * d_out + col0;
+            match y.get_mut(start..start + HALF).map(<&mut [f32; HALF]>::try_from) {
+                Some(Ok(dst)) if cols == HALF => *dst = *a,
+                _ => {
+                    for (d, &v) in y.iter_mut().skip(start).take(cols).zip(a.iter()) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `rows` (2 or 3) rows through the tile kernels, one half panel at a time. `dims` is
 /// `(d_in, d_out, panel stride in bytes)`. With `aux` (`i8d`): accumulators start at zero, the
 /// kernel multiplies the inputs by their scales, and the portable `i8d` kernel's epilogue
@@ -281,8 +415,8 @@ fn drive_tile(
         return;
     }
     let scales = aux.map_or(&[][..], |a| a.scales);
-    // f32 inputs are read in place; others are widened KC at a time into `buf`, row r at
-    // `buf[r * KC..]`.
+    // f32 inputs are read in place; others are widened KT at a time into `buf`, row r at
+    // `buf[r * KT..]`.
     let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x).ok() } else { None };
     // f32 outputs are written from the accumulators as they are.
     let f32_out = yk == Kind::F32 && bytemuck::try_cast_slice::<u8, f32>(y).is_ok();
@@ -294,7 +428,7 @@ fn drive_tile(
     } else {
         Out::Bytes(y)
     };
-    let mut buf = [0f32; MR * KC];
+    let mut buf = [0f32; MR * KT];
     for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
         let Some(w) = w.get(..panel_bytes) else { return };
         for (half, hb) in b.chunks_exact(HALF).enumerate() {
@@ -312,15 +446,12 @@ fn drive_tile(
                     mac_tile(kernel, rows, w_size, &mut acc, (xf, d_in), d_in, wh, sc);
                 }
                 None => {
-                    for k0 in (0..d_in).step_by(KC) {
-                        let kc = KC.min(d_in - k0);
-                        for (r, dst) in buf.chunks_exact_mut(KC).take(rows).enumerate() {
-                            let (a, b) = (r * x_row + k0 * xk.size(), r * x_row + (k0 + kc) * xk.size());
-                            widen(xk, x.get(a..b).unwrap_or(&[]), dst);
-                        }
+                    for k0 in (0..d_in).step_by(KT) {
+                        let kc = KT.min(d_in - k0);
+                        widen_rows(xk, x, x_row, k0, kc, rows, &mut buf);
                         let wc = wh.get(k0 * NR * w_size..).unwrap_or(&[]);
                         let sc = if aux.is_some() { scales.get(k0..).unwrap_or(&[]) } else { &buf[..] };
-                        mac_tile(kernel, rows, w_size, &mut acc, (&buf, KC), kc, wc, sc);
+                        mac_tile(kernel, rows, w_size, &mut acc, (&buf, KT), kc, wc, sc);
                     }
                 }
             }
@@ -353,12 +484,23 @@ fn drive_tile(
                     Out::Bytes(yb) => {
                         let sz = yk.size();
                         if let Some(dst) = yb.get_mut(start * sz..(start + cols) * sz) {
-                            store(yk, a, dst);
+                            store_row(yk, a, dst);
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Widens inputs `k0..k0 + kc` of the first `rows` rows of `x` (`x_row` bytes each) into
+/// `buf`, row r at `buf[r * KT..]`. Out of line: its temporaries stay out of the driver's frame
+/// (which is live while the kernel runs).
+#[inline(never)]
+fn widen_rows(xk: Kind, x: &[u8], x_row: usize, k0: usize, kc: usize, rows: usize, buf: &mut [f32; MR * KT]) {
+    for (r, dst) in buf.chunks_exact_mut(KT).take(rows).enumerate() {
+        let (a, b) = (r * x_row + k0 * xk.size(), r * x_row + (k0 + kc) * xk.size());
+        widen(xk, x.get(a..b).unwrap_or(&[]), dst);
     }
 }
 
@@ -368,10 +510,16 @@ enum Out<'a> {
     Bytes(&'a mut [u8]),
 }
 
+/// Out of line, for the frame of the driver as [`widen_rows`].
+#[inline(never)]
+fn store_row(yk: Kind, acc: &[f32; HALF], dst: &mut [u8]) {
+    store(yk, acc, dst);
+}
+
 /// The portable `i8d` kernel's epilogue on one row of 8 accumulators (columns `col0..`):
 /// `(bias + acc) + diag * x[j]`, the diagonal term only for columns `j < d_in` (beyond it there
 /// is none at all, not `diag * 0`: a crafted blob's padding could hold a NaN there).
-#[inline(always)]
+#[inline(never)]
 fn epilogue_i8d(
     acc: &mut [f32; HALF],
     bias: &[f32; HALF],

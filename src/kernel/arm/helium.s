@@ -398,12 +398,39 @@ __glocal_mve_f32_3x8:
     movw r12, #0xaaab
     movt r12, #0xaaaa
     umull r4, r5, r3, r12
-    lsrs r5, r5, #1
+    lsrs r5, r5, #2
     add r4, r5, r5, lsl #1
-    subs r3, r3, r4
+    sub r3, r3, r4, lsl #1
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 3 rows of W per iteration
+1:                                    @ 6 rows of W per iteration
+    ldm r1!, {r4, r5, r6}
+    ldm r8!, {r7, r10, r11}
+    ldm r9!, {r0, r3, r12}
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r7
+    vfma.f32 q4, q6, r0
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r0
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r5
+    vfma.f32 q2, q6, r10
+    vfma.f32 q4, q6, r3
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vfma.f32 q5, q7, r3
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r6
+    vfma.f32 q2, q6, r11
+    vfma.f32 q4, q6, r12
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vfma.f32 q5, q7, r12
     ldm r1!, {r4, r5, r6}
     ldm r8!, {r7, r10, r11}
     ldm r9!, {r0, r3, r12}
@@ -479,11 +506,37 @@ __glocal_mve_f32_2x8:
     add r12, r0, #32
     vldrw.u32 q2, [r12]
     vldrw.u32 q3, [r12, #16]
-    lsrs r5, r3, #2
-    and r3, r3, #3
+    lsrs r5, r3, #3
+    and r3, r3, #7
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 4 rows of W per iteration
+1:                                    @ 8 rows of W per iteration
+    ldm r1!, {r4, r5, r6, r7}
+    ldm r8!, {r0, r10, r11, r12}
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r0
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r0
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r5
+    vfma.f32 q2, q6, r10
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r6
+    vfma.f32 q2, q6, r11
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r7
+    vfma.f32 q2, q6, r12
+    vfma.f32 q1, q7, r7
+    vfma.f32 q3, q7, r12
     ldm r1!, {r4, r5, r6, r7}
     ldm r8!, {r0, r10, r11, r12}
     vldrw.u32 q7, [r2, #16]
@@ -559,12 +612,42 @@ __glocal_mve_f16_3x8:
     movw r12, #0xaaab
     movt r12, #0xaaaa
     umull r4, r5, r3, r12
-    lsrs r5, r5, #1
+    lsrs r5, r5, #2
     add r4, r5, r5, lsl #1
-    subs r3, r3, r4
+    sub r3, r3, r4, lsl #1
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 3 rows of W per iteration
+1:                                    @ 6 rows of W per iteration
+    ldm r1!, {r4, r5, r6}
+    ldm r8!, {r7, r10, r11}
+    ldm r9!, {r0, r3, r12}
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vfma.f32 q4, q7, r0
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vfma.f32 q4, q7, r3
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vfma.f32 q5, q7, r3
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vfma.f32 q4, q7, r12
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vfma.f32 q5, q7, r12
     ldm r1!, {r4, r5, r6}
     ldm r8!, {r7, r10, r11}
     ldm r9!, {r0, r3, r12}
@@ -644,11 +727,41 @@ __glocal_mve_f16_2x8:
     add r12, r0, #32
     vld20.32 {q2, q3}, [r12]
     vld21.32 {q2, q3}, [r12]
-    lsrs r5, r3, #2
-    and r3, r3, #3
+    lsrs r5, r3, #3
+    and r3, r3, #7
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 4 rows of W per iteration
+1:                                    @ 8 rows of W per iteration
+    ldm r1!, {r4, r5, r6, r7}
+    ldm r8!, {r0, r10, r11, r12}
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r0
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vldrh.u16 q6, [r2], #32
+    vcvtb.f32.f16 q7, q6
+    vfma.f32 q0, q7, r7
+    vfma.f32 q2, q7, r12
+    vcvtt.f32.f16 q7, q6
+    vfma.f32 q1, q7, r7
+    vfma.f32 q3, q7, r12
     ldm r1!, {r4, r5, r6, r7}
     ldm r8!, {r0, r10, r11, r12}
     vldrh.u16 q6, [r2], #32
@@ -729,12 +842,42 @@ __glocal_mve_bf16_3x8:
     movw r12, #0xaaab
     movt r12, #0xaaaa
     umull r4, r5, r3, r12
-    lsrs r5, r5, #1
+    lsrs r5, r5, #2
     add r4, r5, r5, lsl #1
-    subs r3, r3, r4
+    sub r3, r3, r4, lsl #1
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 3 rows of W per iteration
+1:                                    @ 6 rows of W per iteration
+    ldm r1!, {r4, r5, r6}
+    ldm r8!, {r7, r10, r11}
+    ldm r9!, {r0, r3, r12}
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r7
+    vfma.f32 q4, q7, r0
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r7
+    vfma.f32 q5, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vfma.f32 q4, q7, r3
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vfma.f32 q5, q7, r3
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vfma.f32 q4, q7, r12
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vfma.f32 q5, q7, r12
     ldm r1!, {r4, r5, r6}
     ldm r8!, {r7, r10, r11}
     ldm r9!, {r0, r3, r12}
@@ -814,11 +957,41 @@ __glocal_mve_bf16_2x8:
     add r12, r0, #32
     vld20.32 {q2, q3}, [r12]
     vld21.32 {q2, q3}, [r12]
-    lsrs r5, r3, #2
-    and r3, r3, #3
+    lsrs r5, r3, #3
+    and r3, r3, #7
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 4 rows of W per iteration
+1:                                    @ 8 rows of W per iteration
+    ldm r1!, {r4, r5, r6, r7}
+    ldm r8!, {r0, r10, r11, r12}
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r4
+    vfma.f32 q2, q7, r0
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r4
+    vfma.f32 q3, q7, r0
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r5
+    vfma.f32 q2, q7, r10
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r5
+    vfma.f32 q3, q7, r10
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r6
+    vfma.f32 q2, q7, r11
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r6
+    vfma.f32 q3, q7, r11
+    vldrh.u16 q6, [r2], #32
+    vshllb.u16 q7, q6, #16
+    vfma.f32 q0, q7, r7
+    vfma.f32 q2, q7, r12
+    vshllt.u16 q7, q6, #16
+    vfma.f32 q1, q7, r7
+    vfma.f32 q3, q7, r12
     ldm r1!, {r4, r5, r6, r7}
     ldm r8!, {r0, r10, r11, r12}
     vldrh.u16 q6, [r2], #32
@@ -893,11 +1066,52 @@ __glocal_mve_i8d_2x8:
     add r12, r0, #32
     vldrw.u32 q2, [r12]
     vldrw.u32 q3, [r12, #16]
-    lsrs r5, r3, #2
-    and r3, r3, #3
+    lsrs r5, r3, #3
+    and r3, r3, #7
     push {r0, r3}                      @ accumulators, remainder
     wls lr, r5, 2f
-1:                                    @ 4 rows of W per iteration
+1:                                    @ 8 rows of W per iteration
+    vldrw.u32 q7, [r9], #16            @ scale[i..i+4]
+    vldrw.u32 q6, [r1], #16
+    vmul.f32 q6, q6, q7
+    vmov r4, r5, s24, s25
+    vmov r6, r7, s26, s27
+    vldrw.u32 q6, [r8], #16
+    vmul.f32 q6, q6, q7
+    vmov r10, r11, s24, s25
+    vmov r12, r0, s26, s27
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r4
+    vfma.f32 q2, q4, r10
+    vfma.f32 q1, q5, r4
+    vfma.f32 q3, q5, r10
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r5
+    vfma.f32 q2, q4, r11
+    vfma.f32 q1, q5, r5
+    vfma.f32 q3, q5, r11
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r6
+    vfma.f32 q2, q4, r12
+    vfma.f32 q1, q5, r6
+    vfma.f32 q3, q5, r12
+    vldrb.s32 q5, [r2, #4]
+    vldrb.s32 q4, [r2], #16
+    vcvt.f32.s32 q4, q4
+    vcvt.f32.s32 q5, q5
+    vfma.f32 q0, q4, r7
+    vfma.f32 q2, q4, r0
+    vfma.f32 q1, q5, r7
+    vfma.f32 q3, q5, r0
     vldrw.u32 q7, [r9], #16            @ scale[i..i+4]
     vldrw.u32 q6, [r1], #16
     vmul.f32 q6, q6, q7
@@ -969,3 +1183,32 @@ __glocal_mve_i8d_2x8:
     vpop {d8-d15}
     pop {r4-r11, pc}
     .size __glocal_mve_i8d_2x8, .-__glocal_mve_i8d_2x8
+
+@ void i8d_finish(float acc[8], const float bias[8], const float diag[8], const float x[8]):
+@ acc[j] = (bias[j] + acc[j]) + diag[j] * x[j], each operation rounded (the portable i8d
+@ kernel's epilogue, for 8 columns that all have a diagonal term). 4-byte aligned.
+    .section .text.__glocal_mve_i8d_finish,"ax",%progbits
+    .global __glocal_mve_i8d_finish
+    .hidden __glocal_mve_i8d_finish
+    .type __glocal_mve_i8d_finish,%function
+    .p2align 2
+    .thumb_func
+__glocal_mve_i8d_finish:
+    vldrw.u32 q0, [r0]
+    vldrw.u32 q1, [r1]
+    vldrw.u32 q2, [r2]
+    vldrw.u32 q3, [r3]
+    vadd.f32 q0, q1, q0
+    vmul.f32 q2, q2, q3
+    vadd.f32 q0, q0, q2
+    vstrw.32 q0, [r0]
+    vldrw.u32 q0, [r0, #16]
+    vldrw.u32 q1, [r1, #16]
+    vldrw.u32 q2, [r2, #16]
+    vldrw.u32 q3, [r3, #16]
+    vadd.f32 q0, q1, q0
+    vmul.f32 q2, q2, q3
+    vadd.f32 q0, q0, q2
+    vstrw.32 q0, [r0, #16]
+    bx lr
+    .size __glocal_mve_i8d_finish, .-__glocal_mve_i8d_finish
