@@ -53,6 +53,7 @@
 //! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift), `i8d_f32acc_6x16__avx2_fma` | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
 //! | x86_64 | `avx512` | `{f32,f16,i8d}_f32acc_12x16__avx512f`, `bf16_f32acc_12x16__avx512bw`: a `12 x 16` zmm tile with broadcast memory operands for batches; batch 1 streams eight panels in zmm registers (bf16 widened by one `vpshufb` per 16 weights) | AVX-512F and AVX-512BW besides AVX2, FMA, F16C (Xeon Skylake-SP and later, Zen 4 and later) |
 //! | Cortex-M4F/M7 (`thumbv7em-none-eabihf`) | `cortexm` | `{f32,f16,bf16,i8d}_f32acc_1x16__cortexm4f`: 16 accumulators in FPU registers, `VLDM` weight rows, `VCVTB/VCVTT` for f16, `SBFX` + `VCVT.F32.S32` for i8d (hand-written assembly, bit-identical to scalar) | FPv4-SP (every eabihf Cortex-M4F/M7) |
+//! | Cortex-M55/M85 (`thumbv8m.main-none-eabihf` + `-C target-cpu=cortex-m55`/`cortex-m85`) | `helium` | `{f32,f16,bf16,i8d}_f32acc_3x8__helium`: MVE `VFMA` by a broadcast core register, `1 x 16` for one row, `3 x 8` tiles for batches (generated assembly; `docs/EMBEDDED.md`) | MVE with floating point, named by `target-cpu` (read by `build.rs`) |
 //! | aarch64 | `neon` | `f32_f32acc_6x16__neon`, `f16_f32acc_6x16__neon_fcvtl` (`FCVTL`), `bf16_f32acc_6x16__neon` (`SHLL #16`) | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
 //!
 //! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
