@@ -263,6 +263,8 @@ fn mac_i8d(kernel: MacI8d, acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f3
 }
 
 /// Element `i` of `src` (elements of `kind`, little-endian bytes) widened to f32, if present.
+/// Inlined: the `i8d` drivers call it once per output column.
+#[inline(always)]
 pub(super) fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
     let n = kind.size();
     let b = src.get(i * n..i * n + n)?;
