@@ -223,28 +223,48 @@ fn row_groups(
         if rows == 0 {
             return;
         }
-        let (xg, xr) = x.split_at(rows * x_row);
-        let (yg, yr) = core::mem::take(&mut y).split_at_mut(rows * y_row);
+        // Checked splits: no panic path (the lengths hold by construction of `rows`).
+        let Some((xg, xr)) = x.split_at_checked(rows * x_row) else { return };
+        let Some((yg, yr)) = core::mem::take(&mut y).split_at_mut_checked(rows * y_row) else { return };
         f(rows, xg, yg);
         (x, y) = (xr, yr);
     }
 }
 
+#[inline(always)]
 fn apply<W: MveWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
     let weights: &[u8] = bytemuck::cast_slice(p.weights);
-    let w_size = W::TILES.w_size;
-    let dims = (p.d_in, p.d_out, p.stride * w_size);
-    row_groups(x, y, p.d_in * xk.size(), p.d_out * yk.size(), MR, |rows, xg, yg| {
+    let dims = (p.d_in, p.d_out, p.stride * W::TILES.w_size);
+    apply_panels(W::ONE, W::TILES, p.bias, weights, dims, x, xk, y, yk);
+}
+
+/// The f32/f16/bf16 driver, compiled once (the weight type is in `one`, `tiles`): row groups
+/// to the 1 x 16 kernel (one row) or the tiles. `dims` is `(d_in, d_out, panel stride in bytes)`.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn apply_panels(
+    one: Mac,
+    tiles: Tiles,
+    bias: &[f32],
+    weights: &[u8],
+    dims: (usize, usize, usize),
+    x: &[u8],
+    xk: Kind,
+    y: &mut [u8],
+    yk: Kind,
+) {
+    let (d_in, d_out, _) = dims;
+    row_groups(x, y, d_in * xk.size(), d_out * yk.size(), MR, |rows, xg, yg| {
         if rows == 1 {
-            cortex_m::drive(W::ONE, w_size, p.bias, weights, dims, xg, xk, yg, yk);
+            cortex_m::drive(one, tiles.w_size, bias, weights, dims, xg, xk, yg, yk);
             return;
         }
         if (xk, yk) == (Kind::F32, Kind::F32) {
             if let (Ok(xf), Ok(yf)) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg)) {
-                return drive_tile_f32(W::TILES, rows, p.bias, weights, dims, xf, yf, None);
+                return drive_tile_f32(tiles, rows, bias, weights, dims, xf, yf, None);
             }
         }
-        drive_tile(W::TILES, rows, p.bias, weights, dims, xg, xk, yg, yk, None);
+        drive_tile(tiles, rows, bias, weights, dims, xg, xk, yg, yk, None);
     });
 }
 
@@ -346,12 +366,13 @@ fn tile_f32(
     if panel_bytes == 0 || stride == 0 || d_out == 0 {
         return;
     }
-    let halves = bias
-        .chunks_exact(HALF)
-        .zip(weights.chunks(stride).flat_map(|w| [w, w.get(HALF * w_size..).unwrap_or(&[])]));
-    for (h, (hb, wh)) in halves.enumerate() {
+    // Half panels by index (a zip of chunk iterators divides by the chunk size in code that
+    // cannot see it is non-zero: a panic path).
+    for h in 0..d_out.div_ceil(HALF) {
         let col0 = h * HALF;
-        let (Ok(hb), true) = (<&[f32; HALF]>::try_from(hb), col0 < d_out) else { return };
+        let w_off = (h / 2) * stride + (h % 2) * HALF * w_size;
+        let (Some(hb), Some(wh)) = (bias.get(col0..col0 + HALF), weights.get(w_off..)) else { return };
+        let Ok(hb) = <&[f32; HALF]>::try_from(hb) else { return };
         let mut acc = [if aux.is_some() { [0.0; HALF] } else { *hb }; MR];
         mac_tile(kernel, rows, w_size, &mut acc, (x, d_in), d_in, wh, aux.map_or(x, |a| a.scales));
         let cols = HALF.min(d_out - col0);
@@ -429,7 +450,12 @@ fn drive_tile(
         Out::Bytes(y)
     };
     let mut buf = [0f32; MR * KT];
-    for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
+    // Panels by index, for the reason given in `tile_f32`.
+    for panel in 0..d_out.div_ceil(NR) {
+        let (Some(b), Some(w)) = (bias.get(panel * NR..panel * NR + NR), weights.get(panel * stride..))
+        else {
+            return;
+        };
         let Some(w) = w.get(..panel_bytes) else { return };
         for (half, hb) in b.chunks_exact(HALF).enumerate() {
             let col0 = panel * NR + half * HALF;
