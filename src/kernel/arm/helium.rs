@@ -19,11 +19,14 @@
 //! half panels: six accumulator vectors, and each widened weight vector serves every row of the
 //! tile. The inputs of three rows are loaded three depth steps at a time (one `LDM` per row).
 //! A single row (batch 1, or a remainder of one) runs the 1 x 16 microkernels through the
-//! Cortex-M driver (`cortex_m::drive`): same contract, other instructions.
+//! Cortex-M driver (`cortex_m::drive`): same contract, other instructions. Every output adds
+//! `x[k] * w[k]` in the order of `k` with the same fused operation on every path, so a row has
+//! the same bits alone as in a batch.
 //!
-//! `i8d`: the 1 x 16 kernel multiplies `x[i] * scale[i]` itself; the tiles get inputs already
-//! multiplied (by `__glocal_mve_mul_f32`, into a stack buffer), so every path rounds the same
-//! `x * scale` as the portable kernel and a row's result does not depend on its batch.
+//! `i8d`: every kernel multiplies `x[i] * scale[i]` itself (rounded to f32, as the portable
+//! kernel does), four at a time with `VMUL`; that leaves the core registers for two rows, so
+//! the `i8d` tile is `2 x 8`. Its epilogue `(bias + acc) + diag * x` runs in Rust or, for eight
+//! columns that all have a diagonal term, in `__glocal_mve_i8d_finish`.
 //!
 //! Compiled only with `cfg(glocal_helium)`, which `build.rs` sets for `thumbv8m.main-none-eabihf`
 //! built with `-C target-cpu=cortex-m55` or `cortex-m85` (or `-C target-feature=+mve.fp`).
