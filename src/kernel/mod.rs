@@ -142,7 +142,7 @@ pub enum Isa {
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
     #[cfg(all(target_arch = "arm", target_abi = "eabihf", target_os = "none"))]
     CortexM,
-    /// Cortex-M55/M85 MVE (Helium), `3 x 8` tiles, `1 x 16` for one row (bare-metal hard-float Arm built with
+    /// Cortex-M55/M85 MVE (Helium), `3 x 8` tiles (i8d `2 x 8`), `1 x 16` for one row (bare-metal hard-float Arm built with
     /// `-C target-cpu=cortex-m55` or `cortex-m85`: see `build.rs`). Name `helium`.
     #[cfg(glocal_helium)]
     Helium,
@@ -433,10 +433,10 @@ pub const KERNELS: &[KernelInfo] = &[
     },
     #[cfg(glocal_helium)]
     KernelInfo {
-        name: "i8d_f32acc_3x8__helium",
+        name: "i8d_f32acc_2x8__helium",
         isa: Isa::Helium,
         dtype: WeightDtype::I8d,
-        mr: arm::helium::MR,
+        mr: arm::helium::MR_I8D,
         nr: NR,
     },
     #[cfg(target_arch = "x86_64")]

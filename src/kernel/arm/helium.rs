@@ -40,6 +40,8 @@ use half::{bf16, f16};
 
 /// Rows per register tile (the batch tile; a single row runs a 1 x 16 kernel).
 pub const MR: usize = 3;
+/// Rows per register tile of the `i8d` kernel, whose tile also scales its inputs.
+pub const MR_I8D: usize = 2;
 /// Columns of a tile: half a panel.
 const HALF: usize = NR / 2;
 /// Inputs of each row widened per chunk on the tile path (16-bit inputs, and any input of a
@@ -181,7 +183,7 @@ pub(crate) fn run<I: Element, O: Element>(weights: &PackedWeights<'_>, x: &[I], 
             let (d_in, d_out) = (p.d_in, p.d_out);
             let q: &[u8] = bytemuck::cast_slice(p.q);
             let aux = I8dAux { scales: p.scales, diag: p.diag };
-            row_groups(x, y, d_in * xk.size(), d_out * yk.size(), 2, |rows, xg, yg| {
+            row_groups(x, y, d_in * xk.size(), d_out * yk.size(), MR_I8D, |rows, xg, yg| {
                 if rows == 1 {
                     cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, xg, xk, yg, yk);
                 } else {
