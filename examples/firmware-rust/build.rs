@@ -40,9 +40,14 @@ fn read(path: &Path) -> Vec<u8> {
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
-    fs::copy(manifest.join("memory.x"), out.join("memory.x")).expect("copy memory.x");
+    // The board's layout as memory.x for cortex-m-rt (a file of that name in the package
+    // directory would shadow it: the linker looks there first).
+    let target = env::var("TARGET").unwrap_or_default();
+    let layout = if target.starts_with("thumbv8m.main") { "memory-an547.x" } else { "memory-mps2.x" };
+    fs::copy(manifest.join(layout), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-mps2.x");
+    println!("cargo:rerun-if-changed=memory-an547.x");
     println!("cargo:rerun-if-env-changed=GLOCAL_SHARED");
 
     let shared = shared_dir(&manifest);

@@ -1,4 +1,4 @@
-//! A minimal on-target test harness for glocal on an emulated Cortex-M4F/M7.
+//! A minimal on-target test harness for glocal on an emulated Cortex-M4F/M7/M55.
 //!
 //! Each `tests/*.rs` is a `#![no_std] #![no_main]` binary whose entry calls [`run`] with a
 //! closure that registers cases on a [`Suite`]. A case fails when any of its checks fails;
@@ -91,13 +91,15 @@ pub fn run(title: &str, body: impl FnOnce(&mut Suite)) -> ! {
     finish()
 }
 
-/// "Cortex-M4" or "Cortex-M7", from CPUID.
+/// "Cortex-M4", "Cortex-M7", "Cortex-M55" or "Cortex-M85", from CPUID.
 pub fn cpu_name() -> &'static str {
     // SAFETY: CPUID (0xE000ED00) is a read-only, always-present System Control Block register.
     let cpuid = unsafe { core::ptr::read_volatile(0xE000_ED00 as *const u32) };
     match (cpuid >> 4) & 0xFFF {
         0xC24 => "Cortex-M4",
         0xC27 => "Cortex-M7",
+        0xD22 => "Cortex-M55",
+        0xD23 => "Cortex-M85",
         _ => "unknown Cortex-M",
     }
 }

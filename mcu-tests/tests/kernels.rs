@@ -1,5 +1,6 @@
 //! Every kernel compiled for this target against the f64 oracle (for `i8d`: of the weights
-//! it stores) and, exactly, against the portable scalar kernel; edge shapes
+//! it stores) and, exactly, against the portable scalar kernel (the Helium kernels, which fuse
+//! multiply-adds, exactly on integer-valued data and within the oracle's bound otherwise); edge shapes
 //! {1, 15, 16, 17, 35}^2 x rows 1..=5, all weight dtypes, all input/output element types. Outputs are prefilled with NaN so an unwritten value fails.
 #![no_std]
 #![no_main]
@@ -125,8 +126,13 @@ impl Case<'_> {
             ) {
                 continue;
             }
+            // The Helium kernels fuse each multiply-add (one rounding): bit-identical to the
+            // portable kernel's `a + x * w` only where every product and sum is exact, i.e. on
+            // integer data with weights stored exactly (not i8d, whose `x * scale` is not).
+            let exact_expected =
+                self.kernel.isa.name() != "helium" || (integer && self.kernel.dtype != WeightDtype::I8d);
             c.that(
-                got.to_bits() == ys[i].to_f32().to_bits(),
+                !exact_expected || got.to_bits() == ys[i].to_f32().to_bits(),
                 format_args!(
                     "{name} {d_in}x{d_out}: y[{r}][{j}] = {got} but scalar gives {}",
                     ys[i].to_f32()
@@ -216,20 +222,70 @@ fn kernel_cases(s: &mut Suite, k: &KernelInfo) {
     }
 }
 
+/// The ISA `Transform::new` must choose here: Helium on the Cortex-M55 build
+/// (`-C target-cpu=cortex-m55`), the scalar-FPU Cortex-M kernels otherwise.
+fn expected_best() -> &'static str {
+    if cfg!(target_arch = "arm") && mcu_tests::cpu_name() == "Cortex-M55" {
+        "helium"
+    } else {
+        "cortexm"
+    }
+}
+
 fn dispatch(s: &mut Suite) {
     s.case(format_args!("dispatch"), |c| {
+        let want = expected_best();
         let isas: Vec<&str> = Isa::ALL.iter().map(|i| i.name()).collect();
         c.that(isas.contains(&"cortexm"), format_args!("cortexm ISA missing: {isas:?}"));
-        c.that(Isa::best().name() == "cortexm", format_args!("best ISA is {}", Isa::best().name()));
+        c.that(isas.contains(&want), format_args!("{want} ISA missing: {isas:?}"));
+        c.that(
+            Isa::best().name() == want,
+            format_args!("best ISA is {}, expected {want}", Isa::best().name()),
+        );
+        let expected_n = if want == "helium" { 3 } else { 2 };
         for d in WeightDtype::ALL {
             let n = KERNELS.iter().filter(|k| k.dtype == d && k.isa.is_available()).count();
-            c.that(n == 2, format_args!("{d}: {n} kernels available, expected scalar + cortexm"));
+            c.that(n == expected_n, format_args!("{d}: {n} kernels available, expected {expected_n}"));
             c.that(
-                Isa::best_for(d) == Isa::CortexM,
-                format_args!("{d}: best ISA {}, expected cortexm", Isa::best_for(d).name()),
+                Isa::best_for(d).name() == want,
+                format_args!("{d}: best ISA {}, expected {want}", Isa::best_for(d).name()),
             );
         }
     });
+}
+
+/// Every row of a batch has exactly the bits it has alone (as on the host, tests/kernels.rs):
+/// a batch of 7 rows goes through every tile shape (3 + 3 + 1 rows, 2 + 2 + 2 + 1 for i8d).
+fn rows_alone(s: &mut Suite, k: &KernelInfo) {
+    let mut rng = Rng(0x5EED ^ k.dtype.code() as u32);
+    for (d_in, d_out) in [(35, 35), (17, 40)] {
+        let src = source(&mut rng, d_in, d_out, false);
+        let Ok(blob) = pack(&src, k.dtype, "test", "alone") else { continue };
+        let Ok(t) = Transform::with_isa(blob.as_bytes(), k.isa) else { continue };
+        s.case(format_args!("{} {d_in}x{d_out} rows alone = in the batch", k.name), |c| {
+            alone_vs_batch::<f32>(c, &t, &mut rng, k.name);
+            alone_vs_batch::<f16>(c, &t, &mut rng, k.name);
+        });
+    }
+}
+
+fn alone_vs_batch<I: Element>(c: &mut Check, t: &Transform<'_>, rng: &mut Rng, name: &str) {
+    const ROWS: usize = 7;
+    let (d_in, d_out) = (t.d_in(), t.d_out());
+    let x: Vec<I> = inputs(rng, ROWS * d_in, false);
+    let mut batch = alloc::vec![f32::NAN; ROWS * d_out];
+    let r = t.apply(&x, &mut batch);
+    c.that(r == Ok(ROWS), format_args!("{name}: batch apply returned {r:?}"));
+    for row in 0..ROWS {
+        let mut alone = alloc::vec![f32::NAN; d_out];
+        let _ = t.apply(&x[row * d_in..(row + 1) * d_in], &mut alone);
+        for (j, (a, b)) in alone.iter().zip(&batch[row * d_out..(row + 1) * d_out]).enumerate() {
+            c.that(
+                a.to_bits() == b.to_bits(),
+                format_args!("{name} {d_in}x{d_out}: row {row} column {j}: alone {a}, in the batch {b}"),
+            );
+        }
+    }
 }
 
 #[entry]
@@ -238,6 +294,7 @@ fn main() -> ! {
         dispatch(s);
         for k in KERNELS.iter().filter(|k| k.isa.is_available()) {
             kernel_cases(s, k);
+            rows_alone(s, k);
         }
     })
 }

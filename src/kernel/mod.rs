@@ -115,6 +115,7 @@ pub struct Panels<'a, W> {
     pub(crate) stride: usize,
     /// Whether every stored weight is known to be finite (checked once at construction where
     /// a kernel can use it; `false` when unchecked).
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
     pub(crate) finite: bool,
 }
 
@@ -177,6 +178,10 @@ pub enum Isa {
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
     #[cfg(glocal_cortex_m)]
     CortexM,
+    /// Cortex-M55/M85 MVE (Helium), `3 x 8` tiles, `1 x 16` for one row (bare-metal hard-float
+    /// Arm built with `-C target-cpu=cortex-m55` or `cortex-m85`: see `build.rs`). Name `helium`.
+    #[cfg(glocal_helium)]
+    Helium,
 }
 
 impl Isa {
@@ -188,6 +193,8 @@ impl Isa {
         Isa::Neon,
         #[cfg(glocal_cortex_m)]
         Isa::CortexM,
+        #[cfg(glocal_helium)]
+        Isa::Helium,
     ];
 
     /// Name used by `GLOCAL_FORCE_ISA` and in kernel names.
@@ -199,6 +206,8 @@ impl Isa {
             Isa::Neon => "neon",
             #[cfg(glocal_cortex_m)]
             Isa::CortexM => "cortexm",
+            #[cfg(glocal_helium)]
+            Isa::Helium => "helium",
         }
     }
 
@@ -224,6 +233,9 @@ impl Isa {
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
             #[cfg(glocal_cortex_m)]
             Isa::CortexM => true,
+            // Compiled only for MVE cores (the build flags name one, see `build.rs`).
+            #[cfg(glocal_helium)]
+            Isa::Helium => true,
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -329,6 +341,11 @@ registry! {
     #[cfg(glocal_cortex_m)] "f16_f32acc_1x16__cortexm4f": CortexM, F16, arm::cortex_m::MR, false, arm::cortex_m::run;
     #[cfg(glocal_cortex_m)] "bf16_f32acc_1x16__cortexm4f": CortexM, Bf16, arm::cortex_m::MR, false, arm::cortex_m::run;
     #[cfg(glocal_cortex_m)] "i8d_f32acc_1x16__cortexm4f": CortexM, I8d, arm::cortex_m::MR, false, arm::cortex_m::run;
+
+    #[cfg(glocal_helium)] "f32_f32acc_3x8__helium": Helium, F32, arm::helium::MR, false, arm::helium::run;
+    #[cfg(glocal_helium)] "f16_f32acc_3x8__helium": Helium, F16, arm::helium::MR, false, arm::helium::run;
+    #[cfg(glocal_helium)] "bf16_f32acc_3x8__helium": Helium, Bf16, arm::helium::MR, false, arm::helium::run;
+    #[cfg(glocal_helium)] "i8d_f32acc_2x8__helium": Helium, I8d, arm::helium::MR_I8D, false, arm::helium::run;
 
     #[cfg(target_arch = "x86_64")] "f32_f32acc_6x16__avx2_fma": Avx2, F32, x86_64::avx2::MR, true, x86_64::avx2::run;
     #[cfg(target_arch = "x86_64")] "f16_f32acc_6x16__avx2_fma_f16c": Avx2, F16, x86_64::avx2::MR, true, x86_64::avx2::run;

@@ -1,4 +1,5 @@
-//! glocal on a Cortex-M4F/M7: the real resnet18/avgpool gLocal transform (d = 512, f16
+//! glocal on a Cortex-M4F/M7 or (built for `thumbv8m.main-none-eabihf` with
+//! `-C target-cpu=cortex-m55`, see .cargo/config.toml) a Cortex-M55 with Helium: the real resnet18/avgpool gLocal transform (d = 512, f16
 //! weights, 512 KiB) embedded in flash, applied to golden inputs whose float64 references are
 //! known. Prints the error and exits 0 (pass) or 1 (fail) through semihosting.
 #![no_std]
@@ -21,6 +22,10 @@ static BLOB: &[u8] = glocal::embed_blob!(concat!(env!("OUT_DIR"), "/transform_f1
 /// Absolute error allowed against the float64 formula: f16 storage of the folded weights
 /// gives about 1.6e-4 on this transform (|y| <= 0.52); f32 accumulation adds ~1e-6.
 const TOLERANCE: f64 = 1e-3;
+
+/// How far the Helium (fused multiply-add) results may be from the portable kernel's here:
+/// 512 terms of |x w| summing to ~0.5 differ by at most a few ulps of 0.5 (6e-8 each).
+const FUSED_AGREEMENT: f32 = 2e-6;
 
 fn exit(ok: bool) -> ! {
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
@@ -47,11 +52,17 @@ fn run() -> Result<f64, glocal::Error> {
     }
     let mut y = [f32::NAN; ROWS * D_OUT];
     let rows = t.apply(&x, &mut y)?;
-    // The portable kernel must agree bit for bit (same operations in the same order).
+    // The portable kernel must agree bit for bit with the Cortex-M4F/M7 kernel (same operations
+    // in the same order); the Helium kernels fuse each multiply-add (one rounding instead of
+    // two), so on the M55 they agree within a few f32 ulps of the sum.
     let scalar = Transform::with_isa(BLOB, Isa::Scalar)?;
     let mut ys = [f32::NAN; D_OUT];
     scalar.apply(&x[..D_IN], &mut ys)?;
-    let same = y[..D_OUT].iter().zip(&ys).all(|(a, b)| a.to_bits() == b.to_bits());
+    let fused = t.kernel().isa.name() == "helium";
+    let same = y[..D_OUT]
+        .iter()
+        .zip(&ys)
+        .all(|(a, b)| a.to_bits() == b.to_bits() || (fused && (a - b).abs() <= FUSED_AGREEMENT));
     let (mut max_err, mut max_ref) = (0f64, 0f64);
     for (&got, &bits) in y.iter().zip(golden::Y_REF_BITS.iter()) {
         let r = f64::from_bits(bits);
@@ -60,7 +71,11 @@ fn run() -> Result<f64, glocal::Error> {
     }
     hprintln!("rows {}: y[0][0..4] = {:?}", rows, &y[..4]);
     hprintln!("max |y - y_ref| = {:e} (max |y_ref| = {:.4}, tolerance {:e})", max_err, max_ref, TOLERANCE);
-    hprintln!("scalar kernel bit-identical on row 0: {}", same);
+    if fused {
+        hprintln!("scalar kernel within {:e} on row 0 (fused multiply-adds): {}", FUSED_AGREEMENT, same);
+    } else {
+        hprintln!("scalar kernel bit-identical on row 0: {}", same);
+    }
     Ok(if same { max_err } else { f64::INFINITY })
 }
 

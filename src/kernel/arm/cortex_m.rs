@@ -31,7 +31,7 @@ use super::super::{PackedWeights, Panels, WeightElem, NR};
 /// Rows per register tile.
 pub const MR: usize = 1;
 /// Inputs widened per chunk when they are f16 or bf16.
-const KC: usize = 32;
+pub(super) const KC: usize = 32;
 
 core::arch::global_asm!(include_str!("cortex_m.s"), options(raw));
 
@@ -44,7 +44,10 @@ extern "C" {
 }
 
 /// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
-type Mac = unsafe extern "C" fn(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+pub(super) type Mac = unsafe extern "C" fn(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+/// An `i8d` microkernel: [`Mac`] over int8 weights with `x[i]` replaced by `x[i] * scale[i]`.
+pub(super) type MacI8d =
+    unsafe extern "C" fn(acc: *mut f32, x: *const f32, q: *const u8, k: usize, scale: *const f32);
 
 /// A weight type with a Cortex-M microkernel.
 pub(crate) trait CmWeight: WeightElem {
@@ -66,23 +69,24 @@ impl CmWeight for bf16 {
 #[inline(always)]
 fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
     let k = x.len();
-    if w.len() / (NR * w_size) < k || w.as_ptr() as usize % 4 != 0 {
+    if w.len() / (NR * w_size) < k || !(w.as_ptr() as usize).is_multiple_of(4) {
         return;
     }
-    // SAFETY: the kernel reads `k` f32 at `x` (x.len() == k), `k * NR` weights of `w_size`
-    // bytes at `w` (checked above) and reads/writes the `NR` f32 of `acc`. All three are
-    // 4-byte aligned (f32 slices by type, `w` checked above), as VLDM/LDM require. It follows
-    // AAPCS-VFP (saves s16-s31 and r4-r11) and touches no other memory.
+    // SAFETY: `kernel` (this file's or the Helium one, same contract) reads `k` f32 at `x`
+    // (x.len() == k), `k * NR` weights of `w_size` bytes at `w` (checked above) and
+    // reads/writes the `NR` f32 of `acc`. All three are 4-byte aligned (f32 slices by type, `w`
+    // checked above), as VLDM/LDM/VLDR require. It follows AAPCS-VFP (saves s16-s31 and
+    // r4-r11) and touches no other memory.
     unsafe { kernel(acc.as_mut_ptr(), x.as_ptr(), w.as_ptr(), k) };
 }
 
 /// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`.
-fn widen(kind: Kind, src: &[u8], dst: &mut [f32; KC]) {
-    let n = (src.len() / kind.size()).min(KC);
+pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
+    let n = (src.len() / kind.size()).min(dst.len());
     match kind {
         Kind::F16 => {
             // SAFETY: reads `n` halves from `src` (2-byte aligned: it is an `&[f16]`; the
-            // routine aligns itself before using VLDM) and writes `n <= KC` f32 to `dst`.
+            // routine aligns itself before using VLDM) and writes `n <= dst.len()` f32 to `dst`.
             unsafe { __glocal_cm_f16_to_f32(dst.as_mut_ptr(), src.as_ptr(), n) }
         }
         Kind::Bf16 => {
@@ -99,7 +103,7 @@ fn widen(kind: Kind, src: &[u8], dst: &mut [f32; KC]) {
 }
 
 /// Writes `acc[..dst.len() / size]` into `dst` as elements of `kind` (rounded to nearest even).
-fn store(kind: Kind, acc: &[f32; NR], dst: &mut [u8]) {
+pub(super) fn store(kind: Kind, acc: &[f32], dst: &mut [u8]) {
     match kind {
         Kind::F32 => dst.chunks_exact_mut(4).zip(acc).for_each(|(d, a)| d.copy_from_slice(&a.to_le_bytes())),
         Kind::F16 => dst
@@ -125,7 +129,7 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
         PackedWeights::F32(p) => apply(p, x, xk, y, yk),
         PackedWeights::F16(p) => apply(p, x, xk, y, yk),
         PackedWeights::Bf16(p) => apply(p, x, xk, y, yk),
-        PackedWeights::I8d(p) => drive_i8d(p, x, xk, y, yk),
+        PackedWeights::I8d(p) => drive_i8d(__glocal_cm_i8d_1x16, p, x, xk, y, yk),
     }
 }
 
@@ -147,7 +151,7 @@ fn apply<W: CmWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: K
 /// kernels' (that would add their stack buffers to every call's worst case).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn drive(
+pub(super) fn drive(
     kernel: Mac,
     w_size: usize,
     bias: &[f32],
@@ -201,20 +205,23 @@ fn drive(
 /// `acc[j] += sum_i (x[i] * scale[i]) * q[i * NR + j]` over `i < x.len()`; does nothing unless
 /// `q` holds `x.len() * NR` int8 at a 4-byte aligned address and `scale` `x.len()` values.
 #[inline(always)]
-fn mac_i8d(acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f32]) {
+fn mac_i8d(kernel: MacI8d, acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f32]) {
     let k = x.len();
-    if q.len() / NR < k || scale.len() < k || q.as_ptr() as usize % 4 != 0 {
+    if q.len() / NR < k || scale.len() < k || !(q.as_ptr() as usize).is_multiple_of(4) {
         return;
     }
-    // SAFETY: the kernel reads `k` f32 at `x` and at `scale` (both at least `k` long), `k * NR`
-    // int8 at `q` (checked above) and reads/writes the `NR` f32 of `acc`. `acc`, `x` and
-    // `scale` are f32 slices (4-byte aligned by type), `q` is checked 4-byte aligned, as
-    // VLDM/LDM require. It follows AAPCS-VFP (saves s16-s31 and r4-r11) and touches no other memory.
-    unsafe { __glocal_cm_i8d_1x16(acc.as_mut_ptr(), x.as_ptr(), q.as_ptr(), k, scale.as_ptr()) };
+    // SAFETY: `kernel` (this file's or the Helium one, same contract) reads `k` f32 at `x` and
+    // at `scale` (both at least `k` long), `k * NR` int8 at `q` (checked above) and
+    // reads/writes the `NR` f32 of `acc`. `acc`, `x` and `scale` are f32 slices (4-byte aligned
+    // by type), `q` is checked 4-byte aligned, as VLDM/LDM/VLDR require. It follows AAPCS-VFP
+    // (saves s16-s31 and r4-r11) and touches no other memory.
+    unsafe { kernel(acc.as_mut_ptr(), x.as_ptr(), q.as_ptr(), k, scale.as_ptr()) };
 }
 
 /// Element `i` of `src` (elements of `kind`, little-endian bytes) widened to f32, if present.
-fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
+/// Inlined: the `i8d` drivers call it once per output column.
+#[inline(always)]
+pub(super) fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
     let n = kind.size();
     let b = src.get(i * n..i * n + n)?;
     Some(match kind {
@@ -229,7 +236,7 @@ fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
 /// accumulators start at zero, the bias is added after the depth, then the diagonal term,
 /// which exists only for columns below `d_in`.
 #[inline(never)]
-fn drive_i8d(p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
+pub(super) fn drive_i8d(kernel: MacI8d, p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
     let (d_in, d_out, stride) = (p.d_in, p.d_out, p.stride);
     let Some(scales) = p.scales.get(..d_in) else { return };
     if d_in == 0 || d_out == 0 || stride == 0 {
@@ -257,13 +264,13 @@ fn drive_i8d(p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
             };
             let mut acc = [0f32; NR];
             match x_f32 {
-                Some(xf) => mac_i8d(&mut acc, xf, w, scales),
+                Some(xf) => mac_i8d(kernel, &mut acc, xf, w, scales),
                 None => {
                     let chunks = x_row.chunks(KC * xk.size()).zip(w.chunks(KC * NR)).zip(scales.chunks(KC));
                     for ((xc, wc), sc) in chunks {
                         widen(xk, xc, &mut buf);
                         let n = xc.len() / xk.size();
-                        mac_i8d(&mut acc, buf.get(..n).unwrap_or(&[]), wc, sc);
+                        mac_i8d(kernel, &mut acc, buf.get(..n).unwrap_or(&[]), wc, sc);
                     }
                 }
             }
