@@ -15,8 +15,9 @@ use crate::kernel::io::{InputRows, OutputRows};
 use crate::kernel::tiling::{add_diag, I8dAux};
 use crate::kernel::{Panels, WeightElem, NR};
 
-/// Input elements widened per chunk with f16/bf16 inputs or `i8d` scales.
-const XC: usize = 256;
+/// Inputs per chunk of the depth (widened with f16/bf16 inputs or `i8d` scales; read in place
+/// otherwise): the whole depth of most transforms in one call of the stream.
+const XC: usize = 1024;
 
 /// One ISA's streamer, as [`gemv`] drives it: the accumulators of one panel (`Acc`, in the
 /// streamer's column order), and the stream over `kc` rows of a group of panels.
@@ -51,11 +52,13 @@ pub(crate) trait Streamer {
     unsafe fn to_row<W: WeightElem>(acc: Self::Acc) -> [f32; NR];
 }
 
-/// A single row: every panel, `G` at a time (the ISA chooses `G` per weight dtype). When the
-/// panels do not divide into groups of `G`, the last group overlaps the one before it: its
-/// panels are computed again, bit for bit as before, and stored again. Fewer than `G` panels go
-/// one at a time. So each ISA and dtype compiles two group sizes, not one per remainder. With
-/// `aux` (i8d), the input is scaled and the diagonal term added.
+/// A single row: every panel, `G` at a time (the ISA chooses `G` per weight dtype, and `H`,
+/// at most `G`, for the rest). The last panels, fewer than `G`, go as one group of `H` or `G`
+/// that overlaps the group before it: its earlier panels are computed again, bit for bit as
+/// before, and stored again (with fewer than `G` panels in all, groups of `H` cover them the
+/// same way). Fewer panels than `H` go one at a time. So each ISA and dtype
+/// compiles three group sizes, not one per remainder. With `aux` (i8d), the input is scaled and
+/// the diagonal term added.
 ///
 /// Always inlined into a function that enables `S`'s target features.
 ///
@@ -63,28 +66,35 @@ pub(crate) trait Streamer {
 /// `S`'s features present; `panels_in_bounds(p)`, `x.len() == d_in`, `y.len() == d_out`; with
 /// `aux`, `d_in` scales and `count * NR` diagonal values.
 #[inline(always)]
-pub(crate) unsafe fn gemv<S: Streamer, W: WeightElem, const G: usize>(
+pub(crate) unsafe fn gemv<S: Streamer, W: WeightElem, const G: usize, const H: usize>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
     x: InputRows<'_>,
     y: &mut OutputRows<'_>,
 ) {
+    const { assert!(1 <= H && H <= G) };
     debug_assert!(x.len() == p.d_in && y.len() == p.d_out, "gemv: lengths");
     let count = p.count();
-    // SAFETY (every call below): panels q .. q + G (or q) exist, q + G <= count; the rest is
-    // the caller's contract.
+    let mut q = 0;
+    // SAFETY (every call below): panels q .. q + G (or H, or 1) exist, within count; the rest
+    // is the caller's contract.
     unsafe {
-        if G > 1 && count >= G {
-            let mut q = 0;
-            while q + G <= count {
-                group::<S, W, G>(p, aux, q, x, y);
-                q += G;
+        while q + G <= count {
+            group::<S, W, G>(p, aux, q, x, y);
+            q += G;
+        }
+        if count - q > H && count >= G {
+            group::<S, W, G>(p, aux, count - G, x, y);
+        } else if count >= H {
+            while q + H <= count {
+                group::<S, W, H>(p, aux, q, x, y);
+                q += H;
             }
             if q < count {
-                group::<S, W, G>(p, aux, count - G, x, y);
+                group::<S, W, H>(p, aux, count - H, x, y);
             }
         } else {
-            for q in 0..count {
+            for q in q..count {
                 group::<S, W, 1>(p, aux, q, x, y);
             }
         }

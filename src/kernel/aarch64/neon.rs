@@ -85,9 +85,9 @@ fn apply<W: WeightElem>(
     // SAFETY: `_token` proves the CPU has NEON; panel bounds and x/y lengths checked above.
     unsafe {
         if rows == 1 && W::DTYPE == WeightDtype::F16 && p.finite {
-            stream::gemv::<Streamer4<true>, W, GROUP>(p, None, x, y)
+            stream::gemv::<Streamer4<true>, W, GROUP, 2>(p, None, x, y)
         } else if rows == 1 {
-            stream::gemv::<Streamer4<false>, W, GROUP>(p, None, x, y)
+            stream::gemv::<Streamer4<false>, W, GROUP, 2>(p, None, x, y)
         } else {
             driver::gemm::<Tile6, W>(p, None, x, y, rows, ws)
         }
@@ -105,7 +105,7 @@ fn apply_i8d(_token: Neon, p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRo
     // of `aux` (d_in scales, NR diagonal values per panel); x/y lengths were checked with it.
     unsafe {
         if rows == 1 {
-            stream::gemv::<Streamer4<false>, i8, GROUP>(&q, Some(aux), x, y)
+            stream::gemv::<Streamer4<false>, i8, GROUP, 2>(&q, Some(aux), x, y)
         } else {
             driver::gemm::<Tile6, i8>(&q, Some(aux), x, y, rows, ws)
         }
@@ -566,7 +566,13 @@ macro_rules! stream4_16_loop {
 /// readable at `w + g * stride` for `g < 4`; `quads >= 1`.
 #[cfg(not(miri))]
 #[inline(always)]
-unsafe fn stream4_16<const F16: bool>(w: *const u16, stride: usize, x: *const f32, quads: usize, acc: &mut [V16; 4]) {
+unsafe fn stream4_16<const F16: bool>(
+    w: *const u16,
+    stride: usize,
+    x: *const f32,
+    quads: usize,
+    acc: &mut [V16; 4],
+) {
     const _: () = assert!(PREFETCH_ROWS * NR * 2 == 768);
     debug_assert!(quads >= 1);
     // SAFETY: iteration i reads x[4i .. 4i + 4] and rows 4i .. 4i + 4 (128 bytes) of the four

@@ -225,9 +225,9 @@ unsafe fn gemv<W: WeightElem>(
     // SAFETY: the caller's contract is the driver's, with the streamer's features (enabled here).
     unsafe {
         match W::DTYPE {
-            WeightDtype::F32 => stream::gemv::<YmmStreamer, W, GROUP_F32>(p, aux, x, y),
-            WeightDtype::F16 | WeightDtype::Bf16 => stream::gemv::<YmmStreamer, W, GROUP_16>(p, aux, x, y),
-            _ => stream::gemv::<YmmStreamer, W, GROUP>(p, aux, x, y),
+            WeightDtype::F32 => stream::gemv::<YmmStreamer, W, GROUP_F32, 3>(p, aux, x, y),
+            WeightDtype::F16 | WeightDtype::Bf16 => stream::gemv::<YmmStreamer, W, GROUP_16, 2>(p, aux, x, y),
+            _ => stream::gemv::<YmmStreamer, W, GROUP, 1>(p, aux, x, y),
         }
     }
 }

@@ -121,7 +121,7 @@ unsafe fn gemv<W: WeightElem>(
     y: &mut OutputRows<'_>,
 ) {
     // SAFETY: the caller's contract is the driver's, with the streamer's features (enabled here).
-    unsafe { stream::gemv::<ZmmStreamer, W, GROUP>(p, aux, x, y) }
+    unsafe { stream::gemv::<ZmmStreamer, W, GROUP, 4>(p, aux, x, y) }
 }
 
 /// The AVX-512 streamer, as `stream.rs` drives it: a panel's accumulators are one zmm register;
