@@ -12,6 +12,9 @@
  * L2-normalising glocal_apply_*_ex calls are compared with the normalised reference within a
  * stated bound (normalise.h below). The test also writes two scratch files into <dir>. Prints
  * one line per failed check and a closing "N passed, M failed".
+ *
+ * GLOCAL_TEST_NO_THREADS=1 skips the one test that creates threads, with a notice: CI sets it
+ * under qemu-user on hosts where the emulator hangs when a guest creates a thread.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -785,6 +788,11 @@ static void *worker(void *arg) {
 static void test_threads(const char *dir) {
     char path[1024];
     glocal_mapped *m = NULL;
+    const char *no_threads = getenv("GLOCAL_TEST_NO_THREADS");
+    if (no_threads && strcmp(no_threads, "1") == 0) {
+        printf("NOTICE: test_threads skipped (GLOCAL_TEST_NO_THREADS=1)\n");
+        return;
+    }
     snprintf(path, sizeof path, "%s/s37x19_f16.glw", dir);
     CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_OK);
     pthread_t th[THREADS];
