@@ -18,7 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf aarch64-unknown-linux-gnu
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf aarch64-unknown-linux-gnu \
+  thumbv8m.main-none-eabihf
 rustup +nightly component add miri rust-src >/dev/null
 rustup +nightly target add aarch64-unknown-linux-gnu >/dev/null
 
