@@ -101,7 +101,7 @@ const MIRI_CASES: &[MiriCase] = &[
         reaches: "batch 1 with d_in = XC + 1: 16-bit inputs widened in chunks of 256 and 1",
     },
     MiriCase {
-        d_in: 3,
+        d_in: 2,
         d_out: 32,
         rows: 151,
         io: &[F32ToF32],
