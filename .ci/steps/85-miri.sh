@@ -100,7 +100,8 @@ for run in x86_64:"$x86_log" aarch64:"$neon_log"; do
 done
 echo "--- coverage under Miri (printed by tests/kernels_small.rs from MIRI_CASES: shape, conversions, kernels, paths)"
 for run in x86_64:"$x86_log" aarch64:"$neon_log"; do
-  sed -n "s/^miri-case | /${run%%:*} | /p" "${run#*:}"
+  # (the first line can follow libtest's "test every_kernel_small_shapes_exact ... " on one line)
+  grep -o 'miri-case | .*' "${run#*:}" | sed "s/^miri-case | /${run%%:*} | /"
 done
 grep -h '^miri: ' "$x86_log" "$neon_log"
 if [ "$x86_status" != 0 ] || [ "$neon_status" != 0 ]; then
