@@ -104,6 +104,12 @@ typedef enum glocal_status {
    */
   GLOCAL_STATUS_UNKNOWN_FLAGS = 106,
   /**
+   * A value a decision depends on is NaN, so the result is undefined (the NaN came from the
+   * caller's data). No function of this version returns it; reserved for the similarity
+   * functions of the Rust API.
+   */
+  GLOCAL_STATUS_NOT_A_NUMBER = 107,
+  /**
    * The blob is shorter than its 256-byte header.
    */
   GLOCAL_STATUS_BLOB_TRUNCATED_HEADER = 200,
@@ -194,6 +200,10 @@ typedef enum glocal_status {
    * A Rust panic was caught at the boundary: a bug in glocal; please report it.
    */
   GLOCAL_STATUS_INTERNAL_PANIC = 900,
+  /**
+   * The core returned an error this C API has no code for: a bug in glocal; please report it.
+   */
+  GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR = 901,
   /**
    * Not a status: forces the enum to 32 bits on every ABI (arm-none-eabi-gcc uses short
    * enums), so values can be added without changing its size. Never returned.
@@ -457,9 +467,9 @@ enum glocal_status glocal_apply_bf16_ex(const struct glocal_transform *t, const 
 
 /**
  * Floats of workspace `glocal_apply_f32_ws` (and the f16/bf16 forms) use for a batch of
- * `rows` rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) from 12 rows on,
- * `min(rows, 144) * dim_in` up to `dim_in` 1024 and `min(rows, 72) * dim_in` beyond; 0 for
- * smaller batches, for the other kernels, and for a NULL or uninitialised `t`. One workspace of
+ * `rows` rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) for batches large
+ * enough to gain from packing, never more than `rows * dim_in`; 0 for smaller batches, for the
+ * other kernels, and for a NULL or uninitialised `t`. One workspace of
  * `glocal_workspace_len(t, max_rows)` floats serves every batch of up to `max_rows` rows.
  *
  * # Safety
@@ -470,9 +480,8 @@ size_t glocal_workspace_len(const struct glocal_transform *t, size_t rows);
 /**
  * `glocal_apply_f32_ex` with a caller-owned workspace for large batches: with at least
  * `glocal_workspace_len(t, rows)` floats, the x86_64 kernels pack the inputs of each chunk of
- * up to 144 rows there once, and their register tiles read them as one sequential stream (a few
- * percent faster from 12 rows on; 1024 rows at dim 2048: 1.02-1.04x OpenBLAS sgemm instead of
- * 1.08-1.10x). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
+ * rows there once, and their register tiles read them as one sequential stream (a few percent
+ * faster on large batches). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
  * workspace, or `workspace == NULL` with `workspace_len == 0`, runs unpacked.
  *
  * Only the first `min(workspace_len, glocal_workspace_len(t, rows))` floats are used; that

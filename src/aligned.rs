@@ -32,12 +32,24 @@ impl AlignedBlob {
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         let all: &[u8] = bytemuck::cast_slice(&self.lines);
+        debug_assert!(
+            self.len <= all.len(),
+            "AlignedBlob: length {} beyond its {} bytes",
+            self.len,
+            all.len()
+        );
         all.get(..self.len).unwrap_or(&[])
     }
 
     /// The bytes, mutably.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         let all: &mut [u8] = bytemuck::cast_slice_mut(&mut self.lines);
+        debug_assert!(
+            self.len <= all.len(),
+            "AlignedBlob: length {} beyond its {} bytes",
+            self.len,
+            all.len()
+        );
         all.get_mut(..self.len).unwrap_or(&mut [])
     }
 

@@ -144,6 +144,14 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The number of variants. For the C API's test that each has its own status code: a
+    /// `#[non_exhaustive]` enum cannot be matched exhaustively outside this crate.
+    /// `variant_count_is_current` below keeps it right.
+    #[doc(hidden)]
+    pub const VARIANT_COUNT: usize = 21;
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -228,3 +236,43 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    /// Exhaustive (no `_` arm): a new variant does not compile until it is numbered here, and
+    /// then `variant_count_is_current` fails until `VARIANT_COUNT` counts it.
+    fn ordinal(e: &Error) -> usize {
+        match e {
+            Error::TruncatedHeader { .. } => 0,
+            Error::BadMagic { .. } => 1,
+            Error::UnsupportedVersion { .. } => 2,
+            Error::BadHeaderLength { .. } => 3,
+            Error::WrongEndianness { .. } => 4,
+            Error::UnknownDtype { .. } => 5,
+            Error::UnsupportedPanelWidth { .. } => 6,
+            Error::BadFlags { .. } => 7,
+            Error::BadDims { .. } => 8,
+            Error::BadLayout { .. } => 9,
+            Error::BadNormalisation { .. } => 10,
+            Error::BadName { .. } => 11,
+            Error::ReservedNotZero { .. } => 12,
+            Error::LengthMismatch { .. } => 13,
+            Error::ChecksumMismatch { .. } => 14,
+            Error::BadAux { .. } => 15,
+            Error::Misaligned { .. } => 16,
+            Error::KernelUnavailable { .. } => 17,
+            Error::InputLength { .. } => 18,
+            Error::OutputLength { .. } => 19,
+            Error::NotANumber { .. } => 20,
+        }
+    }
+
+    #[test]
+    fn variant_count_is_current() {
+        let last = Error::NotANumber { what: "x" };
+        assert_eq!(ordinal(&last) + 1, Error::VARIANT_COUNT);
+        assert_eq!(ordinal(&Error::TruncatedHeader { found: 0 }), 0);
+    }
+}

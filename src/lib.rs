@@ -58,12 +58,12 @@
 //!
 //! The SIMD kernels use fused multiply-add; they have two shapes of work: a single row streams
 //! every packed panel exactly once, several panels in flight (with software prefetch where it
-//! measured faster), and a batch runs register tiles (`6 x 16` AVX2 and NEON, `12 x 16`
-//! AVX-512) over K-blocks of 256 rows (16-bit weights widened once per block and reused by
-//! every tile of a chunk of up to 144 rows). Stack use stays under 40 KiB; no allocation.
+//! pays), and a batch runs register tiles (`6 x 16` AVX2 and NEON, `12 x 16` AVX-512) over
+//! K-blocks of the inputs (16-bit weights widened once per block and reused by every tile of a
+//! chunk of rows). Stack use stays under 40 KiB; no allocation.
 //! [`Transform::apply_with_workspace`] lends the SIMD kernels a caller-owned buffer
-//! ([`Transform::workspace_len`], up to `144 * d_in` f32) to pack the inputs of batches of 12
-//! rows or more: same results bit for bit, a few percent faster on large batches.
+//! ([`Transform::workspace_len`] f32, at most `rows * d_in`) to pack the inputs of large
+//! batches: same results bit for bit, a few percent faster.
 //! On integer-valued data they give exactly the scalar kernel's results; otherwise they differ
 //! from it only by the rounding of fused vs separate multiply-add.
 //!

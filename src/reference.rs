@@ -24,6 +24,9 @@ pub fn affine_f64(
     if d_in == 0 || d_out == 0 {
         return;
     }
+    // A short `w` or `bias` would read as zeros: a broken test, not a reference.
+    debug_assert!(w.len() >= d_in * d_out, "w has {} values, d_in x d_out = {}", w.len(), d_in * d_out);
+    debug_assert!(bias.is_none_or(|b| b.len() >= d_out), "bias shorter than d_out = {d_out}");
     for (x_row, y_row) in x.chunks_exact(d_in).zip(y.chunks_exact_mut(d_out)) {
         for (j, out) in y_row.iter_mut().enumerate() {
             let mut acc = 0.0f64;

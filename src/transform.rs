@@ -50,7 +50,12 @@ pub struct Transform<'a> {
 fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>, Error> {
     let l = &h.layout;
     let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
-    let section = |off: u64, len: u64| blob.get(off as usize..(off + len) as usize).unwrap_or(&[]);
+    // The header was validated against this blob: every section lies inside it.
+    let section = |off: u64, len: u64| {
+        let s = blob.get(off as usize..(off + len) as usize);
+        debug_assert!(s.is_some(), "section {off}+{len} outside a validated blob of {} bytes", blob.len());
+        s.unwrap_or(&[])
+    };
     let bias =
         bytemuck::try_cast_slice::<u8, f32>(section(l.bias_offset, l.bias_len)).map_err(|_| misaligned)?;
     let weights = bytemuck::try_cast_slice::<u8, W>(section(l.weights_offset, l.weights_len))
@@ -69,7 +74,12 @@ fn panels<'a, W: WeightElem>(blob: &'a [u8], h: &Header) -> Result<Panels<'a, W>
 fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
     let l = &h.layout;
     let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
-    let section = |off: u64, len: u64| blob.get(off as usize..(off + len) as usize).unwrap_or(&[]);
+    // The header was validated against this blob: every section lies inside it.
+    let section = |off: u64, len: u64| {
+        let s = blob.get(off as usize..(off + len) as usize);
+        debug_assert!(s.is_some(), "section {off}+{len} outside a validated blob of {} bytes", blob.len());
+        s.unwrap_or(&[])
+    };
     let f32s = |off: u64, len: u64| bytemuck::try_cast_slice::<u8, f32>(section(off, len));
     let bias = f32s(l.bias_offset, l.bias_len).map_err(|_| misaligned)?;
     let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
@@ -189,7 +199,9 @@ impl<'a> Transform<'a> {
                 return None;
             }
             let at = (j / kernel::NR) * p.stride + k * kernel::NR + j % kernel::NR;
-            p.weights.get(at).map(|w| w.widen())
+            let w = p.weights.get(at).map(|w| w.widen());
+            debug_assert!(w.is_some(), "weight [{k}][{j}] outside validated panels");
+            w
         }
         match &self.weights {
             PackedWeights::F32(p) => get(p, k, j),
@@ -301,9 +313,9 @@ impl<'a> Transform<'a> {
     }
 
     /// f32 elements of workspace [`Transform::apply_with_workspace`] uses for a batch of `rows`
-    /// rows: one chunk of inputs with the SIMD kernels (AVX2, AVX-512, NEON) from 12 rows on,
-    /// `min(rows, 144) * d_in` up to `d_in` 1024 and `min(rows, 72) * d_in` beyond; 0 for
-    /// smaller batches and for the other kernels. The same workspace serves any batch of at
+    /// rows: one chunk of inputs with the SIMD kernels (AVX2, AVX-512, NEON) for batches large
+    /// enough to gain from packing, never more than `rows * d_in`; 0 for smaller batches and
+    /// for the other kernels. The same workspace serves any batch of at
     /// most as many rows.
     pub fn workspace_len(&self, rows: usize) -> usize {
         kernel::workspace_len(self.kernel, self.d_in(), rows)
@@ -311,7 +323,8 @@ impl<'a> Transform<'a> {
 
     /// [`Transform::apply_with`] (`post` may be [`PostOp::None`]) with a workspace of at least
     /// [`Transform::workspace_len`]`(rows)` f32: large batches then have their inputs packed
-    /// once per chunk of rows, so the register tiles read them as one sequential stream. The
+    /// once per chunk of rows, so the register tiles read them as one sequential stream (a few
+    /// percent faster on large batches; benches/README.md has the current figures). The
     /// results are bit-for-bit those of [`Transform::apply_with`]: packing copies, the
     /// arithmetic and its order are unchanged. A shorter workspace, an empty one included, runs
     /// the kernel unpacked.
@@ -358,7 +371,8 @@ impl<'a> Transform<'a> {
     /// otherwise works as one of the threads. If the OS refuses a thread, the others claim its
     /// blocks (same result, less parallel). Spawning allocates (thread stacks and handles, the
     /// block list), and so does each worker's workspace for packed inputs
-    /// ([`Transform::apply_with_workspace`]; up to `144 * d_in` f32, skipped if it cannot be had);
+    /// ([`Transform::apply_with_workspace`]; [`Transform::workspace_len`] f32, skipped if it
+    /// cannot be had);
     /// the buffers do not.
     ///
     /// # Errors

@@ -115,7 +115,7 @@ fn f16_and_bf16_outputs_round_like_half() {
         out.copy_from_slice(&1.0f32.to_le_bytes())
     })
     .unwrap();
-    let mut rng = common::Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = common::Rng::new(0x9E37_79B9_7F4A_7C15);
     // Random f32 bit patterns cover every exponent; add the edges by hand.
     let mut x: Vec<f32> = (0..200_000).map(|_| f32::from_bits(rng.next_u64() as u32)).collect();
     x.extend([0.0, -0.0, 65504.0, 65520.0, 65519.99, 5.96e-8, 2.98e-8, 1.0 + f32::EPSILON, f32::MAX]);
@@ -225,7 +225,7 @@ fn packed_f16_and_bf16_weights_are_rounded_once() {
                 weights.push(sign * v);
             }
         }
-        let mut rng = common::Rng(0xD1B5_4A32_D192_ED03);
+        let mut rng = common::Rng::new(0xD1B5_4A32_D192_ED03);
         while weights.len() < 300_000 {
             let e = exps.start + (rng.next_u64() % (exps.end - exps.start) as u64) as i32;
             let v = 2f64.powi(e) * (1.0 + (rng.next_u64() >> 12) as f64 / (1u64 << 52) as f64);

@@ -66,7 +66,7 @@ fn layout_and_header() {
     let l = Layout::new(WeightDtype::I8d, 1, 17);
     assert_eq!((l.panel_stride, l.weights_offset, l.aux_offset, l.aux_len), (64, 384, 512, 192));
 
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let blob = pack::pack(&source(20, 33, &mut rng), WeightDtype::I8d, "m", "n").unwrap();
     let b = blob.as_bytes();
     assert_eq!(b[offsets::DTYPE], 4);
@@ -89,7 +89,7 @@ fn patched(blob: &glocal::AlignedBlob, at: usize, bytes: &[u8]) -> glocal::Align
 
 #[test]
 fn error_paths() {
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     let blob = pack::pack(&source(16, 16, &mut rng), WeightDtype::I8d, "", "").unwrap();
     let l = Layout::new(WeightDtype::I8d, 16, 16);
     let err = |b: &glocal::AlignedBlob| Transform::new(b.as_bytes()).unwrap_err();
@@ -167,7 +167,7 @@ fn kernel_matches_f64_oracle_of_stored_weights() {
 }
 
 fn oracle_of_stored_weights(kernel: &KernelInfo) {
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let dims = [1usize, 15, 16, 17, 35, 100];
     for &d_in in &dims {
         for &d_out in &dims {
@@ -243,7 +243,7 @@ fn oracle_of_stored_weights(kernel: &KernelInfo) {
 /// agreement across kernels and the fuzzers check.
 #[test]
 fn nan_in_aux_padding_is_refused() {
-    let mut rng = Rng(21);
+    let mut rng = Rng::new(21);
     for (d_in, d_out) in [(5usize, 40usize), (17, 33), (40, 5), (3, 3), (64, 100)] {
         let blob = pack::pack(&source(d_in, d_out, &mut rng), WeightDtype::I8d, "", "").unwrap();
         let l = Layout::new(WeightDtype::I8d, d_in as u32, d_out as u32);

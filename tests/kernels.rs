@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::Rng;
 use glocal::format::FLAG_NORM_FOLDED;
 use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{self, BlobSpec, Source};
@@ -28,32 +29,10 @@ fn simd_kernels() -> Vec<&'static KernelInfo> {
     ks
 }
 
-/// Deterministic xorshift64* stream.
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [-a, a).
-    fn uniform(&mut self, a: f64) -> f64 {
-        ((self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * a
-    }
-    /// Integer in [-a, a].
-    fn int(&mut self, a: i64) -> f64 {
-        ((self.next() % (2 * a as u64 + 1)) as i64 - a) as f64
-    }
-}
-
 /// A random transform: integer-valued (exact in every dtype, mean 0, std 1) or general.
 fn source(d_in: usize, d_out: usize, seed: u64, integer: bool) -> Source {
     let mut r = Rng::new(seed);
-    let mut draw = |a: f64, ia: i64| if integer { r.int(ia) } else { r.uniform(a) };
+    let mut draw = |a: f64, ia: i64| if integer { r.int_in(-ia, ia) as f64 } else { r.uniform(a) };
     let weights = (0..d_in * d_out).map(|_| draw(0.5, 4)).collect();
     let bias = Some((0..d_out).map(|_| draw(1.0, 8)).collect());
     let (mean, std) = if integer { (0.0, 1.0) } else { (0.3, 1.7) };
@@ -63,8 +42,9 @@ fn source(d_in: usize, d_out: usize, seed: u64, integer: bool) -> Source {
 /// Random inputs, rounded to `I` (so the oracle sees exactly what the kernel reads).
 fn inputs<I: Element>(n: usize, seed: u64, integer: bool) -> (Vec<I>, Vec<f32>) {
     let mut r = Rng::new(seed ^ 0xA5A5);
-    let x: Vec<I> =
-        (0..n).map(|_| I::from_f32(if integer { r.int(8) } else { r.uniform(2.0) } as f32)).collect();
+    let x: Vec<I> = (0..n)
+        .map(|_| I::from_f32(if integer { r.int_in(-8, 8) as f64 } else { r.uniform(2.0) } as f32))
+        .collect();
     let xf = x.iter().map(|v| v.to_f32()).collect();
     (x, xf)
 }

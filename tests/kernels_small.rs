@@ -2,6 +2,8 @@
 //! natively a grid of shapes around the panel width and the register tiles; under Miri
 //! (`.ci/steps/85-miri.sh`: AVX2 with `-C target-cpu=haswell`, NEON on aarch64) a targeted
 //! list, [`MIRI_CASES`], that reaches every code path of the SIMD drivers at the least cost.
+//! Only the public API (`Transform::with_isa`, `KERNELS`) is used, so the cases survive a
+//! rewrite of the kernels; `.ci/steps/85-miri.sh` runs every test of this file under Miri.
 //!
 //! Weights are multiples of 1/32 in -127/32..=127/32 with one weight of magnitude exactly
 //! 127/32 in every row (so the `i8d` row scale is exactly 1/32 and `i8d` stores every weight
@@ -23,36 +25,108 @@ use glocal::{bf16, f16, AlignedBlob, Element, PostOp, Transform, WeightDtype};
 const SHAPES: &[(usize, usize)] = &[(1, 1), (3, 17), (17, 16), (9, 49), (40, 5), (7, 70), (257, 3)];
 const ROWS: &[usize] = &[1, 2, 3, 5, 6, 7, 11, 13];
 
-/// Under Miri (about 10^4 times slower than native): `(d_in, d_out, rows)` chosen so that,
-/// with the AVX2 and NEON drivers' constants (`MR` = 6, `KC` = `XC` = 256, `GROUP` = 3 on AVX2
-/// (`GROUP_F32` = 6 for f32 weights, `GROUP_16` = 4 for 16-bit ones) and 4 on NEON,
-/// `WIDEN_MIN_ROWS` = 12), every path runs at least once:
-///
-/// | case          | path reached                                                               |
-/// |---------------|----------------------------------------------------------------------------|
-/// | `(7, 198, 1)` | batch-1 streamer: 13 panels = full groups + a remainder group of 1 with every group size (AVX2: 6+6+1 for f32 weights, 4+4+4+1 for f16 and bf16, whose groups of four run in inline assembly natively and in intrinsics under Miri, 3+3+3+3+1 for i8d; NEON: 4+4+4+1), last panel ragged (6 columns); `d_in` 7 = the 2-row unroll + odd tail (`stream`) and, AVX2 f32 input on the lone panel, the 4-row unroll + 3 leftover rows (`stream1`) |
-/// | `(3, 17, 2)`  | batch tile of height 2; 2 panels, the second ragged (1 column)             |
-/// | `(3, 17, 11)` | tiles of heights 6 and 5, 16-bit weights widened in registers (rows < 12)  |
-/// | `(257, 3, 13)`| K-block edge (blocks of 256 and 1 rows), 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block), tiles of heights 6, 4, 3; and again with a workspace (AVX2): inputs packed (`pack_chunk`), packed tiles of every height at both K-blocks |
-/// | `(257, 3, 1)` | batch-1 with `d_in` = `XC` + 1: 16-bit inputs widened in chunks of 256 and 1 |
-///
-/// Each case runs f16 -> bf16 (16-bit inputs widened into the stack buffer) for every weight
-/// dtype (f32, f16, bf16, i8d) and every selected kernel, and the cases marked `true` also
-/// f32 -> f16 (f32 inputs read in place; f16 output rounding); the two K-block cases, which
-/// cost most to interpret, exist for the 16-bit paths and run only those. Tile height 1 cannot occur in the SIMD batch path (`row_blocks`
-/// merges a 1-row remainder) and a single row takes the streamer. The scalar kernels
-/// (`MR` = 4) see remainders of 2, 3 and 1 rows along the way.
-const MIRI_CASES: &[(usize, usize, usize, bool)] =
-    &[(7, 198, 1, true), (3, 17, 2, true), (3, 17, 11, true), (257, 3, 13, false), (257, 3, 1, false)];
+/// Input -> output element types a case runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Io {
+    F32ToF16,
+    F16ToBf16,
+    F32ToF32,
+    Bf16ToF32,
+}
+use Io::*;
 
-/// `(d_in, d_out, rows, also_f32_to_f16)`: natively every case runs every input/output pair.
-fn cases() -> Vec<(usize, usize, usize, bool)> {
-    let mut cases = MIRI_CASES.to_vec();
+/// One shape of the Miri list, the conversions and weight dtypes it runs there (natively every
+/// case runs every conversion and dtype), and the driver paths it is there for.
+struct MiriCase {
+    d_in: usize,
+    d_out: usize,
+    rows: usize,
+    io: &'static [Io],
+    dtypes: &'static [WeightDtype],
+    reaches: &'static str,
+}
+
+const ALL_DTYPES: &[WeightDtype] = &WeightDtype::ALL;
+const FLOAT_DTYPES: &[WeightDtype] = &[WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16];
+
+/// Under Miri (about 10^4 times slower than native), a targeted list that reaches every path
+/// of the AVX2 and NEON drivers at the least cost. The `reaches` texts name the drivers'
+/// constants at the time of writing (AVX2: `MR` = 6, `KC` = `XC` = 256, chunks of 144 rows,
+/// groups of 6 f32 / 4 16-bit / 3 i8d panels; NEON: `MR` = 6, chunks of 72 rows, groups of 4;
+/// both widen 16-bit weights once per K-block from 12 rows on). The coverage table is not kept
+/// by hand: under Miri `every_kernel_small_shapes_exact` prints one line per case with the
+/// kernels and conversions that actually ran, and `.ci/steps/85-miri.sh` shows those lines.
+/// Tile height 1 cannot occur in the SIMD batch path (a 1-row remainder is merged) and a single
+/// row takes the streamer; the scalar kernels (`MR` = 4) see remainders of 2, 3 and 1 rows on
+/// the way.
+const MIRI_CASES: &[MiriCase] = &[
+    MiriCase {
+        d_in: 7,
+        d_out: 198,
+        rows: 1,
+        io: &[F32ToF16, F16ToBf16],
+        dtypes: ALL_DTYPES,
+        reaches: "batch-1 streamer: 13 panels = full groups + a remainder group of 1 with every group size (AVX2: 6+6+1 f32, 4+4+4+1 f16/bf16, 3+3+3+3+1 i8d; NEON: 4+4+4+1), last panel ragged (6 columns); d_in 7 = the 2-row unroll + odd tail and (AVX2, f32 input) the 4-row unroll + 3 leftover rows",
+    },
+    MiriCase {
+        d_in: 3,
+        d_out: 17,
+        rows: 2,
+        io: &[F32ToF16, F16ToBf16],
+        dtypes: ALL_DTYPES,
+        reaches: "batch tile of height 2; 2 panels, the second ragged (1 column)",
+    },
+    MiriCase {
+        d_in: 3,
+        d_out: 17,
+        rows: 11,
+        io: &[F32ToF16, F16ToBf16],
+        dtypes: ALL_DTYPES,
+        reaches: "tiles of heights 6 and 5; 16-bit weights widened in registers (rows < 12)",
+    },
+    MiriCase {
+        d_in: 257,
+        d_out: 3,
+        rows: 13,
+        io: &[F16ToBf16],
+        dtypes: ALL_DTYPES,
+        reaches: "K-block edge (256 + 1 rows); 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block); tiles of heights 6, 4, 3; with a workspace (AVX2): inputs packed, packed tiles of every height at both K-blocks",
+    },
+    MiriCase {
+        d_in: 257,
+        d_out: 3,
+        rows: 1,
+        io: &[F16ToBf16],
+        dtypes: ALL_DTYPES,
+        reaches: "batch 1 with d_in = XC + 1: 16-bit inputs widened in chunks of 256 and 1",
+    },
+    MiriCase {
+        d_in: 2,
+        d_out: 32,
+        rows: 151,
+        io: &[F32ToF32],
+        dtypes: FLOAT_DTYPES,
+        reaches: "past the first row chunk (AVX2: 144 + 7 rows, NEON: 72 + 72 + 7): the chunk offsets of the batch driver, with and without the packed workspace; f32 outputs stored straight into y by the tiles of two full panels (no i8d: its diagonal term goes through the scratch rows)",
+    },
+];
+
+/// `(d_in, d_out, rows, conversions, weight dtypes, what the case is for)` of this run: under
+/// Miri [`MIRI_CASES`] as listed; natively those with every conversion and dtype, and the grid.
+type Case = (usize, usize, usize, &'static [Io], &'static [WeightDtype], &'static str);
+
+fn cases() -> Vec<Case> {
+    const EVERY_IO: &[Io] = &[F32ToF16, F16ToBf16, F32ToF32, Bf16ToF32];
+    let mut cases: Vec<_> = MIRI_CASES
+        .iter()
+        .map(|c| {
+            let (io, dtypes) = if cfg!(miri) { (c.io, c.dtypes) } else { (EVERY_IO, ALL_DTYPES) };
+            (c.d_in, c.d_out, c.rows, io, dtypes, c.reaches)
+        })
+        .collect();
     if !cfg!(miri) {
-        cases.iter_mut().for_each(|c| c.3 = true);
-        cases.extend(
-            SHAPES.iter().flat_map(|&(d_in, d_out)| ROWS.iter().map(move |&r| (d_in, d_out, r, true))),
-        );
+        cases.extend(SHAPES.iter().flat_map(|&(d_in, d_out)| {
+            ROWS.iter().map(move |&r| (d_in, d_out, r, EVERY_IO, ALL_DTYPES, "native grid"))
+        }));
     }
     cases
 }
@@ -138,23 +212,30 @@ fn check<I: Element, O: Element>(t: &Transform<'_>, s: &Source, rows: usize) {
 #[test]
 fn every_kernel_small_shapes_exact() {
     let kernels = runnable();
-    for (d_in, d_out, rows, f32_to_f16) in cases() {
+    for (d_in, d_out, rows, io, dtypes, reaches) in cases() {
         let s = source(d_in, d_out);
-        for dtype in WeightDtype::ALL {
+        let mut ran = Vec::new();
+        for &dtype in dtypes {
             let blob = pack::pack(&s, dtype, "small", "shapes").unwrap();
             for k in kernels.iter().filter(|k| k.dtype == dtype) {
                 let t = Transform::with_isa(blob.as_bytes(), k.isa).unwrap();
                 assert_eq!(t.kernel().name, k.name);
-                if f32_to_f16 {
-                    check::<f32, f16>(&t, &s, rows);
+                for &pair in io {
+                    match pair {
+                        F32ToF16 => check::<f32, f16>(&t, &s, rows),
+                        F16ToBf16 => check::<f16, bf16>(&t, &s, rows),
+                        F32ToF32 => check::<f32, f32>(&t, &s, rows),
+                        Bf16ToF32 => check::<bf16, f32>(&t, &s, rows),
+                    }
                 }
-                check::<f16, bf16>(&t, &s, rows);
-                if !cfg!(miri) {
-                    check::<f32, f32>(&t, &s, rows);
-                    check::<bf16, f32>(&t, &s, rows);
-                }
+                ran.push(k.name);
             }
         }
+        if cfg!(miri) {
+            // One row of the coverage table .ci/steps/85-miri.sh prints.
+            println!("miri-case | ({d_in}, {d_out}, {rows}) | {io:?} | {} | {reaches}", ran.join(" "));
+        }
+        assert!(!ran.is_empty() || kernels.is_empty(), "({d_in}, {d_out}, {rows}): no kernel ran");
     }
     if let Ok(isa) = std::env::var("GLOCAL_EXPECT_ISA") {
         assert!(

@@ -3,34 +3,14 @@
 //! single-array one (`transform` `[d, d + 1]`, bias as last column).
 #![cfg(feature = "npz")]
 
-use std::io::Write;
-
 use glocal::pack::npy::write_f32;
 use glocal::pack::npz::{read_transform, NpzError};
+use glocal_test_support::npy::f64_scalar as npy_f64_scalar;
+use glocal_test_support::npz;
 
-/// A `.npy` float64 0-d scalar, as numpy writes `np.float64(v)`.
-fn npy_f64_scalar(v: f64) -> Vec<u8> {
-    let mut header = String::from("{'descr': '<f8', 'fortran_order': False, 'shape': (), }");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&v.to_le_bytes());
-    out
-}
-
+/// A `.npz` of `members`, deflated as `np.savez_compressed` writes it.
 fn npz(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in members {
-        zip.start_file(*name, options).unwrap();
-        zip.write_all(data).unwrap();
-    }
-    zip.finish().unwrap().into_inner()
+    npz::archive(members, npz::CompressionMethod::Deflated)
 }
 
 const D: usize = 3;

@@ -29,7 +29,7 @@ fn dtypes() -> Vec<WeightDtype> {
 
 #[test]
 fn l2_normalize_postop_matches_oracle() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for &(d_in, d_out) in &[(1, 1), (15, 17), (33, 16), (768, 768)] {
         let src = source(d_in, d_out, &mut rng);
         let rows = 7;
@@ -121,7 +121,7 @@ fn l2_normalize_postop_zero_and_nan_rows() {
 
 #[test]
 fn apply_parallel_is_bit_identical_to_apply() {
-    let mut rng = Rng(0xdead_beef);
+    let mut rng = Rng::new(0xdead_beef);
     for &(d_in, d_out) in &[(1, 1), (17, 33), (64, 16), (200, 50)] {
         let src = source(d_in, d_out, &mut rng);
         for dtype in dtypes() {
@@ -165,7 +165,7 @@ fn apply_parallel_is_bit_identical_to_apply() {
 
 #[test]
 fn apply_parallel_errors_leave_output_untouched() {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let blob = pack::pack(&source(5, 4, &mut rng), WeightDtype::F16, "", "").unwrap();
     let t = Transform::new(blob.as_bytes()).unwrap();
     let mut y = [f32::INFINITY; 8];

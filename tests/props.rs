@@ -61,7 +61,7 @@ proptest! {
         rows in 1usize..14,
         seed in any::<u64>(),
     ) {
-        let mut rng = common::Rng(seed | 1);
+        let mut rng = common::Rng::new(seed | 1);
         let x: Vec<f32> = (0..rows * src.d_in).map(|_| (rng.unit() * 3.0) as f32).collect();
         let blob = pack::pack(&src, WeightDtype::I8d, "prop", "").unwrap();
         let (want, tol) = common::i8d_stored_oracle(&Transform::new(blob.as_bytes()).unwrap(), &x, rows);
@@ -96,7 +96,7 @@ proptest! {
         dtype_i in 0usize..3,
     ) {
         let dtype = WeightDtype::ALL[dtype_i];
-        let mut rng = common::Rng(seed | 1);
+        let mut rng = common::Rng::new(seed | 1);
         let x: Vec<f32> = (0..rows * src.d_in).map(|_| (rng.unit() * 3.0) as f32).collect();
         let w32: Vec<f32> = src.weights.iter().map(|&w| w as f32).collect();
         let b32: Option<Vec<f32>> = src.bias.as_ref().map(|b| b.iter().map(|&v| v as f32).collect());
@@ -136,10 +136,10 @@ proptest! {
 /// (small integers), whatever the summation order or fusing.
 #[test]
 fn kernels_match_scalar_exactly_on_integers() {
-    let mut rng = common::Rng(7);
+    let mut rng = common::Rng::new(7);
     for (d_in, d_out, rows) in [(1, 1, 1), (15, 17, 3), (16, 16, 4), (33, 35, 5), (70, 3, 9), (512, 48, 7)] {
         for dtype in WeightDtype::ALL {
-            let mut weights: Vec<f64> = (0..d_in * d_out).map(|_| rng.int(-8, 8) as f64).collect();
+            let mut weights: Vec<f64> = (0..d_in * d_out).map(|_| rng.int_in(-8, 8) as f64).collect();
             if dtype == WeightDtype::I8d {
                 // i8d quantises with scale max/127 per input row: make every scale exactly 1.
                 common::i8d_exact(&mut weights, d_in, d_out);
@@ -148,11 +148,11 @@ fn kernels_match_scalar_exactly_on_integers() {
                 d_in,
                 d_out,
                 weights,
-                bias: Some((0..d_out).map(|_| rng.int(-100, 100) as f64).collect()),
+                bias: Some((0..d_out).map(|_| rng.int_in(-100, 100) as f64).collect()),
                 mean: 0.0,
                 std: 1.0,
             };
-            let x: Vec<f32> = (0..rows * d_in).map(|_| rng.int(-16, 16) as f32).collect();
+            let x: Vec<f32> = (0..rows * d_in).map(|_| rng.int_in(-16, 16) as f32).collect();
             let blob = pack::pack(&src, dtype, "", "").unwrap();
             let scalar = Transform::with_isa(blob.as_bytes(), Isa::Scalar).unwrap();
             let mut want = vec![f32::NAN; rows * d_out];

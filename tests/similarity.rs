@@ -34,7 +34,7 @@ fn synthetic(n_triplets: usize, d: usize, rng: &mut Rng) -> Vec<f32> {
     let mut x = Vec::with_capacity(3 * n_triplets * d);
     for t in 0..n_triplets {
         let base: Vec<f64> = (0..d).map(|_| rng.unit()).collect();
-        let odd = rng.int(0, 2) as usize;
+        let odd = rng.int_in(0, 2) as usize;
         let scale = [0.05, 1.0, 30.0][t % 3];
         for i in 0..3 {
             for &b in &base {
@@ -53,7 +53,7 @@ fn le_f64(bytes: &[u8]) -> Vec<f64> {
 #[test]
 fn against_numpy_at_test_time() {
     let (n_triplets, d) = (40, 77);
-    let mut rng = Rng(0x5eed_cafe_f00d_1234);
+    let mut rng = Rng::new(0x5eed_cafe_f00d_1234);
     let mut x = synthetic(n_triplets, d, &mut rng);
     // Row 7 is a zero vector (its triplet's decision is still defined).
     x[7 * d..8 * d].fill(0.0);
@@ -119,7 +119,7 @@ fn against_numpy_at_test_time() {
 
 #[test]
 fn against_f64_reference() {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for &d in &[1usize, 7, 8, 9, 16, 33, 512, 768, 1024] {
         let x = synthetic(4, d, &mut rng);
         let n = 12;

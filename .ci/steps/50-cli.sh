@@ -5,6 +5,7 @@
 # match the blob. (cargo test already compiles and round-trips the emitted C and Rust on the host.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. .ci/lib.sh
 shared=../shared
 if [ ! -f "$shared/transforms/resnet18/avgpool/transform.npz" ]; then
   echo "NOTICE: 50-cli: skipped, ../shared is absent"
@@ -48,6 +49,6 @@ int main(int argc, char **argv) {
 }
 C
 aarch64-linux-gnu-gcc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -I"$work" "$work/main.c" "$work/blob.c" -o "$work/main_a64"
-qemu-aarch64 -L /usr/aarch64-linux-gnu "$work/main_a64" "$work/back.bin"
+"$EMU" 120 "${QEMU_A64[@]}" "$work/main_a64" "$work/back.bin"
 cmp "$work/r18.glw" "$work/back.bin"
 echo "50-cli: emit-c blob ($size bytes) compiles for cortex-m4 and round-trips on aarch64"

@@ -2,17 +2,9 @@
 
 use glocal::pack::Source;
 
-/// `n` reproducible pseudo-random values, uniform in `[-scale, scale)` (xorshift64*).
+/// `n` reproducible pseudo-random values, uniform in `[-scale, scale)`.
 pub fn rand_vec(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s >> 12;
-            s ^= s << 25;
-            s ^= s >> 27;
-            ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
-        })
-        .collect()
+    glocal_test_support::Rng::new(seed).uniform_vec(n, scale)
 }
 
 /// The benchmarks' `d x d` transform (weights seeded by `d`, a bias, mean 0.01, std 0.5) with

@@ -36,6 +36,10 @@ pub enum glocal_status {
     /// The `flags` of a `glocal_apply_*_ex` call hold a bit this library does not define (a
     /// `GLOCAL_APPLY_*` flag from a newer header, or not a flag at all).
     GLOCAL_STATUS_UNKNOWN_FLAGS = 106,
+    /// A value a decision depends on is NaN, so the result is undefined (the NaN came from the
+    /// caller's data). No function of this version returns it; reserved for the similarity
+    /// functions of the Rust API.
+    GLOCAL_STATUS_NOT_A_NUMBER = 107,
 
     /// The blob is shorter than its 256-byte header.
     GLOCAL_STATUS_BLOB_TRUNCATED_HEADER = 200,
@@ -87,6 +91,8 @@ pub enum glocal_status {
 
     /// A Rust panic was caught at the boundary: a bug in glocal; please report it.
     GLOCAL_STATUS_INTERNAL_PANIC = 900,
+    /// The core returned an error this C API has no code for: a bug in glocal; please report it.
+    GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR = 901,
 
     /// Not a status: forces the enum to 32 bits on every ABI (arm-none-eabi-gcc uses short
     /// enums), so values can be added without changing its size. Never returned.
@@ -96,6 +102,10 @@ pub enum glocal_status {
 impl From<Error> for glocal_status {
     fn from(e: Error) -> Self {
         use glocal_status::*;
+        // Every variant by name. `Error` is `#[non_exhaustive]`, so a match outside its crate
+        // needs the last arm; a variant added to the core lands there as an internal error
+        // (not as a blob defect), and `every_core_error_has_its_own_status` fails until it is
+        // given its code here.
         match e {
             Error::TruncatedHeader { .. } => GLOCAL_STATUS_BLOB_TRUNCATED_HEADER,
             Error::BadMagic { .. } => GLOCAL_STATUS_BLOB_BAD_MAGIC,
@@ -117,7 +127,8 @@ impl From<Error> for glocal_status {
             Error::KernelUnavailable { .. } => GLOCAL_STATUS_KERNEL_UNAVAILABLE,
             Error::InputLength { .. } => GLOCAL_STATUS_INPUT_LENGTH,
             Error::OutputLength { .. } => GLOCAL_STATUS_OUTPUT_LENGTH,
-            _ => GLOCAL_STATUS_BLOB_INVALID,
+            Error::NotANumber { .. } => GLOCAL_STATUS_NOT_A_NUMBER,
+            _ => GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR,
         }
     }
 }
@@ -135,7 +146,7 @@ const _: () = assert!(core::mem::size_of::<glocal_status>() == 4);
 
 /// Every status this version returns, with its name and message. A table rather than a
 /// `match`: about half the code size on Cortex-M. `every_variant_is_in_the_table` keeps it complete.
-static TABLE: [(glocal_status, &CStr, &CStr); 30] = {
+static TABLE: [(glocal_status, &CStr, &CStr); 32] = {
     use glocal_status::*;
     [
         (GLOCAL_STATUS_OK, c"GLOCAL_STATUS_OK", c"success"),
@@ -162,6 +173,7 @@ static TABLE: [(glocal_status, &CStr, &CStr); 30] = {
             c"x and y overlap (no in-place transform)",
         ),
         (GLOCAL_STATUS_UNKNOWN_FLAGS, c"GLOCAL_STATUS_UNKNOWN_FLAGS", c"flags has an undefined bit"),
+        (GLOCAL_STATUS_NOT_A_NUMBER, c"GLOCAL_STATUS_NOT_A_NUMBER", c"a value a decision depends on is NaN"),
         (
             GLOCAL_STATUS_BLOB_TRUNCATED_HEADER,
             c"GLOCAL_STATUS_BLOB_TRUNCATED_HEADER",
@@ -248,6 +260,11 @@ static TABLE: [(glocal_status, &CStr, &CStr); 30] = {
             c"GLOCAL_STATUS_INTERNAL_PANIC",
             c"internal error: panic caught at the C boundary (a glocal bug)",
         ),
+        (
+            GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR,
+            c"GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR",
+            c"internal error: an error the C API has no code for (a glocal bug)",
+        ),
     ]
 };
 
@@ -276,7 +293,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name_matching_its_variant_and_a_message() {
-        let mut seen = [0u32; 30];
+        let mut seen = [0u32; 32];
         let mut n = 0;
         for code in 0..=1000u32 {
             if let Some((name, msg)) = describe(code) {
@@ -286,7 +303,7 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 30, "codes found: {:?}", &seen[..n]);
+        assert_eq!(n, 32, "codes found: {:?}", &seen[..n]);
         assert_eq!(describe(glocal_status::GLOCAL_STATUS_MAX_ENUM as u32), None);
         assert_eq!(describe(u32::MAX), None);
     }
@@ -305,6 +322,7 @@ mod tests {
             | GLOCAL_STATUS_MISALIGNED_POINTER
             | GLOCAL_STATUS_BUFFERS_OVERLAP
             | GLOCAL_STATUS_UNKNOWN_FLAGS
+            | GLOCAL_STATUS_NOT_A_NUMBER
             | GLOCAL_STATUS_BLOB_TRUNCATED_HEADER
             | GLOCAL_STATUS_BLOB_BAD_MAGIC
             | GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION
@@ -326,7 +344,8 @@ mod tests {
             | GLOCAL_STATUS_KERNEL_UNAVAILABLE
             | GLOCAL_STATUS_FILE_OPEN_FAILED
             | GLOCAL_STATUS_FILE_MAP_FAILED
-            | GLOCAL_STATUS_INTERNAL_PANIC => true,
+            | GLOCAL_STATUS_INTERNAL_PANIC
+            | GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR => true,
         };
         let mut seen = std::vec::Vec::new();
         for (s, name, _) in TABLE {
@@ -334,6 +353,65 @@ mod tests {
             seen.push(s);
             // The C name is the variant's own (Debug prints the Rust variant name).
             assert_eq!(name.to_str().unwrap(), std::format!("{s:?}"));
+        }
+    }
+
+    /// One value of every core `Error` variant with the status it must map to. A variant added to
+    /// the core changes `Error::VARIANT_COUNT` (kept by an exhaustive match in the core), and
+    /// this list must then grow.
+    fn every_error() -> std::vec::Vec<(Error, glocal_status)> {
+        use glocal_status::*;
+        std::vec![
+            (Error::TruncatedHeader { found: 3 }, GLOCAL_STATUS_BLOB_TRUNCATED_HEADER),
+            (Error::BadMagic { found: [0; 8] }, GLOCAL_STATUS_BLOB_BAD_MAGIC),
+            (Error::UnsupportedVersion { found: 9, supported: 1 }, GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION),
+            (Error::BadHeaderLength { found: 1 }, GLOCAL_STATUS_BLOB_BAD_HEADER_LENGTH),
+            (Error::WrongEndianness { found: 0x0403_0201 }, GLOCAL_STATUS_BLOB_WRONG_ENDIANNESS),
+            (Error::UnknownDtype { found: 99 }, GLOCAL_STATUS_BLOB_UNKNOWN_DTYPE),
+            (
+                Error::UnsupportedPanelWidth { found: 3, expected: 16 },
+                GLOCAL_STATUS_BLOB_UNSUPPORTED_PANEL_WIDTH
+            ),
+            (Error::BadFlags { found: 0x8000 }, GLOCAL_STATUS_BLOB_BAD_FLAGS),
+            (Error::BadDims { d_in: 0, d_out: 1 }, GLOCAL_STATUS_BLOB_BAD_DIMS),
+            (Error::BadLayout { field: "stride", found: 1, expected: 2 }, GLOCAL_STATUS_BLOB_BAD_LAYOUT),
+            (Error::BadNormalisation { field: "std", value: 0.0 }, GLOCAL_STATUS_BLOB_BAD_NORMALISATION),
+            (Error::BadName { field: "model" }, GLOCAL_STATUS_BLOB_BAD_NAME),
+            (Error::ReservedNotZero { offset: 200 }, GLOCAL_STATUS_BLOB_RESERVED_NOT_ZERO),
+            (Error::LengthMismatch { declared: 300, found: 299 }, GLOCAL_STATUS_BLOB_LENGTH_MISMATCH),
+            (Error::ChecksumMismatch { stored: 1, computed: 2 }, GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH),
+            (Error::BadAux { field: "scale", index: 0, value: f32::NAN }, GLOCAL_STATUS_BLOB_BAD_AUX),
+            (Error::Misaligned { required: 4, address: 1 }, GLOCAL_STATUS_BLOB_MISALIGNED),
+            (Error::KernelUnavailable { isa: "avx512" }, GLOCAL_STATUS_KERNEL_UNAVAILABLE),
+            (Error::InputLength { found: 0, d_in: 4 }, GLOCAL_STATUS_INPUT_LENGTH),
+            (Error::OutputLength { found: 1, expected: 2 }, GLOCAL_STATUS_OUTPUT_LENGTH),
+            (Error::NotANumber { what: "similarity" }, GLOCAL_STATUS_NOT_A_NUMBER),
+        ]
+    }
+
+    #[test]
+    fn every_core_error_has_its_own_status() {
+        use glocal_status::*;
+        let all = every_error();
+        assert_eq!(all.len(), Error::VARIANT_COUNT, "a core Error variant is missing from every_error()");
+        let mut seen = std::vec::Vec::new();
+        for (e, want) in all {
+            let got = glocal_status::from(e);
+            assert_eq!(got, want, "{e:?} ({e})");
+            // Each variant has its own code, never the catch-alls.
+            assert!(
+                got != GLOCAL_STATUS_BLOB_INVALID && got != GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR,
+                "{e:?}"
+            );
+            assert!(!seen.contains(&got), "{e:?}: {got:?} already used by another variant");
+            seen.push(got);
+            // Blob defects are 2xx, caller errors 1xx, platform 3xx.
+            let class = match e {
+                Error::KernelUnavailable { .. } => 3,
+                Error::InputLength { .. } | Error::OutputLength { .. } | Error::NotANumber { .. } => 1,
+                _ => 2,
+            };
+            assert_eq!(got as u32 / 100, class, "{e:?} -> {got:?}");
         }
     }
 }

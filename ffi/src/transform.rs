@@ -331,8 +331,8 @@ unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
         if x0 < y1 && y0 < x1 {
             return GLOCAL_STATUS_BUFFERS_OVERLAP;
         }
-        // The part of the workspace the kernel uses (at most 144 * dim_in floats; a shorter one
-        // runs unpacked), checked like x and y: NULL only when empty, aligned, disjoint from both.
+        // The part of the workspace the kernel uses (glocal_workspace_len; a shorter one runs
+        // unpacked), checked like x and y: NULL only when empty, aligned, disjoint from both.
         let ws_used = if WS { ws_len.min(s.transform.workspace_len(rows)) } else { 0 };
         if ws_used > 0 {
             if ws.is_null() {
@@ -362,7 +362,7 @@ unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
         // no post-op path (`Transform::apply` does not share an instance with `apply_with`).
         let done = if WS && ws_used > 0 {
             // SAFETY: `ws` is non-NULL, aligned, and points to `ws_len >= ws_used` writable
-            // floats (caller's promise); `ws_used` floats fit isize (at most 144 * dim_in, and
+            // floats (caller's promise); `ws_used` floats fit isize (a part of that buffer, and
             // the range does not wrap: checked), disjoint from x and y (checked).
             let wss = unsafe { core::slice::from_raw_parts_mut(ws, ws_used) };
             s.transform.apply_with_workspace(xs, ys, post, wss)
@@ -516,9 +516,9 @@ pub unsafe extern "C" fn glocal_apply_bf16_ex(
 }
 
 /// Floats of workspace `glocal_apply_f32_ws` (and the f16/bf16 forms) use for a batch of
-/// `rows` rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) from 12 rows on,
-/// `min(rows, 144) * dim_in` up to `dim_in` 1024 and `min(rows, 72) * dim_in` beyond; 0 for
-/// smaller batches, for the other kernels, and for a NULL or uninitialised `t`. One workspace of
+/// `rows` rows: one chunk of inputs with the x86_64 kernels (AVX2, AVX-512) for batches large
+/// enough to gain from packing, never more than `rows * dim_in`; 0 for smaller batches, for the
+/// other kernels, and for a NULL or uninitialised `t`. One workspace of
 /// `glocal_workspace_len(t, max_rows)` floats serves every batch of up to `max_rows` rows.
 ///
 /// # Safety
@@ -536,9 +536,8 @@ pub unsafe extern "C" fn glocal_workspace_len(t: *const glocal_transform, rows: 
 
 /// `glocal_apply_f32_ex` with a caller-owned workspace for large batches: with at least
 /// `glocal_workspace_len(t, rows)` floats, the x86_64 kernels pack the inputs of each chunk of
-/// up to 144 rows there once, and their register tiles read them as one sequential stream (a few
-/// percent faster from 12 rows on; 1024 rows at dim 2048: 1.02-1.04x OpenBLAS sgemm instead of
-/// 1.08-1.10x). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
+/// rows there once, and their register tiles read them as one sequential stream (a few percent
+/// faster on large batches). The results are bit-for-bit those of `glocal_apply_f32_ex`. A shorter
 /// workspace, or `workspace == NULL` with `workspace_len == 0`, runs unpacked.
 ///
 /// Only the first `min(workspace_len, glocal_workspace_len(t, rows))` floats are used; that

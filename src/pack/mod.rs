@@ -185,7 +185,10 @@ impl Source {
             .iter()
             .enumerate()
             .map(|(j, s)| {
-                let b = self.bias.as_ref().and_then(|b| b.get(j)).copied().unwrap_or(0.0);
+                let b = self.bias.as_ref().and_then(|b| b.get(j)).copied();
+                // `validate` checked the bias length; a missing bias is zero.
+                debug_assert!(self.bias.is_none() || b.is_some(), "bias shorter than d_out");
+                let b = b.unwrap_or(0.0);
                 b - shift * s
             })
             .collect();
@@ -269,7 +272,9 @@ pub fn pack(
         &bias,
         |k, j, out| {
             // In range by construction (k < d_in, j < d_out); NaN would be reported as overflow.
-            let v = weights.get(k * source.d_out + j).copied().unwrap_or(f64::NAN);
+            let v = weights.get(k * source.d_out + j).copied();
+            debug_assert!(v.is_some(), "weight [{k}][{j}] beyond the folded weights");
+            let v = v.unwrap_or(f64::NAN);
             if !store_weight(dtype, v, out) && overflow.is_none() {
                 overflow = Some(PackError::Overflow { dtype, row: k, col: j, value: v });
             }
@@ -400,13 +405,19 @@ fn pack_i8d(
 
 /// Writes the `i8d` aux section (row scales, zero padded to `round_up(d_in, NR)`, then the
 /// diagonal, zero padded to `panels * NR`) of a blob made by [`write_blob`] with dtype `i8d`, and
-/// refreshes its checksum. Values beyond `d_in` / `d_out` are ignored; a blob of another dtype
-/// is left as it is.
+/// refreshes its checksum. Values beyond `d_in` / `d_out` are ignored. A blob of another dtype
+/// is a caller bug: debug builds assert, release builds leave the blob as it is.
 // Offline packing, not the hot path: every index is below the length of a vector allocated
 // right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
 #[allow(clippy::indexing_slicing)]
 pub fn write_i8d_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
-    let Ok(h) = Header::parse(blob.as_bytes()) else { return };
+    let parsed = Header::parse(blob.as_bytes());
+    debug_assert!(
+        matches!(parsed, Ok(Header { dtype: WeightDtype::I8d, .. })),
+        "write_i8d_aux on a blob that is not an i8d blob: {:?}",
+        parsed.as_ref().map(|h| h.dtype)
+    );
+    let Ok(h) = parsed else { return };
     if h.dtype != WeightDtype::I8d {
         return;
     }
@@ -414,7 +425,9 @@ pub fn write_i8d_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
     let scales_len = d_in.div_ceil(NR) * NR * 4;
     let bytes = blob.as_bytes_mut();
-    let Some(aux) = bytes.get_mut(l.aux_offset as usize..(l.aux_offset + l.aux_len) as usize) else { return };
+    let aux = bytes.get_mut(l.aux_offset as usize..(l.aux_offset + l.aux_len) as usize);
+    debug_assert!(aux.is_some(), "aux section outside a parsed blob");
+    let Some(aux) = aux else { return };
     let (s_part, d_part) = aux.split_at_mut(scales_len);
     for (dst, values, n) in [(s_part, scales, d_in), (d_part, diag, d_out)] {
         for (d, v) in dst.chunks_exact_mut(4).zip(values.iter().take(n)) {
@@ -490,17 +503,23 @@ pub fn write_blob(
     // bias, then weights, `total_len` = end of weights); `get_mut` keeps that argument out
     // of the panic path: a missing section would leave zeros, which fail validation.
     let range = |off: u64, len: u64| off as usize..(off + len) as usize;
-    if let Some(dst) = bytes.get_mut(..format::HEADER_LEN) {
+    let header_section = bytes.get_mut(..format::HEADER_LEN);
+    debug_assert!(header_section.is_some(), "blob shorter than its header");
+    if let Some(dst) = header_section {
         dst.copy_from_slice(&header.to_bytes());
     }
 
-    let bias_section = bytes.get_mut(range(layout.bias_offset, layout.bias_len)).unwrap_or_default();
+    let bias_section = bytes.get_mut(range(layout.bias_offset, layout.bias_len));
+    debug_assert!(bias_section.is_some(), "bias section outside the blob");
+    let bias_section = bias_section.unwrap_or_default();
     for (dst, &b) in bias_section.chunks_exact_mut(4).zip(bias) {
         dst.copy_from_slice(&(b as f32).to_le_bytes());
     }
 
     let es = dtype.size();
-    let weight_section = bytes.get_mut(range(layout.weights_offset, layout.weights_len)).unwrap_or_default();
+    let weight_section = bytes.get_mut(range(layout.weights_offset, layout.weights_len));
+    debug_assert!(weight_section.is_some(), "weight section outside the blob");
+    let weight_section = weight_section.unwrap_or_default();
     for (p, panel) in weight_section.chunks_exact_mut(layout.panel_stride as usize).enumerate() {
         for (k, row) in panel.chunks_exact_mut(NR * es).take(d_in).enumerate() {
             for (c, out) in row.chunks_exact_mut(es).enumerate() {

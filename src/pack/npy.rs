@@ -259,6 +259,7 @@ impl<'a> Npy<'a> {
     fn raw(&self, i: usize) -> f64 {
         // `i < len()` at every call site; an index out of range would read as NaN, which
         // validation then rejects, rather than panic.
+        debug_assert!(i < self.len(), "npy element {i} of {}", self.len());
         let s = self.dtype.size();
         let Some(b) = i.checked_mul(s).and_then(|at| self.data.get(at..at.saturating_add(s))) else {
             return f64::NAN;

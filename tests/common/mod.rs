@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod blobs;
+
 use std::path::PathBuf;
 
 /// `../shared` beside the checkout, or `None` after printing a notice (the test then skips).
@@ -39,25 +41,8 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> (f64, usize) {
     })
 }
 
-/// A deterministic xorshift generator for test data (no dependency, reproducible).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [-1, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    }
-    /// Integer in [lo, hi].
-    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
-    }
-}
+#[allow(unused_imports)] // not every test file draws random data
+pub use glocal_test_support::Rng;
 
 /// Makes integer-valued weights exact under `i8d` quantisation: off-diagonal values are
 /// clamped to [-127, 127] and every input row gets one off-diagonal 127, so each row scale is

@@ -154,19 +154,7 @@ pub fn read_npy_raw(path: &Path) -> (String, Vec<u8>) {
 
 /// An .npy image with any descr, shape and raw data.
 pub fn npy_bytes(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text =
-        if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
-    while (10 + h.len() + 1) % 16 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
+    glocal_test_support::npy::array(descr, shape, data)
 }
 
 /// Writes float32 values as .npy.
@@ -183,14 +171,8 @@ pub fn write_f64(path: &Path, shape: &[usize], v: &[f64]) {
 
 /// Writes a zip (npz) of named members, stored.
 pub fn write_npz(path: &Path, members: &[(&str, Vec<u8>)]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut zip = zip::ZipWriter::new(file);
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, data) in members {
-        zip.start_file(*name, opts).unwrap();
-        zip.write_all(data).unwrap();
-    }
-    zip.finish().unwrap();
+    use glocal_test_support::npz;
+    std::fs::write(path, npz::archive(members, npz::CompressionMethod::Stored)).unwrap();
 }
 
 /// A small synthetic transform.npz: W[k][j] = 0.01 * ((k * 7 + j * 3) % 11) - 0.05 (+0.5 on the

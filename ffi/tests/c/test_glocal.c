@@ -12,6 +12,9 @@
  * L2-normalising glocal_apply_*_ex calls are compared with the normalised reference within a
  * stated bound (normalise.h below). The test also writes two scratch files into <dir>. Prints
  * one line per failed check and a closing "N passed, M failed".
+ *
+ * GLOCAL_TEST_NO_THREADS=1 skips the one test that creates threads, with a notice: CI sets it
+ * under qemu-user on hosts where the emulator hangs when a guest creates a thread.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -242,7 +245,8 @@ static void write_file(const char *path, const void *data, size_t len) {
 #define ALL_STATUSES(X)                                                                          \
     X(GLOCAL_STATUS_OK) X(GLOCAL_STATUS_NULL_POINTER) X(GLOCAL_STATUS_NOT_INITIALIZED)              \
     X(GLOCAL_STATUS_INPUT_LENGTH) X(GLOCAL_STATUS_OUTPUT_LENGTH) X(GLOCAL_STATUS_MISALIGNED_POINTER) \
-    X(GLOCAL_STATUS_BUFFERS_OVERLAP) X(GLOCAL_STATUS_UNKNOWN_FLAGS) X(GLOCAL_STATUS_BLOB_TRUNCATED_HEADER) \
+    X(GLOCAL_STATUS_BUFFERS_OVERLAP) X(GLOCAL_STATUS_UNKNOWN_FLAGS) X(GLOCAL_STATUS_NOT_A_NUMBER)   \
+    X(GLOCAL_STATUS_BLOB_TRUNCATED_HEADER)                                                         \
     X(GLOCAL_STATUS_BLOB_BAD_MAGIC) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION)                       \
     X(GLOCAL_STATUS_BLOB_BAD_HEADER_LENGTH) X(GLOCAL_STATUS_BLOB_WRONG_ENDIANNESS)                  \
     X(GLOCAL_STATUS_BLOB_UNKNOWN_DTYPE) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_PANEL_WIDTH)               \
@@ -251,7 +255,8 @@ static void write_file(const char *path, const void *data, size_t len) {
     X(GLOCAL_STATUS_BLOB_RESERVED_NOT_ZERO) X(GLOCAL_STATUS_BLOB_LENGTH_MISMATCH)                   \
     X(GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH) X(GLOCAL_STATUS_BLOB_MISALIGNED)                        \
     X(GLOCAL_STATUS_BLOB_BAD_AUX) X(GLOCAL_STATUS_BLOB_INVALID) X(GLOCAL_STATUS_KERNEL_UNAVAILABLE)                               \
-    X(GLOCAL_STATUS_FILE_OPEN_FAILED) X(GLOCAL_STATUS_FILE_MAP_FAILED) X(GLOCAL_STATUS_INTERNAL_PANIC)
+    X(GLOCAL_STATUS_FILE_OPEN_FAILED) X(GLOCAL_STATUS_FILE_MAP_FAILED) X(GLOCAL_STATUS_INTERNAL_PANIC) \
+    X(GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR)
 
 static void test_version_and_statuses(void) {
     char want[64];
@@ -785,6 +790,11 @@ static void *worker(void *arg) {
 static void test_threads(const char *dir) {
     char path[1024];
     glocal_mapped *m = NULL;
+    const char *no_threads = getenv("GLOCAL_TEST_NO_THREADS");
+    if (no_threads && strcmp(no_threads, "1") == 0) {
+        printf("NOTICE: test_threads skipped (GLOCAL_TEST_NO_THREADS=1)\n");
+        return;
+    }
     snprintf(path, sizeof path, "%s/s37x19_f16.glw", dir);
     CHECK_STATUS(glocal_mapped_open(path, &m), GLOCAL_STATUS_OK);
     pthread_t th[THREADS];

@@ -4,12 +4,12 @@
 //!
 //! Usage: `glocal-fuzz-seedgen <out dir> <shared dir>`. Nothing it writes is committed.
 
-use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
 use glocal::pack::{self, npy, npz, Source};
 use glocal::WeightDtype;
-use zip::write::SimpleFileOptions;
+use glocal_test_support::npy::{f64_scalar as npy_f64_scalar, image as npy_image};
+use glocal_test_support::npz as test_npz;
 use zip::CompressionMethod;
 
 fn put(dir: &Path, name: &str, bytes: &[u8]) {
@@ -28,35 +28,15 @@ fn synthetic(d_in: usize, d_out: usize, bias: bool) -> Source {
     }
 }
 
-fn npy_f64_scalar(v: f64) -> Vec<u8> {
-    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (), }";
-    let mut h = header.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(&v.to_le_bytes());
-    out
-}
-
 fn npz_of(s: &Source, method: CompressionMethod) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default().compression_method(method);
     let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
-    let mut add = |name: &str, data: Vec<u8>| {
-        w.start_file(name, opts).unwrap();
-        w.write_all(&data).unwrap();
-    };
-    add("weights.npy", npy::write_f32(&[s.d_in, s.d_out], &f32s(&s.weights)));
+    let mut members = vec![("weights.npy", npy::write_f32(&[s.d_in, s.d_out], &f32s(&s.weights)))];
     if let Some(b) = &s.bias {
-        add("bias.npy", npy::write_f32(&[s.d_out], &f32s(b)));
+        members.push(("bias.npy", npy::write_f32(&[s.d_out], &f32s(b))));
     }
-    add("mean.npy", npy_f64_scalar(s.mean));
-    add("std.npy", npy::write_f32(&[], &[s.std as f32]));
-    w.finish().unwrap().into_inner()
+    members.push(("mean.npy", npy_f64_scalar(s.mean)));
+    members.push(("std.npy", npy::write_f32(&[], &[s.std as f32])));
+    test_npz::archive(&members, method)
 }
 
 fn blob_seeds(dir: &Path, tag: &str, s: &Source) {
@@ -74,27 +54,8 @@ fn blob_seeds(dir: &Path, tag: &str, s: &Source) {
     }
 }
 
-fn npy_raw(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
 fn zip_of(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, data) in members {
-        w.start_file(*name, SimpleFileOptions::default().compression_method(CompressionMethod::Stored))
-            .unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
+    test_npz::archive(members, CompressionMethod::Stored)
 }
 
 /// Writes the fixtures of `.ci/steps/81-malformed-tools.sh` into `dir`: `good_*` files that
@@ -150,13 +111,13 @@ fn malformed(dir: &Path) {
     let mut wi = w.clone();
     wi[2] = f32::INFINITY;
     put(dir, "bad_npz_inf_weight.npz", &zip_of(&members(npy::write_f32(&[3, 5], &wi))));
-    put(dir, "bad_npz_int_weights.npz", &zip_of(&members(npy_raw("<i4", "(3, 5)", &[0; 60]))));
-    put(dir, "bad_npz_object_weights.npz", &zip_of(&members(npy_raw("|O", "(3, 5)", &[0; 120]))));
+    put(dir, "bad_npz_int_weights.npz", &zip_of(&members(npy_image("<i4", false, "(3, 5)", &[0; 60]))));
+    put(dir, "bad_npz_object_weights.npz", &zip_of(&members(npy_image("|O", false, "(3, 5)", &[0; 120]))));
     put(dir, "bad_npz_3d_weights.npz", &zip_of(&members(npy::write_f32(&[3, 5, 1], &w))));
     put(
         dir,
         "bad_npz_huge_shape.npz",
-        &zip_of(&members(npy_raw("<f4", "(1099511627776, 1099511627776)", &f32b(&w)))),
+        &zip_of(&members(npy_image("<f4", false, "(1099511627776, 1099511627776)", &f32b(&w)))),
     );
     let mut bias = members(npy::write_f32(&[3, 5], &w));
     bias[1].1 = npy::write_f32(&[4], &[0.0; 4]);
@@ -178,10 +139,10 @@ fn malformed(dir: &Path) {
     put(dir, "bad_features_width.npy", &npy::write_f32(&[4, 4], &[0.5; 16]));
     put(dir, "bad_features_0_rows.npy", &npy::write_f32(&[0, 3], &[]));
     put(dir, "bad_features_3d.npy", &npy::write_f32(&[2, 2, 3], &[0.5; 12]));
-    put(dir, "bad_features_int.npy", &npy_raw("<i4", "(4, 3)", &[0; 48]));
-    put(dir, "bad_features_object.npy", &npy_raw("|O", "(4, 3)", &[0; 96]));
+    put(dir, "bad_features_int.npy", &npy_image("<i4", false, "(4, 3)", &[0; 48]));
+    put(dir, "bad_features_object.npy", &npy_image("|O", false, "(4, 3)", &[0; 96]));
     put(dir, "bad_features_truncated.npy", &npy::write_f32(&[4, 3], &[0.5; 12])[..100]);
-    put(dir, "bad_features_huge_shape.npy", &npy_raw("<f4", "(1099511627776, 3)", &[0; 48]));
+    put(dir, "bad_features_huge_shape.npy", &npy_image("<f4", false, "(1099511627776, 3)", &[0; 48]));
 }
 
 fn main() {
