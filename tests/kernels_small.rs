@@ -51,13 +51,13 @@ const FLOAT_DTYPES: &[WeightDtype] = &[WeightDtype::F32, WeightDtype::F16, Weigh
 
 /// Under Miri (about 10^4 times slower than native), a targeted list that reaches every path
 /// of the AVX2 and NEON drivers at the least cost. The `reaches` texts name the drivers'
-/// constants at the time of writing (AVX2: `MR` = 6, `KC` = `XC` = 256, chunks of 144 rows,
-/// groups of 6 f32 / 4 16-bit / 3 i8d panels; NEON: `MR` = 6, chunks of 72 rows, groups of 4;
-/// both widen 16-bit weights once per K-block from 12 rows on). The coverage table is not kept
+/// constants at the time of writing (one blocked driver: `KC` = 256, chunks of 144 rows, tiles
+/// of `MIN_TILE` = 4 to `MR` = 6 rows on AVX2 and NEON, shorter ones padded, 16-bit and int8
+/// weights widened once per K-block; one single-row driver: chunks of 1024 inputs, groups of
+/// G then one overlapping group of H: AVX2 6/3 f32, 4/2 16-bit, 3/1 i8d; NEON 4/2). The coverage table is not kept
 /// by hand: under Miri `every_kernel_small_shapes_exact` prints one line per case with the
 /// kernels and conversions that actually ran, and `.ci/steps/85-miri.sh` shows those lines.
-/// Tile height 1 cannot occur in the SIMD batch path (a 1-row remainder is merged) and a single
-/// row takes the streamer; the scalar kernels (`MR` = 4) see remainders of 2, 3 and 1 rows on
+/// A single row takes the streamer; the scalar kernels (`MR` = 4) see remainders of 2, 3 and 1 rows on
 /// the way.
 const MIRI_CASES: &[MiriCase] = &[
     MiriCase {
@@ -66,7 +66,7 @@ const MIRI_CASES: &[MiriCase] = &[
         rows: 1,
         io: &[F32ToF16, F16ToBf16],
         dtypes: ALL_DTYPES,
-        reaches: "batch-1 streamer: 13 panels = full groups + a remainder group of 1 with every group size (AVX2: 6+6+1 f32, 4+4+4+1 f16/bf16, 3+3+3+3+1 i8d; NEON: 4+4+4+1), last panel ragged (6 columns); d_in 7 = the 2-row unroll + odd tail and (AVX2, f32 input) the 4-row unroll + 3 leftover rows",
+        reaches: "batch-1 streamer: 13 panels = full groups + the rest (AVX2: 6+6 and an overlapping 3 f32, 4+4+4 and an overlapping 2 f16/bf16, 3+3+3+3+1 i8d; NEON: 4+4+4 and an overlapping 2), last panel ragged (6 columns); d_in 7 = the 2-row (AVX2) and 4-row (NEON) unrolls + their tails",
     },
     MiriCase {
         d_in: 3,
@@ -74,7 +74,7 @@ const MIRI_CASES: &[MiriCase] = &[
         rows: 2,
         io: &[F32ToF16, F16ToBf16],
         dtypes: ALL_DTYPES,
-        reaches: "batch tile of height 2; 2 panels, the second ragged (1 column)",
+        reaches: "a 2-row batch: a tile padded to MIN_TILE rows from the tile buffer, outputs through the scratch rows; 2 panels, the second ragged (1 column)",
     },
     MiriCase {
         d_in: 3,
@@ -82,7 +82,7 @@ const MIRI_CASES: &[MiriCase] = &[
         rows: 11,
         io: &[F32ToF16, F16ToBf16],
         dtypes: ALL_DTYPES,
-        reaches: "tiles of heights 6 and 5; 16-bit weights widened in registers (rows < 12)",
+        reaches: "tiles of heights 6 and 5; 16-bit and int8 weights widened once per K-block by the first tile",
     },
     MiriCase {
         d_in: 257,
@@ -90,7 +90,7 @@ const MIRI_CASES: &[MiriCase] = &[
         rows: 13,
         io: &[F16ToBf16],
         dtypes: ALL_DTYPES,
-        reaches: "K-block edge (256 + 1 rows); 16-bit weights widened once per K-block into the buffer (rows >= 12, incl. a 1-row block); tiles of heights 6, 4, 3; with a workspace (AVX2): inputs packed, packed tiles of every height at both K-blocks",
+        reaches: "K-block edge (256 + 1 rows); 16-bit weights widened once per K-block into the buffer (incl. a 1-row block); tiles of heights 5, 4, 4; with a workspace: inputs packed, packed tiles at both K-blocks",
     },
     MiriCase {
         d_in: 257,
@@ -98,7 +98,7 @@ const MIRI_CASES: &[MiriCase] = &[
         rows: 1,
         io: &[F16ToBf16],
         dtypes: ALL_DTYPES,
-        reaches: "batch 1 with d_in = XC + 1: 16-bit inputs widened in chunks of 256 and 1",
+        reaches: "batch 1 with d_in = 257: 16-bit inputs widened in one chunk; NEON's f16 stream rescales its inputs in chunks of 256 and 1",
     },
     MiriCase {
         d_in: 2,
@@ -106,7 +106,7 @@ const MIRI_CASES: &[MiriCase] = &[
         rows: 151,
         io: &[F32ToF32],
         dtypes: FLOAT_DTYPES,
-        reaches: "past the first row chunk (AVX2: 144 + 7 rows, NEON: 72 + 72 + 7): the chunk offsets of the batch driver, with and without the packed workspace; f32 outputs stored straight into y by the tiles of two full panels (no i8d: its diagonal term goes through the scratch rows)",
+        reaches: "past the first row chunk (144 + 7 rows): the chunk offsets of the batch driver, with and without the packed workspace; f32 outputs stored straight into y by the tiles of two full panels in the first chunk, the second (tiles of 4 and a padded 3) through the scratch rows (no i8d: its diagonal term goes through the scratch rows)",
     },
 ];
 

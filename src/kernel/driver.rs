@@ -62,7 +62,7 @@ pub(crate) const TILE_UNROLL: usize = 8;
 /// enough ([`workspace_len`]).
 const PACK_MIN_ROWS: usize = 12;
 
-const _: () = assert!(KC % TILE_UNROLL == 0);
+const _: () = assert!(KC.is_multiple_of(TILE_UNROLL));
 
 /// f32 elements of workspace [`gemm`] packs the inputs of a `rows`-row batch into: one chunk
 /// of up to [`chunk_rows`] rows, 0 below [`PACK_MIN_ROWS`] rows.

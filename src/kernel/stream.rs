@@ -76,8 +76,8 @@ pub(crate) unsafe fn gemv<S: Streamer, W: WeightElem, const G: usize, const H: u
     debug_assert!(x.len() == p.d_in && y.len() == p.d_out, "gemv: lengths");
     let count = p.count();
     let mut q = 0;
-    // SAFETY (every call below): panels q .. q + G (or H, or 1) exist, within count; the rest
-    // is the caller's contract.
+    // SAFETY: every group below covers panels that exist (q + G, q + H or q + 1 <= count, and
+    // count - G, count - H >= 0 where used); the rest is the caller's contract.
     unsafe {
         while q + G <= count {
             group::<S, W, G>(p, aux, q, x, y);

@@ -46,7 +46,7 @@ const XC: usize = 256;
 /// `2^112`: the factor between an f16 weight and its integer-widened f32 (`w * 2^-112`).
 const F16_REBIAS: f32 = 5192296858534827628530496329220096.0;
 
-const _: () = assert!(RC % MR == 0 && (RC / 2) % MR == 0 && NR == 16);
+const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16);
 const _: () = assert!(F16_REBIAS == (1u128 << 112) as f32);
 
 type V16 = [float32x4_t; 4];

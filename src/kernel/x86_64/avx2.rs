@@ -68,7 +68,7 @@ const GROUP_F32: usize = 6;
 /// them faster.
 const PREFETCH_ROWS: usize = 24;
 // `stream4`'s assembly is written for four panels of 16 columns.
-const _: () = assert!(RC % MR == 0 && (RC / 2) % MR == 0 && NR == 16 && GROUP_16 == 4);
+const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP_16 == 4);
 
 /// Whether the batch-1 path handles weights `W` as f32 ([`GROUP_F32`] panels, no prefetch).
 #[inline(always)]
