@@ -202,6 +202,21 @@ impl<'a> OutputRows<'a> {
         unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len * self.kind.size()) }
     }
 
+    /// [`OutputRows::store`] of the first `cols` of a panel's 16 accumulators, with a full f32
+    /// panel (the common case) copied inline rather than through the converting call.
+    #[inline(always)]
+    pub(crate) fn store_panel(&mut self, start: usize, acc: &[f32; 16], cols: usize) {
+        if self.kind == Kind::F32 && cols == 16 && start + 16 <= self.len {
+            // SAFETY: elements start .. start + 16 lie inside the `len` f32 of the borrowed
+            // slice (checked just above); the slice lives only for this statement, during which
+            // no other pointer to the outputs is used.
+            let dst = unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<f32>().add(start), 16) };
+            dst.copy_from_slice(acc);
+        } else {
+            self.store(start, acc.get(..cols).unwrap_or(&[]));
+        }
+    }
+
     /// Rounds `acc` into elements `start .. start + acc.len()` (as many as exist). Once per
     /// finished row of a panel: not inlined, so its three element types are not compiled into
     /// every loop nest.

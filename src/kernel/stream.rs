@@ -145,7 +145,6 @@ unsafe fn group<S: Streamer, W: WeightElem, const P: usize>(
         let mut t = unsafe { S::to_row::<W>(a) };
         let col0 = (q0 + g) * NR;
         add_diag(&mut t, aux, x, 0, col0, d_in, p.d_out);
-        let cols = NR.min(p.d_out - col0);
-        y.store(col0, t.get(..cols).unwrap_or(&[]));
+        y.store_panel(col0, &t, NR.min(p.d_out - col0));
     }
 }
