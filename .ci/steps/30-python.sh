@@ -28,8 +28,9 @@ timeout 1800 "$py" -m pip install -q --disable-pip-version-check --force-reinsta
 timeout 300 "$py" -m pip install -q --disable-pip-version-check numpy \
   || { echo "30-python: pip could not install numpy"; exit 1; }
 
-# pytest exits 5 when it collected no test: that fails this step like any failure.
-( cd python && timeout 600 "$py" -m pytest -q -p no:cacheprovider tests ) \
+# pytest exits 5 when it collected no test: that fails this step like any failure. Run from
+# the repository root: from python/ the source folder glocal/ would shadow the installed package.
+timeout 600 "$py" -m pytest -q -p no:cacheprovider python/tests \
   || { echo "30-python: pytest failed (or ran no test, or took over 10 min)"; exit 1; }
 
 # Jetson wheel: abi3 needs no target interpreter; the linker comes from .cargo/config.toml.

@@ -11,15 +11,12 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 work="$target_dir/firmware-c"
 mkdir -p "$work"
 
-# Built as firmware usually is: opt-level "s" (the FPU kernels are hand-written assembly, so
-# their speed does not depend on it; the rest is about a third smaller) and fat LTO with one
-# codegen unit, which lets the `udf` panic handler drop every core::fmt / panic-message path
-# and the soft-float helpers they drag in (28 KiB without LTO, see docs/EMBEDDED.md).
-echo "--- C API static library (glocal-ffi, no_std, opt-level s, LTO) for thumbv7em-none-eabihf"
-(cd "$root" && CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=true \
-  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo rustc --release -p glocal-ffi --no-default-features \
+# Built with the workspace's `firmware` profile (Cargo.toml: opt-level "s", fat LTO, one
+# codegen unit, panic abort), as docs/EMBEDDED.md tells firmware authors to.
+echo "--- C API static library (glocal-ffi, no_std, --profile firmware) for thumbv7em-none-eabihf"
+(cd "$root" && cargo rustc --profile firmware -p glocal-ffi --no-default-features \
   --target thumbv7em-none-eabihf --lib --crate-type staticlib)
-lib="$target_dir/thumbv7em-none-eabihf/release/libglocal.a"
+lib="$target_dir/thumbv7em-none-eabihf/firmware/libglocal.a"
 
 echo "--- blob and golden rows (examples/firmware-rust/build.rs, from ../shared)"
 out_dir=$(cd "$root/examples/firmware-rust" && cargo build --release --message-format=json |
