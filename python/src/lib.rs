@@ -166,7 +166,12 @@ fn apply_typed<I: Element + Sync + numpy::Element>(
     let x = x.try_readonly().map_err(|e| PyValueError::new_err(format!("features: {e}")))?;
     let xs = x.as_slice().map_err(|e| PyValueError::new_err(format!("features: {e}")))?;
     let overlap = |e: numpy::BorrowError| {
-        PyValueError::new_err(format!("out: {e} (out must not share memory with the features)"))
+        let why = e.to_string();
+        if why.contains("writeable") {
+            PyValueError::new_err("out is read-only")
+        } else {
+            PyValueError::new_err(format!("out: {why} (out must not share memory with the features)"))
+        }
     };
     match out_dtype {
         OutDtype::F32 => {
@@ -317,14 +322,21 @@ impl Transform {
         let (out, out_dtype) = match out {
             None => {
                 let dt = requested.unwrap_or(OutDtype::F32);
-                let arr: Bound<'py, PyUntypedArray> = match (dt, &out_shape[..]) {
-                    (OutDtype::F32, [d]) => PyArray1::<f32>::zeros(py, *d, false).into_any().cast_into()?,
-                    (OutDtype::F32, [n, d]) => {
-                        PyArray2::<f32>::zeros(py, [*n, *d], false).into_any().cast_into()?
+                // One row (1-D) or n rows (2-D), as the input.
+                let rows = (shape.len() == 2).then_some(shape[0]);
+                let arr: Bound<'py, PyUntypedArray> = match (dt, rows) {
+                    (OutDtype::F32, None) => {
+                        PyArray1::<f32>::zeros(py, d_out, false).into_any().cast_into()?
                     }
-                    (OutDtype::F16, [d]) => PyArray1::<f16>::zeros(py, *d, false).into_any().cast_into()?,
-                    (_, [n, d]) => PyArray2::<f16>::zeros(py, [*n, *d], false).into_any().cast_into()?,
-                    _ => unreachable!("out_shape has one or two dimensions"),
+                    (OutDtype::F32, Some(n)) => {
+                        PyArray2::<f32>::zeros(py, [n, d_out], false).into_any().cast_into()?
+                    }
+                    (OutDtype::F16, None) => {
+                        PyArray1::<f16>::zeros(py, d_out, false).into_any().cast_into()?
+                    }
+                    (OutDtype::F16, Some(n)) => {
+                        PyArray2::<f16>::zeros(py, [n, d_out], false).into_any().cast_into()?
+                    }
                 };
                 (arr, dt)
             }

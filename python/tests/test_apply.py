@@ -160,6 +160,10 @@ def test_bad_out_and_options(t, x):
         t.apply(x, out=np.empty((16, 512), np.float32), out_dtype="f16")
     with pytest.raises(ValueError, match="out_dtype 'f64'"):
         t.apply(x, out_dtype="f64")
+    ro = np.empty((16, 512), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        t.apply(x, out=ro)
     with pytest.raises(ValueError, match="threads=-1"):
         t.apply(x, threads=-1)
 
