@@ -46,6 +46,11 @@ if ! command -v python3 >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3
 fi
 
+# .ci/steps/30-python.sh makes a venv for the Python package (pip then fetches maturin, numpy and
+# pytest from PyPI, pinned there). Debian's own python3 needs python3-venv for that.
+if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv python3-pip
 # benches/arm/run.py fetches CMSIS-DSP's C sources with `pip download --no-binary :all:
 # --no-build-isolation cmsisdsp==1.10.3`, which prepares the sdist's metadata with the
 # installed setuptools, wheel and numpy (its setup.py imports numpy).

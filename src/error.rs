@@ -5,7 +5,11 @@
 use core::fmt;
 
 /// Why a blob was rejected or an `apply` call refused. Every variant names what and where.
+///
+/// With the `defmt` feature it implements `defmt::Format`, so firmware can log it over RTT
+/// (`defmt::error!("{}", e)`) without `core::fmt`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// The blob is shorter than the fixed 256-byte header.

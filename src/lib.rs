@@ -82,6 +82,7 @@
 //! | `npz` | no | [`pack::npz`], [`pack::npy`]: reading thingsvision's `transform.npz` |
 //! | `nalgebra` | no | conversions to nalgebra matrices |
 //! | `cortexm-scalar` | no | bare-metal hard-float Arm only: the portable scalar kernels (`Isa::Scalar`), to test the Cortex-M kernels against; left out of firmware without it |
+//! | `defmt` | no | `defmt::Format` for [`Error`], for firmware that logs with defmt |
 //!
 //! ## `no_std`
 //! The crate is `#![no_std]` always. Without features it needs neither an allocator nor an

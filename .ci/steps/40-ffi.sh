@@ -104,13 +104,13 @@ fi
 QEMU_CPU=cortex-a57 "${a64[@]}" "$work/test_a64" "$work/blobs"
 
 lap "Cortex-M4F static library (no_std): warning-free build, no heap, no panic path, footprint"
-cargo rustc --release -p glocal-ffi --lib --crate-type staticlib --no-default-features \
+cargo rustc --profile firmware -p glocal-ffi --lib --crate-type staticlib --no-default-features \
   --target thumbv7em-none-eabihf 2> "$work/thumb.log" || { cat "$work/thumb.log"; exit 1; }
 if grep -q '^warning' "$work/thumb.log"; then cat "$work/thumb.log"; echo "FAIL: warnings"; exit 1; fi
 mcu=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16 -Os --specs=nosys.specs -Wl,--gc-sections
      -Wl,--no-warn-rwx-segments -Wl,--no-warn-execstack)
 arm-none-eabi-gcc "${cw[@]}" "${mcu[@]}" ffi/tests/c/mcu_link.c \
-  "$target/thumbv7em-none-eabihf/release/libglocal.a" -o "$work/mcu_link.elf"
+  "$target/thumbv7em-none-eabihf/firmware/libglocal.a" -o "$work/mcu_link.elf"
 arm-none-eabi-gcc "${mcu[@]}" ffi/tests/c/mcu_base.c -o "$work/mcu_base.elf"
 python3 ffi/scripts/mcu_check.py "$work/mcu_link.elf" "$work/mcu_base.elf"
 

@@ -29,8 +29,8 @@ echo "--- mcu-tests on Cortex-M7 (mps2-an500)"
 
 if [ -d ../shared/transforms ] || [ -n "${GLOCAL_SHARED:-}" ]; then
   echo "--- Rust firmware (resnet18/avgpool f16 from ../shared) on M4 and M7"
-  (cd examples/firmware-rust && cargo build --release)
-  fw="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/glocal-firmware-rust"
+  (cd examples/firmware-rust && cargo build --profile firmware)
+  fw="$CARGO_TARGET_DIR/thumbv7em-none-eabihf/firmware/glocal-firmware-rust"
   $M4 -kernel "$fw"
   $M7 -kernel "$fw"
 else

@@ -131,7 +131,7 @@ impl AtomicOutput {
 
     /// Writes all of `bytes`.
     ///
-    /// On Linux, every [`WRITEBACK_EVERY`] bytes it also asks the kernel to start writing the
+    /// On Linux, every `WRITEBACK_EVERY` bytes it also asks the kernel to start writing the
     /// new stretch to disk (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, asynchronous), so the
     /// device works while the next rows are computed and the `fsync` of [`AtomicOutput::commit`]
     /// waits for the last stretch only, not for the whole file. This is a hint with no effect on

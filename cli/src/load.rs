@@ -89,7 +89,7 @@ pub fn pack_npz(
     glocal::pack::pack(&source, dtype, model, module).map_err(|e| CliError::file(path, e))
 }
 
-/// Loads the `<transform>` argument of `align`.
+/// Loads the `<transform>` argument of `align`: a file if one exists at `spec`, else a model name.
 pub fn load(
     spec: &str,
     dtype: Option<WeightDtype>,
@@ -103,36 +103,54 @@ pub fn load(
         if module.is_some() || first_upload {
             return Err(CliError::file(path, "--module and --first-upload apply only to model names"));
         }
-        let map = map_blob(path)?;
-        return match kind(&map) {
-            Kind::Blob => {
-                if let Some(d) = dtype {
-                    let stored = glocal::format::Header::parse(&map).map(|h| h.dtype).ok();
-                    if stored.is_some_and(|s| s != d) {
-                        return Err(CliError::file(
-                            path,
-                            format!(
-                                "the blob stores {} weights, --dtype asks for {d}: --dtype applies to \
-                                 .npz transforms and model names (repack with `glocal pack --dtype {d}`)",
-                                stored.map_or("?", WeightDtype::name)
-                            ),
-                        ));
-                    }
-                }
-                Ok(Loaded { blob: BlobBytes::Mapped(map), label: spec.to_string() })
-            }
-            Kind::Npz => {
-                let (model, module) = registry::from_path(path).map_or(("", ""), |e| (e.model, e.module));
-                let blob = pack_npz(path, &map, dtype.unwrap_or(WeightDtype::F32), model, module)?;
-                Ok(Loaded { blob: BlobBytes::Packed(blob), label: spec.to_string() })
-            }
-            Kind::Npy | Kind::Unknown => Err(CliError::file(
-                path,
-                "neither a glocal blob (magic GLOCALW\\x1a) nor a transform.npz (zip archive)",
-            )),
-        };
+        return load_file(path, dtype);
     }
-    let target = Target::new(spec, module, first_upload)?;
+    load_model(spec, dtype, module, first_upload, opts)
+}
+
+/// Loads a blob file (mapped) or a transform.npz (packed in memory as `dtype`, default f32).
+pub fn load_file(path: &Path, dtype: Option<WeightDtype>) -> Result<Loaded> {
+    let spec = path.display().to_string();
+    let map = map_blob(path)?;
+    match kind(&map) {
+        Kind::Blob => {
+            if let Some(d) = dtype {
+                let stored = glocal::format::Header::parse(&map).map(|h| h.dtype).ok();
+                if stored.is_some_and(|s| s != d) {
+                    return Err(CliError::file(
+                        path,
+                        format!(
+                            "the blob stores {} weights, --dtype asks for {d}: --dtype applies to \
+                             .npz transforms and model names (repack with `glocal pack --dtype {d}`)",
+                            stored.map_or("?", WeightDtype::name)
+                        ),
+                    ));
+                }
+            }
+            Ok(Loaded { blob: BlobBytes::Mapped(map), label: spec })
+        }
+        Kind::Npz => {
+            let (model, module) = registry::from_path(path).map_or(("", ""), |e| (e.model, e.module));
+            let blob = pack_npz(path, &map, dtype.unwrap_or(WeightDtype::F32), model, module)?;
+            Ok(Loaded { blob: BlobBytes::Packed(blob), label: spec })
+        }
+        Kind::Npy | Kind::Unknown => Err(CliError::file(
+            path,
+            "neither a glocal blob (magic GLOCALW\\x1a) nor a transform.npz (zip archive)",
+        )),
+    }
+}
+
+/// Loads a published model's transform from the cache (fetching it first if absent), packed
+/// in memory as `dtype` (default f32).
+pub fn load_model(
+    model: &str,
+    dtype: Option<WeightDtype>,
+    module: Option<&str>,
+    first_upload: bool,
+    opts: FetchOptions,
+) -> Result<Loaded> {
+    let target = Target::new(model, module, first_upload)?;
     let file = if first_upload {
         let file = target.cache_file(&fetch::cache_dir()?);
         if !file.is_file() {

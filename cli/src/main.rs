@@ -10,15 +10,12 @@
 
 mod align;
 mod emit;
-mod error;
-mod fetch;
-mod fileio;
 mod inspect;
-mod load;
 mod models;
 mod pack;
-mod registry;
-mod ui;
+
+// The modules the Python package shares live in the library (src/lib.rs).
+use glocal_cli::{error, fetch, fileio, load, registry, ui};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -15,10 +15,8 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 work="$target_dir/firmware-c-$board"
 mkdir -p "$work"
 
-# Built as firmware usually is: opt-level "s" (the FPU kernels are hand-written assembly, so
-# their speed does not depend on it; the rest is about a third smaller) and fat LTO with one
-# codegen unit, which lets the `udf` panic handler drop every core::fmt / panic-message path
-# and the soft-float helpers they drag in (28 KiB without LTO, see docs/EMBEDDED.md).
+# Built with the workspace's `firmware` profile (Cargo.toml: opt-level "s", fat LTO, one
+# codegen unit, panic abort), as docs/EMBEDDED.md tells firmware authors to.
 if [ "$board" = m55 ]; then
   triple=thumbv8m.main-none-eabihf
   # target-cpu=cortex-m55 is what selects the Helium kernels (build.rs).
@@ -33,11 +31,10 @@ else
   CPU=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
   LAYOUT=()
 fi
-echo "--- C API static library (glocal-ffi, no_std, opt-level s, LTO) for $triple"
-(cd "$root" && CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=true \
-  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo rustc --release -p glocal-ffi --no-default-features \
+echo "--- C API static library (glocal-ffi, no_std, --profile firmware) for $triple"
+(cd "$root" && cargo rustc --profile firmware -p glocal-ffi --no-default-features \
   --target "$triple" --lib --crate-type staticlib)
-lib="$target_dir/$triple/release/libglocal.a"
+lib="$target_dir/$triple/firmware/libglocal.a"
 
 echo "--- blob and golden rows (examples/firmware-rust/build.rs, from ../shared)"
 out_dir=$(cd "$root/examples/firmware-rust" && cargo build --release --message-format=json |
