@@ -74,28 +74,33 @@ pub(crate) unsafe fn gemv<S: Streamer, W: WeightElem, const G: usize, const H: u
 ) {
     const { assert!(1 <= H && H <= G) };
     debug_assert!(x.len() == p.d_in && y.len() == p.d_out, "gemv: lengths");
+    // f32 inputs are read in place; others are widened (or i8d inputs scaled) a chunk at a time
+    // into one buffer for the whole row, zeroed only when it is needed.
+    let in_place = if aux.is_none() { x.as_f32() } else { None };
+    let mut storage = in_place.is_none().then_some([0f32; XC]);
+    let buf = &mut storage;
     let count = p.count();
     let mut q = 0;
     // SAFETY: every group below covers panels that exist (q + G, q + H or q + 1 <= count, and
     // count - G, count - H >= 0 where used); the rest is the caller's contract.
     unsafe {
         while q + G <= count {
-            group::<S, W, G>(p, aux, q, x, y);
+            group::<S, W, G>(p, aux, q, x, y, in_place, buf);
             q += G;
         }
         if count - q > H && count >= G {
-            group::<S, W, G>(p, aux, count - G, x, y);
+            group::<S, W, G>(p, aux, count - G, x, y, in_place, buf);
         } else if count >= H {
             while q + H <= count {
-                group::<S, W, H>(p, aux, q, x, y);
+                group::<S, W, H>(p, aux, q, x, y, in_place, buf);
                 q += H;
             }
             if q < count {
-                group::<S, W, H>(p, aux, count - H, x, y);
+                group::<S, W, H>(p, aux, count - H, x, y, in_place, buf);
             }
         } else {
             for q in q..count {
-                group::<S, W, 1>(p, aux, q, x, y);
+                group::<S, W, 1>(p, aux, q, x, y, in_place, buf);
             }
         }
     }
@@ -106,12 +111,15 @@ pub(crate) unsafe fn gemv<S: Streamer, W: WeightElem, const G: usize, const H: u
 /// # Safety
 /// As [`gemv`], and panels `q0 .. q0 + P` exist.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn group<S: Streamer, W: WeightElem, const P: usize>(
     p: &Panels<'_, W>,
     aux: Option<I8dAux<'_>>,
     q0: usize,
     x: InputRows<'_>,
     y: &mut OutputRows<'_>,
+    in_place: Option<&[f32]>,
+    buf: &mut Option<[f32; XC]>,
 ) {
     let d_in = p.d_in;
     // SAFETY: panel q0 starts at q0 * stride inside `weights` and `bias` holds NR values for
@@ -122,18 +130,20 @@ unsafe fn group<S: Streamer, W: WeightElem, const P: usize>(
             core::array::from_fn(|g| S::from_bias::<W>(p.bias.as_ptr().add((q0 + g) * NR)));
         (w, acc)
     };
-    // One chunk of the depth at a time: f32 inputs are read in place, 16-bit inputs widened
-    // and i8d inputs scaled into `buf`. One call site of the stream, so one copy of it.
-    let in_place = if aux.is_none() { x.as_f32() } else { None };
-    let mut buf = [0f32; XC];
+    // One chunk of the depth at a time, read in place or from `buf`. One call site of the
+    // stream, so one copy of it.
     for k0 in (0..d_in).step_by(XC) {
         let kc = XC.min(d_in - k0);
-        let xp = match in_place {
-            Some(xf) => xf.get(k0..).unwrap_or(&[]).as_ptr(),
-            None => {
+        let xp = match (in_place, buf.as_mut()) {
+            (Some(xf), _) => xf.get(k0..).unwrap_or(&[]).as_ptr(),
+            (None, Some(b)) => {
                 let scales = aux.map(|a| a.scales.get(k0..k0 + kc).unwrap_or(&[]));
-                x.widen_into(buf.get_mut(..kc).unwrap_or(&mut []), k0, scales);
-                buf.as_ptr()
+                x.widen_into(b.get_mut(..kc).unwrap_or(&mut []), k0, scales);
+                b.as_ptr()
+            }
+            (None, None) => {
+                debug_assert!(false, "gemv: no input buffer for widened inputs");
+                return;
             }
         };
         // SAFETY: kc >= 1 values readable at xp (x holds d_in values, buf XC >= kc); rows
