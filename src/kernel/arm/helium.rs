@@ -33,6 +33,7 @@
 
 #![allow(unsafe_code)]
 
+use super::super::i8d::I8dPanels;
 use super::super::{PackedWeights, Panels, WeightElem, NR};
 use super::cortex_m::{self, element, store, widen, Mac};
 use crate::kernel::io::{InputRows, Kind, OutputRows};
@@ -180,26 +181,31 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
         PackedWeights::F32(p) => apply(p, x, xk, y, yk),
         PackedWeights::F16(p) => apply(p, x, xk, y, yk),
         PackedWeights::Bf16(p) => apply(p, x, xk, y, yk),
-        PackedWeights::I8d(p) => {
-            let (d_in, d_out) = (p.d_in, p.d_out);
-            let q: &[u8] = bytemuck::cast_slice(p.q);
-            let aux = I8dAux { scales: p.scales, diag: p.diag };
-            row_groups(x, y, d_in * xk.size(), d_out * yk.size(), MR_I8D, |rows, xg, yg| {
-                if rows == 1 {
-                    cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, xg, xk, yg, yk);
-                } else {
-                    let dims = (d_in, d_out, p.stride);
-                    if (xk, yk) == (Kind::F32, Kind::F32) {
-                        let (xf, yf) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg));
-                        if let (Ok(xf), Ok(yf)) = (xf, yf) {
-                            return drive_tile_f32(I8D_TILES, rows, p.bias, q, dims, xf, yf, Some(aux));
-                        }
-                    }
-                    drive_tile(I8D_TILES, rows, p.bias, q, dims, xg, xk, yg, yk, Some(aux));
-                }
-            });
-        }
+        PackedWeights::I8d(p) => run_i8d(p, x, xk, y, yk),
     }
+}
+
+/// The `i8d` weights of [`run`]. Not inlined, so that `run`, which every call passes through
+/// by the registry's function pointer, keeps a small frame (the stack limit is per call).
+#[inline(never)]
+fn run_i8d(p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
+    let (d_in, d_out) = (p.d_in, p.d_out);
+    let q: &[u8] = bytemuck::cast_slice(p.q);
+    let aux = I8dAux { scales: p.scales, diag: p.diag };
+    row_groups(x, y, d_in * xk.size(), d_out * yk.size(), MR_I8D, |rows, xg, yg| {
+        if rows == 1 {
+            cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, xg, xk, yg, yk);
+        } else {
+            let dims = (d_in, d_out, p.stride);
+            if (xk, yk) == (Kind::F32, Kind::F32) {
+                let (xf, yf) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg));
+                if let (Ok(xf), Ok(yf)) = (xf, yf) {
+                    return drive_tile_f32(I8D_TILES, rows, p.bias, q, dims, xf, yf, Some(aux));
+                }
+            }
+            drive_tile(I8D_TILES, rows, p.bias, q, dims, xg, xk, yg, yk, Some(aux));
+        }
+    });
 }
 
 /// The per-row scales and the diagonal of an `i8d` blob.
