@@ -51,6 +51,7 @@ fi
 if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv python3-pip
+fi
 # benches/arm/run.py fetches CMSIS-DSP's C sources with `pip download --no-binary :all:
 # --no-build-isolation cmsisdsp==1.10.3`, which prepares the sdist's metadata with the
 # installed setuptools, wheel and numpy (its setup.py imports numpy).
