@@ -311,6 +311,9 @@ pub(crate) unsafe fn gemm<M: Microkernel, W: WeightElem>(
     for r0 in (0..rows).step_by(chunk) {
         let rc = chunk.min(rows - r0);
         let lines_per_tile = block_lines.div_ceil(row_blocks(rc, M::MR).count());
+        // Padded tiles (see below) end in scratch rows, so a chunk with one goes through the
+        // epilogue.
+        let padded = row_blocks(rc, M::MR).any(|(_, n)| n < M::MIN_TILE);
         if let Some(pack) = pack.as_deref_mut() {
             // SAFETY: M's features (the caller's contract).
             unsafe { pack_chunk::<M>(pack, x, d_in, r0, rc, aux.map(|a| a.scales)) };
@@ -323,9 +326,6 @@ pub(crate) unsafe fn gemm<M: Microkernel, W: WeightElem>(
             let sp = scratch.as_mut_ptr().cast::<f32>();
             let scratch_rows = Acc { src: sp, src_stride: NR, dst: sp, dst_stride: NR };
             // Rows of a full panel's outputs in y (a partial last panel goes through scratch).
-            // Padded tiles (see below) end in scratch rows, so a chunk with one goes through
-            // the epilogue.
-            let padded = row_blocks(rc, M::MR).any(|(_, n)| n < M::MIN_TILE);
             let y_rows = y_direct.filter(|_| (q + 1) * NR <= d_out && !padded).map(|yf| Acc {
                 // In bounds: rows r0 .. r0 + rc < rows, columns q * NR .. (q + 1) * NR <= d_out.
                 dst: yf.wrapping_add(r0 * d_out + q * NR),
@@ -418,7 +418,7 @@ pub(crate) unsafe fn gemm<M: Microkernel, W: WeightElem>(
             let cols = NR.min(d_out - q * NR);
             for (r, s) in scratch.iter_mut().take(rc).enumerate() {
                 add_diag(s, aux, x, (r0 + r) * d_in, q * NR, d_in, d_out);
-                y.store((r0 + r) * d_out + q * NR, s.get(..cols).unwrap_or(&[]));
+                y.store_panel((r0 + r) * d_out + q * NR, s, cols);
             }
         }
     }

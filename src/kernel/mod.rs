@@ -33,6 +33,35 @@ use crate::dtype::{Element, WeightDtype};
 use crate::error::Error;
 use io::{InputRows, OutputRows};
 
+/// The registry entry function of a SIMD ISA: obtains the capability token (`Transform` only
+/// selects the ISA where detection succeeds; the portable kernels stand in otherwise, so the
+/// entry stays total without `unsafe`) and lets the blob's dtype pick the kernel:
+/// `$apply(token, panels, x, y, ws)` for f32/f16/bf16, `$apply_i8d` for i8d.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+macro_rules! simd_entry {
+    ($token:ty, $isa:literal, $apply:ident, $apply_i8d:ident) => {
+        #[doc = concat!("The registry's entry for every `", $isa, "` kernel.")]
+        pub(crate) fn run(
+            weights: &$crate::kernel::PackedWeights<'_>,
+            x: $crate::kernel::io::InputRows<'_>,
+            mut y: $crate::kernel::io::OutputRows<'_>,
+            ws: &mut [f32],
+        ) {
+            use $crate::kernel::PackedWeights;
+            let Some(t) = <$token>::detect() else {
+                debug_assert!(false, concat!($isa, " kernel selected on a CPU without it"));
+                return $crate::kernel::portable(weights, x, y, ws);
+            };
+            match weights {
+                PackedWeights::F32(p) => $apply(t, p, x, &mut y, ws),
+                PackedWeights::F16(p) => $apply(t, p, x, &mut y, ws),
+                PackedWeights::Bf16(p) => $apply(t, p, x, &mut y, ws),
+                PackedWeights::I8d(p) => $apply_i8d(t, p, x, &mut y, ws),
+            }
+        }
+    };
+}
+
 #[cfg(glocal_cortex_m)]
 pub(crate) mod arm;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]

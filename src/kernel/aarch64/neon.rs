@@ -33,7 +33,7 @@ use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::io::{InputRows, OutputRows};
 use crate::kernel::stream::{self, Streamer};
 use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds};
-use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
+use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (24 accumulators + 4 weight vectors + inputs, of 32 q registers).
 pub const MR: usize = 6;
@@ -51,21 +51,7 @@ const _: () = assert!(F16_REBIAS == (1u128 << 112) as f32);
 
 type V16 = [float32x4_t; 4];
 
-/// The registry's entry for every `neon` kernel: the blob's dtype picks the kernel.
-/// `Transform` only selects it where [`Neon::detect`] succeeds; the portable kernels stand in
-/// otherwise, so this stays total without `unsafe`.
-pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
-    let Some(t) = Neon::detect() else {
-        debug_assert!(false, "neon kernel selected on a CPU without NEON");
-        return crate::kernel::portable(weights, x, y, ws);
-    };
-    match weights {
-        PackedWeights::F32(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::F16(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::Bf16(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::I8d(p) => apply_i8d(t, p, x, &mut y, ws),
-    }
-}
+simd_entry!(Neon, "neon", apply, apply_i8d);
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof NEON exists.
 ///

@@ -47,7 +47,7 @@ use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::io::{InputRows, OutputRows};
 use crate::kernel::stream::{self, Streamer};
 use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
-use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
+use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile (12 accumulators + 2 weight vectors + 1 broadcast = 15 of 16 ymm).
 pub const MR: usize = 6;
@@ -82,21 +82,7 @@ fn is_16bit<W: WeightElem>() -> bool {
     matches!(W::DTYPE, WeightDtype::F16 | WeightDtype::Bf16)
 }
 
-/// The registry's entry for every `avx2` kernel: the blob's dtype picks the kernel.
-/// `Transform` only selects it where [`Avx2::detect`] succeeds; the portable kernels stand in
-/// otherwise, so this stays total without `unsafe`.
-pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
-    let Some(t) = Avx2::detect() else {
-        debug_assert!(false, "avx2 kernel selected on a CPU without AVX2/FMA/F16C");
-        return crate::kernel::portable(weights, x, y, ws);
-    };
-    match weights {
-        PackedWeights::F32(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::F16(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::Bf16(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::I8d(p) => apply_i8d(t, p, x, &mut y, ws),
-    }
-}
+simd_entry!(Avx2, "avx2", apply, apply_i8d);
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX2, FMA and F16C exist.
 ///

@@ -35,7 +35,7 @@ use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::io::{InputRows, OutputRows};
 use crate::kernel::stream::{self, Streamer};
 use crate::kernel::tiling::{batch_rows, i8d_view, panels_in_bounds, I8dAux};
-use crate::kernel::{scalar, PackedWeights, Panels, WeightElem, NR};
+use crate::kernel::{scalar, Panels, WeightElem, NR};
 
 /// Rows of the register tile: 12 zmm accumulators, one weight vector, the inputs broadcast
 /// from memory by the FMAs.
@@ -46,21 +46,7 @@ const GROUP: usize = 8;
 
 const _: () = assert!(RC.is_multiple_of(MR) && (RC / 2).is_multiple_of(MR) && NR == 16 && GROUP == 8);
 
-/// The registry's entry for every `avx512` kernel: the blob's dtype picks the kernel.
-/// `Transform` only selects it where [`Avx512::detect`] succeeds; the portable kernels stand
-/// in otherwise, so this stays total without `unsafe`.
-pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
-    let Some(t) = Avx512::detect() else {
-        debug_assert!(false, "avx512 kernel selected on a CPU without AVX-512F/BW");
-        return crate::kernel::portable(weights, x, y, ws);
-    };
-    match weights {
-        PackedWeights::F32(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::F16(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::Bf16(p) => apply(t, p, x, &mut y, ws),
-        PackedWeights::I8d(p) => apply_i8d(t, p, x, &mut y, ws),
-    }
-}
+simd_entry!(Avx512, "avx512", apply, apply_i8d);
 
 /// `y = x @ W + bias` for every row of `x`; the token is the proof AVX-512F/BW, AVX2, FMA and
 /// F16C exist.
