@@ -13,6 +13,11 @@ bash seed.sh
 cargo +nightly fuzz build
 
 for t in parse_blob apply_small npz_npy; do
+  # Inputs that once failed (committed, each named for what it caught) must keep passing.
+  if [ -d "regressions/$t" ]; then
+    cargo +nightly fuzz run "$t" "regressions/$t" -- -runs=0 "${limits[@]}" >"/tmp/glocal-fuzz-$t-regressions.log" 2>&1 \
+      || { tail -n 60 "/tmp/glocal-fuzz-$t-regressions.log"; echo "fuzz: $t failed on fuzz/regressions/$t"; exit 1; }
+  fi
   if [ -d "corpus/full/$t" ]; then
     cargo +nightly fuzz run "$t" "corpus/full/$t" -- -runs=0 "${limits[@]}" >"/tmp/glocal-fuzz-$t-full.log" 2>&1 \
       || { cat "/tmp/glocal-fuzz-$t-full.log"; echo "fuzz: $t failed on the full-size real seeds"; exit 1; }

@@ -72,20 +72,25 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
     let l = h.layout;
     let es = h.dtype.size();
-    let weight = |k: usize, j: usize| -> f64 {
+    let plain = |w: f64| (w, w.abs());
+    // (value, magnitude): an i8d weight is two terms, int8 x scale and the diagonal, which the
+    // kernel rounds separately, so its error bound scales with |q x scale| + |diag|, not with
+    // their (possibly cancelling) sum.
+    let weight = |k: usize, j: usize| -> (f64, f64) {
         let at = l.weights_offset as usize + (j / 16) * l.panel_stride as usize + (k * 16 + j % 16) * es;
         let b = &blob[at..at + es];
         match h.dtype {
-            WeightDtype::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-            WeightDtype::F16 => glocal::f16::from_le_bytes([b[0], b[1]]).to_f64(),
-            WeightDtype::Bf16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16) as f64,
+            WeightDtype::F32 => plain(f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
+            WeightDtype::F16 => plain(glocal::f16::from_le_bytes([b[0], b[1]]).to_f64()),
+            WeightDtype::Bf16 => plain(f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16) as f64),
             WeightDtype::I8d => {
                 // int8 times the input row's f32 scale, plus the f32 diagonal (docs/FORMAT.md).
                 let f32_at = |at: usize| f32::from_le_bytes(blob[at..at + 4].try_into().unwrap()) as f64;
                 let aux = l.aux_offset as usize;
                 let scale = f32_at(aux + 4 * k);
                 let diag = if k == j { f32_at(aux + 4 * (d_in.div_ceil(16) * 16 + j)) } else { 0.0 };
-                b[0] as i8 as f64 * scale + diag
+                let quantized = b[0] as i8 as f64 * scale;
+                (quantized + diag, quantized.abs() + diag.abs())
             }
             _ => unreachable!("new dtype: extend the fuzzer"),
         }
@@ -122,9 +127,9 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
         for j in 0..d_out {
             let (mut sum, mut mag) = (bias(j), bias(j).abs());
             for k in 0..d_in {
-                let term = x[r * d_in + k] as f64 * weight(k, j);
-                sum += term;
-                mag += term.abs();
+                let (w, w_mag) = weight(k, j);
+                sum += x[r * d_in + k] as f64 * w;
+                mag += (x[r * d_in + k] as f64).abs() * w_mag;
             }
             let got = y[r * d_out + j];
             if sum.is_nan() {
