@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the C API of glocal into PREFIX:
 #   PREFIX/include/glocal.h
-#   PREFIX/lib/libglocal.a, PREFIX/lib/libglocal.so (when built)
+#   PREFIX/lib/libglocal.a
+#   PREFIX/lib/libglocal.so.X.Y.Z, with the links libglocal.so.X (its SONAME) and libglocal.so
+#   (for -lglocal), when the shared library was built
 #   PREFIX/lib/pkgconfig/glocal.pc
 #   PREFIX/lib/cmake/glocal/glocalConfig.cmake, glocalConfigVersion.cmake
 #
@@ -23,7 +25,11 @@ native_libs="-lpthread -ldl -lm"
 mkdir -p "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/cmake/glocal"
 install -m 644 "$root/include/glocal.h" "$prefix/include/"
 install -m 644 "$libdir/libglocal.a" "$prefix/lib/"
-[ -f "$libdir/libglocal.so" ] && install -m 755 "$libdir/libglocal.so" "$prefix/lib/"
+if [ -f "$libdir/libglocal.so" ]; then
+  install -m 755 "$libdir/libglocal.so" "$prefix/lib/libglocal.so.$version"
+  ln -sf "libglocal.so.$version" "$prefix/lib/libglocal.so.$major"
+  ln -sf "libglocal.so.$major" "$prefix/lib/libglocal.so"
+fi
 subst() { sed -e "s|@VERSION@|$version|g" -e "s|@VERSION_MAJOR@|$major|g" -e "s|@VERSION_MINOR@|$minor|g" \
               -e "s|@NATIVE_LIBS@|$native_libs|g" "$1" > "$2"; }
 subst "$here/pkg/glocal.pc.in" "$prefix/lib/pkgconfig/glocal.pc"

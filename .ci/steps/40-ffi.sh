@@ -22,6 +22,16 @@ lap "header is current: cbindgen --verify"
 lap "release build: libglocal.a and libglocal.so"
 cargo build --release -p glocal-ffi
 test -f "$rel/libglocal.a" && test -f "$rel/libglocal.so"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+soname=$(readelf -d "$rel/libglocal.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = "libglocal.so.${version%%.*}" ] || { echo "FAIL: libglocal.so SONAME is '$soname', not libglocal.so.${version%%.*}"; exit 1; }
+
+lap "install tree: versioned shared library, its SONAME link and the -lglocal link"
+ffi/install.sh "$work/prefix" "$rel"
+lib=$work/prefix/lib
+test "$(readlink "$lib/libglocal.so")" = "$soname" && test "$(readlink "$lib/$soname")" = "libglocal.so.$version" \
+  && test -f "$lib/libglocal.so.$version" && test -f "$lib/libglocal.a" \
+  || { ls -l "$lib"; echo "FAIL: install tree"; exit 1; }
 
 lap "blobs"
 # Same features as the CI test step (`cargo test --workspace --all-features`), which already built
@@ -52,7 +62,10 @@ gcc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only "$work/h.c"
 gcc "${cw[@]}" -fsyntax-only "$work/h.c"
 g++ "${cxxw[@]}" -fsyntax-only -x c++ "$work/h.c"
 gcc "${cw[@]}" -O2 ffi/tests/c/test_glocal.c "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/test_static"
-gcc "${cw[@]}" -O2 ffi/tests/c/test_glocal.c -L"$rel" -lglocal -Wl,-rpath,"$rel" "${libs[@]}" -o "$work/test_shared"
+# Against the installed tree: a program linked to the build tree's libglocal.so records the
+# SONAME libglocal.so.0, which only the install creates.
+gcc "${cw[@]}" -O2 ffi/tests/c/test_glocal.c -L"$lib" -lglocal -Wl,-rpath,"$lib" "${libs[@]}" -o "$work/test_shared"
+readelf -d "$work/test_shared" | grep -q "NEEDED.*\[$soname\]" || { echo "FAIL: test_shared does not record $soname"; exit 1; }
 gcc "${cw[@]}" -O2 examples/c/align.c "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/align"
 g++ "${cxxw[@]}" -O2 examples/cpp/align.cpp "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/align_cpp"
 gcc "${cw[@]}" -O2 examples/c/every_function.c "$rel/libglocal.a" -Wl,--gc-sections "${libs[@]}" -o "$work/every"
@@ -75,10 +88,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 "$work/every_san" "$work/example.glw" >/dev/null
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
-lap "install; pkg-config and CMake consumers"
-ffi/install.sh "$work/prefix" "$rel"
+lap "pkg-config and CMake consumers of the installed tree"
 export PKG_CONFIG_PATH=$work/prefix/lib/pkgconfig
-pkg-config --exact-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)" glocal
+pkg-config --exact-version="$version" glocal
 # shellcheck disable=SC2046
 gcc "${cw[@]}" examples/c/align.c $(pkg-config --cflags --libs glocal) -Wl,-rpath,"$work/prefix/lib" -lm \
   -o "$work/align_pc"
@@ -88,6 +100,7 @@ cmake -S examples/cmake -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCM
   -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" -DCMAKE_CXX_FLAGS="-Wall -Wextra -Werror" >/dev/null
 cmake --build "$work/cmake" -j2 >/dev/null
 for exe in align_shared align_static align_cpp; do "$work/cmake/$exe" "$work/example.glw" >/dev/null; done
+readelf -d "$work/cmake/align_shared" | grep -q "NEEDED.*\[$soname\]" || { echo "FAIL: CMake's align_shared does not record $soname"; exit 1; }
 
 lap "aarch64 (Jetson-class Linux): C test under qemu-user, default CPU and cortex-a57"
 cargo rustc -q --release -p glocal-ffi --lib --crate-type staticlib --target aarch64-unknown-linux-gnu
