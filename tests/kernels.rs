@@ -242,12 +242,14 @@ fn single_rows_every_d_in_residue_every_kernel() {
 }
 
 /// Batches beyond the tile: the widened-weights path (>= 2 MR rows), several panels with a
-/// ragged last one, several K-blocks (`d_in` 300), and more than one chunk of 144 rows.
+/// ragged last one, several K-blocks (`d_in` 300), and more than one chunk of 144 rows. A
+/// block's first tile widens 16-bit and int8 weights for the others, in the tile for some
+/// heights and before it for the rest: 10 and 30 rows make it 10 high with 12-row tiles.
 #[test]
 fn large_batches_every_kernel() {
     for (mr, ks) in by_mr() {
         for &(d_in, d_out) in &[(NR + 1, 2 * NR + 3), (300, 40), (2 * NR + 3, 1), (300, 77), (70, 64)] {
-            for rows in [2 * mr, 13, 73, 150, 300] {
+            for rows in [2 * mr, 10, 13, 30, 73, 150, 300] {
                 check_shape::<f32, f32>(&ks, d_in, d_out, rows, (d_in * 7 + rows) as u64);
             }
         }
@@ -323,7 +325,7 @@ fn workspace_matches_apply_bit_for_bit_every_kernel() {
             let blob = pack::pack(&src, k.dtype, "t", "workspace").expect("pack");
             let t = Transform::with_isa(blob.as_bytes(), k.isa).expect("blob loads");
             assert_eq!(t.kernel().name, k.name, "with_isa chose another kernel");
-            for rows in [1, 11, 12, 13, 17, 73, 150, 300] {
+            for rows in [1, 10, 11, 12, 13, 17, 30, 73, 150, 300] {
                 check_workspace::<f32, f32>(&t, rows, seed + rows as u64);
                 check_workspace::<f16, f32>(&t, rows, seed + rows as u64);
                 check_workspace::<bf16, bf16>(&t, rows, seed + rows as u64);

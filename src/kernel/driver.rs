@@ -462,8 +462,9 @@ unsafe fn pack_chunk<M: Microkernel>(
 }
 
 /// The steps `done ..` of one tile of [`pack_chunk`]: `n` rows of `x` from element `start` on.
-/// Compiled once, not per ISA; f32 inputs with `n` a constant ([`pack_tile`]; tiles have 4 to
-/// 12 rows), 16-bit inputs (rare in large batches) by one generic loop.
+/// Compiled once, not per ISA. f32 tiles of 4 to 6 rows (AVX2 and NEON, whose `pack_f32` packs
+/// none) with `n` a constant ([`pack_tile`]); the rest by one generic loop: 16-bit inputs (rare
+/// in large batches) and the steps AVX-512's `pack_f32` leaves (fewer than one block).
 #[inline(never)]
 fn pack_rest(
     dst: &mut [f32],
@@ -474,31 +475,20 @@ fn pack_rest(
     done: usize,
     scales: Option<&[f32]>,
 ) {
-    let Some(xf) = x.as_f32() else {
-        for (k, step) in dst.chunks_exact_mut(n.max(1)).enumerate().skip(done) {
-            let c = scales.and_then(|sc| sc.get(k));
-            for (r, d) in step.iter_mut().enumerate() {
-                let v = x.get(start + r * d_in + k).unwrap_or(0.0);
-                *d = c.map_or(v, |c| v * c);
+    let f32_rows = x.as_f32().and_then(|xf| xf.get(start..start + n * d_in));
+    match (n, f32_rows) {
+        (6, Some(src)) => pack_tile::<6>(dst, src, d_in, done, scales),
+        (5, Some(src)) => pack_tile::<5>(dst, src, d_in, done, scales),
+        (4, Some(src)) => pack_tile::<4>(dst, src, d_in, done, scales),
+        _ => {
+            for (k, step) in dst.chunks_exact_mut(n.max(1)).enumerate().skip(done) {
+                let c = scales.and_then(|sc| sc.get(k));
+                for (r, d) in step.iter_mut().enumerate() {
+                    let v = x.get(start + r * d_in + k).unwrap_or(0.0);
+                    *d = scale_input(v, c);
+                }
             }
         }
-        return;
-    };
-    let Some(src) = xf.get(start..start + n * d_in) else {
-        debug_assert!(false, "pack_rest: rows past the inputs");
-        return;
-    };
-    match n {
-        12 => pack_tile::<12>(dst, src, d_in, done, scales),
-        11 => pack_tile::<11>(dst, src, d_in, done, scales),
-        10 => pack_tile::<10>(dst, src, d_in, done, scales),
-        9 => pack_tile::<9>(dst, src, d_in, done, scales),
-        8 => pack_tile::<8>(dst, src, d_in, done, scales),
-        7 => pack_tile::<7>(dst, src, d_in, done, scales),
-        6 => pack_tile::<6>(dst, src, d_in, done, scales),
-        5 => pack_tile::<5>(dst, src, d_in, done, scales),
-        4 => pack_tile::<4>(dst, src, d_in, done, scales),
-        _ => debug_assert!(false, "pack_rest: tile of {n} rows"),
     }
 }
 

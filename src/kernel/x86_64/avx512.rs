@@ -30,7 +30,7 @@ use core::arch::x86_64::*;
 
 use super::Avx512;
 use crate::dtype::WeightDtype;
-use crate::kernel::driver::{self, k_loop, Acc, Inputs, Microkernel, Prefetch, KC, RC};
+use crate::kernel::driver::{self, k_loop, widen_then_tile, Acc, Inputs, Microkernel, Prefetch, KC, RC};
 use crate::kernel::i8d::{self, I8dPanels};
 use crate::kernel::io::{InputRows, OutputRows};
 use crate::kernel::stream::{self, Streamer};
@@ -468,17 +468,17 @@ unsafe impl Microkernel for Zmm {
         // SAFETY: forwarded contract; `wide` holds KC * NR >= kc * NR f32.
         unsafe {
             match (n, xs) {
+                // Widening as the tile streams, for the heights a block's first tile usually
+                // has (row_blocks: 12 in full chunks, 11 for 64 rows, 8 for a batch of 8);
+                // the others widen the block first (one copy of the tile per height, not per
+                // height and weight dtype).
                 (12, Inputs::Packed) => tile::<W, 12, true, true>(w, w16, x, 0, kc, acc, pf),
                 (11, Inputs::Packed) => tile::<W, 11, true, true>(w, w16, x, 0, kc, acc, pf),
-                (10, Inputs::Packed) => tile::<W, 10, true, true>(w, w16, x, 0, kc, acc, pf),
-                (9, Inputs::Packed) => tile::<W, 9, true, true>(w, w16, x, 0, kc, acc, pf),
                 (8, Inputs::Packed) => tile::<W, 8, true, true>(w, w16, x, 0, kc, acc, pf),
                 (12, Inputs::Rows(s)) => tile::<W, 12, false, true>(w, w16, x, s, kc, acc, pf),
                 (11, Inputs::Rows(s)) => tile::<W, 11, false, true>(w, w16, x, s, kc, acc, pf),
-                (10, Inputs::Rows(s)) => tile::<W, 10, false, true>(w, w16, x, s, kc, acc, pf),
-                (9, Inputs::Rows(s)) => tile::<W, 9, false, true>(w, w16, x, s, kc, acc, pf),
                 (8, Inputs::Rows(s)) => tile::<W, 8, false, true>(w, w16, x, s, kc, acc, pf),
-                _ => debug_assert!(false, "avx512: tile of {n} rows"),
+                _ => widen_then_tile::<Self, W>(w, wide, x, xs, kc, n, acc, pf),
             }
         }
     }
