@@ -180,6 +180,11 @@ typedef enum glocal_status {
    */
   GLOCAL_STATUS_BLOB_BAD_AUX = 216,
   /**
+   * The header's error record (flag `ERROR_RECORDED`) holds a measured error that is
+   * negative, NaN or infinite, a probe row count of 0, or an unknown probe kind.
+   */
+  GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD = 217,
+  /**
    * The blob was rejected for a reason this version has no specific code for.
    */
   GLOCAL_STATUS_BLOB_INVALID = 299,
@@ -368,6 +373,18 @@ size_t glocal_transform_dim_in(const struct glocal_transform *t);
  * As `glocal_transform_dim_in`.
  */
 size_t glocal_transform_dim_out(const struct glocal_transform *t);
+
+/**
+ * The error the packer measured for the blob and recorded in its header: `max |y - y_ref| /
+ * max |y_ref|` over its probe rows, `y` from the blob and `y_ref` the float64 formula on the
+ * source transform (`glocal pack` records it; see docs/FORMAT.md). Always `>= 0` when
+ * recorded. Returns `-1.0f` when the blob has no recorded error (packed without a
+ * measurement) or `t` is NULL or not initialised.
+ *
+ * # Safety
+ * As `glocal_transform_dim_in`.
+ */
+float glocal_transform_measured_error(const struct glocal_transform *t);
 
 /**
  * The dtype the blob's weights are stored in, or `GLOCAL_DTYPE_NONE` if `t` is NULL or not

@@ -115,6 +115,15 @@ pub enum Error {
         /// Value found.
         value: f32,
     },
+    /// The error record (header flag `ERROR_RECORDED`, bytes `0xF0..0xF9`) is invalid: a
+    /// measured error that is negative, NaN or infinite, a probe row count of 0, or an
+    /// unknown probe kind.
+    BadErrorRecord {
+        /// `measured_error`, `probe_rows` or `probe_kind`.
+        field: &'static str,
+        /// Value found (the probe row count and kind code widened to f64).
+        value: f64,
+    },
     /// The blob does not start on a 4-byte boundary, so the payload cannot be used in place.
     Misaligned {
         /// Alignment required, in bytes.
@@ -153,7 +162,7 @@ impl Error {
     /// `#[non_exhaustive]` enum cannot be matched exhaustively outside this crate.
     /// `variant_count_is_current` below keeps it right.
     #[doc(hidden)]
-    pub const VARIANT_COUNT: usize = 21;
+    pub const VARIANT_COUNT: usize = 22;
 }
 
 impl fmt::Display for Error {
@@ -220,6 +229,15 @@ impl fmt::Display for Error {
                 };
                 write!(f, "i8d aux section: {field}[{index}] is {value:e} ({must})")
             }
+            Error::BadErrorRecord { field, value } => {
+                match field {
+                    "measured_error" => {
+                        write!(f, "header field {field}: {value:e} (must be finite and >= 0)")
+                    }
+                    "probe_rows" => write!(f, "header field {field}: {value} (must be at least 1)"),
+                    _ => write!(f, "header field {field}: {value} (must be 1, random, or 2, user)"),
+                }
+            }
             Error::Misaligned { required, address } => write!(
                 f,
                 "blob at address {address:#x} is not {required}-byte aligned (use glocal::embed_blob!, an mmap, or an aligned buffer)"
@@ -270,12 +288,13 @@ mod tests {
             Error::InputLength { .. } => 18,
             Error::OutputLength { .. } => 19,
             Error::NotANumber { .. } => 20,
+            Error::BadErrorRecord { .. } => 21,
         }
     }
 
     #[test]
     fn variant_count_is_current() {
-        let last = Error::NotANumber { what: "x" };
+        let last = Error::BadErrorRecord { field: "probe_rows", value: 0.0 };
         assert_eq!(ordinal(&last) + 1, Error::VARIANT_COUNT);
         assert_eq!(ordinal(&Error::TruncatedHeader { found: 0 }), 0);
     }

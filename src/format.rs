@@ -39,7 +39,63 @@ const _: () = assert!(I8D_MAX_SCALE == (1u128 << 120) as f32 && (I8D_MAX_SCALE *
 pub const FLAG_HAS_BIAS: u16 = 1 << 0;
 /// Flag: mean and std are folded into weights and bias. Always set in version 1.
 pub const FLAG_NORM_FOLDED: u16 = 1 << 1;
-const KNOWN_FLAGS: u16 = FLAG_HAS_BIAS | FLAG_NORM_FOLDED;
+/// Flag: the packer measured the blob's error and recorded it at [`offsets::MEASURED_ERROR`],
+/// [`offsets::PROBE_ROWS`] and [`offsets::PROBE_KIND`] (see [`Header::measured_error`]). When
+/// clear, those bytes are reserved and must be zero (blobs packed before the field existed).
+pub const FLAG_ERROR_RECORDED: u16 = 1 << 2;
+const KNOWN_FLAGS: u16 = FLAG_HAS_BIAS | FLAG_NORM_FOLDED | FLAG_ERROR_RECORDED;
+
+/// What the rows a recorded error was measured on were ([`Header::probe_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ProbeKind {
+    /// glocal's default probe: fixed-seed pseudo-random rows `mean + std * N(0, 1)`
+    /// (`glocal::pack::measure::random_probe`), code 1.
+    Random,
+    /// Rows the packer's caller supplied (`glocal pack --probe FILE.npy`), code 2.
+    User,
+}
+
+impl ProbeKind {
+    /// The byte stored at [`offsets::PROBE_KIND`].
+    pub const fn code(self) -> u8 {
+        match self {
+            ProbeKind::Random => 1,
+            ProbeKind::User => 2,
+        }
+    }
+
+    /// The kind of a stored code, or `None` for a code this build does not know.
+    pub const fn from_code(code: u8) -> Option<ProbeKind> {
+        match code {
+            1 => Some(ProbeKind::Random),
+            2 => Some(ProbeKind::User),
+            _ => None,
+        }
+    }
+
+    /// `random` or `user`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Random => "random",
+            ProbeKind::User => "user",
+        }
+    }
+}
+
+/// The accuracy a packer measured and recorded in a blob (flag [`FLAG_ERROR_RECORDED`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ErrorRecord {
+    /// `max |y - y_ref| / max |y_ref|` over the probe rows: `y` from the blob, `y_ref` the
+    /// f64 formula on the source transform. Finite and `>= 0`; rounded up to f32, so it is
+    /// never below the measured value.
+    pub error: f32,
+    /// Probe rows it was measured on (at least 1).
+    pub probe_rows: u32,
+    /// Where the probe rows came from.
+    pub probe_kind: ProbeKind,
+}
 
 /// Byte offsets of the header fields (see `docs/FORMAT.md`).
 pub mod offsets {
@@ -87,8 +143,18 @@ pub mod offsets {
     pub const MODEL: usize = 0x70;
     /// `[u8; 64]` module name.
     pub const MODULE: usize = 0xB0;
-    /// `[u8; 12]` reserved, zero.
+    /// `[u8; 12]` reserved, zero, unless flag `ERROR_RECORDED` is set; then it holds the
+    /// error record (`MEASURED_ERROR`, `PROBE_ROWS`, `PROBE_KIND`) and 3 reserved zero bytes
+    /// at `RESERVED_TAIL`.
     pub const RESERVED: usize = 0xF0;
+    /// `f32` measured error (flag `ERROR_RECORDED`): finite, `>= 0`.
+    pub const MEASURED_ERROR: usize = 0xF0;
+    /// `u32` probe rows the error was measured on (flag `ERROR_RECORDED`): `>= 1`.
+    pub const PROBE_ROWS: usize = 0xF4;
+    /// `u8` probe kind (flag `ERROR_RECORDED`): 1 random, 2 user.
+    pub const PROBE_KIND: usize = 0xF8;
+    /// `[u8; 3]` reserved, zero, in every blob.
+    pub const RESERVED_TAIL: usize = 0xF9;
     /// `u32` CRC-32C of the blob with this field read as zero.
     pub const CRC: usize = 0xFC;
 }
@@ -186,6 +252,8 @@ pub struct Header {
     pub model: [u8; NAME_LEN],
     /// Module name bytes, NUL padded.
     pub module: [u8; NAME_LEN],
+    /// The measured error, when the packer recorded one (flag [`FLAG_ERROR_RECORDED`]).
+    pub error_record: Option<ErrorRecord>,
     /// Stored checksum.
     pub crc: u32,
 }
@@ -208,6 +276,38 @@ fn read_u64(b: &[u8], at: usize) -> u64 {
 }
 fn read_f64(b: &[u8], at: usize) -> f64 {
     f64::from_le_bytes(read(b, at))
+}
+
+/// The error record at 0xF0 (flag set) or the check that those bytes are zero (flag clear),
+/// then the three reserved bytes every blob has.
+fn parse_error_record(blob: &[u8], flags: u16) -> Result<Option<ErrorRecord>, Error> {
+    let record = if flags & FLAG_ERROR_RECORDED != 0 {
+        let error = f32::from_le_bytes(read(blob, offsets::MEASURED_ERROR));
+        // Finite and >= 0, decided on the bits (sign clear, below the infinity pattern): no
+        // float comparison, so bare-metal builds need nothing for it. -0.0 is refused too.
+        if error.to_bits() >= f32::INFINITY.to_bits() {
+            return Err(Error::BadErrorRecord { field: "measured_error", value: error as f64 });
+        }
+        let probe_rows = read_u32(blob, offsets::PROBE_ROWS);
+        if probe_rows == 0 {
+            return Err(Error::BadErrorRecord { field: "probe_rows", value: 0.0 });
+        }
+        let [code] = read::<1>(blob, offsets::PROBE_KIND);
+        let probe_kind = ProbeKind::from_code(code)
+            .ok_or(Error::BadErrorRecord { field: "probe_kind", value: code as f64 })?;
+        Some(ErrorRecord { error, probe_rows, probe_kind })
+    } else {
+        let unused: [u8; 9] = read(blob, offsets::RESERVED);
+        if let Some(i) = unused.iter().position(|&b| b != 0) {
+            return Err(Error::ReservedNotZero { offset: offsets::RESERVED + i });
+        }
+        None
+    };
+    let tail: [u8; 3] = read(blob, offsets::RESERVED_TAIL);
+    if let Some(i) = tail.iter().position(|&b| b != 0) {
+        return Err(Error::ReservedNotZero { offset: offsets::RESERVED_TAIL + i });
+    }
+    Ok(record)
 }
 
 /// The text of a NUL-padded name field, if it is valid.
@@ -296,10 +396,7 @@ impl Header {
         if name_str(&module).is_none() {
             return Err(Error::BadName { field: "module" });
         }
-        let reserved: [u8; 12] = read(blob, offsets::RESERVED);
-        if let Some(i) = reserved.iter().position(|&b| b != 0) {
-            return Err(Error::ReservedNotZero { offset: offsets::RESERVED + i });
-        }
+        let error_record = parse_error_record(blob, flags)?;
         Ok(Header {
             dtype,
             d_in,
@@ -310,6 +407,7 @@ impl Header {
             layout,
             model,
             module,
+            error_record,
             crc: read_u32(blob, offsets::CRC),
         })
     }
@@ -345,6 +443,13 @@ impl Header {
         self.flags & FLAG_HAS_BIAS != 0
     }
 
+    /// The error the packer measured for this blob, if it recorded one: `max |y - y_ref| /
+    /// max |y_ref|` over its probe rows (`y` from this blob, `y_ref` the f64 formula on the
+    /// source transform). `None` for blobs packed without a measurement.
+    pub fn measured_error(&self) -> Option<f32> {
+        self.error_record.map(|r| r.error)
+    }
+
     /// Serialises a header for a blob with this layout. The checksum field is left zero:
     /// the packer fills it with [`checksum`] once the payload is written.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
@@ -361,7 +466,10 @@ impl Header {
         put(offsets::ENDIAN, &ENDIAN_MARKER.to_le_bytes());
         put(offsets::DTYPE, &[self.dtype.code()]);
         put(offsets::NR, &[NR as u8]);
-        put(offsets::FLAGS, &self.flags.to_le_bytes());
+        // The flag says whether the record is there: derived from it, never contradicting it.
+        let flags = (self.flags & !FLAG_ERROR_RECORDED)
+            | if self.error_record.is_some() { FLAG_ERROR_RECORDED } else { 0 };
+        put(offsets::FLAGS, &flags.to_le_bytes());
         put(offsets::D_IN, &self.d_in.to_le_bytes());
         put(offsets::D_OUT, &self.d_out.to_le_bytes());
         put(offsets::PANELS, &(l.panels as u32).to_le_bytes());
@@ -377,6 +485,11 @@ impl Header {
         put(offsets::AUX_LEN, &l.aux_len.to_le_bytes());
         put(offsets::MODEL, &self.model);
         put(offsets::MODULE, &self.module);
+        if let Some(r) = self.error_record {
+            put(offsets::MEASURED_ERROR, &r.error.to_le_bytes());
+            put(offsets::PROBE_ROWS, &r.probe_rows.to_le_bytes());
+            put(offsets::PROBE_KIND, &[r.probe_kind.code()]);
+        }
         h
     }
 }

@@ -181,7 +181,7 @@ fn wrong_panel_width() {
 #[test]
 fn wrong_flags() {
     let blob = small_blob(WeightDtype::F32);
-    for flags in [0u16, format::FLAG_HAS_BIAS, 1 << 2, 1 << 15, u16::MAX] {
+    for flags in [0u16, format::FLAG_HAS_BIAS, format::FLAG_ERROR_RECORDED, 1 << 3, 1 << 15, u16::MAX] {
         let b = patched(&blob, offsets::FLAGS, &flags.to_le_bytes());
         assert_eq!(reject(&b), Error::BadFlags { found: flags }, "flags {flags:#x}");
     }
@@ -292,6 +292,81 @@ fn reserved_bytes_must_be_zero() {
     for i in 0..12 {
         let b = patched(&blob, offsets::RESERVED + i, &[0x01]);
         assert_eq!(reject(&b), Error::ReservedNotZero { offset: offsets::RESERVED + i });
+    }
+}
+
+/// Flag `ERROR_RECORDED` set: the record at 0xF0 must be a finite error >= 0 (decided on the
+/// bits: -0.0, NaN of either sign, infinities and every negative are refused), at least one
+/// probe row and a known probe kind; the 3 bytes after it stay reserved.
+#[test]
+fn error_record_is_validated() {
+    use format::{ErrorRecord, ProbeKind, FLAG_ERROR_RECORDED};
+    let blob = small_blob(WeightDtype::F16);
+    let flags = Header::parse(blob.as_bytes()).unwrap().flags | FLAG_ERROR_RECORDED;
+    // A valid record: error, rows, kind.
+    let with = |error: f32, rows: u32, kind: u8| {
+        let b = patched(&blob, offsets::FLAGS, &flags.to_le_bytes());
+        let b = patched(&b, offsets::MEASURED_ERROR, &error.to_le_bytes());
+        let b = patched(&b, offsets::PROBE_ROWS, &rows.to_le_bytes());
+        patched(&b, offsets::PROBE_KIND, &[kind])
+    };
+    for (e, rows, kind) in [
+        (3.5e-4f32, 64u32, ProbeKind::Random),
+        (0.0, 1, ProbeKind::User),
+        (f32::MAX, u32::MAX, ProbeKind::Random),
+    ] {
+        let b = with(e, rows, kind.code());
+        let h = *Transform::new(b.as_bytes()).unwrap().header();
+        assert_eq!(h.measured_error(), Some(e));
+        assert_eq!(h.error_record, Some(ErrorRecord { error: e, probe_rows: rows, probe_kind: kind }));
+        // `to_bytes` writes exactly the header it parsed from (checksum field aside).
+        let mut bytes = h.to_bytes();
+        bytes[offsets::CRC..].copy_from_slice(&b.as_bytes()[offsets::CRC..HEADER_LEN]);
+        assert_eq!(&bytes[..], &b.as_bytes()[..HEADER_LEN]);
+    }
+    let bad_error = |v: f32| Error::BadErrorRecord { field: "measured_error", value: v as f64 };
+    for v in [-1e-3f32, -0.0, f32::INFINITY, f32::NEG_INFINITY, -f32::MIN_POSITIVE] {
+        assert_eq!(reject(&with(v, 64, 1)), bad_error(v), "error {v}");
+    }
+    for bits in [0x7fc0_0000u32, 0xffc0_0000, 0x7f80_0001] {
+        let got = reject(&with(f32::from_bits(bits), 64, 1));
+        assert!(
+            matches!(got, Error::BadErrorRecord { field: "measured_error", value } if value.is_nan()),
+            "NaN {bits:#x}: {got:?}"
+        );
+    }
+    assert_eq!(reject(&with(1e-3, 0, 1)), Error::BadErrorRecord { field: "probe_rows", value: 0.0 });
+    for kind in [0u8, 3, 255] {
+        assert_eq!(
+            reject(&with(1e-3, 64, kind)),
+            Error::BadErrorRecord { field: "probe_kind", value: kind as f64 },
+            "kind {kind}"
+        );
+    }
+    for i in 0..3 {
+        let b = patched(&with(1e-3, 64, 1), offsets::RESERVED_TAIL + i, &[0x80]);
+        assert_eq!(reject(&b), Error::ReservedNotZero { offset: offsets::RESERVED_TAIL + i });
+    }
+    // The record's bytes with the flag clear are reserved bytes, so a blob whose flag bit was
+    // lost is rejected, not read as having no record.
+    let b = patched(&with(1e-3, 64, 1), offsets::FLAGS, &(flags & !FLAG_ERROR_RECORDED).to_le_bytes());
+    assert_eq!(reject(&b), Error::ReservedNotZero { offset: offsets::MEASURED_ERROR });
+    // The flag with an all-zero record: 0 probe rows.
+    let b = patched(&blob, offsets::FLAGS, &flags.to_le_bytes());
+    assert_eq!(reject(&b), Error::BadErrorRecord { field: "probe_rows", value: 0.0 });
+}
+
+/// A blob packed without a measurement (flag clear, reserved bytes zero, as every blob before
+/// the error record) still loads, and reports no measured error.
+#[test]
+fn blobs_without_an_error_record_load() {
+    for dtype in WeightDtype::ALL {
+        let blob = small_blob(dtype);
+        assert_eq!(blob.as_bytes()[offsets::RESERVED..offsets::CRC], [0u8; 12]);
+        let t = Transform::new(blob.as_bytes()).unwrap();
+        assert_eq!(t.header().flags & format::FLAG_ERROR_RECORDED, 0);
+        assert_eq!(t.header().measured_error(), None);
+        assert_eq!(t.header().error_record, None);
     }
 }
 

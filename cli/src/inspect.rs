@@ -75,7 +75,10 @@ fn report(path: &Path, b: &[u8]) -> String {
         if f & format::FLAG_NORM_FOLDED != 0 {
             names.push("norm_folded");
         }
-        if f & !(format::FLAG_HAS_BIAS | format::FLAG_NORM_FOLDED) != 0 {
+        if f & format::FLAG_ERROR_RECORDED != 0 {
+            names.push("error_recorded");
+        }
+        if f & !(format::FLAG_HAS_BIAS | format::FLAG_NORM_FOLDED | format::FLAG_ERROR_RECORDED) != 0 {
             names.push("UNKNOWN BITS");
         }
         line("flags", format!("{f:#06x} ({})", names.join(", ")));
@@ -132,7 +135,28 @@ fn report(path: &Path, b: &[u8]) -> String {
     if let Some(m) = get::<NAME_LEN>(b, offsets::MODULE) {
         line("module", name_text(&m));
     }
-    if let Some(res) = get::<12>(b, offsets::RESERVED) {
+    let recorded = u16_at(b, offsets::FLAGS).is_some_and(|f| f & format::FLAG_ERROR_RECORDED != 0);
+    if recorded {
+        let error = get::<4>(b, offsets::MEASURED_ERROR).map(f32::from_le_bytes);
+        let rows = u32_at(b, offsets::PROBE_ROWS);
+        let probe = b.get(offsets::PROBE_KIND).copied();
+        if let (Some(e), Some(rows), Some(code)) = (error, rows, probe) {
+            let kind = match format::ProbeKind::from_code(code) {
+                Some(k) => k.name().to_string(),
+                None => format!("UNKNOWN probe kind {code}"),
+            };
+            let bad = if e.is_finite() && e.is_sign_positive() && rows > 0 { "" } else { " (INVALID)" };
+            let dt = dtype.map_or("?", |d| d.name());
+            line(
+                "measured_error",
+                format!("{e:.3e} of max |y_ref| on {rows} {kind} probe rows ({dt} weights){bad}"),
+            );
+        }
+    } else if u16_at(b, offsets::FLAGS).is_some() && b.len() >= offsets::CRC {
+        line("measured_error", "not recorded (packed without a measurement)".into());
+    }
+    let unused = if recorded { offsets::RESERVED_TAIL } else { offsets::RESERVED };
+    if let Some(res) = b.get(unused..offsets::CRC) {
         line("reserved", if res.iter().all(|&x| x == 0) { "zero".into() } else { "NOT ZERO".into() });
     }
     if let Some(stored) = u32_at(b, offsets::CRC) {

@@ -85,7 +85,8 @@ const MAX_THREADS: u16 = 1024;
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Pack a thingsvision transform.npz into a glocal blob (normalisation folded in f64).
+    /// Pack a thingsvision transform.npz into a glocal blob (normalisation folded in f64); prints
+    /// and records the blob's measured error (max |y - y_ref| / max |y_ref| on probe rows).
     Pack {
         /// The transform.npz (weights, optional bias, mean, std).
         input: PathBuf,
@@ -101,6 +102,15 @@ enum Command {
         /// Module name stored in the header (default: inferred like --model).
         #[arg(long)]
         module: Option<String>,
+        /// Measure the error on these rows instead of 64 random ones: a float .npy [n, d_in] or [d_in].
+        #[arg(long, value_name = "FILE.npy")]
+        probe: Option<PathBuf>,
+        /// Write nothing and exit 1 if the measured error (max |y - y_ref| / max |y_ref|) exceeds E.
+        #[arg(long, value_name = "E", allow_hyphen_values = true, value_parser = pack::parse_max_error)]
+        max_error: Option<f64>,
+        /// Do not print the measured error.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Apply a transform to a feature file: `y = ((x - mean) / std) @ W + b`.
     Align {
@@ -208,8 +218,17 @@ enum Command {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Pack { input, output, dtype, model, module } => {
-            pack::run(&input, &output, dtype.weight(), model.as_deref(), module.as_deref())
+        Command::Pack { input, output, dtype, model, module, probe, max_error, quiet } => {
+            pack::run(pack::PackArgs {
+                input: &input,
+                output: &output,
+                dtype: dtype.weight(),
+                model: model.as_deref(),
+                module: module.as_deref(),
+                probe,
+                max_error,
+                quiet,
+            })
         }
         Command::Align {
             transform,

@@ -11,6 +11,14 @@ pub fn note(quiet: bool, msg: &str) {
     }
 }
 
+/// Prints `glocal: <msg>` on stderr unless quiet: a result the user asked for that is not
+/// the command's output (`pack`'s measured error).
+pub fn info(quiet: bool, msg: &str) {
+    if !quiet {
+        eprintln!("glocal: {msg}");
+    }
+}
+
 /// Prints `glocal: caution: <msg>` on stderr unless quiet.
 pub fn caution(quiet: bool, msg: &str) {
     if !quiet {

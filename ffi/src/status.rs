@@ -77,6 +77,9 @@ pub enum glocal_status {
     /// An `i8d` blob's aux section holds a row scale outside `0..=2^120` (NaN, infinite,
     /// negative or too large), a non-finite diagonal entry, or non-zero padding.
     GLOCAL_STATUS_BLOB_BAD_AUX = 216,
+    /// The header's error record (flag `ERROR_RECORDED`) holds a measured error that is
+    /// negative, NaN or infinite, a probe row count of 0, or an unknown probe kind.
+    GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD = 217,
     /// The blob was rejected for a reason this version has no specific code for.
     GLOCAL_STATUS_BLOB_INVALID = 299,
 
@@ -124,6 +127,7 @@ impl From<Error> for glocal_status {
             Error::ChecksumMismatch { .. } => GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH,
             Error::Misaligned { .. } => GLOCAL_STATUS_BLOB_MISALIGNED,
             Error::BadAux { .. } => GLOCAL_STATUS_BLOB_BAD_AUX,
+            Error::BadErrorRecord { .. } => GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD,
             Error::KernelUnavailable { .. } => GLOCAL_STATUS_KERNEL_UNAVAILABLE,
             Error::InputLength { .. } => GLOCAL_STATUS_INPUT_LENGTH,
             Error::OutputLength { .. } => GLOCAL_STATUS_OUTPUT_LENGTH,
@@ -146,7 +150,7 @@ const _: () = assert!(core::mem::size_of::<glocal_status>() == 4);
 
 /// Every status this version returns, with its name and message. A table rather than a
 /// `match`: about half the code size on Cortex-M. `every_variant_is_in_the_table` keeps it complete.
-static TABLE: [(glocal_status, &CStr, &CStr); 32] = {
+static TABLE: [(glocal_status, &CStr, &CStr); 33] = {
     use glocal_status::*;
     [
         (GLOCAL_STATUS_OK, c"GLOCAL_STATUS_OK", c"success"),
@@ -243,6 +247,11 @@ static TABLE: [(glocal_status, &CStr, &CStr); 32] = {
         ),
         (GLOCAL_STATUS_BLOB_MISALIGNED, c"GLOCAL_STATUS_BLOB_MISALIGNED", c"blob not 4-byte aligned"),
         (GLOCAL_STATUS_BLOB_BAD_AUX, c"GLOCAL_STATUS_BLOB_BAD_AUX", c"bad i8d scale, diagonal or padding"),
+        (
+            GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD,
+            c"GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD",
+            c"bad recorded error (negative, NaN, inf), probe rows or probe kind",
+        ),
         (GLOCAL_STATUS_BLOB_INVALID, c"GLOCAL_STATUS_BLOB_INVALID", c"blob rejected (no specific code)"),
         (
             GLOCAL_STATUS_KERNEL_UNAVAILABLE,
@@ -293,7 +302,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name_matching_its_variant_and_a_message() {
-        let mut seen = [0u32; 32];
+        let mut seen = [0u32; 33];
         let mut n = 0;
         for code in 0..=1000u32 {
             if let Some((name, msg)) = describe(code) {
@@ -303,7 +312,7 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 32, "codes found: {:?}", &seen[..n]);
+        assert_eq!(n, 33, "codes found: {:?}", &seen[..n]);
         assert_eq!(describe(glocal_status::GLOCAL_STATUS_MAX_ENUM as u32), None);
         assert_eq!(describe(u32::MAX), None);
     }
@@ -340,6 +349,7 @@ mod tests {
             | GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH
             | GLOCAL_STATUS_BLOB_MISALIGNED
             | GLOCAL_STATUS_BLOB_BAD_AUX
+            | GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD
             | GLOCAL_STATUS_BLOB_INVALID
             | GLOCAL_STATUS_KERNEL_UNAVAILABLE
             | GLOCAL_STATUS_FILE_OPEN_FAILED
@@ -382,6 +392,10 @@ mod tests {
             (Error::ChecksumMismatch { stored: 1, computed: 2 }, GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH),
             (Error::BadAux { field: "scale", index: 0, value: f32::NAN }, GLOCAL_STATUS_BLOB_BAD_AUX),
             (Error::Misaligned { required: 4, address: 1 }, GLOCAL_STATUS_BLOB_MISALIGNED),
+            (
+                Error::BadErrorRecord { field: "measured_error", value: f64::NAN },
+                GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD
+            ),
             (Error::KernelUnavailable { isa: "avx512" }, GLOCAL_STATUS_KERNEL_UNAVAILABLE),
             (Error::InputLength { found: 0, d_in: 4 }, GLOCAL_STATUS_INPUT_LENGTH),
             (Error::OutputLength { found: 1, expected: 2 }, GLOCAL_STATUS_OUTPUT_LENGTH),

@@ -149,7 +149,41 @@ fn uninitialised_storage_is_detected_without_ub() {
     unsafe {
         assert_eq!(glocal_transform_dim_out(t), 0);
         assert_eq!(glocal_transform_dtype(t), glocal_dtype::GLOCAL_DTYPE_NONE);
+        assert_eq!(glocal_transform_measured_error(t), -1.0);
     }
+}
+
+#[test]
+fn measured_error_getter() {
+    let (d_in, d_out) = (9, 7);
+    let mut b = blob(WeightDtype::Bf16, d_in, d_out);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    // Packed without a measurement: none recorded.
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    // SAFETY: `t` is initialised storage; NULL is allowed.
+    unsafe {
+        assert_eq!(glocal_transform_measured_error(&t), -1.0);
+        assert_eq!(glocal_transform_measured_error(core::ptr::null()), -1.0);
+    }
+    let weights = (0..d_in * d_out).map(|i| ((i * 5 % 7) as f64 - 3.0) / 4.0).collect();
+    let bias = Some((0..d_out).map(|j| j as f64 / 2.0).collect());
+    let source = pack::Source { d_in, d_out, weights, bias, mean: 1.0, std: 2.0 };
+    let probe = pack::measure::random_probe(d_in, 1.0, 2.0, 4);
+    let rec =
+        pack::measure::measure_and_record(&mut b, &source, &probe, glocal_core::format::ProbeKind::Random)
+            .unwrap();
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    // SAFETY: as above.
+    unsafe { assert_eq!(glocal_transform_measured_error(&t), rec.error) };
+    // A corrupt record (NaN, checksum recomputed) is its own status, and leaves no transform.
+    let mut bad = b.clone();
+    let at = glocal_core::format::offsets::MEASURED_ERROR;
+    bad.as_bytes_mut()[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let crc = glocal_core::format::checksum(bad.as_bytes());
+    bad.as_bytes_mut()[glocal_core::format::offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(init(&mut t, bad.as_bytes()), GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD);
+    // SAFETY: as above.
+    unsafe { assert_eq!(glocal_transform_measured_error(&t), -1.0) };
 }
 
 #[test]

@@ -189,6 +189,23 @@ pub unsafe extern "C" fn glocal_transform_dim_out(t: *const glocal_transform) ->
     guard(0, || unsafe { slot(t) }.map_or(0, |s| s.transform.d_out()))
 }
 
+/// The error the packer measured for the blob and recorded in its header: `max |y - y_ref| /
+/// max |y_ref|` over its probe rows, `y` from the blob and `y_ref` the float64 formula on the
+/// source transform (`glocal pack` records it; see docs/FORMAT.md). Always `>= 0` when
+/// recorded. Returns `-1.0f` when the blob has no recorded error (packed without a
+/// measurement) or `t` is NULL or not initialised.
+///
+/// # Safety
+/// As `glocal_transform_dim_in`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_transform_measured_error(t: *const glocal_transform) -> f32 {
+    guard(-1.0, || {
+        // SAFETY: forwarded caller promise.
+        let s = unsafe { slot(t) };
+        s.ok().and_then(|s| s.transform.header().measured_error()).unwrap_or(-1.0)
+    })
+}
+
 /// How a blob stores its weights. The values are the blob format's dtype codes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

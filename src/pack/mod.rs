@@ -13,6 +13,7 @@ use crate::aligned::AlignedBlob;
 use crate::dtype::WeightDtype;
 use crate::format::{self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_MAX_SCALE, MAX_DIM, NR};
 
+pub mod measure;
 #[cfg(feature = "npz")]
 pub mod npy;
 #[cfg(feature = "npz")]
@@ -495,6 +496,7 @@ pub fn write_blob(
         layout,
         model: name("model", spec.model)?,
         module: name("module", spec.module)?,
+        error_record: None,
         crc: 0,
     };
     let mut blob = AlignedBlob::zeroed(layout.total_len as usize);

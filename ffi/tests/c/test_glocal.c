@@ -254,7 +254,7 @@ static void write_file(const char *path, const void *data, size_t len) {
     X(GLOCAL_STATUS_BLOB_BAD_NORMALISATION) X(GLOCAL_STATUS_BLOB_BAD_NAME)                          \
     X(GLOCAL_STATUS_BLOB_RESERVED_NOT_ZERO) X(GLOCAL_STATUS_BLOB_LENGTH_MISMATCH)                   \
     X(GLOCAL_STATUS_BLOB_CHECKSUM_MISMATCH) X(GLOCAL_STATUS_BLOB_MISALIGNED)                        \
-    X(GLOCAL_STATUS_BLOB_BAD_AUX) X(GLOCAL_STATUS_BLOB_INVALID) X(GLOCAL_STATUS_KERNEL_UNAVAILABLE)                               \
+    X(GLOCAL_STATUS_BLOB_BAD_AUX) X(GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD) X(GLOCAL_STATUS_BLOB_INVALID) X(GLOCAL_STATUS_KERNEL_UNAVAILABLE)                               \
     X(GLOCAL_STATUS_FILE_OPEN_FAILED) X(GLOCAL_STATUS_FILE_MAP_FAILED) X(GLOCAL_STATUS_INTERNAL_PANIC) \
     X(GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR)
 
@@ -300,6 +300,7 @@ static void check_not_initialized(const glocal_transform *t, const char *what) {
     CHECK(glocal_transform_dim_in(t) == 0 && glocal_transform_dim_out(t) == 0, "%s: dims", what);
     CHECK(glocal_transform_dtype(t) == GLOCAL_DTYPE_NONE, "%s: dtype", what);
     CHECK(glocal_transform_kernel(t) == NULL, "%s: kernel", what);
+    CHECK(glocal_transform_measured_error(t) == -1.0f, "%s: measured_error", what);
 }
 
 /* The normalising call (flags = GLOCAL_APPLY_L2_NORMALIZE) and flags = 0 for one element type,
@@ -489,6 +490,9 @@ static void test_numbers(const char *dir) {
         CHECK(glocal_transform_dim_out(&t) == cases[c].d_out, "%s: dim_out %zu", cases[c].file,
               glocal_transform_dim_out(&t));
         CHECK(glocal_transform_dtype(&t) == cases[c].dtype, "%s: dtype %d", cases[c].file, (int)glocal_transform_dtype(&t));
+        /* Packed through the library's pack API, without a measurement. */
+        CHECK(glocal_transform_measured_error(&t) == -1.0f, "%s: measured_error %g", cases[c].file,
+              (double)glocal_transform_measured_error(&t));
         const char *kernel = glocal_transform_kernel(&t);
         CHECK(kernel && strncmp(kernel, cases[c].kernel_prefix, strlen(cases[c].kernel_prefix)) == 0, "%s: kernel %s",
               cases[c].file, kernel ? kernel : "(null)");
@@ -550,6 +554,7 @@ static void test_init_errors(const char *dir) {
         {0x10, 0, 9, GLOCAL_STATUS_BLOB_UNKNOWN_DTYPE},
         {0x11, 0, 8, GLOCAL_STATUS_BLOB_UNSUPPORTED_PANEL_WIDTH},
         {0x12, 1, 0x0101, GLOCAL_STATUS_BLOB_BAD_FLAGS},
+        {0x12, 1, 0x0007, GLOCAL_STATUS_BLOB_BAD_ERROR_RECORD}, /* ERROR_RECORDED with 0 probe rows */
         {0x14, 2, 0, GLOCAL_STATUS_BLOB_BAD_DIMS},
         {0x18, 2, 70000, GLOCAL_STATUS_BLOB_BAD_DIMS},
         {0x1C, 2, 3, GLOCAL_STATUS_BLOB_BAD_LAYOUT},
