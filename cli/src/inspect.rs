@@ -116,8 +116,8 @@ fn report(path: &Path, b: &[u8]) -> String {
         ("weights_offset", offsets::WEIGHTS_OFFSET, expected.map(|l| l.weights_offset)),
         ("weights_len", offsets::WEIGHTS_LEN, expected.map(|l| l.weights_len)),
         ("panel_stride", offsets::PANEL_STRIDE, expected.map(|l| l.panel_stride)),
-        ("aux_offset", offsets::AUX_OFFSET, Some(0)),
-        ("aux_len", offsets::AUX_LEN, Some(0)),
+        ("aux_offset", offsets::AUX_OFFSET, expected.map(|l| l.aux_offset)),
+        ("aux_len", offsets::AUX_LEN, expected.map(|l| l.aux_len)),
     ];
     for (name, at, want) in fields {
         if let Some(v) = u64_at(b, at) {
@@ -166,14 +166,16 @@ fn report(path: &Path, b: &[u8]) -> String {
     }
     if let (Some(l), Some(dt), Some(i), Some(o)) = (expected, dtype, d_in, d_out) {
         let payload = i as u64 * o as u64 * dt.size() as u64;
+        // i8d's row scales and diagonal.
+        let aux = if l.aux_len > 0 { format!(" + scales and diagonal {}", l.aux_len) } else { String::new() };
         line(
             "sizes",
             format!(
-                "header {HEADER_LEN} + bias {} + weights {} = {} bytes ({payload} bytes of {i}x{o} {dt} weights, {} padding)",
+                "header {HEADER_LEN} + bias {} + weights {}{aux} = {} bytes ({payload} bytes of {i}x{o} {dt} weights, {} padding)",
                 l.bias_len,
                 l.weights_len,
                 l.total_len,
-                l.total_len - payload - HEADER_LEN as u64
+                l.total_len - HEADER_LEN as u64 - l.bias_len - payload - l.aux_len
             ),
         );
     }

@@ -206,6 +206,11 @@ fn i8d_pack_inspect_align_round_trip_within_8e_3_of_the_oracle() {
     ok(&r);
     assert!(r.stdout.contains("dtype           4 (i8d)"), "{}", r.stdout);
     assert!(r.stdout.contains("status          valid"), "{}", r.stdout);
+    // The scales and the diagonal are i8d's aux section, not a mismatch or padding: 96 row
+    // scales and 80 diagonal values as f32.
+    assert!(!r.stdout.contains("MISMATCH"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("aux_len         {}", (96 + 80) * 4)), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("+ scales and diagonal {}", (96 + 80) * 4)), "{}", r.stdout);
     let (i8d_len, f16_len) =
         (std::fs::metadata(s.p("i8d.glw")).unwrap().len(), std::fs::metadata(s.p("f16.glw")).unwrap().len());
     assert!(i8d_len * 100 <= f16_len * 60, "i8d blob {i8d_len} B vs f16 {f16_len} B");
