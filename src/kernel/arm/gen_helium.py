@@ -287,59 +287,6 @@ __glocal_mve_f16_to_f32:
     .size __glocal_mve_f16_to_f32, .-__glocal_mve_f16_to_f32
 """
 
-F16_TO_F32 = """
-@ void f16_to_f32(float *dst, const uint16_t *src, size_t n): dst[i] = src[i] widened (exact)
-@ for i < n, four at a time under tail predication. dst 4-byte, src 2-byte aligned.
-    .section .text.__glocal_mve_f16_to_f32,"ax",%progbits
-    .global __glocal_mve_f16_to_f32
-    .hidden __glocal_mve_f16_to_f32
-    .type __glocal_mve_f16_to_f32,%function
-    .p2align 2
-    .thumb_func
-__glocal_mve_f16_to_f32:
-    push {r7, lr}
-    wlstp.32 lr, r2, 2f
-1:
-    vldrh.u32 q0, [r1], #8
-    vcvtb.f32.f16 q0, q0
-    vstrw.32 q0, [r0], #16
-    letp lr, 1b
-2:
-    pop {r7, pc}
-    .size __glocal_mve_f16_to_f32, .-__glocal_mve_f16_to_f32
-"""
-
-FINISH = """
-@ void i8d_finish(float acc[8], const float bias[8], const float diag[8], const float x[8]):
-@ acc[j] = (bias[j] + acc[j]) + diag[j] * x[j], each operation rounded (the portable i8d
-@ kernel's epilogue, for 8 columns that all have a diagonal term). 4-byte aligned.
-    .section .text.__glocal_mve_i8d_finish,"ax",%progbits
-    .global __glocal_mve_i8d_finish
-    .hidden __glocal_mve_i8d_finish
-    .type __glocal_mve_i8d_finish,%function
-    .p2align 2
-    .thumb_func
-__glocal_mve_i8d_finish:
-    vldrw.u32 q0, [r0]
-    vldrw.u32 q1, [r1]
-    vldrw.u32 q2, [r2]
-    vldrw.u32 q3, [r3]
-    vadd.f32 q0, q1, q0
-    vmul.f32 q2, q2, q3
-    vadd.f32 q0, q0, q2
-    vstrw.32 q0, [r0]
-    vldrw.u32 q0, [r0, #16]
-    vldrw.u32 q1, [r1, #16]
-    vldrw.u32 q2, [r2, #16]
-    vldrw.u32 q3, [r3, #16]
-    vadd.f32 q0, q1, q0
-    vmul.f32 q2, q2, q3
-    vadd.f32 q0, q0, q2
-    vstrw.32 q0, [r0, #16]
-    bx lr
-    .size __glocal_mve_i8d_finish, .-__glocal_mve_i8d_finish
-"""
-
 out = [HEADER.rstrip('\n')]
 for dt in ('f32', 'f16', 'bf16', 'i8d'):
     out += kernel_1x16(dt)
