@@ -4,7 +4,10 @@
 //!   Cortex-M kernels are compiled;
 //! - `glocal_portable`: the portable scalar kernels are compiled (everywhere, except Cortex-M
 //!   firmware without the `cortexm-scalar` feature, which keeps them out of flash);
-//! - `glocal_helium`: the build targets a Cortex-M core with MVE (Helium).
+//! - `glocal_helium`: the build targets a Cortex-M core with MVE (Helium);
+//! - `glocal_cortex_m_fpu`: the scalar-FPU Cortex-M kernels (`Isa::CortexM`) are compiled: on
+//!   every `glocal_cortex_m` target but Helium builds without `cortexm-scalar` (Helium always
+//!   wins there, so they would only take flash; the feature keeps them to test against).
 //!
 //! Stable rustc reports no Arm target features through `cfg(target_feature)` on the
 //! `thumbv8m.main` targets (`rustc --print cfg -C target-cpu=cortex-m55` lists none), and there
@@ -19,6 +22,7 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(glocal_cortex_m)");
     println!("cargo::rustc-check-cfg=cfg(glocal_portable)");
     println!("cargo::rustc-check-cfg=cfg(glocal_helium)");
+    println!("cargo::rustc-check-cfg=cfg(glocal_cortex_m_fpu)");
     println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let var = |k: &str| env::var(k).unwrap_or_default();
     let cortex_m = var("CARGO_CFG_TARGET_ARCH") == "arm"
@@ -27,15 +31,20 @@ fn main() {
     if cortex_m {
         println!("cargo::rustc-cfg=glocal_cortex_m");
     }
-    if !cortex_m || env::var_os("CARGO_FEATURE_CORTEXM_SCALAR").is_some() {
+    let scalar_feature = env::var_os("CARGO_FEATURE_CORTEXM_SCALAR").is_some();
+    if !cortex_m || scalar_feature {
         println!("cargo::rustc-cfg=glocal_portable");
     }
-    if cortex_m && var("TARGET").starts_with("thumbv8m.main") {
-        // A future rustc may report the feature itself.
-        let reported = var("CARGO_CFG_TARGET_FEATURE").split(',').any(|f| f == "mve.fp");
-        if reported || flags_select_mve(&var("CARGO_ENCODED_RUSTFLAGS")) {
-            println!("cargo::rustc-cfg=glocal_helium");
-        }
+    // A future rustc may report the feature itself.
+    let helium = cortex_m
+        && var("TARGET").starts_with("thumbv8m.main")
+        && (var("CARGO_CFG_TARGET_FEATURE").split(',').any(|f| f == "mve.fp")
+            || flags_select_mve(&var("CARGO_ENCODED_RUSTFLAGS")));
+    if helium {
+        println!("cargo::rustc-cfg=glocal_helium");
+    }
+    if cortex_m && (!helium || scalar_feature) {
+        println!("cargo::rustc-cfg=glocal_cortex_m_fpu");
     }
 }
 

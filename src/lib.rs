@@ -81,7 +81,7 @@
 //! | `alloc` | via `std` | [`pack`]: folding and laying out blobs, [`AlignedBlob`] |
 //! | `npz` | no | [`pack::npz`], [`pack::npy`]: reading thingsvision's `transform.npz` |
 //! | `nalgebra` | no | conversions to nalgebra matrices |
-//! | `cortexm-scalar` | no | bare-metal hard-float Arm only: the portable scalar kernels (`Isa::Scalar`), to test the Cortex-M kernels against; left out of firmware without it |
+//! | `cortexm-scalar` | no | bare-metal hard-float Arm only: the portable scalar kernels (`Isa::Scalar`) and, on Helium builds, the scalar-FPU `cortexm` kernels (`Isa::CortexM`), to test the faster kernels against; left out of firmware without it |
 //! | `defmt` | no | `defmt::Format` for [`Error`], for firmware that logs with defmt |
 //!
 //! ## `no_std`

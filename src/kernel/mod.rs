@@ -204,8 +204,9 @@ pub enum Isa {
     Avx512,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
-    /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm).
-    #[cfg(glocal_cortex_m)]
+    /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm;
+    /// on Helium builds only with the feature `cortexm-scalar`, see `build.rs`).
+    #[cfg(glocal_cortex_m_fpu)]
     CortexM,
     /// Cortex-M55/M85 MVE (Helium), `3 x 8` tiles, `1 x 16` for one row (bare-metal hard-float
     /// Arm built with `-C target-cpu=cortex-m55` or `cortex-m85`: see `build.rs`). Name `helium`.
@@ -220,7 +221,7 @@ impl Isa {
         Isa::Avx2,
         Isa::Avx512,
         Isa::Neon,
-        #[cfg(glocal_cortex_m)]
+        #[cfg(glocal_cortex_m_fpu)]
         Isa::CortexM,
         #[cfg(glocal_helium)]
         Isa::Helium,
@@ -233,7 +234,7 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
-            #[cfg(glocal_cortex_m)]
+            #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => "cortexm",
             #[cfg(glocal_helium)]
             Isa::Helium => "helium",
@@ -260,7 +261,7 @@ impl Isa {
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64::Neon::detect().is_some(),
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
-            #[cfg(glocal_cortex_m)]
+            #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => true,
             // Compiled only for MVE cores (the build flags name one, see `build.rs`).
             #[cfg(glocal_helium)]
@@ -366,10 +367,10 @@ registry! {
     #[cfg(glocal_portable)] "bf16_f32acc_4x16__scalar": Scalar, Bf16, scalar::MR, false, portable;
     #[cfg(glocal_portable)] "i8d_f32acc_4x16__scalar": Scalar, I8d, i8d::MR, false, portable;
 
-    #[cfg(glocal_cortex_m)] "f32_f32acc_1x16__cortexm4f": CortexM, F32, arm::cortex_m::MR, false, arm::cortex_m::run;
-    #[cfg(glocal_cortex_m)] "f16_f32acc_1x16__cortexm4f": CortexM, F16, arm::cortex_m::MR, false, arm::cortex_m::run;
-    #[cfg(glocal_cortex_m)] "bf16_f32acc_1x16__cortexm4f": CortexM, Bf16, arm::cortex_m::MR, false, arm::cortex_m::run;
-    #[cfg(glocal_cortex_m)] "i8d_f32acc_1x16__cortexm4f": CortexM, I8d, arm::cortex_m::MR, false, arm::cortex_m::run;
+    #[cfg(glocal_cortex_m_fpu)] "f32_f32acc_1x16__cortexm4f": CortexM, F32, arm::cortex_m::MR, false, arm::cortex_m::run;
+    #[cfg(glocal_cortex_m_fpu)] "f16_f32acc_1x16__cortexm4f": CortexM, F16, arm::cortex_m::MR, false, arm::cortex_m::run;
+    #[cfg(glocal_cortex_m_fpu)] "bf16_f32acc_1x16__cortexm4f": CortexM, Bf16, arm::cortex_m::MR, false, arm::cortex_m::run;
+    #[cfg(glocal_cortex_m_fpu)] "i8d_f32acc_1x16__cortexm4f": CortexM, I8d, arm::cortex_m::MR, false, arm::cortex_m::run;
 
     #[cfg(glocal_helium)] "f32_f32acc_3x8__helium": Helium, F32, arm::helium::MR, false, arm::helium::run;
     #[cfg(glocal_helium)] "f16_f32acc_3x8__helium": Helium, F16, arm::helium::MR, false, arm::helium::run;

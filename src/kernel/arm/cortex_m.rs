@@ -27,11 +27,12 @@ use half::{bf16, f16};
 use super::super::i8d::I8dPanels;
 use super::super::io::{InputRows, Kind, OutputRows};
 use super::super::{PackedWeights, Panels, WeightElem, NR};
+use super::{element, store, widen};
 
 /// Rows per register tile.
 pub const MR: usize = 1;
 /// Inputs widened per chunk when they are f16 or bf16.
-pub(super) const KC: usize = 32;
+const KC: usize = 32;
 
 core::arch::global_asm!(include_str!("cortex_m.s"), options(raw));
 
@@ -40,14 +41,12 @@ extern "C" {
     fn __glocal_cm_f16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
-    fn __glocal_cm_f16_to_f32(dst: *mut f32, src: *const u8, n: usize);
 }
 
 /// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
-pub(super) type Mac = unsafe extern "C" fn(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
+type Mac = unsafe extern "C" fn(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
 /// An `i8d` microkernel: [`Mac`] over int8 weights with `x[i]` replaced by `x[i] * scale[i]`.
-pub(super) type MacI8d =
-    unsafe extern "C" fn(acc: *mut f32, x: *const f32, q: *const u8, k: usize, scale: *const f32);
+type MacI8d = unsafe extern "C" fn(acc: *mut f32, x: *const f32, q: *const u8, k: usize, scale: *const f32);
 
 /// A weight type with a Cortex-M microkernel.
 pub(crate) trait CmWeight: WeightElem {
@@ -74,49 +73,12 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
         debug_assert!(false, "cortex_m::mac: {k} rows of weights short or misaligned");
         return;
     }
-    // SAFETY: `kernel` (this file's or the Helium one, same contract) reads `k` f32 at `x`
+    // SAFETY: `kernel` reads `k` f32 at `x`
     // (x.len() == k), `k * NR` weights of `w_size` bytes at `w` (checked above) and
     // reads/writes the `NR` f32 of `acc`. All three are 4-byte aligned (f32 slices by type, `w`
     // checked above), as VLDM/LDM/VLDR require. It follows AAPCS-VFP (saves s16-s31 and
     // r4-r11) and touches no other memory.
     unsafe { kernel(acc.as_mut_ptr(), x.as_ptr(), w.as_ptr(), k) };
-}
-
-/// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`.
-pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
-    let n = (src.len() / kind.size()).min(dst.len());
-    match kind {
-        Kind::F16 => {
-            // SAFETY: reads `n` halves from `src` (2-byte aligned: it is an `&[f16]`; the
-            // routine aligns itself before using VLDM) and writes `n <= dst.len()` f32 to `dst`.
-            unsafe { __glocal_cm_f16_to_f32(dst.as_mut_ptr(), src.as_ptr(), n) }
-        }
-        Kind::Bf16 => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = f32::from_bits((u16::from_le_bytes([s[0], s[1]]) as u32) << 16);
-            }
-        }
-        Kind::F32 => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-            }
-        }
-    }
-}
-
-/// Writes `acc[..dst.len() / size]` into `dst` as elements of `kind` (rounded to nearest even).
-pub(super) fn store(kind: Kind, acc: &[f32], dst: &mut [u8]) {
-    match kind {
-        Kind::F32 => dst.chunks_exact_mut(4).zip(acc).for_each(|(d, a)| d.copy_from_slice(&a.to_le_bytes())),
-        Kind::F16 => dst
-            .chunks_exact_mut(2)
-            .zip(acc)
-            .for_each(|(d, &a)| d.copy_from_slice(&f16::from_f32(a).to_le_bytes())),
-        Kind::Bf16 => dst
-            .chunks_exact_mut(2)
-            .zip(acc)
-            .for_each(|(d, &a)| d.copy_from_slice(&bf16::from_f32(a).to_le_bytes())),
-    }
 }
 
 /// The registry's entry for every Cortex-M kernel: runs the kernel of the blob's dtype.
@@ -153,7 +115,7 @@ fn apply<W: CmWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: K
 /// kernels' (that would add their stack buffers to every call's worst case).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn drive(
+fn drive(
     kernel: Mac,
     w_size: usize,
     bias: &[f32],
@@ -213,7 +175,7 @@ fn mac_i8d(kernel: MacI8d, acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f3
         debug_assert!(false, "cortex_m::mac_i8d: {k} rows of weights or scales short or misaligned");
         return;
     }
-    // SAFETY: `kernel` (this file's or the Helium one, same contract) reads `k` f32 at `x` and
+    // SAFETY: `kernel` reads `k` f32 at `x` and
     // at `scale` (both at least `k` long), `k * NR` int8 at `q` (checked above) and
     // reads/writes the `NR` f32 of `acc`. `acc`, `x` and `scale` are f32 slices (4-byte aligned
     // by type), `q` is checked 4-byte aligned, as VLDM/LDM/VLDR require. It follows AAPCS-VFP
@@ -221,25 +183,12 @@ fn mac_i8d(kernel: MacI8d, acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f3
     unsafe { kernel(acc.as_mut_ptr(), x.as_ptr(), q.as_ptr(), k, scale.as_ptr()) };
 }
 
-/// Element `i` of `src` (elements of `kind`, little-endian bytes) widened to f32, if present.
-/// Inlined: the `i8d` drivers call it once per output column.
-#[inline(always)]
-pub(super) fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
-    let n = kind.size();
-    let b = src.get(i * n..i * n + n)?;
-    Some(match kind {
-        Kind::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        Kind::F16 => f16::from_le_bytes([b[0], b[1]]).to_f32(),
-        Kind::Bf16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
-    })
-}
-
 /// The `i8d` driver, compiled once: `y = (bias + sum_k (x[k] * scale[k]) * q[k]) + diag * x`,
 /// exactly the portable `i8d` kernel's operations in its order (so the two agree bit for bit):
 /// accumulators start at zero, the bias is added after the depth, then the diagonal term,
 /// which exists only for columns below `d_in`.
 #[inline(never)]
-pub(super) fn drive_i8d(kernel: MacI8d, p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
+fn drive_i8d(kernel: MacI8d, p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
     let (d_in, d_out, stride) = (p.d_in, p.d_out, p.stride);
     let Some(scales) = p.scales.get(..d_in) else { return };
     if d_in == 0 || d_out == 0 || stride == 0 {

@@ -13,22 +13,26 @@ HEADER = """\
 @ Cortex-M55/M85 microkernels for glocal: MVE (Helium) with single-precision floating point.
 @
 @ 1 x 16 kernels (one row, one panel):
-@   void k(float acc[16], const float *x, const W *w, size_t k)
+@   void k(float acc[16], const float *x, const W *w, size_t k, size_t x_stride, const struct aux *a)
 @   acc[j] += x[i] * w[i*16 + j]   for i in 0..k, j in 0..16, in increasing i.
-@ The 16 accumulators live in q0-q3 for the whole call; x[i] is broadcast from a core register
-@ (VFMA.F32 Qda, Qn, Rm: fused multiply-add, one rounding). f16 weights are widened by
+@ (the R x 8 kernels' arguments, below, so one function type serves every kernel; x_stride is
+@ unused). The 16 accumulators live in q0-q3 for the whole call; x[i] is broadcast from a core
+@ register (VFMA.F32 Qda, Qn, Rm: fused multiply-add, one rounding). f16 weights are widened by
 @ VCVTB/VCVTT.F32.F16 and bf16 weights by VSHLLB/VSHLLT.U16 #16 (both exact), which yield the
 @ even and the odd columns of 8: those kernels keep the accumulators de-interleaved and load and
-@ store them with VLD2/VST2. The i8d kernel takes a fifth argument, the per-row scales: x[i] is
-@ replaced by x[i] * scale[i] (rounded to f32, like the portable i8d kernel's `x * scale`); its
+@ store them with VLD2/VST2. Only the i8d kernels read `a` (sixth argument):
+@   struct aux { const float *scale, *bias, *diag, *x_diag; }
+@ x[i] is replaced by x[i] * scale[i] (rounded to f32, like the portable i8d kernel's `x * scale`); its
 @ int8 weights are sign-extended by VLDRB.S32 and converted exactly by VCVT.F32.S32.
 @
 @ R x 8 kernels (R rows, one half panel of 8 columns), the batch tile:
-@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride, const float *scale)
+@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride, const struct aux *a)
 @   acc[r*8 + j] += x[r*x_stride + i] * w[i*16 + j]   for r in 0..R, i in 0..k, j in 0..8,
-@ (x_stride in elements; w points at the half panel's first column; scale only for i8d, whose
-@ x[r][i] is multiplied by scale[i] first, as in its 1 x 16 kernel). Each widened weight vector
-@ is used by all R rows. f16/bf16 kernels keep the accumulators de-interleaved as above.
+@ (x_stride in elements; w points at the half panel's first column; i8d multiplies x[r][i] by
+@ scale[i] first, as in its 1 x 16 kernel). Each widened weight vector is used by all R rows.
+@ f16/bf16 kernels keep the accumulators de-interleaved as above. When `x_diag` is not NULL, the
+@ i8d tile ends with the portable i8d kernel's epilogue on its accumulators, each operation
+@ rounded: acc[r*8 + j] = (bias[j] + acc[r*8 + j]) + diag[j] * x_diag[r*x_stride + j].
 @
 @ Alignment: acc, x, w and scale 4-byte aligned. AAPCS: r4-r11 and d8-d15 saved.
     .syntax unified
@@ -104,11 +108,12 @@ def acc_store_16(dtype):
 def kernel_1x16(dtype):
     name = f'__glocal_mve_{dtype}_1x16'
     i8d = dtype == 'i8d'
-    doc = f'{dtype} weights, 1 x 16' + (', x[i] times scale[i] (fifth argument)' if i8d else '')
+    doc = f'{dtype} weights, 1 x 16' + (', x[i] times a->scale[i]' if i8d else '')
     L = fn_head(name, doc)
     L += ['    push {r4-r8, lr}']
     if i8d:
-        L += ['    ldr r8, [sp, #24]                  @ scale (stacked fifth argument)']
+        L += ['    ldr r8, [sp, #28]                  @ aux (stacked sixth argument)',
+              '    ldr r8, [r8]                       @ aux->scale']
     L += ['    vpush {d8-d15}']
     L += acc_load_16(dtype)
     L += ['    lsrs r12, r3, #2', '    wls lr, r12, 2f',
@@ -184,11 +189,30 @@ def acc_tile(dtype, rows, store):
     return L
 
 
+def epilogue_i8d(rows):
+    """(bias + acc) + diag * x for the tile's rows, when aux->x_diag is not NULL."""
+    L = ['    ldr r12, [sp, #104]                @ aux',
+         '    ldr r4, [r12, #12]                 @ aux->x_diag (NULL: no epilogue)',
+         '    cbz r4, 5f',
+         '    ldr r5, [sp, #100]                 @ x_stride',
+         '    ldrd r6, r7, [r12, #4]             @ aux->bias, aux->diag']
+    for h in (0, 1):
+        L += [f'    vldrw.u32 q4, [r6, #{16 * h}]', f'    vldrw.u32 q5, [r7, #{16 * h}]']
+        for r in range(rows):
+            row = 'r4' if r == 0 else 'r8'
+            if r == 1 and h == 0:
+                L.append('    add r8, r4, r5, lsl #2')
+            a = f'q{2 * r + h}'
+            L += [f'    vldrw.u32 q6, [{row}, #{16 * h}]', f'    vadd.f32 {a}, q4, {a}',
+                  '    vmul.f32 q6, q5, q6', f'    vadd.f32 {a}, {a}, q6']
+    return L + ['5:']
+
+
 def kernel_tile(dtype, rows):
     name = f'__glocal_mve_{dtype}_{rows}x8'
     i8d = dtype == 'i8d'
     u = 4 if i8d else U[rows]
-    what = 'i8d weights, x[r][i] times scale[i] (sixth argument)' if i8d else f'{dtype} weights'
+    what = 'i8d weights, x[r][i] times a->scale[i], then the epilogue' if i8d else f'{dtype} weights'
     L = fn_head(name, f'{what}, {rows} x 8')
     L += ['    push {r4-r11, lr}', '    vpush {d8-d15}',
           '    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)',
@@ -196,7 +220,8 @@ def kernel_tile(dtype, rows):
     if rows > 2:
         L.append('    add r9, r8, r9, lsl #2             @ row 2')
     if i8d:
-        L.append('    ldr r9, [sp, #104]                 @ scale (stacked sixth argument)')
+        L += ['    ldr r9, [sp, #104]                 @ aux (stacked sixth argument)',
+              '    ldr r9, [r9]                       @ aux->scale']
     L += acc_tile(dtype, rows, store=False)
     # Two blocks of u depth steps per iteration (the inputs reloaded between them).
     steps = 2 * u
@@ -233,48 +258,41 @@ def kernel_tile(dtype, rows):
         L += [f'    ldr {TAIL_REGS[r]}, [{ROW_PTR[r]}], #4' for r in range(rows)]
     L += body_tile(dtype, rows, TAIL_REGS[:rows])
     L += ['    le lr, 3b', '4:', '    pop {r0, r3}']
+    if i8d:
+        L += epilogue_i8d(rows)
     L += acc_tile(dtype, rows, store=True)
     L += ['    vpop {d8-d15}', '    pop {r4-r11, pc}', f'    .size {name}, .-{name}']
     return L
 
 
-FINISH = """
-@ void i8d_finish(float acc[8], const float bias[8], const float diag[8], const float x[8]):
-@ acc[j] = (bias[j] + acc[j]) + diag[j] * x[j], each operation rounded (the portable i8d
-@ kernel's epilogue, for 8 columns that all have a diagonal term). 4-byte aligned.
-    .section .text.__glocal_mve_i8d_finish,"ax",%progbits
-    .global __glocal_mve_i8d_finish
-    .hidden __glocal_mve_i8d_finish
-    .type __glocal_mve_i8d_finish,%function
+F16_TO_F32 = """
+@ void f16_to_f32(float *dst, const uint16_t *src, size_t n): dst[i] = src[i] widened (exact)
+@ for i < n, four at a time under tail predication. dst 4-byte, src 2-byte aligned.
+    .section .text.__glocal_mve_f16_to_f32,"ax",%progbits
+    .global __glocal_mve_f16_to_f32
+    .hidden __glocal_mve_f16_to_f32
+    .type __glocal_mve_f16_to_f32,%function
     .p2align 2
     .thumb_func
-__glocal_mve_i8d_finish:
-    vldrw.u32 q0, [r0]
-    vldrw.u32 q1, [r1]
-    vldrw.u32 q2, [r2]
-    vldrw.u32 q3, [r3]
-    vadd.f32 q0, q1, q0
-    vmul.f32 q2, q2, q3
-    vadd.f32 q0, q0, q2
-    vstrw.32 q0, [r0]
-    vldrw.u32 q0, [r0, #16]
-    vldrw.u32 q1, [r1, #16]
-    vldrw.u32 q2, [r2, #16]
-    vldrw.u32 q3, [r3, #16]
-    vadd.f32 q0, q1, q0
-    vmul.f32 q2, q2, q3
-    vadd.f32 q0, q0, q2
-    vstrw.32 q0, [r0, #16]
-    bx lr
-    .size __glocal_mve_i8d_finish, .-__glocal_mve_i8d_finish
+__glocal_mve_f16_to_f32:
+    push {r7, lr}
+    wlstp.32 lr, r2, 2f
+1:
+    vldrh.u32 q0, [r1], #8
+    vcvtb.f32.f16 q0, q0
+    vstrw.32 q0, [r0], #16
+    letp lr, 1b
+2:
+    pop {r7, pc}
+    .size __glocal_mve_f16_to_f32, .-__glocal_mve_f16_to_f32
 """
 
 out = [HEADER.rstrip('\n')]
 for dt in ('f32', 'f16', 'bf16', 'i8d'):
     out += kernel_1x16(dt)
 for dt in ('f32', 'f16', 'bf16'):
-    for rows in (3, 2):
-        out += kernel_tile(dt, rows)
+    out += kernel_tile(dt, 3)
+out += kernel_tile('f32', 2)
 out += kernel_tile('i8d', 2)
-out.append(FINISH.rstrip('\n'))
+out.append(F16_TO_F32.rstrip('\n'))
 print('\n'.join(out))

@@ -15,27 +15,27 @@
 //! (two roundings) in general; they are on integer-valued data (every product and sum exact),
 //! which is what the tests compare exactly, and within the f64-oracle bounds otherwise.
 //!
-//! Batches: rows are taken three at a time (two for a remainder of two) by `R x 8` tiles over
-//! half panels: six accumulator vectors, and each widened weight vector serves every row of the
-//! tile. The inputs of three rows are loaded three depth steps at a time (one `LDM` per row).
-//! A single row (batch 1, or a remainder of one) runs the 1 x 16 microkernels through the
-//! Cortex-M driver (`cortex_m::drive`): same contract, other instructions. Every output adds
-//! `x[k] * w[k]` in the order of `k` with the same fused operation on every path, so a row has
-//! the same bits alone as in a batch.
+//! Batches: rows are taken three at a time by `3 x 8` tiles over half panels: six accumulator
+//! vectors, and each widened weight vector serves every row of the tile. A remainder of two rows
+//! runs a `2 x 8` tile with f32 weights and row by row with f16/bf16 (no `2 x 8` tiles there:
+//! flash). The inputs of three rows are loaded three depth steps at a time (one `LDM` per row).
+//! A single row (batch 1, or a remainder of one) runs the 1 x 16 microkernel over whole panels.
+//! Every microkernel takes the same arguments, so one driver ([`drive`]) runs every dtype and
+//! row count. Every output adds `x[k] * w[k]` in the order of `k` with the same fused operation
+//! on every path, so a row has the same bits alone as in a batch.
 //!
 //! `i8d`: every kernel multiplies `x[i] * scale[i]` itself (rounded to f32, as the portable
 //! kernel does), four at a time with `VMUL`; that leaves the core registers for two rows, so
-//! the `i8d` tile is `2 x 8`. Its epilogue `(bias + acc) + diag * x` runs in Rust or, for eight
-//! columns that all have a diagonal term, in `__glocal_mve_i8d_finish`.
+//! the `i8d` tile is `2 x 8`. Its epilogue `(bias + acc) + diag * x` runs at the end of the tile
+//! kernel for eight columns that all have a diagonal term and f32 inputs, in Rust otherwise.
 //!
 //! Compiled only with `cfg(glocal_helium)`, which `build.rs` sets for `thumbv8m.main-none-eabihf`
 //! built with `-C target-cpu=cortex-m55` or `cortex-m85` (or `-C target-feature=+mve.fp`).
 
 #![allow(unsafe_code)]
 
-use super::super::i8d::I8dPanels;
 use super::super::{PackedWeights, Panels, WeightElem, NR};
-use super::cortex_m::{self, element, store, widen, Mac};
+use super::{element, store, widen};
 use crate::kernel::io::{InputRows, Kind, OutputRows};
 use half::{bf16, f16};
 
@@ -45,168 +45,120 @@ pub const MR: usize = 3;
 pub const MR_I8D: usize = 2;
 /// Columns of a tile: half a panel.
 const HALF: usize = NR / 2;
-/// Inputs of each row widened per chunk on the tile path (16-bit inputs, and any input of a
-/// row group whose outputs are not f32): `MR * KT` f32 of stack, kept small for the 1 KiB
-/// stack budget of `apply`.
-const KT: usize = 16;
+/// Widened inputs per row group (16-bit inputs), shared by its rows: `BUF / rows` each. Kept
+/// small for the 1 KiB stack budget of `apply`.
+const BUF: usize = 48;
 
 core::arch::global_asm!(include_str!("helium.s"), options(raw));
 
-extern "C" {
-    fn __glocal_mve_f32_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
-    fn __glocal_mve_f16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
-    fn __glocal_mve_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
-    fn __glocal_mve_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
-    fn __glocal_mve_f32_3x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-    fn __glocal_mve_f32_2x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-    fn __glocal_mve_f16_3x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-    fn __glocal_mve_f16_2x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-    fn __glocal_mve_bf16_3x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-    fn __glocal_mve_bf16_2x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-    fn __glocal_mve_i8d_2x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        x_stride: usize,
-        scale: *const f32,
-    );
-}
-
-extern "C" {
-    fn __glocal_mve_i8d_finish(acc: *mut f32, bias: *const f32, diag: *const f32, x: *const f32);
-}
-
-/// `acc[j] = (bias[j] + acc[j]) + diag[j] * x[j]` for the 8 columns, each operation rounded:
-/// the portable `i8d` epilogue where every column has a diagonal term.
-#[inline(always)]
-fn finish_i8d(acc: &mut [f32; HALF], bias: &[f32; HALF], diag: &[f32; HALF], x: &[f32; HALF]) {
-    // SAFETY: reads 8 f32 from each of `bias`, `diag` and `x`, reads and writes the 8 f32 of
-    // `acc`: all fixed-size f32 arrays (4-byte aligned). Uses only q0-q3 (caller-saved).
-    unsafe { __glocal_mve_i8d_finish(acc.as_mut_ptr(), bias.as_ptr(), diag.as_ptr(), x.as_ptr()) };
-}
-
-/// A tile microkernel: `acc[r*8 + j] += sum_{i < k} x[r*x_stride + i] * w[i*NR + j]` for the
-/// tile's rows `r` and `j < 8` (`w` at the half panel's first column, in the kernel's dtype).
-/// `i8d` kernels read `k` scales and use `x[r*x_stride + i] * scale[i]`; others ignore `scale`.
-type TileMac = unsafe extern "C" fn(
+/// A microkernel (1 x 16 or R x 8, the contract in `helium.s`): `acc[r*cols + j] += sum_{i < k}
+/// x[r*x_stride + i] * w[i*NR + j]` for its rows `r` and columns `j` (`w` at the first column,
+/// in the kernel's dtype; `cols` 16 or 8). `i8d` kernels use `x[r*x_stride + i] * scale[i]`
+/// (from `aux`, which the others ignore) and the `i8d` tile applies the epilogue when `aux`
+/// says so; the 1 x 16 kernels ignore `x_stride`.
+type Mac = unsafe extern "C" fn(
     acc: *mut f32,
     x: *const f32,
     w: *const u8,
     k: usize,
     x_stride: usize,
-    scale: *const f32,
+    aux: *const MacAux,
 );
 
-/// The tile microkernels of one weight dtype (3 x 8 where there is one, and 2 x 8) and its
-/// bytes per weight.
+/// The sixth argument of every microkernel, read by the `i8d` ones: the scales of the inputs
+/// and, for the tile's epilogue, 8 bias and 8 diagonal values and the diagonal inputs of row 0
+/// (`x_diag`, row r `x_stride` further; NULL: no epilogue).
+#[repr(C)]
+struct MacAux {
+    scale: *const f32,
+    bias: *const f32,
+    diag: *const f32,
+    x_diag: *const f32,
+}
+
+extern "C" {
+    fn __glocal_mve_f32_1x16(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        s: usize,
+        a: *const MacAux,
+    );
+    fn __glocal_mve_f16_1x16(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        s: usize,
+        a: *const MacAux,
+    );
+    fn __glocal_mve_bf16_1x16(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        s: usize,
+        a: *const MacAux,
+    );
+    fn __glocal_mve_i8d_1x16(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        s: usize,
+        a: *const MacAux,
+    );
+    fn __glocal_mve_f32_3x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
+    fn __glocal_mve_f32_2x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
+    fn __glocal_mve_f16_3x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
+    fn __glocal_mve_bf16_3x8(
+        acc: *mut f32,
+        x: *const f32,
+        w: *const u8,
+        k: usize,
+        s: usize,
+        a: *const MacAux,
+    );
+    fn __glocal_mve_i8d_2x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
+}
+
+/// The microkernels of one weight dtype, by rows (`None`: no such tile), and its bytes per
+/// weight.
 #[derive(Clone, Copy)]
-struct Tiles {
-    three: Option<TileMac>,
-    two: TileMac,
+struct Kernels {
+    one: Mac,
+    two: Option<Mac>,
+    three: Option<Mac>,
     w_size: usize,
 }
 
 /// A weight type with Helium microkernels.
 trait MveWeight: WeightElem {
-    /// The 1 x 16 microkernel.
-    const ONE: Mac;
-    /// The tile microkernels.
-    const TILES: Tiles;
+    const KERNELS: Kernels;
 }
 impl MveWeight for f32 {
-    const ONE: Mac = __glocal_mve_f32_1x16;
-    const TILES: Tiles = Tiles { three: Some(__glocal_mve_f32_3x8), two: __glocal_mve_f32_2x8, w_size: 4 };
+    const KERNELS: Kernels = Kernels {
+        one: __glocal_mve_f32_1x16,
+        two: Some(__glocal_mve_f32_2x8),
+        three: Some(__glocal_mve_f32_3x8),
+        w_size: 4,
+    };
 }
+// f16/bf16: a pair of rows runs row by row (their 2 x 8 tiles would cost 728 bytes of flash
+// for batches of 2 and the last two rows of 3n + 2).
 impl MveWeight for f16 {
-    const ONE: Mac = __glocal_mve_f16_1x16;
-    const TILES: Tiles = Tiles { three: Some(__glocal_mve_f16_3x8), two: __glocal_mve_f16_2x8, w_size: 2 };
+    const KERNELS: Kernels =
+        Kernels { one: __glocal_mve_f16_1x16, two: None, three: Some(__glocal_mve_f16_3x8), w_size: 2 };
 }
 impl MveWeight for bf16 {
-    const ONE: Mac = __glocal_mve_bf16_1x16;
-    const TILES: Tiles = Tiles { three: Some(__glocal_mve_bf16_3x8), two: __glocal_mve_bf16_2x8, w_size: 2 };
+    const KERNELS: Kernels =
+        Kernels { one: __glocal_mve_bf16_1x16, two: None, three: Some(__glocal_mve_bf16_3x8), w_size: 2 };
 }
 // The i8d tile multiplies the inputs by their scales itself, which leaves the core registers
 // for two rows only.
-const I8D_TILES: Tiles = Tiles { three: None, two: __glocal_mve_i8d_2x8, w_size: 1 };
-
-/// The registry's entry for every Helium kernel: runs the kernel of the blob's dtype. Lengths
-/// were checked by the caller.
-pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
-    let (xk, yk) = (x.kind(), y.kind());
-    let (x, y) = (x.as_bytes(), y.as_bytes_mut());
-    match weights {
-        PackedWeights::F32(p) => apply(p, x, xk, y, yk),
-        PackedWeights::F16(p) => apply(p, x, xk, y, yk),
-        PackedWeights::Bf16(p) => apply(p, x, xk, y, yk),
-        PackedWeights::I8d(p) => run_i8d(p, x, xk, y, yk),
-    }
-}
-
-/// The `i8d` weights of [`run`]. Not inlined, so that `run`, which every call passes through
-/// by the registry's function pointer, keeps a small frame (the stack limit is per call).
-#[inline(never)]
-fn run_i8d(p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
-    let (d_in, d_out) = (p.d_in, p.d_out);
-    let q: &[u8] = bytemuck::cast_slice(p.q);
-    let aux = I8dAux { scales: p.scales, diag: p.diag };
-    row_groups(x, y, d_in * xk.size(), d_out * yk.size(), MR_I8D, |rows, xg, yg| {
-        if rows == 1 {
-            cortex_m::drive_i8d(__glocal_mve_i8d_1x16, p, xg, xk, yg, yk);
-        } else {
-            let dims = (d_in, d_out, p.stride);
-            if (xk, yk) == (Kind::F32, Kind::F32) {
-                let (xf, yf) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg));
-                if let (Ok(xf), Ok(yf)) = (xf, yf) {
-                    return drive_tile_f32(I8D_TILES, rows, p.bias, q, dims, xf, yf, Some(aux));
-                }
-            }
-            drive_tile(I8D_TILES, rows, p.bias, q, dims, xg, xk, yg, yk, Some(aux));
-        }
-    });
-}
+const I8D_KERNELS: Kernels =
+    Kernels { one: __glocal_mve_i8d_1x16, two: Some(__glocal_mve_i8d_2x8), three: None, w_size: 1 };
 
 /// The per-row scales and the diagonal of an `i8d` blob.
 #[derive(Clone, Copy)]
@@ -215,360 +167,224 @@ struct I8dAux<'a> {
     diag: &'a [f32],
 }
 
-/// Calls `f(rows, x_group, y_group)` for the rows of `x`/`y`, `max` (at most [`MR`]) at a
-/// time and fewer at the end; `x_row`/`y_row` are the bytes of one row.
-#[inline(always)]
-fn row_groups(
-    x: &[u8],
-    y: &mut [u8],
-    x_row: usize,
-    y_row: usize,
-    max: usize,
-    mut f: impl FnMut(usize, &[u8], &mut [u8]),
-) {
-    if x_row == 0 || y_row == 0 {
-        return;
+/// The registry's entry for every Helium kernel: runs the kernels of the blob's dtype. Lengths
+/// were checked by the caller.
+pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
+    type Blob<'a> = (Kernels, &'a [f32], &'a [u8], (usize, usize, usize));
+    fn panels<'a, W: MveWeight>(p: &Panels<'a, W>) -> Blob<'a> {
+        (W::KERNELS, p.bias, bytemuck::cast_slice(p.weights), (p.d_in, p.d_out, p.stride * W::KERNELS.w_size))
     }
-    let (mut x, mut y) = (x, y);
-    loop {
-        let rows = (x.len() / x_row).min(y.len() / y_row).min(max).min(MR);
-        if rows == 0 {
-            return;
-        }
-        // Checked splits: no panic path (the lengths hold by construction of `rows`).
-        let Some((xg, xr)) = x.split_at_checked(rows * x_row) else { return };
-        let Some((yg, yr)) = core::mem::take(&mut y).split_at_mut_checked(rows * y_row) else { return };
-        f(rows, xg, yg);
-        (x, y) = (xr, yr);
-    }
-}
-
-#[inline(always)]
-fn apply<W: MveWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
-    let weights: &[u8] = bytemuck::cast_slice(p.weights);
-    let dims = (p.d_in, p.d_out, p.stride * W::TILES.w_size);
-    apply_panels(W::ONE, W::TILES, p.bias, weights, dims, x, xk, y, yk);
-}
-
-/// The f32/f16/bf16 driver, compiled once (the weight type is in `one`, `tiles`): row groups
-/// to the 1 x 16 kernel (one row) or the tiles. `dims` is `(d_in, d_out, panel stride in bytes)`.
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn apply_panels(
-    one: Mac,
-    tiles: Tiles,
-    bias: &[f32],
-    weights: &[u8],
-    dims: (usize, usize, usize),
-    x: &[u8],
-    xk: Kind,
-    y: &mut [u8],
-    yk: Kind,
-) {
-    let (d_in, d_out, _) = dims;
-    row_groups(x, y, d_in * xk.size(), d_out * yk.size(), MR, |rows, xg, yg| {
-        if rows == 1 {
-            cortex_m::drive(one, tiles.w_size, bias, weights, dims, xg, xk, yg, yk);
-            return;
-        }
-        if (xk, yk) == (Kind::F32, Kind::F32) {
-            if let (Ok(xf), Ok(yf)) = (bytemuck::try_cast_slice(xg), bytemuck::try_cast_slice_mut(&mut *yg)) {
-                return drive_tile_f32(tiles, rows, bias, weights, dims, xf, yf, None);
-            }
-        }
-        drive_tile(tiles, rows, bias, weights, dims, xg, xk, yg, yk, None);
-    });
-}
-
-/// Calls a tile microkernel after checking every extent it touches; does nothing otherwise.
-/// `x` holds the tile's rows `x_stride` elements apart.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn mac_tile(
-    kernel: TileMac,
-    rows: usize,
-    w_size: usize,
-    acc: &mut [[f32; HALF]; MR],
-    (x, x_stride): (&[f32], usize),
-    k: usize,
-    w: &[u8],
-    scale: &[f32],
-) {
-    // The kernel reads k inputs of each row, the first HALF weights of k weight rows of NR
-    // (so the last row's start plus HALF) and, for i8d, k scales.
-    let x_ok = (1..=MR).contains(&rows) && k <= x_stride && (rows - 1) * x_stride + k <= x.len();
-    let w_ok = k == 0 || (k - 1) * NR * w_size + HALF * w_size <= w.len();
-    if !x_ok || !w_ok || scale.len() < k || !(w.as_ptr() as usize).is_multiple_of(4) {
-        debug_assert!(false, "helium tile: extents do not hold");
-        return;
-    }
-    // SAFETY: `kernel` reads `k` f32 of each of its `rows` rows at `x + r * x_stride`, `HALF`
-    // weights of `w_size` bytes at `w + i * NR * w_size` for i < k, at most `k` f32 at `scale`
-    // (all in bounds, checked above) and reads/writes `rows * HALF` f32 of `acc` (rows of HALF, contiguous). `acc`, `x` and
-    // `scale` are f32 slices, `w` is checked 4-byte aligned (VLDR needs element alignment). It
-    // follows AAPCS (saves r4-r11 and d8-d15) and touches no other memory.
-    unsafe { kernel(acc.as_mut_ptr().cast::<f32>(), x.as_ptr(), w.as_ptr(), k, x_stride, scale.as_ptr()) };
-}
-
-/// [`drive_tile`] for f32 inputs and outputs, the common case, kept lean: inputs read in
-/// place, accumulators copied to the output rows as they are. Compiled twice, without and with
-/// the `i8d` epilogue, so the plain path carries none of it.
-#[allow(clippy::too_many_arguments)]
-fn drive_tile_f32(
-    ks: Tiles,
-    rows: usize,
-    bias: &[f32],
-    weights: &[u8],
-    dims: (usize, usize, usize),
-    x: &[f32],
-    y: &mut [f32],
-    aux: Option<I8dAux<'_>>,
-) {
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn plain(
-        ks: Tiles,
-        rows: usize,
-        b: &[f32],
-        w: &[u8],
-        dims: (usize, usize, usize),
-        x: &[f32],
-        y: &mut [f32],
-    ) {
-        tile_f32(ks, rows, b, w, dims, x, y, None)
-    }
-    #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
-    fn i8d(
-        ks: Tiles,
-        rows: usize,
-        b: &[f32],
-        w: &[u8],
-        dims: (usize, usize, usize),
-        x: &[f32],
-        y: &mut [f32],
-        aux: I8dAux<'_>,
-    ) {
-        tile_f32(ks, rows, b, w, dims, x, y, Some(aux))
-    }
-    match aux {
-        None => plain(ks, rows, bias, weights, dims, x, y),
-        Some(aux) => i8d(ks, rows, bias, weights, dims, x, y, aux),
-    }
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn tile_f32(
-    ks: Tiles,
-    rows: usize,
-    bias: &[f32],
-    weights: &[u8],
-    (d_in, d_out, stride): (usize, usize, usize),
-    x: &[f32],
-    y: &mut [f32],
-    aux: Option<I8dAux<'_>>,
-) {
-    let kernel = match (rows, ks.three) {
-        (3, Some(k)) => k,
-        (2, _) => ks.two,
-        _ => return,
+    // One call for every dtype: the driver's nine arguments are set up once.
+    let ((ks, bias, w, dims), aux) = match weights {
+        PackedWeights::F32(p) => (panels(p), None),
+        PackedWeights::F16(p) => (panels(p), None),
+        PackedWeights::Bf16(p) => (panels(p), None),
+        PackedWeights::I8d(p) => (
+            (I8D_KERNELS, p.bias, bytemuck::cast_slice(p.q), (p.d_in, p.d_out, p.stride)),
+            Some(I8dAux { scales: p.scales, diag: p.diag }),
+        ),
     };
-    let (w_size, panel_bytes) = (ks.w_size, d_in * NR * ks.w_size);
-    if panel_bytes == 0 || stride == 0 || d_out == 0 {
-        return;
-    }
-    // Half panels by index (a zip of chunk iterators divides by the chunk size in code that
-    // cannot see it is non-zero: a panic path).
-    for h in 0..d_out.div_ceil(HALF) {
-        let col0 = h * HALF;
-        let w_off = (h / 2) * stride + (h % 2) * HALF * w_size;
-        let (Some(hb), Some(wh)) = (bias.get(col0..col0 + HALF), weights.get(w_off..)) else { return };
-        let Ok(hb) = <&[f32; HALF]>::try_from(hb) else { return };
-        let mut acc = [if aux.is_some() { [0.0; HALF] } else { *hb }; MR];
-        mac_tile(kernel, rows, w_size, &mut acc, (x, d_in), d_in, wh, aux.map_or(x, |a| a.scales));
-        let cols = HALF.min(d_out - col0);
-        for (r, a) in acc.iter_mut().take(rows).enumerate() {
-            if let Some(aux) = aux {
-                let (xs, dg) =
-                    (x.get(r * d_in + col0..r * d_in + col0 + HALF), aux.diag.get(col0..col0 + HALF));
-                match (xs.map(<&[f32; HALF]>::try_from), dg.map(<&[f32; HALF]>::try_from)) {
-                    // Columns all below d_in: vectorised (separate multiply and adds, as in the
-                    // portable kernel).
-                    (Some(Ok(xs)), Some(Ok(dg))) if col0 + HALF <= d_in => finish_i8d(a, hb, dg, xs),
-                    _ => {
-                        let xr = x.get(r * d_in..(r + 1) * d_in).unwrap_or(&[]);
-                        epilogue_i8d(a, hb, aux.diag.get(col0..).unwrap_or(&[]), col0, d_in, |j| {
-                            xr.get(j).copied()
-                        });
-                    }
-                }
-            }
-            let start = r * d_out + col0;
-            match y.get_mut(start..start + HALF).map(<&mut [f32; HALF]>::try_from) {
-                Some(Ok(dst)) if cols == HALF => *dst = *a,
-                _ => {
-                    for (d, &v) in y.iter_mut().skip(start).take(cols).zip(a.iter()) {
-                        *d = v;
-                    }
-                }
-            }
-        }
-    }
+    let (xk, yk) = (x.kind(), y.kind());
+    drive(ks, bias, w, dims, x.as_bytes(), xk, y.as_bytes_mut(), yk, aux);
 }
 
-/// `rows` (2 or 3) rows through the tile kernels, one half panel at a time. `dims` is
-/// `(d_in, d_out, panel stride in bytes)`. With `aux` (`i8d`): accumulators start at zero, the
-/// kernel multiplies the inputs by their scales, and the portable `i8d` kernel's epilogue
-/// follows, `(bias + acc) + diag * x` (the diagonal term only for columns below `d_in`).
+/// The driver of every dtype, compiled once (the weight type is in `ks`): rows in groups of
+/// the largest tile `ks` has that fits (three, two, else one), a single row through the 1 x 16
+/// kernel panel by panel, tiles half panel by half panel. `dims` is `(d_in, d_out,
+/// panel stride in bytes)`. With `aux` (`i8d`): accumulators start at zero, the kernels
+/// multiply the inputs by their scales, and the portable `i8d` kernel's epilogue follows,
+/// `(bias + acc) + diag * x` (the diagonal term only for columns below `d_in`).
 ///
-/// Never inlined: its stack buffer then never joins a caller's frame.
+/// Never inlined: its stack buffers then never join a caller's frame.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn drive_tile(
-    ks: Tiles,
-    rows: usize,
-    bias: &[f32],
+fn drive<'a>(
+    ks: Kernels,
+    bias: &'a [f32],
     weights: &[u8],
     (d_in, d_out, stride): (usize, usize, usize),
     x: &[u8],
     xk: Kind,
     y: &mut [u8],
     yk: Kind,
-    aux: Option<I8dAux<'_>>,
+    aux: Option<I8dAux<'a>>,
 ) {
-    let kernel = match (rows, ks.three) {
-        (3, Some(k)) => k,
-        (2, _) => ks.two,
-        _ => return,
-    };
     let w_size = ks.w_size;
     let (x_row, y_row, panel_bytes) = (d_in * xk.size(), d_out * yk.size(), d_in * NR * w_size);
     if x_row == 0 || y_row == 0 || panel_bytes == 0 || stride == 0 {
         return;
     }
-    let scales = aux.map_or(&[][..], |a| a.scales);
-    // f32 inputs are read in place; others are widened KT at a time into `buf`, row r at
-    // `buf[r * KT..]`.
-    let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x).ok() } else { None };
-    // f32 outputs are written from the accumulators as they are.
-    let f32_out = yk == Kind::F32 && bytemuck::try_cast_slice::<u8, f32>(y).is_ok();
-    let mut out = if f32_out {
-        match bytemuck::try_cast_slice_mut(y) {
-            Ok(yf) => Out::F32(yf),
-            Err(_) => return,
-        }
-    } else {
-        Out::Bytes(y)
-    };
-    let mut buf = [0f32; MR * KT];
-    // Panels by index, for the reason given in `tile_f32`.
-    for panel in 0..d_out.div_ceil(NR) {
-        let (Some(b), Some(w)) = (bias.get(panel * NR..panel * NR + NR), weights.get(panel * stride..))
-        else {
-            return;
+    // Accumulators by half panels (units of 8 columns): one row's 16 are two units, a
+    // tile's rows one unit each. Fixed-size units: their copies are inlined, not memcpy calls.
+    let mut acc = [[0f32; HALF]; MR];
+    // 16-bit inputs are widened into `buf`, `kt` at a time, row r at `buf[r * kt..]`; f32
+    // inputs are read in place.
+    let mut buf = [0f32; BUF];
+    let (mut x, mut y) = (x, y);
+    loop {
+        let rows = (x.len() / x_row).min(y.len() / y_row);
+        // Rows of the group, its kernel, widened inputs per row.
+        let (rows, kernel, kt) = match (rows, ks.two, ks.three) {
+            (0, _, _) => return,
+            (3.., _, Some(three)) => (3, three, BUF / 3),
+            (2.., Some(two), _) => (2, two, BUF / 2),
+            _ => (1, ks.one, BUF),
         };
-        let Some(w) = w.get(..panel_bytes) else { return };
-        for (half, hb) in b.chunks_exact(HALF).enumerate() {
-            let col0 = panel * NR + half * HALF;
-            let Ok(hb) = <&[f32; HALF]>::try_from(hb) else { return };
-            if col0 >= d_out {
-                break;
+        // Columns per kernel call, and the accumulator units in use.
+        let (width, units) = if rows == 1 { (NR, 2) } else { (HALF, rows) };
+        // Checked splits: no panic path (the lengths hold by construction of `rows`).
+        let Some((xg, xr)) = x.split_at_checked(rows * x_row) else { return };
+        let Some((yg, yr)) = core::mem::take(&mut y).split_at_mut_checked(rows * y_row) else { return };
+        let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(xg).ok() } else { None };
+        let mut col0 = 0;
+        while col0 < d_out {
+            let w_at = (col0 / NR) * stride + (col0 % NR) * w_size;
+            let Some(w) = weights.get(w_at..) else { return };
+            // Unit u: row and first column.
+            let at = |u: usize| if rows == 1 { (0, col0 + u * HALF) } else { (u, col0) };
+            for (u, a) in acc.iter_mut().take(units).enumerate() {
+                let c = at(u).1;
+                *a = match (aux, bias.get(c..c + HALF).map(<&[f32; HALF]>::try_from)) {
+                    (None, Some(Ok(b))) => *b,
+                    _ => [0.0; HALF],
+                };
             }
-            // Fixed-size copies: inlined, where slice copies would call memcpy.
-            let mut acc = [if aux.is_some() { [0.0; HALF] } else { *hb }; MR];
-            let wh = w.get(half * HALF * w_size..).unwrap_or(&[]);
-            match x_f32 {
-                Some(xf) => {
-                    let sc = if aux.is_some() { scales } else { xf };
-                    mac_tile(kernel, rows, w_size, &mut acc, (xf, d_in), d_in, wh, sc);
-                }
-                None => {
-                    for k0 in (0..d_in).step_by(KT) {
-                        let kc = KT.min(d_in - k0);
-                        widen_rows(xk, x, x_row, k0, kc, rows, &mut buf);
-                        let wc = wh.get(k0 * NR * w_size..).unwrap_or(&[]);
-                        let sc = if aux.is_some() { scales.get(k0..).unwrap_or(&[]) } else { &buf[..] };
-                        mac_tile(kernel, rows, w_size, &mut acc, (&buf, KT), kc, wc, sc);
+            // Tiles of f32 inputs whose 8 columns all have a diagonal term: the `i8d` epilogue
+            // in the kernel (a single row keeps the per-column one in Rust, which issue 22's
+            // batch-8 target for `i8d`, 25 % below batch 1, is measured against).
+            let fin = match (aux, x_f32) {
+                (Some(aux), Some(xf)) if rows > 1 && col0 + HALF <= d_in => {
+                    let part = |v: &'a [f32]| v.get(col0..col0 + HALF).and_then(|v| v.try_into().ok());
+                    match (part(bias), part(aux.diag), xf.get(col0..)) {
+                        (Some(b), Some(dg), Some(xd)) => Some((b, dg, xd)),
+                        _ => None,
                     }
                 }
+                _ => None,
+            };
+            // f32 inputs: the whole depth in one call; others `kt` at a time.
+            let mut k0 = 0;
+            while k0 < d_in {
+                let (xs, x_stride, kc) = match x_f32 {
+                    Some(xf) => (xf, d_in, d_in),
+                    None => {
+                        let kc = kt.min(d_in - k0);
+                        widen_rows(xk, xg, x_row, k0, kc, kt, &mut buf);
+                        (&buf[..], kt, kc)
+                    }
+                };
+                let wc = w.get(k0 * NR * w_size..).unwrap_or(&[]);
+                let sc = aux.map_or(xs, |a| a.scales.get(k0..).unwrap_or(&[]));
+                mac(kernel, (rows, width, w_size), &mut acc, (xs, x_stride), kc, wc, (sc, fin));
+                k0 += kc;
             }
-            let cols = HALF.min(d_out - col0);
-            for (r, a) in acc.iter_mut().take(rows).enumerate() {
-                if let Some(aux) = aux {
-                    let diag = aux.diag.get(col0..).unwrap_or(&[]);
-                    match x_f32 {
-                        // The diagonal inputs of f32 rows read directly.
-                        Some(xf) => {
-                            let xr = xf.get(r * d_in..(r + 1) * d_in).unwrap_or(&[]);
-                            epilogue_i8d(a, hb, diag, col0, d_in, |j| xr.get(j).copied());
-                        }
-                        None => {
-                            let xr = x.get(r * x_row..).unwrap_or(&[]);
-                            epilogue_i8d(a, hb, diag, col0, d_in, |j| element(xk, xr, j));
-                        }
+            for (u, a) in acc.iter_mut().take(units).enumerate() {
+                let (r, c) = at(u);
+                if c >= d_out {
+                    break;
+                }
+                if let (Some(aux), None) = (aux, fin) {
+                    let x = (xg.get(r * x_row..).unwrap_or(&[]), xk, x_f32.and_then(|xf| xf.get(r * d_in..)));
+                    epilogue_i8d(a, bias, aux.diag, c, d_in, x);
+                }
+                let (start, cols) = (r * d_out + c, HALF.min(d_out - c));
+                // Whole units of f32 outputs: an inlined aligned copy; others converted.
+                if let (Kind::F32, HALF, Ok(yf)) = (yk, cols, bytemuck::try_cast_slice_mut::<u8, f32>(yg)) {
+                    if let Some(Ok(dst)) = yf.get_mut(start..start + HALF).map(<&mut [f32; HALF]>::try_from) {
+                        *dst = *a;
+                        continue;
                     }
                 }
-                let start = r * d_out + col0;
-                match &mut out {
-                    Out::F32(yf) => match yf.get_mut(start..start + HALF).map(<&mut [f32; HALF]>::try_from) {
-                        Some(Ok(dst)) if cols == HALF => *dst = *a,
-                        _ => {
-                            for (d, &v) in yf.iter_mut().skip(start).take(cols).zip(a.iter()) {
-                                *d = v;
-                            }
-                        }
-                    },
-                    Out::Bytes(yb) => {
-                        let sz = yk.size();
-                        if let Some(dst) = yb.get_mut(start * sz..(start + cols) * sz) {
-                            store_row(yk, a, dst);
-                        }
-                    }
-                }
+                let sz = yk.size();
+                let Some(dst) = yg.get_mut(start * sz..(start + cols) * sz) else { return };
+                store(yk, a, dst);
             }
+            col0 += width;
         }
+        (x, y) = (xr, yr);
     }
 }
 
-/// Widens inputs `k0..k0 + kc` of the first `rows` rows of `x` (`x_row` bytes each) into
-/// `buf`, row r at `buf[r * KT..]`. Out of line: its temporaries stay out of the driver's frame
-/// (which is live while the kernel runs).
+/// The bias, diagonal and diagonal inputs of an `i8d` tile's epilogue (8 columns; the inputs
+/// of row r at `x_diag[r * x_stride..]`).
+type Fin<'a> = (&'a [f32; HALF], &'a [f32; HALF], &'a [f32]);
+
+/// Calls a microkernel after checking every extent it touches; does nothing otherwise.
+/// `x` holds the `rows` input rows `x_stride` elements apart; `acc` the `rows` rows of `cols`;
+/// `scale` the `i8d` scales (any `k` f32 otherwise), `fin` the `i8d` tile's epilogue.
+#[inline(always)]
+fn mac(
+    kernel: Mac,
+    (rows, cols, w_size): (usize, usize, usize),
+    acc: &mut [[f32; HALF]; MR],
+    (x, x_stride): (&[f32], usize),
+    k: usize,
+    w: &[u8],
+    (scale, fin): (&[f32], Option<Fin<'_>>),
+) {
+    // The kernel reads k inputs of each row, the first `cols` weights of k weight rows of NR
+    // (so the last row's start plus `cols`), k scales (i8d) and 8 diagonal inputs of each row.
+    let x_ok = rows >= 1 && rows * cols <= MR * HALF && k <= x_stride && (rows - 1) * x_stride + k <= x.len();
+    let w_ok = k == 0 || (k - 1) * NR * w_size + cols * w_size <= w.len();
+    let fin_ok = fin.is_none_or(|(_, _, xd)| rows >= 1 && (rows - 1) * x_stride + HALF <= xd.len());
+    if !x_ok || !w_ok || !fin_ok || scale.len() < k || !(w.as_ptr() as usize).is_multiple_of(4) {
+        debug_assert!(false, "helium: microkernel extents do not hold");
+        return;
+    }
+    let null = core::ptr::null();
+    let aux = MacAux {
+        scale: scale.as_ptr(),
+        bias: fin.map_or(null, |f| f.0.as_ptr()),
+        diag: fin.map_or(null, |f| f.1.as_ptr()),
+        x_diag: fin.map_or(null, |f| f.2.as_ptr()),
+    };
+    // SAFETY: `kernel` reads `k` f32 of each of its `rows` rows at `x + r * x_stride`, `cols`
+    // weights of `w_size` bytes at `w + i * NR * w_size` for i < k, the fields of `aux`, at most
+    // `k` f32 at `scale`; with `x_diag`, 8 f32 at `bias`, at `diag`
+    // and at `x_diag + r * x_stride` for each row (all in bounds, checked above or by the types).
+    // It reads/writes the first `rows * cols` f32 of `acc` (at most MR * HALF, checked; the units
+    // are contiguous). Every f32 pointer is 4-byte aligned by type, `w` is checked (VLDR needs
+    // element alignment). It follows AAPCS (saves r4-r11 and d8-d15) and touches no other memory.
+    unsafe { kernel(acc.as_mut_ptr().cast::<f32>(), x.as_ptr(), w.as_ptr(), k, x_stride, &aux) };
+}
+
+/// Widens inputs `k0..k0 + kc` of the rows of `x` (`x_row` bytes each; as many rows as `buf`
+/// holds rows of `kt`) into `buf`, row r at `buf[r * kt..]`. Out of line: its temporaries stay
+/// out of the driver's frame (which is live while the kernel runs).
 #[inline(never)]
-fn widen_rows(xk: Kind, x: &[u8], x_row: usize, k0: usize, kc: usize, rows: usize, buf: &mut [f32; MR * KT]) {
-    for (r, dst) in buf.chunks_exact_mut(KT).take(rows).enumerate() {
+fn widen_rows(xk: Kind, x: &[u8], x_row: usize, k0: usize, kc: usize, kt: usize, buf: &mut [f32; BUF]) {
+    if kt == 0 {
+        return;
+    }
+    for (r, dst) in buf.chunks_exact_mut(kt).enumerate() {
         let (a, b) = (r * x_row + k0 * xk.size(), r * x_row + (k0 + kc) * xk.size());
-        widen(xk, x.get(a..b).unwrap_or(&[]), dst);
+        let Some(src) = x.get(a..b) else { return };
+        widen(xk, src, dst);
     }
 }
 
-/// The output rows: f32 (aligned) written directly, or bytes of another element type.
-enum Out<'a> {
-    F32(&'a mut [f32]),
-    Bytes(&'a mut [u8]),
-}
-
-/// Out of line, for the frame of the driver as [`widen_rows`].
-#[inline(never)]
-fn store_row(yk: Kind, acc: &[f32; HALF], dst: &mut [u8]) {
-    store(yk, acc, dst);
-}
-
-/// The portable `i8d` kernel's epilogue on one row of 8 accumulators (columns `col0..`):
+/// The portable `i8d` kernel's epilogue on 8 accumulators of one row (columns `col0..`):
 /// `(bias + acc) + diag * x[j]`, the diagonal term only for columns `j < d_in` (beyond it there
-/// is none at all, not `diag * 0`: a crafted blob's padding could hold a NaN there).
+/// is none at all, not `diag * 0`: a crafted blob's padding could hold a NaN there). `x` is the
+/// row's inputs as bytes of `kind` and, when f32, as f32. (Tiles of f32 inputs run it for 8
+/// columns below `d_in` in the kernel instead: the same operations, four at a time.)
 #[inline(never)]
 fn epilogue_i8d(
     acc: &mut [f32; HALF],
-    bias: &[f32; HALF],
+    bias: &[f32],
     diag: &[f32],
     col0: usize,
     d_in: usize,
-    x_at: impl Fn(usize) -> Option<f32>,
+    (x, kind, x_f32): (&[u8], Kind, Option<&[f32]>),
 ) {
-    for (c, (a, (&b, &dg))) in acc.iter_mut().zip(bias.iter().zip(diag)).enumerate() {
+    let (Some(b), Some(dg)) = (bias.get(col0..col0 + HALF), diag.get(col0..col0 + HALF)) else { return };
+    for (c, (a, (&b, &dg))) in acc.iter_mut().zip(b.iter().zip(dg)).enumerate() {
         let j = col0 + c;
-        let term = if j < d_in { x_at(j).map_or(0.0, |v| dg * v) } else { 0.0 };
+        let xj = match x_f32 {
+            Some(xf) => xf.get(j).copied(),
+            None => element(kind, x, j),
+        };
+        let term = if j < d_in { xj.map_or(0.0, |v| dg * v) } else { 0.0 };
         *a = (b + *a) + term;
     }
 }

@@ -3,22 +3,26 @@
 @ Cortex-M55/M85 microkernels for glocal: MVE (Helium) with single-precision floating point.
 @
 @ 1 x 16 kernels (one row, one panel):
-@   void k(float acc[16], const float *x, const W *w, size_t k)
+@   void k(float acc[16], const float *x, const W *w, size_t k, size_t x_stride, const struct aux *a)
 @   acc[j] += x[i] * w[i*16 + j]   for i in 0..k, j in 0..16, in increasing i.
-@ The 16 accumulators live in q0-q3 for the whole call; x[i] is broadcast from a core register
-@ (VFMA.F32 Qda, Qn, Rm: fused multiply-add, one rounding). f16 weights are widened by
+@ (the R x 8 kernels' arguments, below, so one function type serves every kernel; x_stride is
+@ unused). The 16 accumulators live in q0-q3 for the whole call; x[i] is broadcast from a core
+@ register (VFMA.F32 Qda, Qn, Rm: fused multiply-add, one rounding). f16 weights are widened by
 @ VCVTB/VCVTT.F32.F16 and bf16 weights by VSHLLB/VSHLLT.U16 #16 (both exact), which yield the
 @ even and the odd columns of 8: those kernels keep the accumulators de-interleaved and load and
-@ store them with VLD2/VST2. The i8d kernel takes a fifth argument, the per-row scales: x[i] is
-@ replaced by x[i] * scale[i] (rounded to f32, like the portable i8d kernel's `x * scale`); its
+@ store them with VLD2/VST2. Only the i8d kernels read `a` (sixth argument):
+@   struct aux { const float *scale, *bias, *diag, *x_diag; }
+@ x[i] is replaced by x[i] * scale[i] (rounded to f32, like the portable i8d kernel's `x * scale`); its
 @ int8 weights are sign-extended by VLDRB.S32 and converted exactly by VCVT.F32.S32.
 @
 @ R x 8 kernels (R rows, one half panel of 8 columns), the batch tile:
-@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride, const float *scale)
+@   void k(float *acc, const float *x, const W *w, size_t k, size_t x_stride, const struct aux *a)
 @   acc[r*8 + j] += x[r*x_stride + i] * w[i*16 + j]   for r in 0..R, i in 0..k, j in 0..8,
-@ (x_stride in elements; w points at the half panel's first column; scale only for i8d, whose
-@ x[r][i] is multiplied by scale[i] first, as in its 1 x 16 kernel). Each widened weight vector
-@ is used by all R rows. f16/bf16 kernels keep the accumulators de-interleaved as above.
+@ (x_stride in elements; w points at the half panel's first column; i8d multiplies x[r][i] by
+@ scale[i] first, as in its 1 x 16 kernel). Each widened weight vector is used by all R rows.
+@ f16/bf16 kernels keep the accumulators de-interleaved as above. When `x_diag` is not NULL, the
+@ i8d tile ends with the portable i8d kernel's epilogue on its accumulators, each operation
+@ rounded: acc[r*8 + j] = (bias[j] + acc[r*8 + j]) + diag[j] * x_diag[r*x_stride + j].
 @
 @ Alignment: acc, x, w and scale 4-byte aligned. AAPCS: r4-r11 and d8-d15 saved.
     .syntax unified
@@ -272,7 +276,7 @@ __glocal_mve_bf16_1x16:
     pop {r4-r8, pc}
     .size __glocal_mve_bf16_1x16, .-__glocal_mve_bf16_1x16
 
-@ i8d weights, 1 x 16, x[i] times scale[i] (fifth argument)
+@ i8d weights, 1 x 16, x[i] times a->scale[i]
     .section .text.__glocal_mve_i8d_1x16,"ax",%progbits
     .global __glocal_mve_i8d_1x16
     .hidden __glocal_mve_i8d_1x16
@@ -281,7 +285,8 @@ __glocal_mve_bf16_1x16:
     .thumb_func
 __glocal_mve_i8d_1x16:
     push {r4-r8, lr}
-    ldr r8, [sp, #24]                  @ scale (stacked fifth argument)
+    ldr r8, [sp, #28]                  @ aux (stacked sixth argument)
+    ldr r8, [r8]                       @ aux->scale
     vpush {d8-d15}
     vldrw.u32 q0, [r0, #0]
     vldrw.u32 q1, [r0, #16]
@@ -489,105 +494,6 @@ __glocal_mve_f32_3x8:
     pop {r4-r11, pc}
     .size __glocal_mve_f32_3x8, .-__glocal_mve_f32_3x8
 
-@ f32 weights, 2 x 8
-    .section .text.__glocal_mve_f32_2x8,"ax",%progbits
-    .global __glocal_mve_f32_2x8
-    .hidden __glocal_mve_f32_2x8
-    .type __glocal_mve_f32_2x8,%function
-    .p2align 2
-    .thumb_func
-__glocal_mve_f32_2x8:
-    push {r4-r11, lr}
-    vpush {d8-d15}
-    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
-    add r8, r1, r9, lsl #2             @ row 1
-    vldrw.u32 q0, [r0]
-    vldrw.u32 q1, [r0, #16]
-    add r12, r0, #32
-    vldrw.u32 q2, [r12]
-    vldrw.u32 q3, [r12, #16]
-    lsrs r5, r3, #3
-    and r3, r3, #7
-    push {r0, r3}                      @ accumulators, remainder
-    wls lr, r5, 2f
-1:                                    @ 8 rows of W per iteration
-    ldm r1!, {r4, r5, r6, r7}
-    ldm r8!, {r0, r10, r11, r12}
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r4
-    vfma.f32 q2, q6, r0
-    vfma.f32 q1, q7, r4
-    vfma.f32 q3, q7, r0
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r5
-    vfma.f32 q2, q6, r10
-    vfma.f32 q1, q7, r5
-    vfma.f32 q3, q7, r10
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r6
-    vfma.f32 q2, q6, r11
-    vfma.f32 q1, q7, r6
-    vfma.f32 q3, q7, r11
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r7
-    vfma.f32 q2, q6, r12
-    vfma.f32 q1, q7, r7
-    vfma.f32 q3, q7, r12
-    ldm r1!, {r4, r5, r6, r7}
-    ldm r8!, {r0, r10, r11, r12}
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r4
-    vfma.f32 q2, q6, r0
-    vfma.f32 q1, q7, r4
-    vfma.f32 q3, q7, r0
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r5
-    vfma.f32 q2, q6, r10
-    vfma.f32 q1, q7, r5
-    vfma.f32 q3, q7, r10
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r6
-    vfma.f32 q2, q6, r11
-    vfma.f32 q1, q7, r6
-    vfma.f32 q3, q7, r11
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r7
-    vfma.f32 q2, q6, r12
-    vfma.f32 q1, q7, r7
-    vfma.f32 q3, q7, r12
-    le lr, 1b
-2:
-    ldr r3, [sp, #4]
-    wls lr, r3, 4f
-3:                                    @ the remaining rows, one at a time
-    ldr r4, [r1], #4
-    ldr r7, [r8], #4
-    vldrw.u32 q7, [r2, #16]
-    vldrw.u32 q6, [r2], #64
-    vfma.f32 q0, q6, r4
-    vfma.f32 q2, q6, r7
-    vfma.f32 q1, q7, r4
-    vfma.f32 q3, q7, r7
-    le lr, 3b
-4:
-    pop {r0, r3}
-    vstrw.32 q0, [r0]
-    vstrw.32 q1, [r0, #16]
-    add r12, r0, #32
-    vstrw.32 q2, [r12]
-    vstrw.32 q3, [r12, #16]
-    vpop {d8-d15}
-    pop {r4-r11, pc}
-    .size __glocal_mve_f32_2x8, .-__glocal_mve_f32_2x8
-
 @ f16 weights, 3 x 8
     .section .text.__glocal_mve_f16_3x8,"ax",%progbits
     .global __glocal_mve_f16_3x8
@@ -709,114 +615,6 @@ __glocal_mve_f16_3x8:
     vpop {d8-d15}
     pop {r4-r11, pc}
     .size __glocal_mve_f16_3x8, .-__glocal_mve_f16_3x8
-
-@ f16 weights, 2 x 8
-    .section .text.__glocal_mve_f16_2x8,"ax",%progbits
-    .global __glocal_mve_f16_2x8
-    .hidden __glocal_mve_f16_2x8
-    .type __glocal_mve_f16_2x8,%function
-    .p2align 2
-    .thumb_func
-__glocal_mve_f16_2x8:
-    push {r4-r11, lr}
-    vpush {d8-d15}
-    ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
-    add r8, r1, r9, lsl #2             @ row 1
-    vld20.32 {q0, q1}, [r0]
-    vld21.32 {q0, q1}, [r0]
-    add r12, r0, #32
-    vld20.32 {q2, q3}, [r12]
-    vld21.32 {q2, q3}, [r12]
-    lsrs r5, r3, #3
-    and r3, r3, #7
-    push {r0, r3}                      @ accumulators, remainder
-    wls lr, r5, 2f
-1:                                    @ 8 rows of W per iteration
-    ldm r1!, {r4, r5, r6, r7}
-    ldm r8!, {r0, r10, r11, r12}
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r4
-    vfma.f32 q2, q7, r0
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r4
-    vfma.f32 q3, q7, r0
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r5
-    vfma.f32 q2, q7, r10
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r5
-    vfma.f32 q3, q7, r10
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r6
-    vfma.f32 q2, q7, r11
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r6
-    vfma.f32 q3, q7, r11
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r7
-    vfma.f32 q2, q7, r12
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r7
-    vfma.f32 q3, q7, r12
-    ldm r1!, {r4, r5, r6, r7}
-    ldm r8!, {r0, r10, r11, r12}
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r4
-    vfma.f32 q2, q7, r0
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r4
-    vfma.f32 q3, q7, r0
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r5
-    vfma.f32 q2, q7, r10
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r5
-    vfma.f32 q3, q7, r10
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r6
-    vfma.f32 q2, q7, r11
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r6
-    vfma.f32 q3, q7, r11
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r7
-    vfma.f32 q2, q7, r12
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r7
-    vfma.f32 q3, q7, r12
-    le lr, 1b
-2:
-    ldr r3, [sp, #4]
-    wls lr, r3, 4f
-3:                                    @ the remaining rows, one at a time
-    ldr r4, [r1], #4
-    ldr r7, [r8], #4
-    vldrh.u16 q6, [r2], #32
-    vcvtb.f32.f16 q7, q6
-    vfma.f32 q0, q7, r4
-    vfma.f32 q2, q7, r7
-    vcvtt.f32.f16 q7, q6
-    vfma.f32 q1, q7, r4
-    vfma.f32 q3, q7, r7
-    le lr, 3b
-4:
-    pop {r0, r3}
-    vst20.32 {q0, q1}, [r0]
-    vst21.32 {q0, q1}, [r0]
-    add r12, r0, #32
-    vst20.32 {q2, q3}, [r12]
-    vst21.32 {q2, q3}, [r12]
-    vpop {d8-d15}
-    pop {r4-r11, pc}
-    .size __glocal_mve_f16_2x8, .-__glocal_mve_f16_2x8
 
 @ bf16 weights, 3 x 8
     .section .text.__glocal_mve_bf16_3x8,"ax",%progbits
@@ -940,23 +738,23 @@ __glocal_mve_bf16_3x8:
     pop {r4-r11, pc}
     .size __glocal_mve_bf16_3x8, .-__glocal_mve_bf16_3x8
 
-@ bf16 weights, 2 x 8
-    .section .text.__glocal_mve_bf16_2x8,"ax",%progbits
-    .global __glocal_mve_bf16_2x8
-    .hidden __glocal_mve_bf16_2x8
-    .type __glocal_mve_bf16_2x8,%function
+@ f32 weights, 2 x 8
+    .section .text.__glocal_mve_f32_2x8,"ax",%progbits
+    .global __glocal_mve_f32_2x8
+    .hidden __glocal_mve_f32_2x8
+    .type __glocal_mve_f32_2x8,%function
     .p2align 2
     .thumb_func
-__glocal_mve_bf16_2x8:
+__glocal_mve_f32_2x8:
     push {r4-r11, lr}
     vpush {d8-d15}
     ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
     add r8, r1, r9, lsl #2             @ row 1
-    vld20.32 {q0, q1}, [r0]
-    vld21.32 {q0, q1}, [r0]
+    vldrw.u32 q0, [r0]
+    vldrw.u32 q1, [r0, #16]
     add r12, r0, #32
-    vld20.32 {q2, q3}, [r12]
-    vld21.32 {q2, q3}, [r12]
+    vldrw.u32 q2, [r12]
+    vldrw.u32 q3, [r12, #16]
     lsrs r5, r3, #3
     and r3, r3, #7
     push {r0, r3}                      @ accumulators, remainder
@@ -964,62 +762,54 @@ __glocal_mve_bf16_2x8:
 1:                                    @ 8 rows of W per iteration
     ldm r1!, {r4, r5, r6, r7}
     ldm r8!, {r0, r10, r11, r12}
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r4
-    vfma.f32 q2, q7, r0
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r0
     vfma.f32 q1, q7, r4
     vfma.f32 q3, q7, r0
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r5
-    vfma.f32 q2, q7, r10
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r5
+    vfma.f32 q2, q6, r10
     vfma.f32 q1, q7, r5
     vfma.f32 q3, q7, r10
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r6
-    vfma.f32 q2, q7, r11
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r6
+    vfma.f32 q2, q6, r11
     vfma.f32 q1, q7, r6
     vfma.f32 q3, q7, r11
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r7
-    vfma.f32 q2, q7, r12
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r7
+    vfma.f32 q2, q6, r12
     vfma.f32 q1, q7, r7
     vfma.f32 q3, q7, r12
     ldm r1!, {r4, r5, r6, r7}
     ldm r8!, {r0, r10, r11, r12}
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r4
-    vfma.f32 q2, q7, r0
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r0
     vfma.f32 q1, q7, r4
     vfma.f32 q3, q7, r0
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r5
-    vfma.f32 q2, q7, r10
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r5
+    vfma.f32 q2, q6, r10
     vfma.f32 q1, q7, r5
     vfma.f32 q3, q7, r10
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r6
-    vfma.f32 q2, q7, r11
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r6
+    vfma.f32 q2, q6, r11
     vfma.f32 q1, q7, r6
     vfma.f32 q3, q7, r11
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r7
-    vfma.f32 q2, q7, r12
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r7
+    vfma.f32 q2, q6, r12
     vfma.f32 q1, q7, r7
     vfma.f32 q3, q7, r12
     le lr, 1b
@@ -1029,26 +819,25 @@ __glocal_mve_bf16_2x8:
 3:                                    @ the remaining rows, one at a time
     ldr r4, [r1], #4
     ldr r7, [r8], #4
-    vldrh.u16 q6, [r2], #32
-    vshllb.u16 q7, q6, #16
-    vfma.f32 q0, q7, r4
-    vfma.f32 q2, q7, r7
-    vshllt.u16 q7, q6, #16
+    vldrw.u32 q7, [r2, #16]
+    vldrw.u32 q6, [r2], #64
+    vfma.f32 q0, q6, r4
+    vfma.f32 q2, q6, r7
     vfma.f32 q1, q7, r4
     vfma.f32 q3, q7, r7
     le lr, 3b
 4:
     pop {r0, r3}
-    vst20.32 {q0, q1}, [r0]
-    vst21.32 {q0, q1}, [r0]
+    vstrw.32 q0, [r0]
+    vstrw.32 q1, [r0, #16]
     add r12, r0, #32
-    vst20.32 {q2, q3}, [r12]
-    vst21.32 {q2, q3}, [r12]
+    vstrw.32 q2, [r12]
+    vstrw.32 q3, [r12, #16]
     vpop {d8-d15}
     pop {r4-r11, pc}
-    .size __glocal_mve_bf16_2x8, .-__glocal_mve_bf16_2x8
+    .size __glocal_mve_f32_2x8, .-__glocal_mve_f32_2x8
 
-@ i8d weights, x[r][i] times scale[i] (sixth argument), 2 x 8
+@ i8d weights, x[r][i] times a->scale[i], then the epilogue, 2 x 8
     .section .text.__glocal_mve_i8d_2x8,"ax",%progbits
     .global __glocal_mve_i8d_2x8
     .hidden __glocal_mve_i8d_2x8
@@ -1060,7 +849,8 @@ __glocal_mve_i8d_2x8:
     vpush {d8-d15}
     ldr r9, [sp, #100]                 @ x_stride (stacked fifth argument)
     add r8, r1, r9, lsl #2             @ row 1
-    ldr r9, [sp, #104]                 @ scale (stacked sixth argument)
+    ldr r9, [sp, #104]                 @ aux (stacked sixth argument)
+    ldr r9, [r9]                       @ aux->scale
     vldrw.u32 q0, [r0]
     vldrw.u32 q1, [r0, #16]
     add r12, r0, #32
@@ -1175,6 +965,33 @@ __glocal_mve_i8d_2x8:
     le lr, 3b
 4:
     pop {r0, r3}
+    ldr r12, [sp, #104]                @ aux
+    ldr r4, [r12, #12]                 @ aux->x_diag (NULL: no epilogue)
+    cbz r4, 5f
+    ldr r5, [sp, #100]                 @ x_stride
+    ldrd r6, r7, [r12, #4]             @ aux->bias, aux->diag
+    vldrw.u32 q4, [r6, #0]
+    vldrw.u32 q5, [r7, #0]
+    vldrw.u32 q6, [r4, #0]
+    vadd.f32 q0, q4, q0
+    vmul.f32 q6, q5, q6
+    vadd.f32 q0, q0, q6
+    add r8, r4, r5, lsl #2
+    vldrw.u32 q6, [r8, #0]
+    vadd.f32 q2, q4, q2
+    vmul.f32 q6, q5, q6
+    vadd.f32 q2, q2, q6
+    vldrw.u32 q4, [r6, #16]
+    vldrw.u32 q5, [r7, #16]
+    vldrw.u32 q6, [r4, #16]
+    vadd.f32 q1, q4, q1
+    vmul.f32 q6, q5, q6
+    vadd.f32 q1, q1, q6
+    vldrw.u32 q6, [r8, #16]
+    vadd.f32 q3, q4, q3
+    vmul.f32 q6, q5, q6
+    vadd.f32 q3, q3, q6
+5:
     vstrw.32 q0, [r0]
     vstrw.32 q1, [r0, #16]
     add r12, r0, #32
@@ -1184,31 +1001,22 @@ __glocal_mve_i8d_2x8:
     pop {r4-r11, pc}
     .size __glocal_mve_i8d_2x8, .-__glocal_mve_i8d_2x8
 
-@ void i8d_finish(float acc[8], const float bias[8], const float diag[8], const float x[8]):
-@ acc[j] = (bias[j] + acc[j]) + diag[j] * x[j], each operation rounded (the portable i8d
-@ kernel's epilogue, for 8 columns that all have a diagonal term). 4-byte aligned.
-    .section .text.__glocal_mve_i8d_finish,"ax",%progbits
-    .global __glocal_mve_i8d_finish
-    .hidden __glocal_mve_i8d_finish
-    .type __glocal_mve_i8d_finish,%function
+@ void f16_to_f32(float *dst, const uint16_t *src, size_t n): dst[i] = src[i] widened (exact)
+@ for i < n, four at a time under tail predication. dst 4-byte, src 2-byte aligned.
+    .section .text.__glocal_mve_f16_to_f32,"ax",%progbits
+    .global __glocal_mve_f16_to_f32
+    .hidden __glocal_mve_f16_to_f32
+    .type __glocal_mve_f16_to_f32,%function
     .p2align 2
     .thumb_func
-__glocal_mve_i8d_finish:
-    vldrw.u32 q0, [r0]
-    vldrw.u32 q1, [r1]
-    vldrw.u32 q2, [r2]
-    vldrw.u32 q3, [r3]
-    vadd.f32 q0, q1, q0
-    vmul.f32 q2, q2, q3
-    vadd.f32 q0, q0, q2
-    vstrw.32 q0, [r0]
-    vldrw.u32 q0, [r0, #16]
-    vldrw.u32 q1, [r1, #16]
-    vldrw.u32 q2, [r2, #16]
-    vldrw.u32 q3, [r3, #16]
-    vadd.f32 q0, q1, q0
-    vmul.f32 q2, q2, q3
-    vadd.f32 q0, q0, q2
-    vstrw.32 q0, [r0, #16]
-    bx lr
-    .size __glocal_mve_i8d_finish, .-__glocal_mve_i8d_finish
+__glocal_mve_f16_to_f32:
+    push {r7, lr}
+    wlstp.32 lr, r2, 2f
+1:
+    vldrh.u32 q0, [r1], #8
+    vcvtb.f32.f16 q0, q0
+    vstrw.32 q0, [r0], #16
+    letp lr, 1b
+2:
+    pop {r7, pc}
+    .size __glocal_mve_f16_to_f32, .-__glocal_mve_f16_to_f32
