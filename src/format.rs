@@ -45,7 +45,7 @@ pub const FLAG_NORM_FOLDED: u16 = 1 << 1;
 pub const FLAG_ERROR_RECORDED: u16 = 1 << 2;
 const KNOWN_FLAGS: u16 = FLAG_HAS_BIAS | FLAG_NORM_FOLDED | FLAG_ERROR_RECORDED;
 
-/// What the rows a recorded error was measured on were ([`Header::probe_kind`]).
+/// What the rows a recorded error was measured on were ([`ErrorRecord::probe_kind`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ProbeKind {
