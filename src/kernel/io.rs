@@ -1,10 +1,12 @@
 //! The kernels' edges: inputs and outputs of any element type as one value each.
 //!
-//! `Transform::apply` is generic over its input and output element types (f32, f16, bf16); the
-//! kernels are not. [`InputRows`] and [`OutputRows`] carry the element type as data, so every
+//! `Transform::apply` is generic over its input and output element types (f32, f16, bf16), and
+//! `Transform::apply_quantized` takes int8/uint8 inputs with a scale and zero point; the
+//! kernels are not generic over either. [`InputRows`] and [`OutputRows`] carry the element type as data, so every
 //! loop nest is compiled once per ISA and weight dtype, and the element conversion happens
 //! where the driver copies inputs into its buffers and stores finished rows, never in a hot
-//! loop. f32 inputs are still read in place and f32 outputs stored straight from the
+//! loop; quantized inputs are dequantized there by one formula ([`Dequant::apply`]), so every
+//! kernel sees the same f32 inputs. f32 inputs are still read in place and f32 outputs stored straight from the
 //! registers ([`InputRows::as_f32`], [`OutputRows::f32_ptr`]).
 
 #![allow(unsafe_code)]
@@ -15,13 +17,20 @@ use core::marker::PhantomData;
 use half::{bf16, f16};
 
 use crate::dtype::Element;
+use crate::quantized::{Dequant, QuantizedData, QuantizedRows};
 
-/// The element type of an input or output slice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The element type of an input or output slice. `S8` and `U8` (quantized, with their
+/// parameters) are input kinds only: outputs are f32, f16 or bf16.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Kind {
     F32,
     F16,
     Bf16,
+    // Read by the Cortex-M drivers (`InputRows::kind`); the others match on `InputRows`.
+    #[cfg_attr(not(glocal_cortex_m), allow(dead_code))]
+    S8(Dequant),
+    #[cfg_attr(not(glocal_cortex_m), allow(dead_code))]
+    U8(Dequant),
 }
 
 impl Kind {
@@ -44,6 +53,7 @@ impl Kind {
         match self {
             Kind::F32 => 4,
             Kind::F16 | Kind::Bf16 => 2,
+            Kind::S8(_) | Kind::U8(_) => 1,
         }
     }
 }
@@ -54,6 +64,10 @@ pub(crate) enum InputRows<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
     Bf16(&'a [bf16]),
+    /// int8 elements, dequantized as they are read.
+    S8(&'a [i8], Dequant),
+    /// uint8 elements, dequantized as they are read.
+    U8(&'a [u8], Dequant),
 }
 
 // The Cortex-M drivers read bytes: without the portable kernels the f32 helpers go unused.
@@ -67,7 +81,17 @@ impl<'a> InputRows<'a> {
         match Kind::of::<I>() {
             Kind::F32 => InputRows::F32(bytemuck::try_cast_slice(x).unwrap_or_default()),
             Kind::F16 => InputRows::F16(bytemuck::try_cast_slice(x).unwrap_or_default()),
-            Kind::Bf16 => InputRows::Bf16(bytemuck::try_cast_slice(x).unwrap_or_default()),
+            // Bf16 (`Kind::of` never gives the quantized kinds).
+            _ => InputRows::Bf16(bytemuck::try_cast_slice(x).unwrap_or_default()),
+        }
+    }
+
+    /// Quantized rows (parameters checked by the caller).
+    #[inline(always)]
+    pub(crate) fn quantized(x: QuantizedRows<'a>) -> InputRows<'a> {
+        match x.data {
+            QuantizedData::I8(s) => InputRows::S8(s, x.dequant()),
+            QuantizedData::U8(s) => InputRows::U8(s, x.dequant()),
         }
     }
 
@@ -78,6 +102,8 @@ impl<'a> InputRows<'a> {
             InputRows::F32(s) => s.len(),
             InputRows::F16(s) => s.len(),
             InputRows::Bf16(s) => s.len(),
+            InputRows::S8(s, _) => s.len(),
+            InputRows::U8(s, _) => s.len(),
         }
     }
 
@@ -89,6 +115,8 @@ impl<'a> InputRows<'a> {
             InputRows::F32(_) => Kind::F32,
             InputRows::F16(_) => Kind::F16,
             InputRows::Bf16(_) => Kind::Bf16,
+            InputRows::S8(_, d) => Kind::S8(d),
+            InputRows::U8(_, d) => Kind::U8(d),
         }
     }
 
@@ -109,37 +137,44 @@ impl<'a> InputRows<'a> {
             InputRows::F32(s) => bytemuck::cast_slice(s),
             InputRows::F16(s) => bytemuck::cast_slice(s),
             InputRows::Bf16(s) => bytemuck::cast_slice(s),
+            InputRows::S8(s, _) => bytemuck::cast_slice(s),
+            InputRows::U8(s, _) => s,
         }
     }
 
-    /// Element `i` widened to f32 (exact), if it exists.
+    /// Element `i` widened to f32 (exact; quantized elements dequantized), if it exists.
     #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<f32> {
         match self {
             InputRows::F32(s) => s.get(i).copied(),
             InputRows::F16(s) => s.get(i).map(|v| v.to_f32()),
             InputRows::Bf16(s) => s.get(i).map(|v| v.to_f32()),
+            InputRows::S8(s, d) => s.get(i).map(|&v| d.apply(v as i32)),
+            InputRows::U8(s, d) => s.get(i).map(|&v| d.apply(v as i32)),
         }
     }
 
-    /// Elements `start ..` widened to f32 into `dst` (as many as both hold), each times
-    /// `scales[i]` when given (the `i8d` input scaling: one f32 rounding, as the portable `i8d`
-    /// kernel forms `x * scale`). Once per chunk of inputs, outside the hot loops: not inlined,
-    /// so its three element types are not compiled into every loop nest.
+    /// Elements `start ..` widened to f32 into `dst` (as many as both hold; quantized ones
+    /// dequantized, [`Dequant::apply`]), each times `scales[i]` when given (the `i8d` input
+    /// scaling: one f32 rounding, as the portable `i8d` kernel forms `x * scale`). Once per
+    /// chunk of inputs, outside the hot loops: not inlined, so its element types are not
+    /// compiled into every loop nest.
     #[inline(never)]
     pub(crate) fn widen_into(&self, dst: &mut [f32], start: usize, scales: Option<&[f32]>) {
-        fn go<E: Element>(dst: &mut [f32], src: &[E], scales: Option<&[f32]>) {
+        fn go<E: Copy>(dst: &mut [f32], src: &[E], f: impl Fn(E) -> f32, scales: Option<&[f32]>) {
             match scales {
-                None => dst.iter_mut().zip(src).for_each(|(d, s)| *d = s.to_f32()),
-                Some(sc) => dst.iter_mut().zip(src).zip(sc).for_each(|((d, s), c)| *d = s.to_f32() * c),
+                None => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f(s)),
+                Some(sc) => dst.iter_mut().zip(src).zip(sc).for_each(|((d, &s), c)| *d = f(s) * c),
             }
         }
         let n = dst.len();
         debug_assert!(start + n <= self.len(), "widen_into: {start} + {n} past {} inputs", self.len());
-        match self {
-            InputRows::F32(s) => go(dst, s.get(start..).unwrap_or(&[]), scales),
-            InputRows::F16(s) => go(dst, s.get(start..).unwrap_or(&[]), scales),
-            InputRows::Bf16(s) => go(dst, s.get(start..).unwrap_or(&[]), scales),
+        match *self {
+            InputRows::F32(s) => go(dst, s.get(start..).unwrap_or(&[]), |v| v, scales),
+            InputRows::F16(s) => go(dst, s.get(start..).unwrap_or(&[]), f16::to_f32, scales),
+            InputRows::Bf16(s) => go(dst, s.get(start..).unwrap_or(&[]), bf16::to_f32, scales),
+            InputRows::S8(s, d) => go(dst, s.get(start..).unwrap_or(&[]), |v| d.apply(v as i32), scales),
+            InputRows::U8(s, d) => go(dst, s.get(start..).unwrap_or(&[]), |v| d.apply(v as i32), scales),
         }
     }
 }
@@ -244,6 +279,8 @@ impl<'a> OutputRows<'a> {
                 Kind::F32 => go(core::slice::from_raw_parts_mut(at.cast::<f32>(), n), acc),
                 Kind::F16 => go(core::slice::from_raw_parts_mut(at.cast::<f16>(), n), acc),
                 Kind::Bf16 => go(core::slice::from_raw_parts_mut(at.cast::<bf16>(), n), acc),
+                // Not output kinds (`OutputRows::of` takes f32, f16 or bf16 only).
+                Kind::S8(_) | Kind::U8(_) => debug_assert!(false, "store: quantized output kind"),
             }
         }
     }

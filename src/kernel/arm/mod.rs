@@ -20,7 +20,8 @@ extern "C" {
     fn f16_to_f32(dst: *mut f32, src: *const u8, n: usize);
 }
 
-/// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`.
+/// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`; quantized
+/// elements are dequantized by the one formula of every path (`Dequant::apply`).
 pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
     let n = (src.len() / kind.size()).min(dst.len());
     match kind {
@@ -40,6 +41,8 @@ pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
                 *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             }
         }
+        Kind::S8(q) => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = q.apply(s as i8 as i32)),
+        Kind::U8(q) => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = q.apply(s as i32)),
     }
 }
 
@@ -55,6 +58,8 @@ pub(super) fn store(kind: Kind, acc: &[f32], dst: &mut [u8]) {
             .chunks_exact_mut(2)
             .zip(acc)
             .for_each(|(d, &a)| d.copy_from_slice(&bf16::from_f32(a).to_le_bytes())),
+        // Input kinds only: outputs are never quantized.
+        Kind::S8(_) | Kind::U8(_) => {}
     }
 }
 
