@@ -5,7 +5,8 @@
 //! `((q - zero_point) as f32) * scale`: the difference is an integer of at most 9 bits (exact in
 //! f32), so the product is the only rounding, and every kernel sees the same bits
 //! ([`QuantizedRows::dequantize`] gives them). The conversion happens where the kernels' drivers
-//! widen 16-bit inputs (`kernel/io.rs`), never in a hot loop.
+//! widen 16-bit inputs (`kernel/io.rs`, `kernel/arm/mod.rs`), never in a hot loop, by one
+//! function for both element types (`Dequant::byte`).
 
 #![forbid(unsafe_code)]
 
@@ -43,20 +44,27 @@ pub(crate) enum QuantizedData<'a> {
     U8(&'a [u8]),
 }
 
-/// The parameters of a dequantization, as the kernels' drivers carry them: one formula for
-/// every path ([`Dequant::apply`]).
+/// The parameters of a dequantization, as the kernels' drivers carry them with the raw bytes
+/// of the elements: one formula for every path and both element types ([`Dequant::byte`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Dequant {
     pub(crate) scale: f32,
     pub(crate) zero_point: i32,
+    /// int8 elements (else uint8).
+    pub(crate) signed: bool,
 }
 
 impl Dequant {
-    /// `((q - zero_point) as f32) * scale`: the difference is exact in i32 and in f32 for a
-    /// validated zero point (at most 255 in magnitude), so the product is the one rounding.
-    /// `wrapping_sub` only keeps an overflow panic path out of the binary.
+    /// The element whose byte is `b`, dequantized: `((q - zero_point) as f32) * scale` with
+    /// `q = b as i8` for int8 and `q = b` for uint8. The difference is exact in i32 and in f32
+    /// for a validated zero point (at most 255 in magnitude), so the product is the one
+    /// rounding. Both element types in one branch-free formula (a uint8 with its top bit
+    /// flipped, read as int8, is `b - 128`), so the drivers hold one conversion loop, not two.
+    /// `wrapping_*` only keeps overflow panic paths out of the binary.
     #[inline(always)]
-    pub(crate) fn apply(self, q: i32) -> f32 {
+    pub(crate) fn byte(self, b: u8) -> f32 {
+        let flip: u8 = if self.signed { 0 } else { 0x80 };
+        let q = ((b ^ flip) as i8 as i32).wrapping_add(flip as i32);
         (q.wrapping_sub(self.zero_point) as f32) * self.scale
     }
 }
@@ -106,16 +114,21 @@ impl<'a> QuantizedRows<'a> {
     /// Element `i` dequantized exactly as every kernel sees it, `((q - zero_point) as f32) *
     /// scale` (one f32 rounding), or `None` past the end.
     pub fn dequantize(&self, i: usize) -> Option<f32> {
-        let q = match self.data {
-            QuantizedData::I8(s) => *s.get(i)? as i32,
-            QuantizedData::U8(s) => *s.get(i)? as i32,
-        };
-        Some(self.dequant().apply(q))
+        Some(self.dequant().byte(*self.bytes().get(i)?))
+    }
+
+    /// The elements' bytes (an int8 as its two's complement byte), as the drivers read them.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        match self.data {
+            QuantizedData::I8(s) => bytemuck::cast_slice(s),
+            QuantizedData::U8(s) => s,
+        }
     }
 
     /// The parameters as the drivers carry them.
     pub(crate) const fn dequant(&self) -> Dequant {
-        Dequant { scale: self.scale, zero_point: self.zero_point }
+        let signed = matches!(self.data, QuantizedData::I8(_));
+        Dequant { scale: self.scale, zero_point: self.zero_point, signed }
     }
 
     /// `Ok` if the scale is finite and positive and the zero point in range.

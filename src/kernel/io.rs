@@ -5,7 +5,7 @@
 //! kernels are not generic over either. [`InputRows`] and [`OutputRows`] carry the element type as data, so every
 //! loop nest is compiled once per ISA and weight dtype, and the element conversion happens
 //! where the driver copies inputs into its buffers and stores finished rows, never in a hot
-//! loop; quantized inputs are dequantized there by one formula ([`Dequant::apply`]), so every
+//! loop; quantized inputs are dequantized there by one formula ([`Dequant::byte`]), so every
 //! kernel sees the same f32 inputs. f32 inputs are still read in place and f32 outputs stored straight from the
 //! registers ([`InputRows::as_f32`], [`OutputRows::f32_ptr`]).
 
@@ -17,20 +17,40 @@ use core::marker::PhantomData;
 use half::{bf16, f16};
 
 use crate::dtype::Element;
-use crate::quantized::{Dequant, QuantizedData, QuantizedRows};
+use crate::quantized::{Dequant, QuantizedRows};
 
-/// The element type of an input or output slice. `S8` and `U8` (quantized, with their
-/// parameters) are input kinds only: outputs are f32, f16 or bf16.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The element type of an input or output slice. `Q8` (int8 or uint8 bytes, quantized; the
+/// parameters travel beside it, [`InKind`]) is an input kind only: outputs are f32, f16 or bf16.
+///
+/// One byte with no data, so that the Cortex-M drivers keep it in a register; the values are
+/// chosen so that [`Kind::size`] is a shift, `1 << (kind & 3)`, not a lookup table per call site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Kind {
-    F32,
-    F16,
-    Bf16,
+    F32 = 2,
+    F16 = 1,
+    Bf16 = 5,
     // Read by the Cortex-M drivers (`InputRows::kind`); the others match on `InputRows`.
     #[cfg_attr(not(glocal_cortex_m), allow(dead_code))]
-    S8(Dequant),
-    #[cfg_attr(not(glocal_cortex_m), allow(dead_code))]
-    U8(Dequant),
+    Q8 = 0,
+}
+
+/// An input's element type as the Cortex-M drivers read its bytes: the kind, and for `Q8` the
+/// dequantization (ignored for the other kinds).
+#[cfg(glocal_cortex_m)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct InKind {
+    pub(crate) kind: Kind,
+    pub(crate) q: Dequant,
+}
+
+#[cfg(glocal_cortex_m)]
+impl InKind {
+    /// Bytes per element.
+    #[inline(always)]
+    pub(crate) fn size(self) -> usize {
+        self.kind.size()
+    }
 }
 
 impl Kind {
@@ -50,11 +70,8 @@ impl Kind {
     /// Bytes per element.
     #[inline(always)]
     pub(crate) const fn size(self) -> usize {
-        match self {
-            Kind::F32 => 4,
-            Kind::F16 | Kind::Bf16 => 2,
-            Kind::S8(_) | Kind::U8(_) => 1,
-        }
+        // F32 (2) -> 4, F16 (1) and Bf16 (5) -> 2, Q8 (0) -> 1.
+        1 << (self as u8 & 3)
     }
 }
 
@@ -64,10 +81,8 @@ pub(crate) enum InputRows<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
     Bf16(&'a [bf16]),
-    /// int8 elements, dequantized as they are read.
-    S8(&'a [i8], Dequant),
-    /// uint8 elements, dequantized as they are read.
-    U8(&'a [u8], Dequant),
+    /// int8 or uint8 elements (their bytes), dequantized as they are read.
+    Q8(&'a [u8], Dequant),
 }
 
 // The Cortex-M drivers read bytes: without the portable kernels the f32 helpers go unused.
@@ -89,10 +104,7 @@ impl<'a> InputRows<'a> {
     /// Quantized rows (parameters checked by the caller).
     #[inline(always)]
     pub(crate) fn quantized(x: QuantizedRows<'a>) -> InputRows<'a> {
-        match x.data {
-            QuantizedData::I8(s) => InputRows::S8(s, x.dequant()),
-            QuantizedData::U8(s) => InputRows::U8(s, x.dequant()),
-        }
+        InputRows::Q8(x.bytes(), x.dequant())
     }
 
     /// Number of elements.
@@ -102,21 +114,21 @@ impl<'a> InputRows<'a> {
             InputRows::F32(s) => s.len(),
             InputRows::F16(s) => s.len(),
             InputRows::Bf16(s) => s.len(),
-            InputRows::S8(s, _) => s.len(),
-            InputRows::U8(s, _) => s.len(),
+            InputRows::Q8(s, _) => s.len(),
         }
     }
 
-    /// The element type.
+    /// The elements as little-endian bytes and their type (the Cortex-M drivers read them so).
     #[cfg(glocal_cortex_m)]
     #[inline(always)]
-    pub(crate) fn kind(&self) -> Kind {
-        match self {
-            InputRows::F32(_) => Kind::F32,
-            InputRows::F16(_) => Kind::F16,
-            InputRows::Bf16(_) => Kind::Bf16,
-            InputRows::S8(_, d) => Kind::S8(d),
-            InputRows::U8(_, d) => Kind::U8(d),
+    pub(crate) fn bytes_and_kind(&self) -> (&'a [u8], InKind) {
+        // Unused for float kinds.
+        let none = Dequant { scale: 1.0, zero_point: 0, signed: true };
+        match *self {
+            InputRows::F32(s) => (bytemuck::cast_slice(s), InKind { kind: Kind::F32, q: none }),
+            InputRows::F16(s) => (bytemuck::cast_slice(s), InKind { kind: Kind::F16, q: none }),
+            InputRows::Bf16(s) => (bytemuck::cast_slice(s), InKind { kind: Kind::Bf16, q: none }),
+            InputRows::Q8(s, q) => (s, InKind { kind: Kind::Q8, q }),
         }
     }
 
@@ -129,19 +141,6 @@ impl<'a> InputRows<'a> {
         }
     }
 
-    /// The elements as little-endian bytes (the Cortex-M drivers read them so).
-    #[cfg(glocal_cortex_m)]
-    #[inline(always)]
-    pub(crate) fn as_bytes(&self) -> &'a [u8] {
-        match *self {
-            InputRows::F32(s) => bytemuck::cast_slice(s),
-            InputRows::F16(s) => bytemuck::cast_slice(s),
-            InputRows::Bf16(s) => bytemuck::cast_slice(s),
-            InputRows::S8(s, _) => bytemuck::cast_slice(s),
-            InputRows::U8(s, _) => s,
-        }
-    }
-
     /// Element `i` widened to f32 (exact; quantized elements dequantized), if it exists.
     #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<f32> {
@@ -149,13 +148,12 @@ impl<'a> InputRows<'a> {
             InputRows::F32(s) => s.get(i).copied(),
             InputRows::F16(s) => s.get(i).map(|v| v.to_f32()),
             InputRows::Bf16(s) => s.get(i).map(|v| v.to_f32()),
-            InputRows::S8(s, d) => s.get(i).map(|&v| d.apply(v as i32)),
-            InputRows::U8(s, d) => s.get(i).map(|&v| d.apply(v as i32)),
+            InputRows::Q8(s, d) => s.get(i).map(|&v| d.byte(v)),
         }
     }
 
     /// Elements `start ..` widened to f32 into `dst` (as many as both hold; quantized ones
-    /// dequantized, [`Dequant::apply`]), each times `scales[i]` when given (the `i8d` input
+    /// dequantized, [`Dequant::byte`]), each times `scales[i]` when given (the `i8d` input
     /// scaling: one f32 rounding, as the portable `i8d` kernel forms `x * scale`). Once per
     /// chunk of inputs, outside the hot loops: not inlined, so its element types are not
     /// compiled into every loop nest.
@@ -173,8 +171,7 @@ impl<'a> InputRows<'a> {
             InputRows::F32(s) => go(dst, s.get(start..).unwrap_or(&[]), |v| v, scales),
             InputRows::F16(s) => go(dst, s.get(start..).unwrap_or(&[]), f16::to_f32, scales),
             InputRows::Bf16(s) => go(dst, s.get(start..).unwrap_or(&[]), bf16::to_f32, scales),
-            InputRows::S8(s, d) => go(dst, s.get(start..).unwrap_or(&[]), |v| d.apply(v as i32), scales),
-            InputRows::U8(s, d) => go(dst, s.get(start..).unwrap_or(&[]), |v| d.apply(v as i32), scales),
+            InputRows::Q8(s, d) => go(dst, s.get(start..).unwrap_or(&[]), |v| d.byte(v), scales),
         }
     }
 }
@@ -280,7 +277,7 @@ impl<'a> OutputRows<'a> {
                 Kind::F16 => go(core::slice::from_raw_parts_mut(at.cast::<f16>(), n), acc),
                 Kind::Bf16 => go(core::slice::from_raw_parts_mut(at.cast::<bf16>(), n), acc),
                 // Not output kinds (`OutputRows::of` takes f32, f16 or bf16 only).
-                Kind::S8(_) | Kind::U8(_) => debug_assert!(false, "store: quantized output kind"),
+                Kind::Q8 => debug_assert!(false, "store: quantized output kind"),
             }
         }
     }
