@@ -46,10 +46,13 @@ pub(crate) enum QuantizedData<'a> {
 
 /// The parameters of a dequantization, as the kernels' drivers carry them with the raw bytes
 /// of the elements: one formula for every path and both element types ([`Dequant::byte`]).
+///
+/// Eight bytes (the zero point of a validated [`QuantizedRows`] fits an `i16`), so it adds
+/// little to the inputs' value and the Cortex-M drivers pass it in registers.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Dequant {
     pub(crate) scale: f32,
-    pub(crate) zero_point: i32,
+    pub(crate) zero_point: i16,
     /// int8 elements (else uint8).
     pub(crate) signed: bool,
 }
@@ -65,7 +68,7 @@ impl Dequant {
     pub(crate) fn byte(self, b: u8) -> f32 {
         let flip: u8 = if self.signed { 0 } else { 0x80 };
         let q = ((b ^ flip) as i8 as i32).wrapping_add(flip as i32);
-        (q.wrapping_sub(self.zero_point) as f32) * self.scale
+        (q.wrapping_sub(self.zero_point as i32) as f32) * self.scale
     }
 }
 
@@ -112,8 +115,10 @@ impl<'a> QuantizedRows<'a> {
     }
 
     /// Element `i` dequantized exactly as every kernel sees it, `((q - zero_point) as f32) *
-    /// scale` (one f32 rounding), or `None` past the end.
+    /// scale` (one f32 rounding), or `None` past the end or when the scale or zero point would
+    /// be refused (see the type's documentation).
     pub fn dequantize(&self, i: usize) -> Option<f32> {
+        self.check().ok()?;
         Some(self.dequant().byte(*self.bytes().get(i)?))
     }
 
@@ -125,10 +130,11 @@ impl<'a> QuantizedRows<'a> {
         }
     }
 
-    /// The parameters as the drivers carry them.
+    /// The parameters as the drivers carry them, once [`QuantizedRows::check`] passed (the
+    /// zero point then fits an `i16`).
     pub(crate) const fn dequant(&self) -> Dequant {
         let signed = matches!(self.data, QuantizedData::I8(_));
-        Dequant { scale: self.scale, zero_point: self.zero_point, signed }
+        Dequant { scale: self.scale, zero_point: self.zero_point as i16, signed }
     }
 
     /// `Ok` if the scale is finite and positive and the zero point in range.

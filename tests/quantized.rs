@@ -235,6 +235,11 @@ fn dequantize_extremes() {
     assert_eq!(x.zero_point_range(), 0..=255);
     assert_eq!(QuantizedRows::i8(&[], 1.0, 0).zero_point_range(), -128..=127);
     assert!(QuantizedRows::i8(&[], 1.0, 0).is_empty());
+    // Parameters apply_quantized refuses dequantize nothing.
+    assert_eq!(QuantizedRows::u8(&[1], 0.0, 0).dequantize(0), None);
+    assert_eq!(QuantizedRows::u8(&[1], f32::NAN, 0).dequantize(0), None);
+    assert_eq!(QuantizedRows::i8(&[1], 1.0, 200).dequantize(0), None);
+    assert_eq!(QuantizedRows::u8(&[1], 1.0, -1).dequantize(0), None);
 }
 
 /// Every error, on every runnable kernel, and `y` untouched each time; parameters are checked

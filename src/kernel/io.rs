@@ -36,20 +36,35 @@ pub(crate) enum Kind {
 }
 
 /// An input's element type as the Cortex-M drivers read its bytes: the kind, and for `Q8` the
-/// dequantization (ignored for the other kinds).
+/// dequantization (ignored for the other kinds). [`Dequant`]'s fields beside the kind rather
+/// than a `Dequant` inside: eight bytes, passed in two registers, no frame space.
 #[cfg(glocal_cortex_m)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct InKind {
     pub(crate) kind: Kind,
-    pub(crate) q: Dequant,
+    signed: bool,
+    zero_point: i16,
+    scale: f32,
 }
 
 #[cfg(glocal_cortex_m)]
 impl InKind {
+    /// A float kind.
+    #[inline(always)]
+    const fn float(kind: Kind) -> InKind {
+        InKind { kind, signed: true, zero_point: 0, scale: 1.0 }
+    }
+
     /// Bytes per element.
     #[inline(always)]
     pub(crate) fn size(self) -> usize {
         self.kind.size()
+    }
+
+    /// The dequantization of `Q8` inputs.
+    #[inline(always)]
+    pub(crate) fn dequant(self) -> Dequant {
+        Dequant { scale: self.scale, zero_point: self.zero_point, signed: self.signed }
     }
 }
 
@@ -122,13 +137,14 @@ impl<'a> InputRows<'a> {
     #[cfg(glocal_cortex_m)]
     #[inline(always)]
     pub(crate) fn bytes_and_kind(&self) -> (&'a [u8], InKind) {
-        // Unused for float kinds.
-        let none = Dequant { scale: 1.0, zero_point: 0, signed: true };
         match *self {
-            InputRows::F32(s) => (bytemuck::cast_slice(s), InKind { kind: Kind::F32, q: none }),
-            InputRows::F16(s) => (bytemuck::cast_slice(s), InKind { kind: Kind::F16, q: none }),
-            InputRows::Bf16(s) => (bytemuck::cast_slice(s), InKind { kind: Kind::Bf16, q: none }),
-            InputRows::Q8(s, q) => (s, InKind { kind: Kind::Q8, q }),
+            InputRows::F32(s) => (bytemuck::cast_slice(s), InKind::float(Kind::F32)),
+            InputRows::F16(s) => (bytemuck::cast_slice(s), InKind::float(Kind::F16)),
+            InputRows::Bf16(s) => (bytemuck::cast_slice(s), InKind::float(Kind::Bf16)),
+            InputRows::Q8(s, q) => {
+                let Dequant { scale, zero_point, signed } = q;
+                (s, InKind { kind: Kind::Q8, signed, zero_point, scale })
+            }
         }
     }
 

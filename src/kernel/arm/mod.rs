@@ -41,7 +41,10 @@ pub(super) fn widen(kind: InKind, src: &[u8], dst: &mut [f32]) {
                 *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             }
         }
-        Kind::Q8 => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = kind.q.byte(s)),
+        Kind::Q8 => {
+            let q = kind.dequant();
+            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = q.byte(s));
+        }
     }
 }
 
