@@ -110,6 +110,16 @@ typedef enum glocal_status {
    */
   GLOCAL_STATUS_NOT_A_NUMBER = 107,
   /**
+   * The scale of quantized inputs (`glocal_apply_s8`, `glocal_apply_u8`) is NaN, infinite,
+   * zero or negative.
+   */
+  GLOCAL_STATUS_BAD_INPUT_SCALE = 108,
+  /**
+   * The zero point of quantized inputs is outside the element type's range: `-128..=127`
+   * for `glocal_apply_s8`, `0..=255` for `glocal_apply_u8`.
+   */
+  GLOCAL_STATUS_BAD_INPUT_ZERO_POINT = 109,
+  /**
    * The blob is shorter than its 256-byte header.
    */
   GLOCAL_STATUS_BLOB_TRUNCATED_HEADER = 200,
@@ -444,6 +454,34 @@ enum glocal_status glocal_apply_f16(const struct glocal_transform *t, const uint
  * As `glocal_apply_f32`.
  */
 enum glocal_status glocal_apply_bf16(const struct glocal_transform *t, const uint16_t *x, size_t x_len, uint16_t *y, size_t y_len);
+
+/**
+ * Applies `t` to `rows` quantized input rows of `int8_t` (TFLite Micro, Ethos-U, NPUs):
+ * element `q` stands for `x_scale * (q - x_zero_point)`, and `y` gets floats as from
+ * `glocal_apply_f32` on those values.
+ *
+ * Each input is dequantized as the kernel reads it, `(float)(q - x_zero_point) * x_scale`
+ * (one rounding; the same on every kernel), with no copy of the rows and no extra stack per
+ * row: `y` is bit for bit what `glocal_apply_f32` gives on the dequantized floats, with the
+ * same kernel. `x_scale` must be finite and positive; `x_zero_point` in `-128..=127`.
+ * Lengths, overlap and threads as `glocal_apply_f32` (`x_len = rows * dim_in` elements).
+ *
+ * Returns `GLOCAL_STATUS_OK`, the statuses of `glocal_apply_f32`, or
+ * `GLOCAL_STATUS_BAD_INPUT_SCALE` (`x_scale` NaN, infinite, zero or negative) or
+ * `GLOCAL_STATUS_BAD_INPUT_ZERO_POINT`; on any error `y` is not written at all.
+ *
+ * # Safety
+ * As `glocal_apply_f32`, with `x` NULL or pointing to `x_len` readable `int8_t`.
+ */
+enum glocal_status glocal_apply_s8(const struct glocal_transform *t, const int8_t *x, size_t x_len, float x_scale, int32_t x_zero_point, float *y, size_t y_len);
+
+/**
+ * As `glocal_apply_s8`, with `uint8_t` inputs and `x_zero_point` in `0..=255`.
+ *
+ * # Safety
+ * As `glocal_apply_f32`, with `x` NULL or pointing to `x_len` readable `uint8_t`.
+ */
+enum glocal_status glocal_apply_u8(const struct glocal_transform *t, const uint8_t *x, size_t x_len, float x_scale, int32_t x_zero_point, float *y, size_t y_len);
 
 /**
  * `glocal_apply_f32` with options: `flags` is 0 or a bitwise OR of `GLOCAL_APPLY_*` flags,

@@ -155,6 +155,22 @@ pub enum Error {
         /// What is NaN.
         what: &'static str,
     },
+    /// The scale of quantized inputs ([`QuantizedRows`](crate::QuantizedRows)) is NaN,
+    /// infinite, zero or negative.
+    BadInputScale {
+        /// Scale given.
+        value: f32,
+    },
+    /// The zero point of quantized inputs is outside the element type's range (`-128..=127`
+    /// for int8, `0..=255` for uint8).
+    BadInputZeroPoint {
+        /// Zero point given.
+        value: i32,
+        /// Smallest allowed.
+        min: i32,
+        /// Largest allowed.
+        max: i32,
+    },
 }
 
 impl Error {
@@ -162,7 +178,7 @@ impl Error {
     /// `#[non_exhaustive]` enum cannot be matched exhaustively outside this crate.
     /// `variant_count_is_current` below keeps it right.
     #[doc(hidden)]
-    pub const VARIANT_COUNT: usize = 22;
+    pub const VARIANT_COUNT: usize = 24;
 }
 
 impl fmt::Display for Error {
@@ -253,6 +269,13 @@ impl fmt::Display for Error {
                 write!(f, "output has {found} elements: need rows x d_out = {expected}")
             }
             Error::NotANumber { what } => write!(f, "{what} is NaN: the result is undefined"),
+            Error::BadInputScale { value } => {
+                write!(f, "quantized input scale is {value:e}: must be finite and > 0")
+            }
+            Error::BadInputZeroPoint { value, min, max } => write!(
+                f,
+                "quantized input zero point is {value}: must be in {min}..={max} for its element type"
+            ),
         }
     }
 }
@@ -289,12 +312,14 @@ mod tests {
             Error::OutputLength { .. } => 19,
             Error::NotANumber { .. } => 20,
             Error::BadErrorRecord { .. } => 21,
+            Error::BadInputScale { .. } => 22,
+            Error::BadInputZeroPoint { .. } => 23,
         }
     }
 
     #[test]
     fn variant_count_is_current() {
-        let last = Error::BadErrorRecord { field: "probe_rows", value: 0.0 };
+        let last = Error::BadInputZeroPoint { value: 256, min: 0, max: 255 };
         assert_eq!(ordinal(&last) + 1, Error::VARIANT_COUNT);
         assert_eq!(ordinal(&Error::TruncatedHeader { found: 0 }), 0);
     }

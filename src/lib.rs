@@ -21,6 +21,9 @@
 //!    ([`embed_blob!`]), an mmap, or any aligned buffer. No copy, no repacking.
 //! 3. **Apply**: [`Transform::apply`] computes `y = x @ W' + b'` with f32 accumulation for one row
 //!    or a batch, reading and writing f32, f16 or bf16. It never allocates and never panics.
+//!    Quantized int8/uint8 inputs with a scale and zero point (TFLite Micro, Ethos-U, NPUs)
+//!    go through [`Transform::apply_quantized`] ([`QuantizedRows`]), dequantized as the
+//!    kernels read them: `((q - zero_point) as f32) * scale`, one rounding, on every kernel.
 //!
 //! ```
 //! use glocal::{pack, Transform, WeightDtype};
@@ -126,6 +129,7 @@ pub mod format;
 // in kernel/scalar.rs. unwrap/expect/panic stay denied everywhere.
 #[allow(clippy::indexing_slicing)]
 pub mod kernel;
+mod quantized;
 pub mod reference;
 pub mod similarity;
 mod transform;
@@ -140,6 +144,7 @@ pub use aligned::AlignedBlob;
 pub use dtype::{Element, WeightDtype};
 pub use error::Error;
 pub use half::{bf16, f16};
+pub use quantized::QuantizedRows;
 pub use transform::{PostOp, Transform};
 
 /// Embeds a blob file in the binary, aligned to 64 bytes, as a `&'static [u8]`.

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::format::{Header, BLOB_ALIGN};
 use crate::kernel::i8d::I8dPanels;
 use crate::kernel::{self, Isa, KernelInfo, PackedWeights, Panels, WeightElem};
+use crate::quantized::QuantizedRows;
 
 /// Blocks per worker in [`Transform::apply_parallel`] (dynamic balancing between cores).
 #[cfg(feature = "std")]
@@ -234,19 +235,19 @@ impl<'a> Transform<'a> {
     }
 
     /// Checks the argument lengths of an apply call; returns the number of rows.
-    fn check_lengths<I, O>(&self, x: &[I], y: &[O]) -> Result<usize, Error> {
+    fn check_lengths(&self, x_len: usize, y_len: usize) -> Result<usize, Error> {
         let (d_in, d_out) = (self.d_in(), self.d_out());
         // checked_rem/checked_div: d_in >= 1 by validation, and this keeps a division-by-zero
         // panic path out of bare-metal builds.
-        let rows = match (x.len().checked_rem(d_in), x.len().checked_div(d_in)) {
+        let rows = match (x_len.checked_rem(d_in), x_len.checked_div(d_in)) {
             (Some(0), Some(rows)) if rows > 0 => rows,
-            _ => return Err(Error::InputLength { found: x.len(), d_in }),
+            _ => return Err(Error::InputLength { found: x_len, d_in }),
         };
-        // rows * d_out cannot overflow: x.len() >= rows, and d_out <= MAX_DIM.
+        // rows * d_out cannot overflow: x_len >= rows, and d_out <= MAX_DIM.
         let expected =
-            rows.checked_mul(d_out).ok_or(Error::OutputLength { found: y.len(), expected: usize::MAX })?;
-        if y.len() != expected {
-            return Err(Error::OutputLength { found: y.len(), expected });
+            rows.checked_mul(d_out).ok_or(Error::OutputLength { found: y_len, expected: usize::MAX })?;
+        if y_len != expected {
+            return Err(Error::OutputLength { found: y_len, expected });
         }
         Ok(rows)
     }
@@ -256,6 +257,12 @@ impl<'a> Transform<'a> {
     #[inline]
     fn run<I: Element, O: Element>(&self, x: &[I], y: &mut [O], post: PostOp, ws: &mut [f32]) {
         kernel::run(self.kernel, &self.weights, x, y, ws);
+        self.post(y, post);
+    }
+
+    /// The post-op on every output row.
+    #[inline]
+    fn post<O: Element>(&self, y: &mut [O], post: PostOp) {
         match post {
             PostOp::None => {}
             PostOp::L2Normalize => {
@@ -279,7 +286,7 @@ impl<'a> Transform<'a> {
     pub fn apply<I: Element, O: Element>(&self, x: &[I], y: &mut [O]) -> Result<usize, Error> {
         // Not `apply_with(.., PostOp::None)`: that shares one instance with the post-op callers
         // and links the L2 normalisation into every plain apply (3 KiB of bare-metal flash).
-        let rows = self.check_lengths(x, y)?;
+        let rows = self.check_lengths(x.len(), y.len())?;
         kernel::run(self.kernel, &self.weights, x, y, &mut []);
         Ok(rows)
     }
@@ -355,8 +362,67 @@ impl<'a> Transform<'a> {
         post: PostOp,
         workspace: &mut [f32],
     ) -> Result<usize, Error> {
-        let rows = self.check_lengths(x, y)?;
+        let rows = self.check_lengths(x.len(), y.len())?;
         self.run(x, y, post, workspace);
+        Ok(rows)
+    }
+
+    /// [`Transform::apply`] for quantized inputs: int8 or uint8 rows with a scale and zero
+    /// point ([`QuantizedRows`]), as TFLite Micro, Ethos-U and NPU pipelines produce them.
+    ///
+    /// Each element `q` is dequantized as the kernels read it, `((q - zero_point) as f32) *
+    /// scale` (one f32 rounding; [`QuantizedRows::dequantize`]), the same on every kernel and
+    /// ISA, so `y` is bit for bit what [`Transform::apply`] gives for those f32 inputs, with
+    /// the same kernel. The conversion happens where the kernels widen 16-bit inputs: no copy
+    /// of the rows is made. Outputs may be `f32`, `f16` or `bf16`. Returns the number of rows.
+    ///
+    /// Never allocates, never panics, single-threaded and deterministic.
+    ///
+    /// ```
+    /// # let source = glocal::pack::Source {
+    /// #     d_in: 2, d_out: 2, weights: vec![1.0, 0.0, 0.0, 1.0], bias: None, mean: 0.0, std: 1.0,
+    /// # };
+    /// # let blob = glocal::pack::pack(&source, glocal::WeightDtype::F32, "identity", "").unwrap();
+    /// use glocal::{QuantizedRows, Transform};
+    /// let t = Transform::new(blob.as_bytes()).unwrap();
+    /// let mut y = [f32::NAN; 2];
+    /// // real = 0.25 * (q - 10)
+    /// t.apply_quantized(QuantizedRows::u8(&[14, 2], 0.25, 10), &mut y).unwrap();
+    /// assert_eq!(y, [1.0, -2.0]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::BadInputScale`] (scale NaN, infinite, zero or negative) and
+    /// [`Error::BadInputZeroPoint`] (outside `-128..=127` for int8, `0..=255` for uint8),
+    /// checked first; then [`Error::InputLength`] or [`Error::OutputLength`]. On any error
+    /// `y` is left untouched.
+    pub fn apply_quantized<O: Element>(&self, x: QuantizedRows<'_>, y: &mut [O]) -> Result<usize, Error> {
+        x.check()?;
+        let rows = self.check_lengths(x.len(), y.len())?;
+        kernel::run_quantized(self.kernel, &self.weights, x, y, &mut []);
+        Ok(rows)
+    }
+
+    /// [`Transform::apply_quantized`] with a fused post-op ([`Transform::apply_with`]) and a
+    /// workspace ([`Transform::apply_with_workspace`]; `&mut []` for none): bit for bit what
+    /// [`Transform::apply_with_workspace`] gives for the dequantized inputs.
+    ///
+    /// Never allocates, never panics, single-threaded and deterministic; the workspace is only
+    /// written, its contents on return are unspecified.
+    ///
+    /// # Errors
+    /// As [`Transform::apply_quantized`]; then `y` is left untouched.
+    pub fn apply_quantized_with_workspace<O: Element>(
+        &self,
+        x: QuantizedRows<'_>,
+        y: &mut [O],
+        post: PostOp,
+        workspace: &mut [f32],
+    ) -> Result<usize, Error> {
+        x.check()?;
+        let rows = self.check_lengths(x.len(), y.len())?;
+        kernel::run_quantized(self.kernel, &self.weights, x, y, workspace);
+        self.post(y, post);
         Ok(rows)
     }
 
@@ -399,7 +465,7 @@ impl<'a> Transform<'a> {
         post: PostOp,
         threads: usize,
     ) -> Result<usize, Error> {
-        let rows = self.check_lengths(x, y)?;
+        let rows = self.check_lengths(x.len(), y.len())?;
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

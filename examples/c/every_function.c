@@ -52,6 +52,20 @@ int main(int argc, char **argv) {
     st = glocal_apply_bf16(&t, xh, rows * d_in, yh, rows * d_out);
     printf("apply_bf16: %s, y[0] bits 0x%04x\n", glocal_status_name(st), yh[0]);
 
+    /* 3b. Quantized inputs (TFLite Micro, Ethos-U, NPUs): int8 or uint8 with a scale and zero
+     *     point; element q is x_scale * (q - x_zero_point). Outputs are floats. */
+    int8_t *xs = calloc(rows * d_in, 1);
+    uint8_t *xu = calloc(rows * d_in, 1);
+    if (!xs || !xu) return 1;
+    for (size_t i = 0; i < rows * d_in; i++) xs[i] = 4, xu[i] = 132; /* 1.0 with scale 0.25 */
+    st = glocal_apply_s8(&t, xs, rows * d_in, 0.25f, 0, y, rows * d_out);
+    printf("apply_s8(scale 0.25, zero point 0): %s, y[0] = %g\n", glocal_status_name(st), y[0]);
+    st = glocal_apply_u8(&t, xu, rows * d_in, 0.25f, 128, y, rows * d_out);
+    printf("apply_u8(scale 0.25, zero point 128): %s, y[0] = %g\n", glocal_status_name(st), y[0]);
+    st = glocal_apply_u8(&t, xu, rows * d_in, 0.0f, 128, y, rows * d_out);
+    printf("apply_u8(scale 0): %s: %s\n", glocal_status_name(st), glocal_status_str(st));
+    free(xs), free(xu);
+
     /* 4. The same with options: GLOCAL_APPLY_L2_NORMALIZE scales each output row to unit L2
      *    norm in the same call (cosine-ready embeddings; a zero row stays zero). flags = 0 is
      *    the plain call. */

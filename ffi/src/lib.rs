@@ -42,10 +42,10 @@ pub use mapped::{glocal_mapped, glocal_mapped_close, glocal_mapped_open, glocal_
 pub use status::{glocal_status, glocal_status_code, glocal_status_name, glocal_status_str};
 pub use transform::{
     glocal_apply_bf16, glocal_apply_bf16_ex, glocal_apply_bf16_ws, glocal_apply_f16, glocal_apply_f16_ex,
-    glocal_apply_f16_ws, glocal_apply_f32, glocal_apply_f32_ex, glocal_apply_f32_ws, glocal_dtype,
-    glocal_transform, glocal_transform_dim_in, glocal_transform_dim_out, glocal_transform_dtype,
-    glocal_transform_init, glocal_transform_kernel, glocal_transform_measured_error, glocal_workspace_len,
-    GLOCAL_APPLY_L2_NORMALIZE, GLOCAL_TRANSFORM_SIZE,
+    glocal_apply_f16_ws, glocal_apply_f32, glocal_apply_f32_ex, glocal_apply_f32_ws, glocal_apply_s8,
+    glocal_apply_u8, glocal_dtype, glocal_transform, glocal_transform_dim_in, glocal_transform_dim_out,
+    glocal_transform_dtype, glocal_transform_init, glocal_transform_kernel, glocal_transform_measured_error,
+    glocal_workspace_len, GLOCAL_APPLY_L2_NORMALIZE, GLOCAL_TRANSFORM_SIZE,
 };
 
 use core::ffi::c_char;

@@ -40,6 +40,12 @@ pub enum glocal_status {
     /// caller's data). No function of this version returns it; reserved for the similarity
     /// functions of the Rust API.
     GLOCAL_STATUS_NOT_A_NUMBER = 107,
+    /// The scale of quantized inputs (`glocal_apply_s8`, `glocal_apply_u8`) is NaN, infinite,
+    /// zero or negative.
+    GLOCAL_STATUS_BAD_INPUT_SCALE = 108,
+    /// The zero point of quantized inputs is outside the element type's range: `-128..=127`
+    /// for `glocal_apply_s8`, `0..=255` for `glocal_apply_u8`.
+    GLOCAL_STATUS_BAD_INPUT_ZERO_POINT = 109,
 
     /// The blob is shorter than its 256-byte header.
     GLOCAL_STATUS_BLOB_TRUNCATED_HEADER = 200,
@@ -132,6 +138,8 @@ impl From<Error> for glocal_status {
             Error::InputLength { .. } => GLOCAL_STATUS_INPUT_LENGTH,
             Error::OutputLength { .. } => GLOCAL_STATUS_OUTPUT_LENGTH,
             Error::NotANumber { .. } => GLOCAL_STATUS_NOT_A_NUMBER,
+            Error::BadInputScale { .. } => GLOCAL_STATUS_BAD_INPUT_SCALE,
+            Error::BadInputZeroPoint { .. } => GLOCAL_STATUS_BAD_INPUT_ZERO_POINT,
             _ => GLOCAL_STATUS_INTERNAL_UNMAPPED_ERROR,
         }
     }
@@ -150,7 +158,7 @@ const _: () = assert!(core::mem::size_of::<glocal_status>() == 4);
 
 /// Every status this version returns, with its name and message. A table rather than a
 /// `match`: about half the code size on Cortex-M. `every_variant_is_in_the_table` keeps it complete.
-static TABLE: [(glocal_status, &CStr, &CStr); 33] = {
+static TABLE: [(glocal_status, &CStr, &CStr); 35] = {
     use glocal_status::*;
     [
         (GLOCAL_STATUS_OK, c"GLOCAL_STATUS_OK", c"success"),
@@ -178,6 +186,12 @@ static TABLE: [(glocal_status, &CStr, &CStr); 33] = {
         ),
         (GLOCAL_STATUS_UNKNOWN_FLAGS, c"GLOCAL_STATUS_UNKNOWN_FLAGS", c"flags has an undefined bit"),
         (GLOCAL_STATUS_NOT_A_NUMBER, c"GLOCAL_STATUS_NOT_A_NUMBER", c"a value a decision depends on is NaN"),
+        (GLOCAL_STATUS_BAD_INPUT_SCALE, c"GLOCAL_STATUS_BAD_INPUT_SCALE", c"input scale not finite and > 0"),
+        (
+            GLOCAL_STATUS_BAD_INPUT_ZERO_POINT,
+            c"GLOCAL_STATUS_BAD_INPUT_ZERO_POINT",
+            c"input zero point out of range",
+        ),
         (
             GLOCAL_STATUS_BLOB_TRUNCATED_HEADER,
             c"GLOCAL_STATUS_BLOB_TRUNCATED_HEADER",
@@ -302,7 +316,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name_matching_its_variant_and_a_message() {
-        let mut seen = [0u32; 33];
+        let mut seen = [0u32; 35];
         let mut n = 0;
         for code in 0..=1000u32 {
             if let Some((name, msg)) = describe(code) {
@@ -312,7 +326,7 @@ mod tests {
                 n += 1;
             }
         }
-        assert_eq!(n, 33, "codes found: {:?}", &seen[..n]);
+        assert_eq!(n, 35, "codes found: {:?}", &seen[..n]);
         assert_eq!(describe(glocal_status::GLOCAL_STATUS_MAX_ENUM as u32), None);
         assert_eq!(describe(u32::MAX), None);
     }
@@ -332,6 +346,8 @@ mod tests {
             | GLOCAL_STATUS_BUFFERS_OVERLAP
             | GLOCAL_STATUS_UNKNOWN_FLAGS
             | GLOCAL_STATUS_NOT_A_NUMBER
+            | GLOCAL_STATUS_BAD_INPUT_SCALE
+            | GLOCAL_STATUS_BAD_INPUT_ZERO_POINT
             | GLOCAL_STATUS_BLOB_TRUNCATED_HEADER
             | GLOCAL_STATUS_BLOB_BAD_MAGIC
             | GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION
@@ -400,6 +416,8 @@ mod tests {
             (Error::InputLength { found: 0, d_in: 4 }, GLOCAL_STATUS_INPUT_LENGTH),
             (Error::OutputLength { found: 1, expected: 2 }, GLOCAL_STATUS_OUTPUT_LENGTH),
             (Error::NotANumber { what: "similarity" }, GLOCAL_STATUS_NOT_A_NUMBER),
+            (Error::BadInputScale { value: 0.0 }, GLOCAL_STATUS_BAD_INPUT_SCALE),
+            (Error::BadInputZeroPoint { value: 256, min: 0, max: 255 }, GLOCAL_STATUS_BAD_INPUT_ZERO_POINT),
         ]
     }
 
@@ -422,7 +440,11 @@ mod tests {
             // Blob defects are 2xx, caller errors 1xx, platform 3xx.
             let class = match e {
                 Error::KernelUnavailable { .. } => 3,
-                Error::InputLength { .. } | Error::OutputLength { .. } | Error::NotANumber { .. } => 1,
+                Error::InputLength { .. }
+                | Error::OutputLength { .. }
+                | Error::NotANumber { .. }
+                | Error::BadInputScale { .. }
+                | Error::BadInputZeroPoint { .. } => 1,
                 _ => 2,
             };
             assert_eq!(got as u32 / 100, class, "{e:?} -> {got:?}");

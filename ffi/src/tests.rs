@@ -408,3 +408,96 @@ fn apply_ws_matches_apply_ex_and_checks_the_workspace() {
         assert_eq!(a, b2, "{name}");
     }
 }
+
+#[test]
+fn apply_s8_u8_match_apply_f32_on_dequantized_rows_and_check_their_arguments() {
+    let (d_in, d_out, rows) = (19, 17, 3);
+    for dtype in [WeightDtype::F32, WeightDtype::I8d] {
+        let b = blob(dtype, d_in, d_out);
+        let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+        assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+        let qs: Vec<i8> = (0..rows * d_in).map(|i| ((i * 37 + 11) % 256) as i32 as u8 as i8).collect();
+        let qu: Vec<u8> = (0..rows * d_in).map(|i| ((i * 53 + 3) % 256) as u8).collect();
+        for (scale, zs, zu) in [(0.5f32, -128, 255), (0.07, 3, 128)] {
+            let xs: Vec<f32> = qs.iter().map(|&q| ((q as i32 - zs) as f32) * scale).collect();
+            let xu: Vec<f32> = qu.iter().map(|&q| ((q as i32 - zu) as f32) * scale).collect();
+            let (mut want_s, mut want_u) = (std::vec![0f32; rows * d_out], std::vec![0f32; rows * d_out]);
+            let (mut ys, mut yu) =
+                (std::vec![f32::NAN; rows * d_out + 1], std::vec![f32::NAN; rows * d_out + 1]);
+            // SAFETY: pointers and lengths describe the vectors; `t` is initialised.
+            unsafe {
+                let n = rows * d_out;
+                assert_eq!(
+                    glocal_apply_f32(&t, xs.as_ptr(), xs.len(), want_s.as_mut_ptr(), n),
+                    GLOCAL_STATUS_OK
+                );
+                assert_eq!(
+                    glocal_apply_f32(&t, xu.as_ptr(), xu.len(), want_u.as_mut_ptr(), n),
+                    GLOCAL_STATUS_OK
+                );
+                let st = glocal_apply_s8(&t, qs.as_ptr(), qs.len(), scale, zs, ys.as_mut_ptr(), ys.len());
+                assert_eq!(st, GLOCAL_STATUS_OK);
+                let st = glocal_apply_u8(&t, qu.as_ptr(), qu.len(), scale, zu, yu.as_mut_ptr(), yu.len());
+                assert_eq!(st, GLOCAL_STATUS_OK);
+            }
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ys[..rows * d_out]), bits(&want_s), "{dtype} s8 scale {scale}");
+            assert_eq!(bits(&yu[..rows * d_out]), bits(&want_u), "{dtype} u8 scale {scale}");
+            assert!(ys[rows * d_out].is_nan() && yu[rows * d_out].is_nan(), "wrote past rows * d_out");
+            // Real values: within f32 rounding (f32 blob) or the i8d bound of the reference.
+            let want = reference(d_in, d_out, &xs);
+            let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let tol = if dtype == WeightDtype::F32 { 1e-5 } else { 8e-3 };
+            assert!(ys.iter().zip(&want).all(|(g, w)| (g - w).abs() <= tol * max), "{dtype}");
+        }
+
+        // Errors: each status, nothing written.
+        let mut y = std::vec![-1.5f32; 2 * d_out];
+        let q = std::vec![0i8; 2 * d_in];
+        let call_s = |t: *const glocal_transform, x: *const i8, xl, s, z, y: *mut f32, yl| {
+            // SAFETY: x/y are NULL or describe the vectors (lengths never beyond them).
+            unsafe { glocal_apply_s8(t, x, xl, s, z, y, yl) }
+        };
+        let call_u = |t: *const glocal_transform, x: *const i8, xl, s, z, y: *mut f32, yl| {
+            // SAFETY: as above; u8 and i8 have the same size and alignment.
+            unsafe { glocal_apply_u8(t, x.cast(), xl, s, z, y, yl) }
+        };
+        let yp = y.as_mut_ptr();
+        for (call, zmin, zmax) in
+            [(&call_s as &dyn Fn(_, _, _, _, _, _, _) -> _, -128, 127), (&call_u, 0, 255)]
+        {
+            assert_eq!(
+                call(core::ptr::null(), q.as_ptr(), d_in, 1.0, 0, yp, d_out),
+                GLOCAL_STATUS_NULL_POINTER
+            );
+            assert_eq!(call(&t, core::ptr::null(), d_in, 1.0, 0, yp, d_out), GLOCAL_STATUS_NULL_POINTER);
+            assert_eq!(
+                call(&t, q.as_ptr(), d_in, 1.0, 0, core::ptr::null_mut(), d_out),
+                GLOCAL_STATUS_NULL_POINTER
+            );
+            for s in [0.0, -0.0, -2.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                assert_eq!(call(&t, q.as_ptr(), d_in, s, 0, yp, d_out), GLOCAL_STATUS_BAD_INPUT_SCALE, "{s}");
+            }
+            for z in [zmin - 1, zmax + 1, i32::MIN, i32::MAX] {
+                assert_eq!(
+                    call(&t, q.as_ptr(), d_in, 1.0, z, yp, d_out),
+                    GLOCAL_STATUS_BAD_INPUT_ZERO_POINT,
+                    "{z}"
+                );
+            }
+            assert_eq!(call(&t, q.as_ptr(), 0, 1.0, 0, yp, d_out), GLOCAL_STATUS_INPUT_LENGTH);
+            assert_eq!(call(&t, q.as_ptr(), d_in + 1, 1.0, 0, yp, 2 * d_out), GLOCAL_STATUS_INPUT_LENGTH);
+            assert_eq!(
+                call(&t, q.as_ptr(), 2 * d_in, 1.0, 0, yp, 2 * d_out - 1),
+                GLOCAL_STATUS_OUTPUT_LENGTH
+            );
+            // SAFETY: one past the start of y, inside it: only its alignment is checked.
+            let yo = unsafe { yp.cast::<u8>().add(1) }.cast::<f32>();
+            assert_eq!(call(&t, q.as_ptr(), d_in, 1.0, 0, yo, d_out), GLOCAL_STATUS_MISALIGNED_POINTER);
+            assert_eq!(call(&t, yp.cast::<i8>(), d_in, 1.0, 0, yp, d_out), GLOCAL_STATUS_BUFFERS_OVERLAP);
+        }
+        assert!(y.iter().all(|&v| v == -1.5), "y written on error");
+        let mut zeroed = glocal_transform { _opaque: MaybeUninit::zeroed() };
+        assert_eq!(call_s(&mut zeroed, q.as_ptr(), d_in, 1.0, 0, yp, d_out), GLOCAL_STATUS_NOT_INITIALIZED);
+    }
+}

@@ -21,7 +21,9 @@ use core::ffi::c_char;
 use core::mem::{align_of, size_of};
 use core::ptr::addr_of;
 
-use glocal_core::{bf16, f16, kernel::KERNELS, Element, PostOp, Transform, WeightDtype};
+use glocal_core::{
+    bf16, f16, kernel::KERNELS, Element, Error, PostOp, QuantizedRows, Transform, WeightDtype,
+};
 
 use crate::boundary::guard;
 use crate::glocal_status::{self, *};
@@ -285,18 +287,39 @@ fn post_op(flags: u32) -> Result<PostOp, glocal_status> {
     Ok(if flags & GLOCAL_APPLY_L2_NORMALIZE != 0 { PostOp::L2Normalize } else { PostOp::None })
 }
 
+/// The call of the float functions: with a workspace, `apply_with_workspace`; else `apply`
+/// when there is no post-op (so the plain functions hold no post-op path), `apply_with`.
+#[inline(always)]
+fn float_call<I: Element, O: Element, const WS: bool>(
+    t: &Transform<'static>,
+    x: &[I],
+    y: &mut [O],
+    post: PostOp,
+    ws: &mut [f32],
+) -> Result<usize, Error> {
+    if WS && !ws.is_empty() {
+        t.apply_with_workspace(x, y, post, ws)
+    } else if post == PostOp::None {
+        t.apply(x, y)
+    } else {
+        t.apply_with(x, y, post)
+    }
+}
+
 /// The shared body of the `glocal_apply_*` functions. `I`/`O` are the Rust element types with
-/// the same size and bit layout as the C element types (`float`, `uint16_t`). `flags` is
-/// checked first (`EX`: the `_ex` and `_ws` functions; the plain ones pass `false` and 0, so
-/// their instance holds no post-op path). `WS`: the `_ws` functions, with a workspace of
-/// `ws_len` floats at `ws` (the others pass `false`, NULL and 0: no workspace path).
+/// the same size and bit layout as the C element types (`float`, `uint16_t`, `int8_t`,
+/// `uint8_t`), every bit pattern valid; `call` runs the transform ([`float_call`], or the
+/// quantized apply). `flags` is checked first (`EX`: the `_ex` and `_ws` functions; the plain
+/// ones pass `false` and 0, so their instance holds no post-op path). `WS`: the `_ws`
+/// functions, with a workspace of `ws_len` floats at `ws` (the others pass `false`, NULL and
+/// 0: no workspace path).
 ///
 /// # Safety
 /// As `glocal_apply_f32`, with `x`/`y` pointing to `I`/`O` elements; with `WS`, `ws` is NULL or
 /// points to `ws_len` writable floats.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
+unsafe fn apply<I: Copy, O: Copy, const EX: bool, const WS: bool, F>(
     t: *const glocal_transform,
     x: *const I,
     x_len: usize,
@@ -305,7 +328,13 @@ unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
     flags: u32,
     ws: *mut f32,
     ws_len: usize,
-) -> glocal_status {
+    call: F,
+) -> glocal_status
+where
+    // What runs once the arguments are checked: the transform on `x` into `y` with the post-op
+    // and the workspace (empty when there is none).
+    F: FnOnce(&Transform<'static>, &[I], &mut [O], PostOp, &mut [f32]) -> Result<usize, Error>,
+{
     guard(GLOCAL_STATUS_INTERNAL_PANIC, || {
         // `EX` (the `_ex` functions) is a type-level constant so that the plain functions get
         // their own instance without any post-op path (bare-metal flash), even out of line.
@@ -368,27 +397,24 @@ unsafe fn apply<I: Element, O: Element, const EX: bool, const WS: bool>(
             }
         }
         // SAFETY: `x` is non-NULL, aligned for I, and points to `x_len` readable elements
-        // (caller's promise) whose byte size fits isize (checked); I is f32/f16/bf16, valid
-        // for every bit pattern.
+        // (caller's promise) whose byte size fits isize (checked); I is f32/f16/bf16/i8/u8,
+        // valid for every bit pattern.
         let xs = unsafe { core::slice::from_raw_parts(x, x_len) };
         // SAFETY: `y` is non-NULL, aligned for O, points to `y_len >= needed` writable
         // elements (caller's promise), `needed` elements fit isize (checked), and the range is
         // disjoint from `x` (checked), so this is the only live reference to it.
         let ys = unsafe { core::slice::from_raw_parts_mut(y, needed) };
-        // The plain functions pass flags 0: this branch is then constant and their code holds
-        // no post-op path (`Transform::apply` does not share an instance with `apply_with`).
-        let done = if WS && ws_used > 0 {
+        // The plain functions pass flags 0: `post` is then constant and their code holds no
+        // post-op path (`Transform::apply` does not share an instance with `apply_with`).
+        let wss: &mut [f32] = if WS && ws_used > 0 {
             // SAFETY: `ws` is non-NULL, aligned, and points to `ws_len >= ws_used` writable
             // floats (caller's promise); `ws_used` floats fit isize (a part of that buffer, and
             // the range does not wrap: checked), disjoint from x and y (checked).
-            let wss = unsafe { core::slice::from_raw_parts_mut(ws, ws_used) };
-            s.transform.apply_with_workspace(xs, ys, post, wss)
-        } else if post == PostOp::None {
-            s.transform.apply(xs, ys)
+            unsafe { core::slice::from_raw_parts_mut(ws, ws_used) }
         } else {
-            s.transform.apply_with(xs, ys, post)
+            &mut []
         };
-        match done {
+        match call(&s.transform, xs, ys, post, wss) {
             Ok(_) => GLOCAL_STATUS_OK,
             Err(e) => e.into(),
         }
@@ -420,7 +446,19 @@ pub unsafe extern "C" fn glocal_apply_f32(
     y_len: usize,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32, false, false>(t, x, x_len, y, y_len, 0, core::ptr::null_mut(), 0) }
+    unsafe {
+        apply::<f32, f32, false, false, _>(
+            t,
+            x,
+            x_len,
+            y,
+            y_len,
+            0,
+            core::ptr::null_mut(),
+            0,
+            float_call::<f32, f32, false>,
+        )
+    }
 }
 
 /// As `glocal_apply_f32`, with inputs and outputs as IEEE-754 binary16 bit patterns
@@ -441,7 +479,17 @@ pub unsafe extern "C" fn glocal_apply_f16(
     // SAFETY: half's f16 is #[repr(transparent)] over u16, so the pointers address the same
     // elements with the same size and alignment; forwarded caller promise.
     unsafe {
-        apply::<f16, f16, false, false>(t, x.cast(), x_len, y.cast(), y_len, 0, core::ptr::null_mut(), 0)
+        apply::<f16, f16, false, false, _>(
+            t,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            0,
+            core::ptr::null_mut(),
+            0,
+            float_call::<f16, f16, false>,
+        )
     }
 }
 
@@ -460,8 +508,72 @@ pub unsafe extern "C" fn glocal_apply_bf16(
 ) -> glocal_status {
     // SAFETY: half's bf16 is #[repr(transparent)] over u16; forwarded caller promise.
     unsafe {
-        apply::<bf16, bf16, false, false>(t, x.cast(), x_len, y.cast(), y_len, 0, core::ptr::null_mut(), 0)
+        apply::<bf16, bf16, false, false, _>(
+            t,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            0,
+            core::ptr::null_mut(),
+            0,
+            float_call::<bf16, bf16, false>,
+        )
     }
+}
+
+/// Applies `t` to `rows` quantized input rows of `int8_t` (TFLite Micro, Ethos-U, NPUs):
+/// element `q` stands for `x_scale * (q - x_zero_point)`, and `y` gets floats as from
+/// `glocal_apply_f32` on those values.
+///
+/// Each input is dequantized as the kernel reads it, `(float)(q - x_zero_point) * x_scale`
+/// (one rounding; the same on every kernel), with no copy of the rows and no extra stack per
+/// row: `y` is bit for bit what `glocal_apply_f32` gives on the dequantized floats, with the
+/// same kernel. `x_scale` must be finite and positive; `x_zero_point` in `-128..=127`.
+/// Lengths, overlap and threads as `glocal_apply_f32` (`x_len = rows * dim_in` elements).
+///
+/// Returns `GLOCAL_STATUS_OK`, the statuses of `glocal_apply_f32`, or
+/// `GLOCAL_STATUS_BAD_INPUT_SCALE` (`x_scale` NaN, infinite, zero or negative) or
+/// `GLOCAL_STATUS_BAD_INPUT_ZERO_POINT`; on any error `y` is not written at all.
+///
+/// # Safety
+/// As `glocal_apply_f32`, with `x` NULL or pointing to `x_len` readable `int8_t`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_s8(
+    t: *const glocal_transform,
+    x: *const i8,
+    x_len: usize,
+    x_scale: f32,
+    x_zero_point: i32,
+    y: *mut f32,
+    y_len: usize,
+) -> glocal_status {
+    let call = |t: &Transform<'static>, xs: &[i8], ys: &mut [f32], _: PostOp, _: &mut [f32]| {
+        t.apply_quantized(QuantizedRows::i8(xs, x_scale, x_zero_point), ys)
+    };
+    // SAFETY: forwarded caller promise (i8 is C's int8_t: every bit pattern valid).
+    unsafe { apply::<i8, f32, false, false, _>(t, x, x_len, y, y_len, 0, core::ptr::null_mut(), 0, call) }
+}
+
+/// As `glocal_apply_s8`, with `uint8_t` inputs and `x_zero_point` in `0..=255`.
+///
+/// # Safety
+/// As `glocal_apply_f32`, with `x` NULL or pointing to `x_len` readable `uint8_t`.
+#[no_mangle]
+pub unsafe extern "C" fn glocal_apply_u8(
+    t: *const glocal_transform,
+    x: *const u8,
+    x_len: usize,
+    x_scale: f32,
+    x_zero_point: i32,
+    y: *mut f32,
+    y_len: usize,
+) -> glocal_status {
+    let call = |t: &Transform<'static>, xs: &[u8], ys: &mut [f32], _: PostOp, _: &mut [f32]| {
+        t.apply_quantized(QuantizedRows::u8(xs, x_scale, x_zero_point), ys)
+    };
+    // SAFETY: forwarded caller promise (u8 is C's uint8_t: every bit pattern valid).
+    unsafe { apply::<u8, f32, false, false, _>(t, x, x_len, y, y_len, 0, core::ptr::null_mut(), 0, call) }
 }
 
 /// `glocal_apply_f32` with options: `flags` is 0 or a bitwise OR of `GLOCAL_APPLY_*` flags,
@@ -487,7 +599,19 @@ pub unsafe extern "C" fn glocal_apply_f32_ex(
     flags: u32,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32, true, false>(t, x, x_len, y, y_len, flags, core::ptr::null_mut(), 0) }
+    unsafe {
+        apply::<f32, f32, true, false, _>(
+            t,
+            x,
+            x_len,
+            y,
+            y_len,
+            flags,
+            core::ptr::null_mut(),
+            0,
+            float_call::<f32, f32, false>,
+        )
+    }
 }
 
 /// `glocal_apply_f16` with options, as `glocal_apply_f32_ex`. With
@@ -507,7 +631,17 @@ pub unsafe extern "C" fn glocal_apply_f16_ex(
 ) -> glocal_status {
     // SAFETY: as glocal_apply_f16; forwarded caller promise.
     unsafe {
-        apply::<f16, f16, true, false>(t, x.cast(), x_len, y.cast(), y_len, flags, core::ptr::null_mut(), 0)
+        apply::<f16, f16, true, false, _>(
+            t,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            flags,
+            core::ptr::null_mut(),
+            0,
+            float_call::<f16, f16, false>,
+        )
     }
 }
 
@@ -528,7 +662,17 @@ pub unsafe extern "C" fn glocal_apply_bf16_ex(
 ) -> glocal_status {
     // SAFETY: as glocal_apply_bf16; forwarded caller promise.
     unsafe {
-        apply::<bf16, bf16, true, false>(t, x.cast(), x_len, y.cast(), y_len, flags, core::ptr::null_mut(), 0)
+        apply::<bf16, bf16, true, false, _>(
+            t,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            flags,
+            core::ptr::null_mut(),
+            0,
+            float_call::<bf16, bf16, false>,
+        )
     }
 }
 
@@ -578,7 +722,19 @@ pub unsafe extern "C" fn glocal_apply_f32_ws(
     workspace_len: usize,
 ) -> glocal_status {
     // SAFETY: forwarded caller promise.
-    unsafe { apply::<f32, f32, true, true>(t, x, x_len, y, y_len, flags, workspace, workspace_len) }
+    unsafe {
+        apply::<f32, f32, true, true, _>(
+            t,
+            x,
+            x_len,
+            y,
+            y_len,
+            flags,
+            workspace,
+            workspace_len,
+            float_call::<f32, f32, true>,
+        )
+    }
 }
 
 /// `glocal_apply_f16_ex` with a workspace of floats, as `glocal_apply_f32_ws` (the inputs are
@@ -599,7 +755,17 @@ pub unsafe extern "C" fn glocal_apply_f16_ws(
 ) -> glocal_status {
     // SAFETY: as glocal_apply_f16; forwarded caller promise.
     unsafe {
-        apply::<f16, f16, true, true>(t, x.cast(), x_len, y.cast(), y_len, flags, workspace, workspace_len)
+        apply::<f16, f16, true, true, _>(
+            t,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            flags,
+            workspace,
+            workspace_len,
+            float_call::<f16, f16, true>,
+        )
     }
 }
 
@@ -620,7 +786,17 @@ pub unsafe extern "C" fn glocal_apply_bf16_ws(
 ) -> glocal_status {
     // SAFETY: as glocal_apply_bf16; forwarded caller promise.
     unsafe {
-        apply::<bf16, bf16, true, true>(t, x.cast(), x_len, y.cast(), y_len, flags, workspace, workspace_len)
+        apply::<bf16, bf16, true, true, _>(
+            t,
+            x.cast(),
+            x_len,
+            y.cast(),
+            y_len,
+            flags,
+            workspace,
+            workspace_len,
+            float_call::<bf16, bf16, true>,
+        )
     }
 }
 

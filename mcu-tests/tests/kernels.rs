@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 
 use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{pack, Source};
-use glocal::{bf16, f16, reference, Element, Transform, WeightDtype};
+use glocal::{bf16, f16, reference, Element, Error, QuantizedRows, Transform, WeightDtype};
 use mcu_tests::{entry, run, Check, Rng, Suite};
 
 const DIMS: [usize; 5] = [1, 15, 16, 17, 35];
@@ -288,6 +288,99 @@ fn alone_vs_batch<I: Element>(c: &mut Check, t: &Transform<'_>, rng: &mut Rng, n
     }
 }
 
+/// Quantized inputs (`apply_quantized`, issue 23): int8 and uint8 rows with several scales and
+/// zero points give bit for bit what `apply` gives on the dequantized f32 rows, with the same
+/// kernel, for batches that reach every tile (1 to 4 rows and 7); a row of zero points gives
+/// the bias exactly; a bad scale or zero point is refused with `y` untouched.
+fn quantized(s: &mut Suite, k: &KernelInfo) {
+    let mut rng = Rng(0x0951 ^ k.dtype.code() as u32);
+    for (d_in, d_out) in [(35, 17), (17, 40), (70, 16)] {
+        let src = source(&mut rng, d_in, d_out, false);
+        let Ok(blob) = pack(&src, k.dtype, "test", "quantized") else { continue };
+        let Ok(t) = Transform::with_isa(blob.as_bytes(), k.isa) else { continue };
+        s.case(format_args!("{} {d_in}x{d_out} quantized inputs", k.name), |c| {
+            let params: [(bool, f32, i32); 4] =
+                [(true, 0.05, 0), (true, 0.3, -128), (false, 0.02, 128), (false, 1.5, 255)];
+            for (signed, scale, zp) in params {
+                for rows in [1, 2, 3, 4, 7] {
+                    let bytes: Vec<u8> = (0..rows * d_in).map(|_| rng.int(0, 255) as u8).collect();
+                    let signed_bytes: Vec<i8> = bytes.iter().map(|&b| b as i8).collect();
+                    let (x, xf): (QuantizedRows<'_>, Vec<f32>) = if signed {
+                        let xf = signed_bytes.iter().map(|&v| ((v as i32 - zp) as f32) * scale).collect();
+                        (QuantizedRows::i8(&signed_bytes, scale, zp), xf)
+                    } else {
+                        let xf = bytes.iter().map(|&v| ((v as i32 - zp) as f32) * scale).collect();
+                        (QuantizedRows::u8(&bytes, scale, zp), xf)
+                    };
+                    quantized_bits::<f32>(c, &t, x, &xf, rows, k.name);
+                    quantized_bits::<f16>(c, &t, x, &xf, rows, k.name);
+                    quantized_bits::<bf16>(c, &t, x, &xf, rows, k.name);
+                }
+            }
+            // A row of zero points is the zero row: the bias, exactly.
+            let zs = alloc::vec![-9i8; d_in];
+            let mut y = alloc::vec![f32::NAN; d_out];
+            let r = t.apply_quantized(QuantizedRows::i8(&zs, 0.37, -9), &mut y);
+            c.that(r == Ok(1), format_args!("{}: zero-point row: {r:?}", k.name));
+            for (j, v) in y.iter().enumerate() {
+                let b = t.folded_bias(j).unwrap_or(f32::NAN);
+                c.that(*v == b, format_args!("{}: zero-point row y[{j}] = {v}, bias {b}", k.name));
+            }
+            // Errors: nothing written.
+            let xs = alloc::vec![1u8; d_in];
+            let xi = alloc::vec![1i8; d_in];
+            let mut y = alloc::vec![-2.5f32; d_out];
+            let bad = [
+                (QuantizedRows::u8(&xs, 0.0, 0), Error::BadInputScale { value: 0.0 }),
+                (QuantizedRows::u8(&xs, -1.0, 0), Error::BadInputScale { value: -1.0 }),
+                (QuantizedRows::u8(&xs, f32::INFINITY, 0), Error::BadInputScale { value: f32::INFINITY }),
+                (QuantizedRows::u8(&xs, 1.0, 256), Error::BadInputZeroPoint { value: 256, min: 0, max: 255 }),
+                (
+                    QuantizedRows::i8(&xi, 1.0, 128),
+                    Error::BadInputZeroPoint { value: 128, min: -128, max: 127 },
+                ),
+                (QuantizedRows::u8(&xs[1..], 1.0, 0), Error::InputLength { found: d_in - 1, d_in }),
+            ];
+            for (x, want) in bad {
+                let r = t.apply_quantized(x, &mut y);
+                c.that(r == Err(want), format_args!("{}: {x:?} gave {r:?}, expected {want:?}", k.name));
+            }
+            let r = t.apply_quantized(QuantizedRows::u8(&xs, f32::NAN, 0), &mut y);
+            c.that(
+                matches!(r, Err(Error::BadInputScale { value }) if value.is_nan()),
+                format_args!("{}: NaN scale gave {r:?}", k.name),
+            );
+            c.that(y.iter().all(|&v| v == -2.5), format_args!("{}: y written on error", k.name));
+        });
+    }
+}
+
+fn quantized_bits<O: Element>(
+    c: &mut Check,
+    t: &Transform<'_>,
+    x: QuantizedRows<'_>,
+    xf: &[f32],
+    rows: usize,
+    name: &str,
+) {
+    let n = rows * t.d_out();
+    let mut want = alloc::vec![O::from_f32(f32::NAN); n];
+    let mut got = alloc::vec![O::from_f32(f32::NAN); n];
+    let _ = t.apply(xf, &mut want);
+    let r = t.apply_quantized(x, &mut got);
+    c.that(r == Ok(rows), format_args!("{name} rows {rows}: apply_quantized returned {r:?}"));
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let (g, w) = (g.to_f32(), w.to_f32());
+        c.that(
+            !g.is_nan() && g.to_bits() == w.to_bits(),
+            format_args!(
+                "{name} {x:?} rows {rows}: y[{i}] = {g}, apply on the dequantized rows gives {w}",
+                x = (x.scale(), x.zero_point())
+            ),
+        );
+    }
+}
+
 #[entry]
 fn main() -> ! {
     run("kernels", |s| {
@@ -295,6 +388,7 @@ fn main() -> ! {
         for k in KERNELS.iter().filter(|k| k.isa.is_available()) {
             kernel_cases(s, k);
             rows_alone(s, k);
+            quantized(s, k);
         }
     })
 }

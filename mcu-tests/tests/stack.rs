@@ -1,5 +1,6 @@
 //! Worst-case stack of `Transform::apply` for every kernel, weight dtype and input/output
-//! element type, measured by stack painting on the emulated Cortex-M.
+//! element type, and of `Transform::apply_quantized` (int8 and uint8 inputs), measured by
+//! stack painting on the emulated Cortex-M.
 //!
 //! Limits: 1 KiB for the kernels `Isa::best()` selects here (what `Transform::new` and the C
 //! API run on a Cortex-M4F/M7); 2 KiB for the portable scalar kernel, which is only reached by
@@ -11,7 +12,7 @@ extern crate alloc;
 
 use glocal::kernel::{Isa, KERNELS};
 use glocal::pack::{pack, Source};
-use glocal::{bf16, f16, Element, Transform};
+use glocal::{bf16, f16, Element, QuantizedRows, Transform};
 use mcu_tests::{entry, println, run, stack_high_water, Check, Suite};
 
 const LIMIT: usize = 1024;
@@ -25,8 +26,24 @@ fn one<I: Element, O: Element>(t: &Transform<'_>, rows: usize) -> usize {
     })
 }
 
+fn quantized<O: Element>(t: &Transform<'_>, rows: usize, signed: bool) -> usize {
+    let x = alloc::vec![0x85u8; rows * t.d_in()];
+    let xi = alloc::vec![-123i8; rows * t.d_in()];
+    let mut y = alloc::vec![O::from_f32(0.0); rows * t.d_out()];
+    stack_high_water(|| {
+        let q =
+            if signed { QuantizedRows::i8(&xi[..], 0.5, -3) } else { QuantizedRows::u8(&x[..], 0.5, 128) };
+        let r = core::hint::black_box(t).apply_quantized(core::hint::black_box(q), &mut y[..]);
+        core::hint::black_box(r.is_ok());
+    })
+}
+
 fn io_matrix(t: &Transform<'_>, rows: usize) -> usize {
     [
+        quantized::<f32>(t, rows, true),
+        quantized::<f32>(t, rows, false),
+        quantized::<f16>(t, rows, true),
+        quantized::<bf16>(t, rows, false),
         one::<f32, f32>(t, rows),
         one::<f32, f16>(t, rows),
         one::<f32, bf16>(t, rows),
@@ -67,7 +84,7 @@ fn cases(s: &mut Suite) {
         });
     }
     println!(
-        "worst-case stack of Transform::apply with the default kernel: {} bytes (limit {})",
+        "worst-case stack of Transform::apply and apply_quantized with the default kernel: {} bytes (limit {})",
         worst, LIMIT
     );
 }

@@ -1,10 +1,12 @@
 //! The kernels' edges: inputs and outputs of any element type as one value each.
 //!
-//! `Transform::apply` is generic over its input and output element types (f32, f16, bf16); the
-//! kernels are not. [`InputRows`] and [`OutputRows`] carry the element type as data, so every
+//! `Transform::apply` is generic over its input and output element types (f32, f16, bf16), and
+//! `Transform::apply_quantized` takes int8/uint8 inputs with a scale and zero point; the
+//! kernels are not generic over either. [`InputRows`] and [`OutputRows`] carry the element type as data, so every
 //! loop nest is compiled once per ISA and weight dtype, and the element conversion happens
 //! where the driver copies inputs into its buffers and stores finished rows, never in a hot
-//! loop. f32 inputs are still read in place and f32 outputs stored straight from the
+//! loop; quantized inputs are dequantized there by one formula ([`Dequant::byte`]), so every
+//! kernel sees the same f32 inputs. f32 inputs are still read in place and f32 outputs stored straight from the
 //! registers ([`InputRows::as_f32`], [`OutputRows::f32_ptr`]).
 
 #![allow(unsafe_code)]
@@ -15,13 +17,55 @@ use core::marker::PhantomData;
 use half::{bf16, f16};
 
 use crate::dtype::Element;
+use crate::quantized::{Dequant, QuantizedRows};
 
-/// The element type of an input or output slice.
+/// The element type of an input or output slice. `Q8` (int8 or uint8 bytes, quantized; the
+/// parameters travel beside it, [`InKind`]) is an input kind only: outputs are f32, f16 or bf16.
+///
+/// One byte with no data, so that the Cortex-M drivers keep it in a register; the values are
+/// chosen so that [`Kind::size`] is a shift, `1 << (kind & 3)`, not a lookup table per call site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Kind {
-    F32,
-    F16,
-    Bf16,
+    F32 = 2,
+    F16 = 1,
+    Bf16 = 5,
+    // Read by the Cortex-M drivers (`InputRows::kind`); the others match on `InputRows`.
+    #[cfg_attr(not(glocal_cortex_m), allow(dead_code))]
+    Q8 = 0,
+}
+
+/// An input's element type as the Cortex-M drivers read its bytes: the kind, and for `Q8` the
+/// dequantization (ignored for the other kinds). [`Dequant`]'s fields beside the kind rather
+/// than a `Dequant` inside: eight bytes, passed in two registers, no frame space.
+#[cfg(glocal_cortex_m)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct InKind {
+    pub(crate) kind: Kind,
+    signed: bool,
+    zero_point: i16,
+    scale: f32,
+}
+
+#[cfg(glocal_cortex_m)]
+impl InKind {
+    /// A float kind.
+    #[inline(always)]
+    const fn float(kind: Kind) -> InKind {
+        InKind { kind, signed: true, zero_point: 0, scale: 1.0 }
+    }
+
+    /// Bytes per element.
+    #[inline(always)]
+    pub(crate) fn size(self) -> usize {
+        self.kind.size()
+    }
+
+    /// The dequantization of `Q8` inputs.
+    #[inline(always)]
+    pub(crate) fn dequant(self) -> Dequant {
+        Dequant { scale: self.scale, zero_point: self.zero_point, signed: self.signed }
+    }
 }
 
 impl Kind {
@@ -41,10 +85,8 @@ impl Kind {
     /// Bytes per element.
     #[inline(always)]
     pub(crate) const fn size(self) -> usize {
-        match self {
-            Kind::F32 => 4,
-            Kind::F16 | Kind::Bf16 => 2,
-        }
+        // F32 (2) -> 4, F16 (1) and Bf16 (5) -> 2, Q8 (0) -> 1.
+        1 << (self as u8 & 3)
     }
 }
 
@@ -54,6 +96,8 @@ pub(crate) enum InputRows<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
     Bf16(&'a [bf16]),
+    /// int8 or uint8 elements (their bytes), dequantized as they are read.
+    Q8(&'a [u8], Dequant),
 }
 
 // The Cortex-M drivers read bytes: without the portable kernels the f32 helpers go unused.
@@ -67,8 +111,15 @@ impl<'a> InputRows<'a> {
         match Kind::of::<I>() {
             Kind::F32 => InputRows::F32(bytemuck::try_cast_slice(x).unwrap_or_default()),
             Kind::F16 => InputRows::F16(bytemuck::try_cast_slice(x).unwrap_or_default()),
-            Kind::Bf16 => InputRows::Bf16(bytemuck::try_cast_slice(x).unwrap_or_default()),
+            // Bf16 (`Kind::of` never gives the quantized kinds).
+            _ => InputRows::Bf16(bytemuck::try_cast_slice(x).unwrap_or_default()),
         }
+    }
+
+    /// Quantized rows (parameters checked by the caller).
+    #[inline(always)]
+    pub(crate) fn quantized(x: QuantizedRows<'a>) -> InputRows<'a> {
+        InputRows::Q8(x.bytes(), x.dequant())
     }
 
     /// Number of elements.
@@ -78,17 +129,22 @@ impl<'a> InputRows<'a> {
             InputRows::F32(s) => s.len(),
             InputRows::F16(s) => s.len(),
             InputRows::Bf16(s) => s.len(),
+            InputRows::Q8(s, _) => s.len(),
         }
     }
 
-    /// The element type.
+    /// The elements as little-endian bytes and their type (the Cortex-M drivers read them so).
     #[cfg(glocal_cortex_m)]
     #[inline(always)]
-    pub(crate) fn kind(&self) -> Kind {
-        match self {
-            InputRows::F32(_) => Kind::F32,
-            InputRows::F16(_) => Kind::F16,
-            InputRows::Bf16(_) => Kind::Bf16,
+    pub(crate) fn bytes_and_kind(&self) -> (&'a [u8], InKind) {
+        match *self {
+            InputRows::F32(s) => (bytemuck::cast_slice(s), InKind::float(Kind::F32)),
+            InputRows::F16(s) => (bytemuck::cast_slice(s), InKind::float(Kind::F16)),
+            InputRows::Bf16(s) => (bytemuck::cast_slice(s), InKind::float(Kind::Bf16)),
+            InputRows::Q8(s, q) => {
+                let Dequant { scale, zero_point, signed } = q;
+                (s, InKind { kind: Kind::Q8, signed, zero_point, scale })
+            }
         }
     }
 
@@ -101,45 +157,37 @@ impl<'a> InputRows<'a> {
         }
     }
 
-    /// The elements as little-endian bytes (the Cortex-M drivers read them so).
-    #[cfg(glocal_cortex_m)]
-    #[inline(always)]
-    pub(crate) fn as_bytes(&self) -> &'a [u8] {
-        match *self {
-            InputRows::F32(s) => bytemuck::cast_slice(s),
-            InputRows::F16(s) => bytemuck::cast_slice(s),
-            InputRows::Bf16(s) => bytemuck::cast_slice(s),
-        }
-    }
-
-    /// Element `i` widened to f32 (exact), if it exists.
+    /// Element `i` widened to f32 (exact; quantized elements dequantized), if it exists.
     #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<f32> {
         match self {
             InputRows::F32(s) => s.get(i).copied(),
             InputRows::F16(s) => s.get(i).map(|v| v.to_f32()),
             InputRows::Bf16(s) => s.get(i).map(|v| v.to_f32()),
+            InputRows::Q8(s, d) => s.get(i).map(|&v| d.byte(v)),
         }
     }
 
-    /// Elements `start ..` widened to f32 into `dst` (as many as both hold), each times
-    /// `scales[i]` when given (the `i8d` input scaling: one f32 rounding, as the portable `i8d`
-    /// kernel forms `x * scale`). Once per chunk of inputs, outside the hot loops: not inlined,
-    /// so its three element types are not compiled into every loop nest.
+    /// Elements `start ..` widened to f32 into `dst` (as many as both hold; quantized ones
+    /// dequantized, [`Dequant::byte`]), each times `scales[i]` when given (the `i8d` input
+    /// scaling: one f32 rounding, as the portable `i8d` kernel forms `x * scale`). Once per
+    /// chunk of inputs, outside the hot loops: not inlined, so its element types are not
+    /// compiled into every loop nest.
     #[inline(never)]
     pub(crate) fn widen_into(&self, dst: &mut [f32], start: usize, scales: Option<&[f32]>) {
-        fn go<E: Element>(dst: &mut [f32], src: &[E], scales: Option<&[f32]>) {
+        fn go<E: Copy>(dst: &mut [f32], src: &[E], f: impl Fn(E) -> f32, scales: Option<&[f32]>) {
             match scales {
-                None => dst.iter_mut().zip(src).for_each(|(d, s)| *d = s.to_f32()),
-                Some(sc) => dst.iter_mut().zip(src).zip(sc).for_each(|((d, s), c)| *d = s.to_f32() * c),
+                None => dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f(s)),
+                Some(sc) => dst.iter_mut().zip(src).zip(sc).for_each(|((d, &s), c)| *d = f(s) * c),
             }
         }
         let n = dst.len();
         debug_assert!(start + n <= self.len(), "widen_into: {start} + {n} past {} inputs", self.len());
-        match self {
-            InputRows::F32(s) => go(dst, s.get(start..).unwrap_or(&[]), scales),
-            InputRows::F16(s) => go(dst, s.get(start..).unwrap_or(&[]), scales),
-            InputRows::Bf16(s) => go(dst, s.get(start..).unwrap_or(&[]), scales),
+        match *self {
+            InputRows::F32(s) => go(dst, s.get(start..).unwrap_or(&[]), |v| v, scales),
+            InputRows::F16(s) => go(dst, s.get(start..).unwrap_or(&[]), f16::to_f32, scales),
+            InputRows::Bf16(s) => go(dst, s.get(start..).unwrap_or(&[]), bf16::to_f32, scales),
+            InputRows::Q8(s, d) => go(dst, s.get(start..).unwrap_or(&[]), |v| d.byte(v), scales),
         }
     }
 }
@@ -244,6 +292,8 @@ impl<'a> OutputRows<'a> {
                 Kind::F32 => go(core::slice::from_raw_parts_mut(at.cast::<f32>(), n), acc),
                 Kind::F16 => go(core::slice::from_raw_parts_mut(at.cast::<f16>(), n), acc),
                 Kind::Bf16 => go(core::slice::from_raw_parts_mut(at.cast::<bf16>(), n), acc),
+                // Not output kinds (`OutputRows::of` takes f32, f16 or bf16 only).
+                Kind::Q8 => debug_assert!(false, "store: quantized output kind"),
             }
         }
     }

@@ -413,7 +413,8 @@ pub(crate) fn workspace_len(kernel: &KernelInfo, d_in: usize, rows: usize) -> us
 /// `y.len() == rows * d_out`. Kernels that pack the inputs of large batches do so in `ws` when
 /// it holds [`workspace_len`] elements, and run unpacked otherwise (same results either way).
 ///
-/// The only place generic over the element types: the kernels get them as values.
+/// The only place generic over the element types (with [`run_quantized`]): the kernels get
+/// them as values.
 #[inline]
 pub(crate) fn run<I: Element, O: Element>(
     kernel: &KernelInfo,
@@ -423,6 +424,19 @@ pub(crate) fn run<I: Element, O: Element>(
     ws: &mut [f32],
 ) {
     (kernel.run)(weights, InputRows::of(x), OutputRows::of(y), ws);
+}
+
+/// [`run`] for quantized inputs (parameters checked by the caller): the kernels dequantize
+/// them where they widen 16-bit inputs.
+#[inline]
+pub(crate) fn run_quantized<O: Element>(
+    kernel: &KernelInfo,
+    weights: &PackedWeights<'_>,
+    x: crate::QuantizedRows<'_>,
+    y: &mut [O],
+    ws: &mut [f32],
+) {
+    (kernel.run)(weights, InputRows::quantized(x), OutputRows::of(y), ws);
 }
 
 /// The portable kernels: the `scalar` entries, and the fallback of every SIMD entry (never

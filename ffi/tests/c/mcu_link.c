@@ -17,6 +17,7 @@ static _Alignas(64) const uint8_t blob[256] = {'G', 'L', 'O', 'C', 'A', 'L', 'W'
 static glocal_transform t;
 static float xf[4], yf[4];
 static uint16_t xh[4], yh[4];
+static int8_t xq[4];
 volatile uint32_t sink;
 
 int main(void) {
@@ -29,6 +30,8 @@ int main(void) {
     sink += (uint32_t)glocal_apply_f32_ex(&t, xf, 4, yf, 4, GLOCAL_APPLY_L2_NORMALIZE);
     sink += (uint32_t)glocal_apply_f16_ex(&t, xh, 4, yh, 4, GLOCAL_APPLY_L2_NORMALIZE);
     sink += (uint32_t)glocal_apply_bf16_ex(&t, xh, 4, yh, 4, GLOCAL_APPLY_L2_NORMALIZE);
+    sink += (uint32_t)glocal_apply_s8(&t, xq, 4, 0.5f, -3, yf, 4);
+    sink += (uint32_t)glocal_apply_u8(&t, (const uint8_t *)xq, 4, 0.5f, 128, yf, 4);
     sink += (uint32_t)(glocal_status_str(s)[0] + glocal_status_name(s)[0] + glocal_version()[0]);
     sink += glocal_transform_kernel(&t) != 0;
     return 0;

@@ -246,6 +246,7 @@ static void write_file(const char *path, const void *data, size_t len) {
     X(GLOCAL_STATUS_OK) X(GLOCAL_STATUS_NULL_POINTER) X(GLOCAL_STATUS_NOT_INITIALIZED)              \
     X(GLOCAL_STATUS_INPUT_LENGTH) X(GLOCAL_STATUS_OUTPUT_LENGTH) X(GLOCAL_STATUS_MISALIGNED_POINTER) \
     X(GLOCAL_STATUS_BUFFERS_OVERLAP) X(GLOCAL_STATUS_UNKNOWN_FLAGS) X(GLOCAL_STATUS_NOT_A_NUMBER)   \
+    X(GLOCAL_STATUS_BAD_INPUT_SCALE) X(GLOCAL_STATUS_BAD_INPUT_ZERO_POINT)                          \
     X(GLOCAL_STATUS_BLOB_TRUNCATED_HEADER)                                                         \
     X(GLOCAL_STATUS_BLOB_BAD_MAGIC) X(GLOCAL_STATUS_BLOB_UNSUPPORTED_VERSION)                       \
     X(GLOCAL_STATUS_BLOB_BAD_HEADER_LENGTH) X(GLOCAL_STATUS_BLOB_WRONG_ENDIANNESS)                  \
@@ -295,6 +296,9 @@ static void check_not_initialized(const glocal_transform *t, const char *what) {
     CHECK_STATUS(glocal_apply_f16_ex(t, xh, 37, yh, 19, GLOCAL_APPLY_L2_NORMALIZE), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK_STATUS(glocal_apply_bf16_ex(t, xh, 37, yh, 19, 0), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK_STATUS(glocal_apply_f32_ws(t, x, 37, y, 19, 0, NULL, 0), GLOCAL_STATUS_NOT_INITIALIZED);
+    int8_t xq[37] = {0};
+    CHECK_STATUS(glocal_apply_s8(t, xq, 37, 1.0f, 0, y, 19), GLOCAL_STATUS_NOT_INITIALIZED);
+    CHECK_STATUS(glocal_apply_u8(t, (const uint8_t *)xq, 37, 1.0f, 0, y, 19), GLOCAL_STATUS_NOT_INITIALIZED);
     CHECK(glocal_workspace_len(t, 100) == 0, "%s: workspace_len", what);
     CHECK(memcmp(y, y0, sizeof y) == 0 && memcmp(yh, yh0, sizeof yh) == 0, "%s: y written", what);
     CHECK(glocal_transform_dim_in(t) == 0 && glocal_transform_dim_out(t) == 0, "%s: dims", what);
@@ -726,6 +730,112 @@ static void test_apply_errors(const char *dir) {
     free(b.data);
 }
 
+/* ---- quantized inputs: glocal_apply_s8 / glocal_apply_u8 ------------------------------------- */
+
+/* For every dtype of the synthetic transform, int8 and uint8 rows with several scales and zero
+ * points: the output is bit for bit glocal_apply_f32's on the dequantized floats
+ * (float)(q - zp) * scale (same kernel), and within a stated bound of the double reference;
+ * a row of zero points gives the bias (the output of an all-zero float row); every error
+ * status, y untouched. */
+static void test_quantized(const char *dir) {
+    enum { DI = 37, DO = 19, ROWS = 5 };
+    static const char *names[] = {"s37x19_f32.glw", "s37x19_f16.glw", "s37x19_bf16.glw", "s37x19_i8d.glw"};
+    static const struct { float scale; int32_t zp; } s8p[] = {{0.5f, 0}, {0.0625f, -128}, {0.1f, 127}, {3.0f, 5}};
+    static const struct { float scale; int32_t zp; } u8p[] = {{0.5f, 128}, {0.02f, 0}, {1.0f / 255.0f, 255}, {0.25f, 7}};
+    for (size_t bi = 0; bi < 4; bi++) {
+        blob_buf b = load(dir, names[bi]);
+        glocal_transform t = {0};
+        CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+        int8_t qs[ROWS * DI];
+        uint8_t qu[ROWS * DI];
+        float xd[ROWS * DI], want[ROWS * DO], got[ROWS * DO + 2];
+        double ref[ROWS * DO];
+        for (size_t i = 0; i < ROWS * DI; i++) qs[i] = (int8_t)((int)((i * 37 + 11) % 256) - 128), qu[i] = (uint8_t)((i * 53 + 3) % 256);
+        for (size_t p = 0; p < 4; p++) {
+            for (int unsig = 0; unsig < 2; unsig++) {
+                float sc = unsig ? u8p[p].scale : s8p[p].scale;
+                int32_t zp = unsig ? u8p[p].zp : s8p[p].zp;
+                for (size_t i = 0; i < ROWS * DI; i++) xd[i] = (float)((unsig ? (int32_t)qu[i] : (int32_t)qs[i]) - zp) * sc;
+                for (size_t rows = 1; rows <= ROWS; rows += 2) {
+                    size_t nx = rows * DI, ny = rows * DO;
+                    CHECK_STATUS(glocal_apply_f32(&t, xd, nx, want, ny), GLOCAL_STATUS_OK);
+                    for (size_t i = 0; i < ny + 2; i++) got[i] = -9.5f;
+                    if (unsig)
+                        CHECK_STATUS(glocal_apply_u8(&t, qu, nx, sc, zp, got, ny + 2), GLOCAL_STATUS_OK);
+                    else
+                        CHECK_STATUS(glocal_apply_s8(&t, qs, nx, sc, zp, got, ny + 2), GLOCAL_STATUS_OK);
+                    CHECK(memcmp(got, want, ny * sizeof *got) == 0, "%s %s scale %g zp %d rows %zu: differs from apply_f32 on the dequantized rows",
+                          names[bi], unsig ? "u8" : "s8", (double)sc, (int)zp, rows);
+                    CHECK(got[ny] == -9.5f && got[ny + 1] == -9.5f, "%s: written past rows * dim_out", names[bi]);
+                    /* Real values: the double formula on the dequantized rows. The weights of
+                     * f16/bf16 blobs are exact (pack_blob.rs), so every dtype but i8d is within
+                     * f32 rounding of it; i8d within its quantisation (generous 1e-2 of max |y|). */
+                    reference(DI, DO, xd, rows, ref);
+                    double ymax = 0.0, err = 0.0;
+                    for (size_t i = 0; i < ny; i++) ymax = fmax(ymax, fabs(ref[i])), err = fmax(err, fabs(got[i] - ref[i]));
+                    double bound = bi == 3 ? 1e-2 * ymax : 64.0 * FLT_EPSILON * (ymax + 1.0);
+                    CHECK(err <= bound, "%s %s scale %g zp %d rows %zu: error %g against the double formula, bound %g",
+                          names[bi], unsig ? "u8" : "s8", (double)sc, (int)zp, rows, err, bound);
+                }
+            }
+        }
+        /* A row of zero points is the zero row: the output of apply_f32 on zeros (the bias). */
+        float zeros[DI] = {0}, bias[DO];
+        int8_t zs[DI];
+        uint8_t zu[DI];
+        memset(zs, 0x85, sizeof zs); /* -123 */
+        memset(zu, 200, sizeof zu);
+        CHECK_STATUS(glocal_apply_f32(&t, zeros, DI, bias, DO), GLOCAL_STATUS_OK);
+        CHECK_STATUS(glocal_apply_s8(&t, zs, DI, 0.37f, -123, got, DO), GLOCAL_STATUS_OK);
+        CHECK(memcmp(got, bias, sizeof bias) == 0, "%s: s8 row of zero points is not the bias", names[bi]);
+        CHECK_STATUS(glocal_apply_u8(&t, zu, DI, 0.37f, 200, got, DO), GLOCAL_STATUS_OK);
+        CHECK(memcmp(got, bias, sizeof bias) == 0, "%s: u8 row of zero points is not the bias", names[bi]);
+        free(b.data);
+    }
+
+    /* Errors: nothing written. */
+    blob_buf b = load(dir, "s37x19_f32.glw");
+    glocal_transform t = {0};
+    CHECK_STATUS(glocal_transform_init(&t, b.data, b.len), GLOCAL_STATUS_OK);
+    static int8_t xs[2 * DI + 8];
+    static uint8_t xu[2 * DI + 8];
+    static float y[2 * DO + 8], y0[2 * DO + 8];
+    for (size_t i = 0; i < 2 * DO + 8; i++) y[i] = y0[i] = 3.25f;
+#define BOTH(xl, sc, zs_, zu_, y_, yl, want)                                  \
+    CHECK_STATUS(glocal_apply_s8(&t, xs, xl, sc, zs_, y_, yl), want);         \
+    CHECK_STATUS(glocal_apply_u8(&t, xu, xl, sc, zu_, y_, yl), want);         \
+    CHECK(memcmp(y, y0, sizeof y) == 0, "y written on error %s", #want)
+    CHECK_STATUS(glocal_apply_s8(NULL, xs, DI, 1.0f, 0, y, DO), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_u8(NULL, xu, DI, 1.0f, 0, y, DO), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_s8(&t, NULL, DI, 1.0f, 0, y, DO), GLOCAL_STATUS_NULL_POINTER);
+    CHECK_STATUS(glocal_apply_u8(&t, NULL, DI, 1.0f, 0, y, DO), GLOCAL_STATUS_NULL_POINTER);
+    BOTH(DI, 1.0f, 0, 0, NULL, DO, GLOCAL_STATUS_NULL_POINTER);
+    const float bad_scales[] = {0.0f, -0.0f, -1.0f, (float)NAN, (float)INFINITY, -(float)INFINITY};
+    for (size_t i = 0; i < sizeof bad_scales / sizeof bad_scales[0]; i++) {
+        BOTH(DI, bad_scales[i], 0, 0, y, DO, GLOCAL_STATUS_BAD_INPUT_SCALE);
+    }
+    BOTH(DI, 1.0f, -129, -1, y, DO, GLOCAL_STATUS_BAD_INPUT_ZERO_POINT);
+    BOTH(DI, 1.0f, 128, 256, y, DO, GLOCAL_STATUS_BAD_INPUT_ZERO_POINT);
+    BOTH(DI, 1.0f, INT32_MIN, INT32_MAX, y, DO, GLOCAL_STATUS_BAD_INPUT_ZERO_POINT);
+    CHECK_STATUS(glocal_apply_u8(&t, xu, DI, 1.0f, -128, y, DO), GLOCAL_STATUS_BAD_INPUT_ZERO_POINT);
+    BOTH(0, 1.0f, 0, 0, y, DO, GLOCAL_STATUS_INPUT_LENGTH);
+    BOTH(DI + 1, 1.0f, 0, 0, y, 2 * DO, GLOCAL_STATUS_INPUT_LENGTH);
+    BOTH(2 * DI, 1.0f, 0, 0, y, 2 * DO - 1, GLOCAL_STATUS_OUTPUT_LENGTH);
+    BOTH(DI, 1.0f, 0, 0, (float *)(void *)((uintptr_t)y + 1), DO, GLOCAL_STATUS_MISALIGNED_POINTER);
+#undef BOTH
+    /* x inside y's range, or y inside x's: refused, nothing written. */
+    static float ov[2 * DI];
+    CHECK_STATUS(glocal_apply_s8(&t, (const int8_t *)(const void *)ov, DI, 1.0f, 0, ov, DO), GLOCAL_STATUS_BUFFERS_OVERLAP);
+    CHECK_STATUS(glocal_apply_u8(&t, (const uint8_t *)(const void *)(ov + DO - 1), DI, 1.0f, 0, ov, DO),
+                 GLOCAL_STATUS_BUFFERS_OVERLAP);
+    int ov_zero = 1;
+    for (size_t i = 0; i < 2 * DI; i++) ov_zero &= ov[i] == 0.0f;
+    CHECK(ov_zero, "overlapping buffers written");
+    /* Adjacent (x right after y's rows): fine. */
+    CHECK_STATUS(glocal_apply_u8(&t, (const uint8_t *)(const void *)(ov + DO), DI, 1.0f, 0, ov, DO), GLOCAL_STATUS_OK);
+    free(b.data);
+}
+
 static void test_mapped(const char *dir) {
     char path[1024];
     glocal_mapped *m = (glocal_mapped *)(uintptr_t)1;
@@ -879,6 +989,7 @@ int main(int argc, char **argv) {
     test_init_errors(argv[1]);
     test_bad_aux(argv[1]);
     test_apply_errors(argv[1]);
+    test_quantized(argv[1]);
     test_mapped(argv[1]);
     test_threads(argv[1]);
     printf("worst error / bound: L2-normalised f32 outputs %.3f, i8d f32 outputs %.3f\n", worst_l2, worst_i8d);

@@ -25,7 +25,7 @@
 use half::{bf16, f16};
 
 use super::super::i8d::I8dPanels;
-use super::super::io::{InputRows, Kind, OutputRows};
+use super::super::io::{InKind, InputRows, Kind, OutputRows};
 use super::super::{PackedWeights, Panels, WeightElem, NR};
 use super::{element, store, widen};
 
@@ -87,8 +87,8 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 /// The drivers below are compiled once per weight dtype, with the element types as run-time
 /// [`Kind`]s handled outside the hot loop: flash matters more than a branch per panel.
 pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
-    let (xk, yk) = (x.kind(), y.kind());
-    let (x, y) = (x.as_bytes(), y.as_bytes_mut());
+    let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
+    let y = y.as_bytes_mut();
     match weights {
         PackedWeights::F32(p) => apply(p, x, xk, y, yk),
         PackedWeights::F16(p) => apply(p, x, xk, y, yk),
@@ -102,7 +102,7 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
 /// A thin shim per weight type; the work is in [`drive`], compiled once.
 /// Panels are 4-byte aligned in every validated blob (64-byte aligned sections in a 4-byte
 /// aligned blob, checked by `Transform::with_isa`); [`mac`] re-checks before each call.
-fn apply<W: CmWeight>(p: &Panels<'_, W>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
+fn apply<W: CmWeight>(p: &Panels<'_, W>, x: &[u8], xk: InKind, y: &mut [u8], yk: Kind) {
     let weights: &[u8] = bytemuck::cast_slice(p.weights);
     let w_size = core::mem::size_of::<W>();
     let dims = (p.d_in, p.d_out, p.stride * w_size);
@@ -122,7 +122,7 @@ fn drive(
     weights: &[u8],
     (d_in, d_out, stride): (usize, usize, usize),
     x: &[u8],
-    xk: Kind,
+    xk: InKind,
     y: &mut [u8],
     yk: Kind,
 ) {
@@ -138,7 +138,8 @@ fn drive(
     let mut y_rows = y.chunks_exact_mut(y_row_len);
     for x_row in x.chunks_exact(x_row_len) {
         let Some(y_row) = y_rows.next() else { return };
-        let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
+        let x_f32: Option<&[f32]> =
+            if xk.kind == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
         for (panel, (b, w)) in bias.chunks_exact(NR).zip(weights.chunks(stride)).enumerate() {
             let (Ok(b), Some(w)) = (<&[f32; NR]>::try_from(b), w.get(..panel_bytes)) else {
                 return;
@@ -188,7 +189,7 @@ fn mac_i8d(kernel: MacI8d, acc: &mut [f32; NR], x: &[f32], q: &[u8], scale: &[f3
 /// accumulators start at zero, the bias is added after the depth, then the diagonal term,
 /// which exists only for columns below `d_in`.
 #[inline(never)]
-fn drive_i8d(kernel: MacI8d, p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8], yk: Kind) {
+fn drive_i8d(kernel: MacI8d, p: &I8dPanels<'_>, x: &[u8], xk: InKind, y: &mut [u8], yk: Kind) {
     let (d_in, d_out, stride) = (p.d_in, p.d_out, p.stride);
     let Some(scales) = p.scales.get(..d_in) else { return };
     if d_in == 0 || d_out == 0 || stride == 0 {
@@ -206,7 +207,8 @@ fn drive_i8d(kernel: MacI8d, p: &I8dPanels<'_>, x: &[u8], xk: Kind, y: &mut [u8]
     let mut y_rows = y.chunks_exact_mut(y_row_len);
     for x_row in x.chunks_exact(x_row_len) {
         let Some(y_row) = y_rows.next() else { return };
-        let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
+        let x_f32: Option<&[f32]> =
+            if xk.kind == Kind::F32 { bytemuck::try_cast_slice(x_row).ok() } else { None };
         let panels = p.bias.chunks_exact(NR).zip(p.diag.chunks_exact(NR)).zip(q.chunks(stride));
         for (panel, ((b, dg), w)) in panels.enumerate() {
             let (Ok(b), Ok(dg), Some(w)) =

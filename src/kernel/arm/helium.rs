@@ -36,7 +36,7 @@
 
 use super::super::{PackedWeights, Panels, WeightElem, NR};
 use super::{element, store, widen};
-use crate::kernel::io::{InputRows, Kind, OutputRows};
+use crate::kernel::io::{InKind, InputRows, Kind, OutputRows};
 use half::{bf16, f16};
 
 /// Rows per register tile (the batch tile; a single row runs a 1 x 16 kernel).
@@ -184,8 +184,8 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
             Some(I8dAux { scales: p.scales, diag: p.diag }),
         ),
     };
-    let (xk, yk) = (x.kind(), y.kind());
-    drive(ks, bias, w, dims, x.as_bytes(), xk, y.as_bytes_mut(), yk, aux);
+    let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
+    drive(ks, bias, w, dims, x, xk, y.as_bytes_mut(), yk, aux);
 }
 
 /// The driver of every dtype, compiled once (the weight type is in `ks`): rows in groups of
@@ -204,7 +204,7 @@ fn drive<'a>(
     weights: &[u8],
     (d_in, d_out, stride): (usize, usize, usize),
     x: &[u8],
-    xk: Kind,
+    xk: InKind,
     y: &mut [u8],
     yk: Kind,
     aux: Option<I8dAux<'a>>,
@@ -235,7 +235,8 @@ fn drive<'a>(
         // Checked splits: no panic path (the lengths hold by construction of `rows`).
         let Some((xg, xr)) = x.split_at_checked(rows * x_row) else { return };
         let Some((yg, yr)) = core::mem::take(&mut y).split_at_mut_checked(rows * y_row) else { return };
-        let x_f32: Option<&[f32]> = if xk == Kind::F32 { bytemuck::try_cast_slice(xg).ok() } else { None };
+        let x_f32: Option<&[f32]> =
+            if xk.kind == Kind::F32 { bytemuck::try_cast_slice(xg).ok() } else { None };
         let mut col0 = 0;
         while col0 < d_out {
             let w_at = (col0 / NR) * stride + (col0 % NR) * w_size;
@@ -352,7 +353,7 @@ fn mac(
 /// holds rows of `kt`) into `buf`, row r at `buf[r * kt..]`. Out of line: its temporaries stay
 /// out of the driver's frame (which is live while the kernel runs).
 #[inline(never)]
-fn widen_rows(xk: Kind, x: &[u8], x_row: usize, k0: usize, kc: usize, kt: usize, buf: &mut [f32; BUF]) {
+fn widen_rows(xk: InKind, x: &[u8], x_row: usize, k0: usize, kc: usize, kt: usize, buf: &mut [f32; BUF]) {
     if kt == 0 {
         return;
     }
@@ -375,7 +376,7 @@ fn epilogue_i8d(
     diag: &[f32],
     col0: usize,
     d_in: usize,
-    (x, kind, x_f32): (&[u8], Kind, Option<&[f32]>),
+    (x, kind, x_f32): (&[u8], InKind, Option<&[f32]>),
 ) {
     let (Some(b), Some(dg)) = (bias.get(col0..col0 + HALF), diag.get(col0..col0 + HALF)) else { return };
     for (c, (a, (&b, &dg))) in acc.iter_mut().zip(b.iter().zip(dg)).enumerate() {

@@ -5,7 +5,7 @@
 
 use half::{bf16, f16};
 
-use super::io::Kind;
+use super::io::{InKind, Kind};
 
 #[cfg(glocal_cortex_m_fpu)]
 pub(crate) mod cortex_m;
@@ -20,10 +20,11 @@ extern "C" {
     fn f16_to_f32(dst: *mut f32, src: *const u8, n: usize);
 }
 
-/// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`.
-pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
+/// Widens `src` (elements of `kind`, little-endian bytes) into the front of `dst`; quantized
+/// elements are dequantized by the one formula of every path (`Dequant::byte`).
+pub(super) fn widen(kind: InKind, src: &[u8], dst: &mut [f32]) {
     let n = (src.len() / kind.size()).min(dst.len());
-    match kind {
+    match kind.kind {
         Kind::F16 => {
             // SAFETY: reads `n` halves from `src` (2-byte aligned: it is an `&[f16]`; both
             // routines need no more) and writes `n <= dst.len()` f32 to `dst` (4-byte aligned
@@ -40,6 +41,10 @@ pub(super) fn widen(kind: Kind, src: &[u8], dst: &mut [f32]) {
                 *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             }
         }
+        Kind::Q8 => {
+            let q = kind.dequant();
+            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = q.byte(s));
+        }
     }
 }
 
@@ -55,12 +60,14 @@ pub(super) fn store(kind: Kind, acc: &[f32], dst: &mut [u8]) {
             .chunks_exact_mut(2)
             .zip(acc)
             .for_each(|(d, &a)| d.copy_from_slice(&bf16::from_f32(a).to_le_bytes())),
+        // Input kinds only: outputs are never quantized.
+        Kind::Q8 => {}
     }
 }
 
 /// Element `i` of `src` (elements of `kind`, little-endian bytes) widened to f32, if present.
 /// Through [`widen`], so f16 has one conversion routine (the `i8d` epilogues' diagonal inputs).
-pub(super) fn element(kind: Kind, src: &[u8], i: usize) -> Option<f32> {
+pub(super) fn element(kind: InKind, src: &[u8], i: usize) -> Option<f32> {
     let n = kind.size();
     let mut v = [0f32];
     widen(kind, src.get(i * n..i * n + n)?, &mut v);
