@@ -245,7 +245,7 @@ fn nan_or_inf_weights_and_bias() {
 
 #[test]
 fn integer_bool_complex_string_object_and_structured_dtypes() {
-    for descr in ["<i4", "<i8", "|u1", "<u2", "|b1", "<c8", "<U3", "|S4", "|O", "<M8[ns]"] {
+    for descr in ["<i4", "<i8", "|u1", "|i1", "<u2", "|b1", "<c8", "<U3", "|S4", "|O", "<M8[ns]"] {
         let data = vec![0u8; 12 * 16];
         let member = npy(descr, false, "(3, 4)", &data);
         match read(&with("weights.npy", Some(member))) {
@@ -493,5 +493,38 @@ fn every_truncation_of_an_npz_is_an_error() {
     for len in 0..zip.len() {
         let r = read_bounded(&zip[..len]);
         assert!(r.is_err(), "prefix {len} of {}", zip.len());
+    }
+}
+
+/// Features from a quantized pipeline: `Npy::parse_features` reads int8 and uint8 (as the
+/// stored integers, in either storage order), `Npy::parse` (transforms) still refuses them,
+/// and other integer types stay refused by both.
+#[test]
+fn int8_and_uint8_features_only_through_parse_features() {
+    let data = [0x80u8, 0xff, 0x00, 0x01, 0x7f, 0x05];
+    for (descr, want) in [
+        ("|i1", [-128.0, -1.0, 0.0, 1.0, 127.0, 5.0]),
+        ("b", [-128.0, -1.0, 0.0, 1.0, 127.0, 5.0]),
+        ("|u1", [128.0, 255.0, 0.0, 1.0, 127.0, 5.0]),
+        ("B", [128.0, 255.0, 0.0, 1.0, 127.0, 5.0]),
+    ] {
+        let c_order = npy(descr, false, "(2, 3)", &data);
+        assert_eq!(Npy::parse(&c_order).err(), Some(NpyError::UnsupportedDtype(descr.into())));
+        let n = Npy::parse_features(&c_order).unwrap_or_else(|e| panic!("{descr}: {e}"));
+        assert!(n.dtype.is_integer() && n.dtype.size() == 1, "{descr}: {:?}", n.dtype);
+        assert_eq!((n.shape.as_slice(), n.to_f64()), (&[2, 3][..], want.to_vec()), "{descr}");
+        // The same array stored column-major: the same values in C order.
+        let fortran: Vec<u8> = (0..6).map(|s| data[(s % 2) * 3 + s / 2]).collect();
+        let fortran = npy(descr, true, "(2, 3)", &fortran);
+        let f = Npy::parse_features(&fortran).unwrap();
+        assert_eq!(f.to_f64(), want.to_vec(), "{descr} Fortran order");
+    }
+    for descr in ["<i2", "<u2", "<i4", "|b1"] {
+        let member = npy(descr, false, "(2,)", &[0u8; 8][..2 * descr[2..].parse::<usize>().unwrap_or(1)]);
+        assert_eq!(
+            Npy::parse_features(&member).err(),
+            Some(NpyError::UnsupportedDtype(descr.into())),
+            "{descr}"
+        );
     }
 }

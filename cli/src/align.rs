@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use glocal::pack::npy::Npy;
 use glocal::pack::npy::NpyFloat;
-use glocal::{bf16, f16, Element, PostOp, Transform, WeightDtype};
+use glocal::{bf16, f16, Element, PostOp, QuantizedRows, Transform, WeightDtype};
 use memmap2::Mmap;
 
 use crate::error::{CliError, Result};
@@ -46,6 +46,10 @@ pub struct AlignArgs {
     pub threads: usize,
     /// Array name in an `.npz` feature file.
     pub key: Option<String>,
+    /// Scale of int8/uint8 features (required for them, refused for floats).
+    pub input_scale: Option<f32>,
+    /// Zero point of int8/uint8 features (default 0).
+    pub input_zero_point: Option<i32>,
     /// Module override for a model name.
     pub module: Option<String>,
     /// dinov2-vit-base-p14's first upload.
@@ -161,7 +165,8 @@ pub fn run(args: AlignArgs) -> Result<()> {
     }
 
     let (features, label) = open_features(&args.features, args.key.as_deref())?;
-    let npy = Npy::parse(features.bytes()).map_err(|e| CliError::at(&label, e))?;
+    let npy = Npy::parse_features(features.bytes()).map_err(|e| CliError::at(&label, e))?;
+    let quantized = quantization(&npy, &args, &label)?;
     let d_in = t.d_in();
     let (rows, out_shape): (usize, Vec<usize>) = match npy.shape[..] {
         [d] if d == d_in => (1, vec![t.d_out()]),
@@ -206,7 +211,7 @@ pub fn run(args: AlignArgs) -> Result<()> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let job = Job { t: &t, npy: &npy, rows, label: &label, bar: &bar, post, threads };
+    let job = Job { t: &t, npy: &npy, quantized, rows, label: &label, bar: &bar, post, threads };
     let bad_rows = match args.out_dtype {
         WeightDtype::F32 => stream::<f32>(&job, &mut out)?,
         WeightDtype::F16 => stream::<f16>(&job, &mut out)?,
@@ -278,6 +283,7 @@ fn le_bytes<'b, O: OutElem>(y: &'b [O], scratch: &'b mut Vec<u8>) -> &'b [u8] {
 struct Job<'j> {
     t: &'j Transform<'j>,
     npy: &'j Npy<'j>,
+    quantized: Option<Quantization>,
     rows: usize,
     label: &'j str,
     bar: &'j indicatif::ProgressBar,
@@ -297,9 +303,99 @@ fn in_place_f32<'a>(npy: &Npy<'a>) -> Option<&'a [f32]> {
     bytemuck::try_cast_slice(npy.data()).ok()
 }
 
-/// Widens the elements `[start, start + dst.len())` (C order) of `npy` to f32 in `dst`.
-/// `None` if the array is shorter (its shape was checked against the data, so it is not).
-fn widen_into(npy: &Npy<'_>, start: usize, dst: &mut [f32]) -> Option<()> {
+/// int8/uint8 features: their element type and the `--input-scale` / `--input-zero-point`.
+#[derive(Clone, Copy)]
+struct Quantization {
+    signed: bool,
+    scale: f32,
+    zero_point: i32,
+}
+
+impl Quantization {
+    /// `bytes` (an int8 as its two's complement byte) as quantized rows, which dequantize each
+    /// element exactly as `Transform::apply_quantized` does.
+    fn rows<'b>(&self, bytes: &'b [u8]) -> QuantizedRows<'b> {
+        if self.signed {
+            QuantizedRows::i8(bytemuck::cast_slice(bytes), self.scale, self.zero_point)
+        } else {
+            QuantizedRows::u8(bytes, self.scale, self.zero_point)
+        }
+    }
+}
+
+/// The quantization of integer features; usage errors (exit 2) when the options do not fit
+/// the features' element type.
+fn quantization(npy: &Npy<'_>, args: &AlignArgs, label: &str) -> Result<Option<Quantization>> {
+    let name = npy.dtype.name();
+    if !npy.dtype.is_integer() {
+        if args.input_scale.is_some() || args.input_zero_point.is_some() {
+            return Err(CliError::usage(
+                label,
+                format!("--input-scale and --input-zero-point are for int8/uint8 features; these are {name}"),
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(scale) = args.input_scale else {
+        return Err(CliError::usage(
+            label,
+            format!("{name} features need --input-scale S (and --input-zero-point Z unless 0): element q is the real value S * (q - Z)"),
+        ));
+    };
+    let q = Quantization {
+        signed: npy.dtype == NpyFloat::I8,
+        scale,
+        zero_point: args.input_zero_point.unwrap_or(0),
+    };
+    let range = q.rows(&[]).zero_point_range();
+    if !range.contains(&q.zero_point) {
+        return Err(CliError::usage(
+            label,
+            format!(
+                "--input-zero-point {} is outside {}..={} for {name} features",
+                q.zero_point,
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(Some(q))
+}
+
+/// `--input-scale`: finite and > 0.
+pub fn parse_input_scale(s: &str) -> std::result::Result<f32, String> {
+    let v: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s}: the scale must be finite and > 0"))
+    }
+}
+
+/// Dequantizes the elements `[start, start + dst.len())` (C order) of integer `npy` into `dst`.
+fn dequantize_into(npy: &Npy<'_>, q: Quantization, start: usize, dst: &mut [f32]) -> Option<()> {
+    if npy.fortran_order {
+        for (i, v) in dst.iter_mut().enumerate() {
+            // The stored integer (exact in f64) back as its byte.
+            let byte = npy.get(start + i)? as i64 as u8;
+            *v = q.rows(&[byte]).dequantize(0)?;
+        }
+        return Some(());
+    }
+    let rows = q.rows(npy.data().get(start..start.checked_add(dst.len())?)?);
+    for (i, v) in dst.iter_mut().enumerate() {
+        *v = rows.dequantize(i)?;
+    }
+    Some(())
+}
+
+/// Widens (or, for integer features, dequantizes) the elements `[start, start + dst.len())`
+/// (C order) of `npy` to f32 in `dst`. `None` if the array is shorter (its shape was checked
+/// against the data, so it is not).
+fn widen_into(npy: &Npy<'_>, quantized: Option<Quantization>, start: usize, dst: &mut [f32]) -> Option<()> {
+    if let Some(q) = quantized {
+        return dequantize_into(npy, q, start, dst);
+    }
     if npy.fortran_order {
         // Column-major storage: element by element through the index mapping.
         for (i, v) in dst.iter_mut().enumerate() {
@@ -325,6 +421,8 @@ fn widen_into(npy: &Npy<'_>, start: usize, dst: &mut [f32]) -> Option<()> {
             let b = b.try_into().unwrap_or([0xff; 8]);
             *v = if be { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) } as f32;
         }),
+        // Integer features always come with their quantization (above).
+        _ => return None,
     }
     Some(())
 }
@@ -357,7 +455,7 @@ fn stream<O: OutElem>(job: &Job<'_>, out: &mut AtomicOutput) -> Result<usize> {
                 .ok_or_else(|| CliError::at(label, "features shorter than their shape"))?,
             None => {
                 let x = &mut x_buf[..n * d_in];
-                widen_into(job.npy, r0 * d_in, x)
+                widen_into(job.npy, job.quantized, r0 * d_in, x)
                     .ok_or_else(|| CliError::at(label, "features shorter than their shape"))?;
                 x
             }

@@ -3,19 +3,22 @@
 use std::fmt;
 use std::path::Path;
 
-/// An error that ends the command with exit code 1, printed as `glocal: <where>: <what>`.
+/// An error that ends the command with exit code 1 (2 for a usage error), printed as
+/// `glocal: <where>: <what>`.
 #[derive(Debug)]
 pub struct CliError {
     /// The file, URL or model the problem is about, if any.
     pub place: Option<String>,
     /// What is wrong (field, expected vs found), one line.
     pub what: String,
+    /// A usage error that only the inputs reveal (exit 2, as clap's own).
+    pub usage: bool,
 }
 
 impl CliError {
     /// An error about `place`.
     pub fn at(place: impl fmt::Display, what: impl fmt::Display) -> Self {
-        CliError { place: Some(place.to_string()), what: one_line(&what.to_string()) }
+        CliError { place: Some(place.to_string()), what: one_line(&what.to_string()), usage: false }
     }
 
     /// An error about `path`.
@@ -25,7 +28,12 @@ impl CliError {
 
     /// An error not tied to one file.
     pub fn msg(what: impl fmt::Display) -> Self {
-        CliError { place: None, what: one_line(&what.to_string()) }
+        CliError { place: None, what: one_line(&what.to_string()), usage: false }
+    }
+
+    /// A usage error about `place`: the options do not fit the input (exit 2).
+    pub fn usage(place: impl fmt::Display, what: impl fmt::Display) -> Self {
+        CliError { usage: true, ..Self::at(place, what) }
     }
 }
 

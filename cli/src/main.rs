@@ -117,7 +117,7 @@ enum Command {
         /// A glocal blob (memory-mapped), a transform.npz (packed in memory), or a published
         /// model name (see `glocal models`; fetched into the cache if needed).
         transform: String,
-        /// Features: .npy float32/float64/float16, shape [n, d_in] or [d_in] (or .npz with --key).
+        /// Features: .npy float32/float64/float16 (or int8/uint8 with --input-scale), shape [n, d_in] or [d_in] (or .npz with --key).
         features: PathBuf,
         /// Output .npy: [n, d_out] or [d_out].
         #[arg(short, long)]
@@ -138,6 +138,12 @@ enum Command {
         /// Array name inside an .npz feature file (default: its only array).
         #[arg(long)]
         key: Option<String>,
+        /// int8/uint8 features only (required there): each element q is the real value S * (q - Z).
+        #[arg(long, value_name = "S", allow_hyphen_values = true, value_parser = align::parse_input_scale)]
+        input_scale: Option<f32>,
+        /// int8/uint8 features only: the zero point Z (-128..=127 for int8, 0..=255 for uint8) [default: 0].
+        #[arg(long, value_name = "Z", allow_hyphen_values = true)]
+        input_zero_point: Option<i32>,
         /// Module, with a model name (default: the registry's).
         #[arg(long)]
         module: Option<String>,
@@ -239,6 +245,8 @@ fn run(cli: Cli) -> Result<()> {
             normalize,
             threads,
             key,
+            input_scale,
+            input_zero_point,
             module,
             first_upload,
             quiet,
@@ -252,6 +260,8 @@ fn run(cli: Cli) -> Result<()> {
             normalize,
             threads: usize::from(threads),
             key,
+            input_scale,
+            input_zero_point,
             module,
             first_upload,
             quiet,
@@ -308,7 +318,7 @@ fn main() -> ExitCode {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("glocal: {e}");
-            ExitCode::from(1)
+            ExitCode::from(if e.usage { 2 } else { 1 })
         }
         Err(_) => ExitCode::from(1),
     }

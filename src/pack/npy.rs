@@ -1,9 +1,11 @@
 //! A strict reader and a small writer for numpy's `.npy` format (versions 1, 2 and 3).
 //!
-//! Only floating-point arrays are read (`f2`, `f4`, `f8`, either byte order, C or Fortran
-//! order up to 2-D). Everything else gets a specific error: integer, object and structured
-//! dtypes, malformed headers, and shapes that declare more data than the file holds (the
-//! reader never allocates more than the input's size).
+//! [`Npy::parse`] reads floating-point arrays only (`f2`, `f4`, `f8`, either byte order, C or
+//! Fortran order up to 2-D): transforms and float features. [`Npy::parse_features`] also reads
+//! int8 and uint8 arrays (`i1`, `u1`), the embeddings of quantized pipelines, which the caller
+//! dequantizes with a scale and zero point of its own. Everything else gets a specific error:
+//! other integer, object and structured dtypes, malformed headers, and shapes that declare more
+//! data than the file holds (the reader never allocates more than the input's size).
 
 #![forbid(unsafe_code)]
 
@@ -73,8 +75,9 @@ impl fmt::Display for NpyError {
 
 impl core::error::Error for NpyError {}
 
-/// Float element type of an array.
+/// Element type of an array: a float, or (from [`Npy::parse_features`] only) int8 or uint8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NpyFloat {
     /// float16
     F16,
@@ -82,16 +85,25 @@ pub enum NpyFloat {
     F32,
     /// float64
     F64,
+    /// int8 (quantized features only)
+    I8,
+    /// uint8 (quantized features only)
+    U8,
 }
 
 impl NpyFloat {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
+            NpyFloat::I8 | NpyFloat::U8 => 1,
             NpyFloat::F16 => 2,
             NpyFloat::F32 => 4,
             NpyFloat::F64 => 8,
         }
+    }
+    /// Whether the elements are integers (int8, uint8).
+    pub fn is_integer(self) -> bool {
+        matches!(self, NpyFloat::I8 | NpyFloat::U8)
     }
     /// numpy's name.
     pub fn name(self) -> &'static str {
@@ -99,6 +111,8 @@ impl NpyFloat {
             NpyFloat::F16 => "float16",
             NpyFloat::F32 => "float32",
             NpyFloat::F64 => "float64",
+            NpyFloat::I8 => "int8",
+            NpyFloat::U8 => "uint8",
         }
     }
 }
@@ -117,7 +131,7 @@ pub struct Npy<'a> {
     data: &'a [u8],
 }
 
-fn parse_descr(descr: &str) -> Result<(NpyFloat, bool), NpyError> {
+fn parse_descr(descr: &str, int8: bool) -> Result<(NpyFloat, bool), NpyError> {
     let unsupported = || NpyError::UnsupportedDtype(descr.to_string());
     let (big_endian, code) = match descr.as_bytes().first() {
         Some(b'<') | Some(b'=') => (false, &descr[1..]),
@@ -129,6 +143,8 @@ fn parse_descr(descr: &str) -> Result<(NpyFloat, bool), NpyError> {
         "f2" | "e" => NpyFloat::F16,
         "f4" | "f" => NpyFloat::F32,
         "f8" | "d" => NpyFloat::F64,
+        "i1" | "b" if int8 => NpyFloat::I8,
+        "u1" | "B" if int8 => NpyFloat::U8,
         _ => return Err(unsupported()),
     };
     Ok((dtype, big_endian))
@@ -146,7 +162,7 @@ fn dict_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     None
 }
 
-fn parse_header(text: &str) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyError> {
+fn parse_header(text: &str, int8: bool) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyError> {
     let text = text.trim();
     if !(text.starts_with('{') && text.ends_with('}')) {
         return Err(NpyError::MalformedHeader("not a dictionary"));
@@ -161,7 +177,7 @@ fn parse_header(text: &str) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyErr
         Some('[') => return Err(NpyError::UnsupportedDtype("structured".into())),
         _ => return Err(NpyError::MalformedHeader("'descr' is not a string")),
     };
-    let (dtype, big_endian) = parse_descr(descr)?;
+    let (dtype, big_endian) = parse_descr(descr, int8)?;
     let fortran_text =
         dict_value(text, "fortran_order").ok_or(NpyError::MalformedHeader("no 'fortran_order'"))?;
     let fortran_order = if fortran_text.starts_with("True") {
@@ -187,8 +203,19 @@ fn parse_header(text: &str) -> Result<(NpyFloat, bool, bool, Vec<usize>), NpyErr
 }
 
 impl<'a> Npy<'a> {
-    /// Parses an `.npy` byte image. Checks that the data length matches the shape exactly.
+    /// Parses an `.npy` byte image of floats. Checks that the data length matches the shape
+    /// exactly.
     pub fn parse(bytes: &'a [u8]) -> Result<Npy<'a>, NpyError> {
+        Npy::parse_as(bytes, false)
+    }
+
+    /// [`Npy::parse`], also accepting int8 and uint8 arrays: features from a quantized
+    /// pipeline, which [`Npy::get`] and [`Npy::data`] give as the stored integers.
+    pub fn parse_features(bytes: &'a [u8]) -> Result<Npy<'a>, NpyError> {
+        Npy::parse_as(bytes, true)
+    }
+
+    fn parse_as(bytes: &'a [u8], int8: bool) -> Result<Npy<'a>, NpyError> {
         let lead: Option<[u8; 8]> = bytes.get(..8).and_then(|b| b.try_into().ok());
         let (major, minor) = match lead {
             Some([m0, m1, m2, m3, m4, m5, major, minor]) if [m0, m1, m2, m3, m4, m5] == *MAGIC => {
@@ -224,7 +251,7 @@ impl<'a> Npy<'a> {
             }
             core::str::from_utf8(header).map_err(|_| NpyError::MalformedHeader("header is not ASCII"))?
         };
-        let (dtype, big_endian, fortran_order, shape) = parse_header(text)?;
+        let (dtype, big_endian, fortran_order, shape) = parse_header(text, int8)?;
         if fortran_order && shape.len() > 2 {
             return Err(NpyError::FortranOrderNd(shape.len()));
         }
@@ -255,7 +282,7 @@ impl<'a> Npy<'a> {
         self.data
     }
 
-    /// Element `i` in storage order, as f64 (exact for every float type).
+    /// Element `i` in storage order, as f64 (exact for every element type).
     fn raw(&self, i: usize) -> f64 {
         // `i < len()` at every call site; an index out of range would read as NaN, which
         // validation then rejects, rather than panic.
@@ -271,6 +298,8 @@ impl<'a> Npy<'a> {
             (NpyFloat::F32, true, &[a, b, c, d]) => f32::from_be_bytes([a, b, c, d]) as f64,
             (NpyFloat::F64, false, b) => b.try_into().map_or(f64::NAN, f64::from_le_bytes),
             (NpyFloat::F64, true, b) => b.try_into().map_or(f64::NAN, f64::from_be_bytes),
+            (NpyFloat::I8, _, &[q]) => q as i8 as f64,
+            (NpyFloat::U8, _, &[q]) => q as f64,
             _ => f64::NAN,
         }
     }
