@@ -9,23 +9,6 @@ use std::path::{Path, PathBuf};
 
 use glocal::{AlignedBlob, PostOp, Transform};
 
-fn pack(npz: &Path, blob: &Path, dtype: &str) {
-    ok(&glocal([
-        "pack".as_ref(),
-        npz.as_os_str(),
-        "-o".as_ref(),
-        blob.as_os_str(),
-        "--dtype".as_ref(),
-        dtype.as_ref(),
-    ]));
-}
-
-fn align(transform: &Path, x: &Path, y: &Path, extra: &[&str]) -> Run {
-    let mut c = cmd();
-    c.arg("align").arg(transform).arg(x).arg("-o").arg(y).arg("--quiet").args(extra);
-    run_cmd(&mut c)
-}
-
 /// Deterministic features in [-2, 2), with a few exact zeros.
 fn features(rows: usize, d_in: usize) -> Vec<f32> {
     (0..rows * d_in).map(|i| ((i * 2654435761usize) % 4001) as f32 / 1000.0 - 2.0).collect()

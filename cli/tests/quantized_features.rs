@@ -6,8 +6,6 @@
 mod common;
 use common::*;
 
-use std::path::Path;
-
 use glocal::{AlignedBlob, QuantizedRows, Transform};
 
 const D_IN: usize = 40;
@@ -17,24 +15,6 @@ const ROWS: usize = 9;
 /// Deterministic bytes covering the whole range.
 fn quantized(n: usize) -> Vec<u8> {
     (0..n).map(|i| ((i * 2654435761usize) >> 7) as u8).collect()
-}
-
-fn align(blob: &Path, x: &Path, y: &Path, extra: &[&str]) -> Run {
-    let mut c = cmd();
-    c.arg("align").arg(blob).arg(x).arg("-o").arg(y).arg("--quiet").args(extra);
-    run_cmd(&mut c)
-}
-
-fn pack(npz: &Path, blob: &Path, dtype: &str) {
-    ok(&glocal([
-        "pack".as_ref(),
-        npz.as_os_str(),
-        "-o".as_ref(),
-        blob.as_os_str(),
-        "--dtype".as_ref(),
-        dtype.as_ref(),
-        "-q".as_ref(),
-    ]));
 }
 
 #[test]

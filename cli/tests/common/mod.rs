@@ -54,6 +54,26 @@ where
     run_cmd(cmd().args(args))
 }
 
+/// `glocal pack NPZ -o BLOB --dtype DTYPE --quiet`, which must succeed.
+pub fn pack(npz: &Path, blob: &Path, dtype: &str) {
+    let args = [
+        OsStr::new("pack"),
+        npz.as_os_str(),
+        "-o".as_ref(),
+        blob.as_os_str(),
+        "--dtype".as_ref(),
+        dtype.as_ref(),
+    ];
+    ok(&glocal(args.into_iter().chain(["--quiet".as_ref()])));
+}
+
+/// `glocal align TRANSFORM X -o Y --quiet EXTRA...`.
+pub fn align(transform: &Path, x: &Path, y: &Path, extra: &[&str]) -> Run {
+    let mut c = cmd();
+    c.arg("align").arg(transform).arg(x).arg("-o").arg(y).arg("--quiet").args(extra);
+    run_cmd(&mut c)
+}
+
 /// Asserts success, showing stderr otherwise.
 pub fn ok(r: &Run) {
     assert_eq!(r.code, 0, "glocal failed:\nstdout: {}\nstderr: {}", r.stdout, r.stderr);
