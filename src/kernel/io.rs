@@ -2,12 +2,13 @@
 //!
 //! `Transform::apply` is generic over its input and output element types (f32, f16, bf16), and
 //! `Transform::apply_quantized` takes int8/uint8 inputs with a scale and zero point; the
-//! kernels are not generic over either. [`InputRows`] and [`OutputRows`] carry the element type as data, so every
-//! loop nest is compiled once per ISA and weight dtype, and the element conversion happens
-//! where the driver copies inputs into its buffers and stores finished rows, never in a hot
-//! loop; quantized inputs are dequantized there by one formula ([`Dequant::byte`]), so every
-//! kernel sees the same f32 inputs. f32 inputs are still read in place and f32 outputs stored straight from the
-//! registers ([`InputRows::as_f32`], [`OutputRows::f32_ptr`]).
+//! kernels are generic over neither. [`InputRows`] and [`OutputRows`] carry the element type as
+//! data, so every loop nest is compiled once per ISA and weight dtype, and the element
+//! conversion happens where the driver copies inputs into its buffers and stores finished rows,
+//! never in a hot loop; quantized inputs are dequantized there by one formula
+//! ([`Dequant::byte`]), so every kernel sees the same f32 inputs. f32 inputs are still read in
+//! place and f32 outputs stored straight from the registers ([`InputRows::as_f32`],
+//! [`OutputRows::f32_ptr`]).
 
 #![allow(unsafe_code)]
 
