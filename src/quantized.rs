@@ -137,8 +137,12 @@ impl<'a> QuantizedRows<'a> {
         Dequant { scale: self.scale, zero_point: self.zero_point as i16, signed }
     }
 
-    /// `Ok` if the scale is finite and positive and the zero point in range.
-    pub(crate) fn check(&self) -> Result<(), Error> {
+    /// `Ok` if the scale is finite and positive and the zero point in range: the check every
+    /// apply call makes first, for callers that validate the parameters up front.
+    ///
+    /// # Errors
+    /// [`Error::BadInputScale`] or [`Error::BadInputZeroPoint`].
+    pub fn check(&self) -> Result<(), Error> {
         if !(self.scale.is_finite() && self.scale > 0.0) {
             return Err(Error::BadInputScale { value: self.scale });
         }

@@ -61,6 +61,8 @@ class Transform:
         normalize: bool = False,
         threads: int = 1,
         out_dtype: Optional[str] = None,
+        scale: Optional[float] = None,
+        zero_point: Optional[int] = None,
     ) -> np.ndarray:
         """Applies the transform to ``[d_in]`` or ``[n, d_in]`` features.
 
@@ -68,6 +70,13 @@ class Transform:
         converted with a copy); the GIL is released while the kernel runs. The result is float32
         (float16 with ``out_dtype="f16"``), or written into ``out``. ``normalize=True`` scales each
         output row to unit L2 norm; ``threads=0`` uses every core.
+
+        With ``scale`` (and ``zero_point``, default 0), ``x`` is an int8 or uint8 array from a
+        quantized pipeline: element ``q`` is the real value ``scale * (q - zero_point)``,
+        dequantized as ``Transform::apply_quantized`` and ``glocal_apply_s8``/``_u8`` do, so the
+        result has their bits. ``scale`` must be finite and > 0, ``zero_point`` in -128..127
+        (int8) or 0..255 (uint8) (``ValueError``); ``scale`` with any other dtype is a
+        ``TypeError``.
         """
 
 def pack(npz_path: _Path, dtype: str = "f32") -> bytes:

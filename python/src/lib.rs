@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use glocal::{f16, AlignedBlob, Element, PostOp, WeightDtype};
+use glocal::{f16, AlignedBlob, Element, PostOp, QuantizedRows, WeightDtype};
 use glocal_cli::error::CliError;
 use glocal_cli::fetch::{self, FetchOptions, Target};
 use glocal_cli::load::{self, BlobBytes, Loaded};
@@ -165,6 +165,59 @@ fn apply_typed<I: Element + Sync + numpy::Element>(
     let x = x.cast::<numpy::PyArrayDyn<I>>()?;
     let x = x.try_readonly().map_err(|e| PyValueError::new_err(format!("features: {e}")))?;
     let xs = x.as_slice().map_err(|e| PyValueError::new_err(format!("features: {e}")))?;
+    apply_slice(py, t, xs, out, out_dtype, post, threads)
+}
+
+/// The features `apply` runs on.
+enum Input<'py> {
+    /// float32/float16, C-contiguous (used in place, or a converted copy).
+    Array(Bound<'py, PyUntypedArray>),
+    /// int8/uint8 features dequantized: their shape and values.
+    Dequantized(Vec<usize>, Vec<f32>),
+}
+
+/// int8/uint8 features with `scale` and `zero_point`, dequantized (C order) exactly as
+/// `Transform::apply_quantized` reads them, so `apply` then gives its bits. `None` when `x` is
+/// not an int8/uint8 array.
+fn dequantized<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    scale: f32,
+    zero_point: i32,
+) -> PyResult<Option<(Vec<usize>, Vec<f32>)>> {
+    let Ok(a) = x.cast::<PyUntypedArray>() else { return Ok(None) };
+    let (signed, unsigned) =
+        (a.dtype().is_equiv_to(&numpy::dtype::<i8>(py)), a.dtype().is_equiv_to(&numpy::dtype::<u8>(py)));
+    if !(signed || unsigned) {
+        return Ok(None);
+    }
+    let a = py.import("numpy")?.call_method1("ascontiguousarray", (a,))?.cast_into::<PyUntypedArray>()?;
+    let shape = a.shape().to_vec();
+    let values = if signed {
+        let v = a.cast::<numpy::PyArrayDyn<i8>>()?.to_vec()?;
+        dequantize_all(QuantizedRows::i8(&v, scale, zero_point))?
+    } else {
+        let v = a.cast::<numpy::PyArrayDyn<u8>>()?.to_vec()?;
+        dequantize_all(QuantizedRows::u8(&v, scale, zero_point))?
+    };
+    Ok(Some((shape, values)))
+}
+
+fn dequantize_all(x: QuantizedRows<'_>) -> PyResult<Vec<f32>> {
+    x.check().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((0..x.len()).map(|i| x.dequantize(i).unwrap_or(f32::NAN)).collect())
+}
+
+/// `t` on the inputs `xs` into `out` (of `out_dtype`).
+fn apply_slice<I: Element + Sync>(
+    py: Python<'_>,
+    t: &View<'_>,
+    xs: &[I],
+    out: &Bound<'_, PyUntypedArray>,
+    out_dtype: OutDtype,
+    post: PostOp,
+    threads: usize,
+) -> PyResult<()> {
     let overlap = |e: numpy::BorrowError| {
         let why = e.to_string();
         if why.contains("writeable") {
@@ -292,7 +345,9 @@ impl Transform {
     }
 
     /// Applies the transform to one row (1-D) or a batch (2-D) of features.
-    #[pyo3(signature = (x, *, out = None, normalize = false, threads = 1, out_dtype = None))]
+    // One parameter per Python keyword argument.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (x, *, out = None, normalize = false, threads = 1, out_dtype = None, scale = None, zero_point = None))]
     fn apply<'py>(
         &self,
         py: Python<'py>,
@@ -301,13 +356,33 @@ impl Transform {
         normalize: bool,
         threads: i64,
         out_dtype: Option<&str>,
+        scale: Option<f32>,
+        zero_point: Option<i32>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let t = self.view();
         let (d_in, d_out) = (t.d_in(), t.d_out());
         let threads = usize::try_from(threads)
             .map_err(|_| PyValueError::new_err(format!("threads={threads}: must be >= 0 (0: every core)")))?;
-        let x = as_input(py, x)?;
-        let shape = x.shape().to_vec();
+        // Quantized features (int8/uint8 with a scale) are dequantized into a float32 copy;
+        // floats are used in place when they can be.
+        let x = match scale {
+            Some(s) => match dequantized(py, x, s, zero_point.unwrap_or(0))? {
+                Some((shape, values)) => Input::Dequantized(shape, values),
+                None => {
+                    return Err(PyTypeError::new_err(
+                        "scale= and zero_point= are for int8/uint8 features (a numpy array of either)",
+                    ))
+                }
+            },
+            None if zero_point.is_some() => {
+                return Err(PyValueError::new_err("zero_point= needs scale= (int8/uint8 features)"))
+            }
+            None => Input::Array(as_input(py, x)?),
+        };
+        let shape = match &x {
+            Input::Array(a) => a.shape().to_vec(),
+            Input::Dequantized(shape, _) => shape.clone(),
+        };
         let out_shape = match shape[..] {
             [d] if d == d_in => vec![d_out],
             [n, d] if d == d_in => vec![n, d_out],
@@ -380,10 +455,12 @@ impl Transform {
             return Ok(out.into_any());
         }
         let post = if normalize { PostOp::L2Normalize } else { PostOp::None };
-        if x.dtype().is_equiv_to(&numpy::dtype::<f32>(py)) {
-            apply_typed::<f32>(py, t, &x, &out, out_dtype, post, threads)?;
-        } else {
-            apply_typed::<f16>(py, t, &x, &out, out_dtype, post, threads)?;
+        match &x {
+            Input::Dequantized(_, values) => apply_slice(py, t, values, &out, out_dtype, post, threads)?,
+            Input::Array(a) if a.dtype().is_equiv_to(&numpy::dtype::<f32>(py)) => {
+                apply_typed::<f32>(py, t, a, &out, out_dtype, post, threads)?
+            }
+            Input::Array(a) => apply_typed::<f16>(py, t, a, &out, out_dtype, post, threads)?,
         }
         Ok(out.into_any())
     }

@@ -189,3 +189,40 @@ def test_bad_blobs_and_files(tmp_path, resnet18_npz, shared):
         glocal.Transform.open(resnet18_npz, dtype="f8")
     with pytest.raises(glocal.GlocalError, match="not a transform.npz"):
         glocal.pack(shared / "golden" / "resnet18__avgpool" / "x.npy", "f32")
+
+
+@pytest.mark.parametrize("dtype, zero_point", [(np.int8, 0), (np.int8, -9), (np.uint8, 128), (np.uint8, 3)])
+def test_quantized_features_are_dequantized_exactly(t, x, dtype, zero_point):
+    # A quantized pipeline's embedding: real = scale * (q - zero_point).
+    info = np.iinfo(dtype)
+    scale = np.float32(np.abs(x).max() / 100)
+    q = np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
+    # glocal's dequantization, (q - zero_point) as float32 times scale: one rounding.
+    deq = (q.astype(np.int32) - zero_point).astype(np.float32) * scale
+    want = t.apply(deq)
+    got = t.apply(q, scale=float(scale), zero_point=zero_point)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(t.apply(q, scale=float(scale), zero_point=zero_point, threads=2), want)
+    np.testing.assert_array_equal(t.apply(q[1], scale=float(scale), zero_point=zero_point), want[1])
+    # Any layout: a Fortran-order copy gives the same rows.
+    np.testing.assert_array_equal(t.apply(np.asfortranarray(q), scale=float(scale), zero_point=zero_point), want)
+
+
+def test_quantized_features_bad_options(t):
+    q = np.zeros((2, 512), np.int8)
+    with pytest.raises(ValueError, match="scale"):
+        t.apply(q, scale=0.0)
+    with pytest.raises(ValueError, match="scale"):
+        t.apply(q, scale=float("nan"))
+    with pytest.raises(ValueError, match="zero point"):
+        t.apply(q, scale=0.1, zero_point=128)
+    with pytest.raises(ValueError, match="zero point"):
+        t.apply(q.astype(np.uint8), scale=0.1, zero_point=-1)
+    with pytest.raises(ValueError, match="needs scale"):
+        t.apply(q, zero_point=3)
+    with pytest.raises(TypeError, match="int8/uint8"):
+        t.apply(np.zeros((2, 512), np.float32), scale=0.1)
+    with pytest.raises(TypeError, match="int8/uint8"):
+        t.apply(np.zeros((2, 512), np.int16), scale=0.1)
+    with pytest.raises(ValueError, match="shape"):
+        t.apply(np.zeros((2, 511), np.int8), scale=0.1)
