@@ -362,16 +362,6 @@ fn quantization(npy: &Npy<'_>, args: &AlignArgs, label: &str) -> Result<Option<Q
     Ok(Some(q))
 }
 
-/// `--input-scale`: finite and > 0.
-pub fn parse_input_scale(s: &str) -> std::result::Result<f32, String> {
-    let v: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("{s}: the scale must be finite and > 0"))
-    }
-}
-
 /// Dequantizes the elements `[start, start + dst.len())` (C order) of integer `npy` into `dst`.
 fn dequantize_into(npy: &Npy<'_>, q: Quantization, start: usize, dst: &mut [f32]) -> Option<()> {
     if npy.fortran_order {

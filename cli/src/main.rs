@@ -106,7 +106,7 @@ enum Command {
         #[arg(long, value_name = "FILE.npy")]
         probe: Option<PathBuf>,
         /// Write nothing and exit 1 if the measured error (max |y - y_ref| / max |y_ref|) exceeds E.
-        #[arg(long, value_name = "E", allow_hyphen_values = true, value_parser = pack::parse_max_error)]
+        #[arg(long, value_name = "E", allow_hyphen_values = true, value_parser = finite_positive::<f64>)]
         max_error: Option<f64>,
         /// Do not print the measured error.
         #[arg(short, long)]
@@ -139,7 +139,7 @@ enum Command {
         #[arg(long)]
         key: Option<String>,
         /// int8/uint8 features only (required there): each element q is the real value S * (q - Z).
-        #[arg(long, value_name = "S", allow_hyphen_values = true, value_parser = align::parse_input_scale)]
+        #[arg(long, value_name = "S", allow_hyphen_values = true, value_parser = finite_positive::<f32>)]
         input_scale: Option<f32>,
         /// int8/uint8 features only: the zero point Z (-128..=127 for int8, 0..=255 for uint8) [default: 0].
         #[arg(long, value_name = "Z", allow_hyphen_values = true)]
@@ -220,6 +220,18 @@ enum Command {
         #[arg(long)]
         section: Option<String>,
     },
+}
+
+/// Values of `--max-error` and `--input-scale`: finite and > 0 (anything else is a usage
+/// error, exit 2).
+fn finite_positive<T: std::str::FromStr + Into<f64> + Copy>(s: &str) -> std::result::Result<T, String> {
+    let v: T = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    let f: f64 = v.into();
+    if f.is_finite() && f > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s}: must be finite and > 0 (e.g. 1e-3)"))
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {

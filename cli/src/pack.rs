@@ -32,16 +32,6 @@ pub struct PackArgs<'a> {
     pub quiet: bool,
 }
 
-/// `--max-error` values: finite and > 0 (anything else is a usage error, exit 2).
-pub fn parse_max_error(s: &str) -> std::result::Result<f64, String> {
-    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if v.is_finite() && v > 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("{s}: the limit must be finite and > 0 (e.g. 1e-3)"))
-    }
-}
-
 /// Reads the `--probe` rows: a float `.npy` of shape `[n, d_in]` or `[d_in]`, n >= 1.
 fn read_probe(path: &Path, d_in: usize) -> Result<Vec<f32>> {
     let map = map_file(path)?;
