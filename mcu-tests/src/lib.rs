@@ -204,6 +204,40 @@ impl Rng {
     }
 }
 
+/// A `d x d` blob of `dtype` with random weights in [-0.1, 0.1) and bias 0.125, for the cost
+/// benches (`tests/cost.rs`, `tests/insncount.rs`): the same blob for the same dtype and `d`.
+/// i8d gets per-row scales about 0.1 / 127 and a diagonal near 0.1, as in gLocal matrices.
+pub fn random_blob(dtype: glocal::WeightDtype, d: usize, model: &str) -> glocal::AlignedBlob {
+    use glocal::pack::{write_blob, write_i8d_aux, BlobSpec};
+    use glocal::{bf16, f16, WeightDtype};
+    let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
+    let bias = alloc::vec![0.125f64; d];
+    let spec = BlobSpec {
+        dtype,
+        d_in: d,
+        d_out: d,
+        flags: glocal::format::FLAG_NORM_FOLDED | glocal::format::FLAG_HAS_BIAS,
+        mean: 0.0,
+        std: 1.0,
+        model,
+        module: "random",
+    };
+    let mut blob = write_blob(spec, &bias, |_, _, out| {
+        let v = rng.uniform(-0.1, 0.1);
+        match dtype {
+            WeightDtype::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
+            WeightDtype::F16 => out.copy_from_slice(&f16::from_f64(v).to_le_bytes()),
+            WeightDtype::Bf16 => out.copy_from_slice(&bf16::from_f64(v).to_le_bytes()),
+            _ => out[0] = (v * 1270.0) as i8 as u8,
+        }
+    })
+    .expect("blob");
+    let scales: alloc::vec::Vec<f32> = (0..d).map(|_| (rng.uniform(0.5, 1.0) / 1270.0) as f32).collect();
+    let diag: alloc::vec::Vec<f32> = (0..d).map(|_| rng.uniform(0.06, 0.12) as f32).collect();
+    write_i8d_aux(&mut blob, &scales, &diag);
+    blob
+}
+
 /// Bytes of stack below the caller's stack pointer that `f` writes (its high-water mark),
 /// found by painting 16 KiB below the stack pointer with a pattern and scanning for the
 /// lowest word that changed. Exact for code that runs without interrupts, as here.

@@ -8,9 +8,8 @@
 extern crate alloc;
 
 use glocal::kernel::{Isa, KERNELS};
-use glocal::pack::{write_blob, BlobSpec};
 use glocal::{f16, Element, Transform, WeightDtype};
-use mcu_tests::{entry, println, run, Check, Counter, Rng, Suite};
+use mcu_tests::{entry, println, random_blob, run, Check, Counter, Rng, Suite};
 
 const D: usize = 512;
 
@@ -45,32 +44,7 @@ fn cases(s: &mut Suite) {
     println!("| weights | kernel | batch 1 | batch 4 | batch 8 | batch 1, f16 in |");
     println!("|---|---|---|---|---|---|");
     for dtype in WeightDtype::ALL {
-        let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
-        let bias = alloc::vec![0.125f64; D];
-        let spec = BlobSpec {
-            dtype,
-            d_in: D,
-            d_out: D,
-            flags: glocal::format::FLAG_NORM_FOLDED | glocal::format::FLAG_HAS_BIAS,
-            mean: 0.0,
-            std: 1.0,
-            model: "cost",
-            module: "random",
-        };
-        let mut blob = write_blob(spec, &bias, |_, _, out| {
-            let v = rng.uniform(-0.1, 0.1);
-            match dtype {
-                WeightDtype::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
-                WeightDtype::F16 => out.copy_from_slice(&f16::from_f64(v).to_le_bytes()),
-                WeightDtype::Bf16 => out.copy_from_slice(&glocal::bf16::from_f64(v).to_le_bytes()),
-                _ => out[0] = (v * 1270.0) as i8 as u8,
-            }
-        })
-        .expect("blob");
-        // i8d: per-row scales about 0.1 / 127 and a diagonal near 0.1, as in gLocal matrices.
-        let scales: alloc::vec::Vec<f32> = (0..D).map(|_| (rng.uniform(0.5, 1.0) / 1270.0) as f32).collect();
-        let diag: alloc::vec::Vec<f32> = (0..D).map(|_| rng.uniform(0.06, 0.12) as f32).collect();
-        glocal::pack::write_i8d_aux(&mut blob, &scales, &diag);
+        let blob = random_blob(dtype, D, "cost");
         let (mut fast, mut fast8, mut scalar) = (0.0, 0.0, 0.0);
         for k in KERNELS.iter().filter(|k| k.dtype == dtype && k.isa.is_available()) {
             let t = Transform::with_isa(blob.as_bytes(), k.isa).expect("load");

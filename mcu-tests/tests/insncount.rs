@@ -11,9 +11,8 @@
 
 extern crate alloc;
 
-use glocal::pack::{write_blob, BlobSpec};
-use glocal::{bf16, f16, Transform, WeightDtype};
-use mcu_tests::{entry, println, run, Check, Rng, Suite};
+use glocal::{Transform, WeightDtype};
+use mcu_tests::{entry, println, random_blob, run, Check, Rng, Suite};
 
 const D: usize = 512;
 
@@ -32,41 +31,12 @@ pub extern "C" fn bench_stop() {
     core::hint::black_box(2u64);
 }
 
-fn blob(dtype: WeightDtype) -> glocal::AlignedBlob {
-    let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
-    let bias = alloc::vec![0.125f64; D];
-    let spec = BlobSpec {
-        dtype,
-        d_in: D,
-        d_out: D,
-        flags: glocal::format::FLAG_NORM_FOLDED | glocal::format::FLAG_HAS_BIAS,
-        mean: 0.0,
-        std: 1.0,
-        model: "insncount",
-        module: "random",
-    };
-    let mut blob = write_blob(spec, &bias, |_, _, out| {
-        let v = rng.uniform(-0.1, 0.1);
-        match dtype {
-            WeightDtype::F32 => out.copy_from_slice(&(v as f32).to_le_bytes()),
-            WeightDtype::F16 => out.copy_from_slice(&f16::from_f64(v).to_le_bytes()),
-            WeightDtype::Bf16 => out.copy_from_slice(&bf16::from_f64(v).to_le_bytes()),
-            _ => out[0] = (v * 1270.0) as i8 as u8,
-        }
-    })
-    .expect("blob");
-    let scales: alloc::vec::Vec<f32> = (0..D).map(|_| (rng.uniform(0.5, 1.0) / 1270.0) as f32).collect();
-    let diag: alloc::vec::Vec<f32> = (0..D).map(|_| rng.uniform(0.06, 0.12) as f32).collect();
-    glocal::pack::write_i8d_aux(&mut blob, &scales, &diag);
-    blob
-}
-
 fn cases(s: &mut Suite) {
     bench_start();
     bench_stop();
     println!("window empty 0");
     for dtype in WeightDtype::ALL {
-        let blob = blob(dtype);
+        let blob = random_blob(dtype, D, "insncount");
         let t = Transform::new(blob.as_bytes()).expect("load");
         for rows in [1usize, 8] {
             let mut rng = Rng(7);
