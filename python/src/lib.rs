@@ -193,12 +193,22 @@ fn dequantized<'py>(
     }
     let a = py.import("numpy")?.call_method1("ascontiguousarray", (a,))?.cast_into::<PyUntypedArray>()?;
     let shape = a.shape().to_vec();
+    // Read in place: the dequantized float32 values are the only copy.
+    let read = |e: numpy::BorrowError| PyValueError::new_err(format!("features: {e}"));
     let values = if signed {
-        let v = a.cast::<numpy::PyArrayDyn<i8>>()?.to_vec()?;
-        dequantize_all(QuantizedRows::i8(&v, scale, zero_point))?
+        let v = a.cast::<numpy::PyArrayDyn<i8>>()?.try_readonly().map_err(read)?;
+        dequantize_all(QuantizedRows::i8(
+            v.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?,
+            scale,
+            zero_point,
+        ))?
     } else {
-        let v = a.cast::<numpy::PyArrayDyn<u8>>()?.to_vec()?;
-        dequantize_all(QuantizedRows::u8(&v, scale, zero_point))?
+        let v = a.cast::<numpy::PyArrayDyn<u8>>()?.try_readonly().map_err(read)?;
+        dequantize_all(QuantizedRows::u8(
+            v.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?,
+            scale,
+            zero_point,
+        ))?
     };
     Ok(Some((shape, values)))
 }

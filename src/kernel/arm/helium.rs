@@ -76,52 +76,25 @@ struct MacAux {
     x_diag: *const f32,
 }
 
-extern "C" {
-    fn __glocal_mve_f32_1x16(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        s: usize,
-        a: *const MacAux,
-    );
-    fn __glocal_mve_f16_1x16(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        s: usize,
-        a: *const MacAux,
-    );
-    fn __glocal_mve_bf16_1x16(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        s: usize,
-        a: *const MacAux,
-    );
-    fn __glocal_mve_i8d_1x16(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        s: usize,
-        a: *const MacAux,
-    );
-    fn __glocal_mve_f32_3x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
-    fn __glocal_mve_f32_2x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
-    fn __glocal_mve_f16_3x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
-    fn __glocal_mve_bf16_3x8(
-        acc: *mut f32,
-        x: *const f32,
-        w: *const u8,
-        k: usize,
-        s: usize,
-        a: *const MacAux,
-    );
-    fn __glocal_mve_i8d_2x8(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);
+/// Declares the microkernels of `helium.s`, every one with [`Mac`]'s signature.
+macro_rules! mve_kernels {
+    ($($name:ident),* $(,)?) => {
+        extern "C" {
+            $(fn $name(acc: *mut f32, x: *const f32, w: *const u8, k: usize, s: usize, a: *const MacAux);)*
+        }
+    };
 }
+mve_kernels!(
+    __glocal_mve_f32_1x16,
+    __glocal_mve_f16_1x16,
+    __glocal_mve_bf16_1x16,
+    __glocal_mve_i8d_1x16,
+    __glocal_mve_f32_3x8,
+    __glocal_mve_f32_2x8,
+    __glocal_mve_f16_3x8,
+    __glocal_mve_bf16_3x8,
+    __glocal_mve_i8d_2x8,
+);
 
 /// The microkernels of one weight dtype, by rows (`None`: no such tile), and its bytes per
 /// weight.
