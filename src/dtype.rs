@@ -21,12 +21,18 @@ pub enum WeightDtype {
     /// per-input-row f32 scale (about half the bytes of f16 at bf16-level error on gLocal's
     /// diagonal-dominant matrices). Scales and diagonal live in the blob's `aux` section.
     I8d = 4,
+    /// `q8`: int8 weights for integer dot products. Like `i8d`, per-input-row f32 scales and an
+    /// exact f32 diagonal; unlike it, the inputs are quantized per row to 12-bit integers and
+    /// the sum over k is an exact int32 (bit-identical on every ISA and on FPU-less cores).
+    /// Weights are grouped by four inputs per column (the order of `SDOT`/`VPDPBUSD`); scales,
+    /// diagonal and column sums live in the `aux` section. See `docs/FORMAT.md`.
+    Q8 = 5,
 }
 
 impl WeightDtype {
     /// All weight dtypes this build can read, in code order.
-    pub const ALL: [WeightDtype; 4] =
-        [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16, WeightDtype::I8d];
+    pub const ALL: [WeightDtype; 5] =
+        [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16, WeightDtype::I8d, WeightDtype::Q8];
 
     /// The dtype with on-disk code `code`, if this build knows it.
     pub const fn from_code(code: u8) -> Option<Self> {
@@ -35,6 +41,7 @@ impl WeightDtype {
             2 => Some(Self::F16),
             3 => Some(Self::Bf16),
             4 => Some(Self::I8d),
+            5 => Some(Self::Q8),
             _ => None,
         }
     }
@@ -44,27 +51,28 @@ impl WeightDtype {
         self as u8
     }
 
-    /// Bytes per stored weight in the weight section (for `i8d` the int8 off-diagonal part;
-    /// its scales and diagonal are in the `aux` section).
+    /// Bytes per stored weight in the weight section (for `i8d` and `q8` the int8 part; their
+    /// scales and diagonal are in the `aux` section).
     pub const fn size(self) -> usize {
         match self {
             Self::F32 => 4,
             Self::F16 | Self::Bf16 => 2,
-            Self::I8d => 1,
+            Self::I8d | Self::Q8 => 1,
         }
     }
 
-    /// Lower-case name as used on the command line (`f32`, `f16`, `bf16`, `i8d`).
+    /// Lower-case name as used on the command line (`f32`, `f16`, `bf16`, `i8d`, `q8`).
     pub const fn name(self) -> &'static str {
         match self {
             Self::F32 => "f32",
             Self::F16 => "f16",
             Self::Bf16 => "bf16",
             Self::I8d => "i8d",
+            Self::Q8 => "q8",
         }
     }
 
-    /// Parses a command-line name (`f32`, `f16`, `bf16`, `i8d`).
+    /// Parses a command-line name (`f32`, `f16`, `bf16`, `i8d`, `q8`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.name() == name)
     }

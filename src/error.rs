@@ -104,11 +104,13 @@ pub enum Error {
         /// Checksum computed over the bytes.
         computed: u32,
     },
-    /// A value in the `i8d` aux section is outside what the format allows: a row scale not
-    /// in `0..=`[`I8D_MAX_SCALE`](crate::format::I8D_MAX_SCALE) (NaN, infinite, negative or too
-    /// large), a diagonal entry that is not finite, or padding that is not zero.
+    /// A value in the `i8d` or `q8` aux section is outside what the format allows: a row scale
+    /// not in `0..=`[`I8D_MAX_SCALE`](crate::format::I8D_MAX_SCALE) (`i8d`) or
+    /// `0..=`[`Q8_MAX_SCALE`](crate::format::Q8_MAX_SCALE) (`q8`) (NaN, infinite, negative or
+    /// too large), a diagonal entry that is not finite, padding that is not zero, or a `q8`
+    /// column sum that is not the sum of its column's weights.
     BadAux {
-        /// `scale`, `diag`, `scale padding` or `diag padding`.
+        /// `scale`, `diag`, `scale padding`, `diag padding` or `column sum`.
         field: &'static str,
         /// Index of the entry: the input row `k` of a scale, the column `j` of a diagonal entry.
         index: usize,
@@ -239,11 +241,12 @@ impl fmt::Display for Error {
             ),
             Error::BadAux { field, index, value } => {
                 let must = match field {
-                    "scale" => "must be in 0..=2^120, the i8d scale limit",
+                    "scale" => "must be in 0..=2^120 for i8d, 0..=1 for q8",
                     "diag" => "must be finite",
+                    "column sum" => "must be the sum of the column's stored weights",
                     _ => "padding must be zero",
                 };
-                write!(f, "i8d aux section: {field}[{index}] is {value:e} ({must})")
+                write!(f, "aux section: {field}[{index}] is {value:e} ({must})")
             }
             Error::BadErrorRecord { field, value } => {
                 match field {

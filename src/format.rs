@@ -35,6 +35,21 @@ pub const NAME_LEN: usize = 64;
 pub const I8D_MAX_SCALE: f32 = f32::from_bits(0x7B80_0000);
 const _: () = assert!(I8D_MAX_SCALE == (1u128 << 120) as f32 && (I8D_MAX_SCALE * 127.0).is_finite());
 
+/// Largest `q8` row scale: 1. Every folded input `x * scale` of a finite `x` is then a finite
+/// f32, so quantizing a row of finite inputs never overflows (gLocal's scales are near 1e-4;
+/// the packer refuses weights beyond `127` in magnitude). Validation rejects larger scales,
+/// negative ones, NaN and infinity ([`Error::BadAux`]).
+pub const Q8_MAX_SCALE: f32 = 1.0;
+/// Largest `|a|` of a `q8` activation: inputs are quantized per row to 12-bit integers.
+pub const Q8_ACT_MAX: i32 = 2047;
+/// Inputs per `q8` weight group: the four int8 weights of one column for four consecutive
+/// inputs are adjacent (one 32-bit lane of `SDOT`, `VPDPBUSD` or `SMLAD`'s pair of pairs).
+pub const Q8_GROUP: usize = 4;
+/// Largest `d_in` of a `q8` blob: the exact int32 sum is then bounded by construction,
+/// `Q8_MAX_D_IN * Q8_ACT_MAX * 128 = 2,146,435,072 < 2^31`.
+pub const Q8_MAX_D_IN: u32 = 8192;
+const _: () = assert!((Q8_MAX_D_IN as i64) * (Q8_ACT_MAX as i64) * 128 < i32::MAX as i64);
+
 /// Flag: the source transform had a bias vector (clip_ViT-L/14 has none).
 pub const FLAG_HAS_BIAS: u16 = 1 << 0;
 /// Flag: mean and std are folded into weights and bias. Always set in version 1.
@@ -240,7 +255,12 @@ impl Layout {
     pub const fn new(dtype: WeightDtype, d_in: u32, d_out: u32) -> Layout {
         let nr = NR as u64;
         let panels = (d_out as u64).div_ceil(nr);
-        let panel_stride = round_up(d_in as u64 * nr * dtype.size() as u64, SECTION_ALIGN as u64);
+        // q8 groups four inputs per column: its rows are padded to a multiple of four.
+        let rows = match dtype {
+            WeightDtype::Q8 => round_up(d_in as u64, Q8_GROUP as u64),
+            _ => d_in as u64,
+        };
+        let panel_stride = round_up(rows * nr * dtype.size() as u64, SECTION_ALIGN as u64);
         let bias_offset = HEADER_LEN as u64;
         let bias_len = panels * nr * 4;
         let weights_offset = round_up(bias_offset + bias_len, SECTION_ALIGN as u64);
@@ -250,6 +270,8 @@ impl Layout {
             // Row scales (d_in rounded up to NR f32), then the diagonal (NR f32 per panel);
             // `end` is already 64-aligned and both parts are multiples of 64 bytes.
             WeightDtype::I8d => (end, (round_up(d_in as u64, nr) + panels * nr) * 4),
+            // q8: the same, then the int32 column sums of the stored weights (NR per panel).
+            WeightDtype::Q8 => (end, (round_up(d_in as u64, nr) + 2 * panels * nr) * 4),
             _ => (0, 0),
         };
         Layout {
@@ -263,6 +285,16 @@ impl Layout {
             aux_len,
             total_len: end + aux_len,
         }
+    }
+}
+
+/// Byte offset of weight `[k][c]` (input `k`, column `c` of the panel) from the start of its
+/// panel: row-major rows of `NR` for f32, f16, bf16 and i8d; for q8 groups of four inputs, each
+/// group `NR` columns of four adjacent bytes.
+pub const fn weight_offset(dtype: WeightDtype, k: usize, c: usize) -> usize {
+    match dtype {
+        WeightDtype::Q8 => (k / Q8_GROUP) * NR * Q8_GROUP + c * Q8_GROUP + k % Q8_GROUP,
+        _ => (k * NR + c) * dtype.size(),
     }
 }
 
@@ -393,6 +425,9 @@ impl Header {
         if d_in == 0 || d_out == 0 || d_in > MAX_DIM || d_out > MAX_DIM {
             return Err(Error::BadDims { d_in, d_out });
         }
+        if dtype == WeightDtype::Q8 && d_in > Q8_MAX_D_IN {
+            return Err(Error::BadDims { d_in, d_out });
+        }
         let layout = Layout::new(dtype, d_in, d_out);
         let checks: [(&'static str, u64, u64); 8] = [
             ("panels", read_u32(blob, offsets::PANELS) as u64, layout.panels),
@@ -457,8 +492,13 @@ impl Header {
         if computed != header.crc {
             return Err(Error::ChecksumMismatch { stored: header.crc, computed });
         }
-        if header.dtype == WeightDtype::I8d {
-            check_i8d_aux(blob, &header)?;
+        match header.dtype {
+            WeightDtype::I8d => check_aux(blob, &header, I8D_MAX_SCALE)?,
+            WeightDtype::Q8 => {
+                check_aux(blob, &header, Q8_MAX_SCALE)?;
+                check_q8_column_sums(blob, &header)?;
+            }
+            _ => {}
         }
         Ok(header)
     }
@@ -529,18 +569,19 @@ impl Header {
     }
 }
 
-/// The values of an `i8d` aux section (after the checksum, so corruption is reported as such):
-/// row scales `k < d_in` in `0..=I8D_MAX_SCALE`, diagonal entries `j < min(d_in, d_out)` finite,
-/// every padding value (scales `d_in..`, diagonal `min(d_in, d_out)..`) zero. Each value is
-/// read once, so this is linear in `d_in + d_out`, far below the checksum's cost.
-fn check_i8d_aux(blob: &[u8], h: &Header) -> Result<(), Error> {
+/// The scales and diagonal of an `i8d` or `q8` aux section (after the checksum, so corruption
+/// is reported as such): row scales `k < d_in` in `0..=max_scale`, diagonal entries
+/// `j < min(d_in, d_out)` finite, every padding value (scales `d_in..`, diagonal
+/// `min(d_in, d_out)..`) zero. Each value is read once, so this is linear in `d_in + d_out`,
+/// far below the checksum's cost.
+fn check_aux(blob: &[u8], h: &Header, max_scale: f32) -> Result<(), Error> {
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
     let aux = h.layout.aux_offset as usize;
     let scales = d_in.div_ceil(NR) * NR;
     let value = |i: usize| f32::from_le_bytes(read(blob, aux + 4 * i));
     for k in 0..scales {
         let s = value(k);
-        let ok = if k < d_in { (0.0..=I8D_MAX_SCALE).contains(&s) } else { s == 0.0 };
+        let ok = if k < d_in { (0.0..=max_scale).contains(&s) } else { s == 0.0 };
         if !ok {
             let field = if k < d_in { "scale" } else { "scale padding" };
             return Err(Error::BadAux { field, index: k, value: s });
@@ -553,6 +594,33 @@ fn check_i8d_aux(blob: &[u8], h: &Header) -> Result<(), Error> {
         if !ok {
             let field = if j < n { "diag" } else { "diag padding" };
             return Err(Error::BadAux { field, index: j, value: d });
+        }
+    }
+    Ok(())
+}
+
+/// The column sums of a `q8` aux section (after the scales and diagonal): each must be the sum
+/// of its column's stored int8 weights, padding rows included, because the kernels that add an
+/// offset to the activations (`VPDPBUSD` takes unsigned ones) subtract `offset * sum` again.
+/// One pass over the weights, like the checksum's.
+fn check_q8_column_sums(blob: &[u8], h: &Header) -> Result<(), Error> {
+    let l = &h.layout;
+    let sums_at =
+        l.aux_offset as usize + (h.d_in as usize).div_ceil(NR) * NR * 4 + l.panels as usize * NR * 4;
+    let rows = (h.d_in as usize).div_ceil(Q8_GROUP) * Q8_GROUP;
+    for p in 0..l.panels as usize {
+        let mut sums = [0i32; NR];
+        let panel = blob.get(l.weights_offset as usize + p * l.panel_stride as usize..).unwrap_or(&[]);
+        for group in panel.chunks_exact(NR * Q8_GROUP).take(rows / Q8_GROUP) {
+            for (sum, col) in sums.iter_mut().zip(group.chunks_exact(Q8_GROUP)) {
+                *sum += col.iter().map(|&b| b as i8 as i32).sum::<i32>();
+            }
+        }
+        for (c, &sum) in sums.iter().enumerate() {
+            let stored = i32::from_le_bytes(read(blob, sums_at + 4 * (p * NR + c)));
+            if stored != sum {
+                return Err(Error::BadAux { field: "column sum", index: p * NR + c, value: stored as f32 });
+            }
         }
     }
     Ok(())

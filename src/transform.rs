@@ -98,6 +98,37 @@ fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
     })
 }
 
+/// The view of a `q8` blob: bias, int8 panels, and the scales, diagonal and column sums of `aux`.
+#[cfg(feature = "q8")]
+fn q8_panels<'a>(blob: &'a [u8], h: &Header) -> Result<kernel::q8::Q8Panels<'a>, Error> {
+    let l = &h.layout;
+    if h.d_in as usize > kernel::q8::ACT_LEN {
+        return Err(Error::BadDims { d_in: h.d_in, d_out: h.d_out });
+    }
+    let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
+    // The header was validated against this blob: every section lies inside it.
+    let section = |off: u64, len: u64| {
+        let s = blob.get(off as usize..(off + len) as usize);
+        debug_assert!(s.is_some(), "section {off}+{len} outside a validated blob of {} bytes", blob.len());
+        s.unwrap_or(&[])
+    };
+    let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
+    let col_len = l.panels * kernel::NR as u64 * 4;
+    let f32s =
+        |off: u64, len: u64| bytemuck::try_cast_slice::<u8, f32>(section(off, len)).map_err(|_| misaligned);
+    Ok(kernel::q8::Q8Panels {
+        bias: f32s(l.bias_offset, l.bias_len)?,
+        q: bytemuck::cast_slice(section(l.weights_offset, l.weights_len)),
+        scales: f32s(l.aux_offset, scales_len)?,
+        diag: f32s(l.aux_offset + scales_len, col_len)?,
+        sums: bytemuck::try_cast_slice(section(l.aux_offset + scales_len + col_len, col_len))
+            .map_err(|_| misaligned)?,
+        d_in: h.d_in as usize,
+        d_out: h.d_out as usize,
+        stride: l.panel_stride as usize,
+    })
+}
+
 /// The ISA named by `GLOCAL_FORCE_ISA` (with `std`), or `None` to choose per dtype.
 fn forced_isa() -> Result<Option<Isa>, Error> {
     #[cfg(feature = "std")]
@@ -158,6 +189,12 @@ impl<'a> Transform<'a> {
             WeightDtype::F16 => PackedWeights::F16(panels(blob, &header)?),
             WeightDtype::Bf16 => PackedWeights::Bf16(panels(blob, &header)?),
             WeightDtype::I8d => PackedWeights::I8d(i8d_panels(blob, &header)?),
+            #[cfg(feature = "q8")]
+            WeightDtype::Q8 => PackedWeights::Q8(q8_panels(blob, &header)?),
+            #[cfg(not(feature = "q8"))]
+            WeightDtype::Q8 => {
+                return Err(Error::KernelUnavailable { isa: "q8 (a build without the q8 feature)" })
+            }
         };
         let mut isa = isa.unwrap_or_else(|| Isa::best_for(header.dtype));
         if scalar_if_no_kernel && kernel::kernel_info(isa, header.dtype).is_none() {
@@ -209,6 +246,8 @@ impl<'a> Transform<'a> {
             PackedWeights::F16(p) => get(p, k, j),
             PackedWeights::Bf16(p) => get(p, k, j),
             PackedWeights::I8d(p) => p.weight(k, j),
+            #[cfg(feature = "q8")]
+            PackedWeights::Q8(p) => p.weight(k, j),
         }
     }
 
@@ -219,6 +258,8 @@ impl<'a> Transform<'a> {
             PackedWeights::F16(p) => p.bias,
             PackedWeights::Bf16(p) => p.bias,
             PackedWeights::I8d(p) => p.bias,
+            #[cfg(feature = "q8")]
+            PackedWeights::Q8(p) => p.bias,
         };
         bias.get(..self.d_out()).and_then(|b| b.get(j)).copied()
     }

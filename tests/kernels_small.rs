@@ -46,7 +46,9 @@ struct MiriCase {
     reaches: &'static str,
 }
 
-const ALL_DTYPES: &[WeightDtype] = &WeightDtype::ALL;
+// q8 is not exact on these inputs (its activations are quantized): tests/q8.rs checks it bit
+// for bit against its integer oracle instead.
+const ALL_DTYPES: &[WeightDtype] = &[WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16, WeightDtype::I8d];
 const FLOAT_DTYPES: &[WeightDtype] = &[WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16];
 
 /// Under Miri (about 10^4 times slower than native), a targeted list that reaches every path
@@ -165,7 +167,7 @@ fn runnable() -> Vec<&'static KernelInfo> {
     let only = std::env::var("GLOCAL_SMALL_ISAS").ok();
     let selected =
         |k: &KernelInfo| only.as_deref().is_none_or(|l| l.split(',').any(|n| n.trim() == k.isa.name()));
-    KERNELS.iter().filter(|k| k.isa.is_available() && selected(k)).collect()
+    KERNELS.iter().filter(|k| k.isa.is_available() && selected(k) && ALL_DTYPES.contains(&k.dtype)).collect()
 }
 
 /// Runs `t` on `rows` rows and checks every output against the exact answer.
@@ -265,7 +267,7 @@ fn views_at_every_aligned_offset() {
     // The blob used in place at 4-byte (not 64-byte) aligned addresses: the f32 bias and the
     // f32/f16/bf16/i8d views must read the same values as from an aligned copy.
     let s = source(17, 16);
-    for dtype in WeightDtype::ALL {
+    for &dtype in ALL_DTYPES {
         let blob = pack::pack(&s, dtype, "small", "views").unwrap();
         let mut buf = AlignedBlob::zeroed(blob.len() + 64);
         let shifts: &[usize] = if cfg!(miri) { &[4] } else { &[4, 8, 12, 60] };

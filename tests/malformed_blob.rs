@@ -160,7 +160,7 @@ fn byte_swapped_endian_marker() {
 #[test]
 fn wrong_dtype_code() {
     let blob = small_blob(WeightDtype::F32);
-    for code in [0u8, 5, 0x7f, 0xff] {
+    for code in [0u8, 6, 0x7f, 0xff] {
         let b = patched(&blob, offsets::DTYPE, &[code]);
         assert_eq!(reject(&b), Error::UnknownDtype { found: code });
     }

@@ -138,7 +138,8 @@ proptest! {
 fn kernels_match_scalar_exactly_on_integers() {
     let mut rng = common::Rng::new(7);
     for (d_in, d_out, rows) in [(1, 1, 1), (15, 17, 3), (16, 16, 4), (33, 35, 5), (70, 3, 9), (512, 48, 7)] {
-        for dtype in WeightDtype::ALL {
+        // q8 quantizes its inputs, so it is not exact here: tests/q8.rs has its integer oracle.
+        for dtype in WeightDtype::ALL.into_iter().filter(|&d| d != WeightDtype::Q8) {
             let mut weights: Vec<f64> = (0..d_in * d_out).map(|_| rng.int_in(-8, 8) as f64).collect();
             if dtype == WeightDtype::I8d {
                 // i8d quantises with scale max/127 per input row: make every scale exactly 1.

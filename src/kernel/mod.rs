@@ -57,6 +57,9 @@ macro_rules! simd_entry {
                 PackedWeights::F16(p) => $apply(t, p, x, &mut y, ws),
                 PackedWeights::Bf16(p) => $apply(t, p, x, &mut y, ws),
                 PackedWeights::I8d(p) => $apply_i8d(t, p, x, &mut y, ws),
+                // Without a q8 kernel of its own (not registered) the ISA never gets a q8 blob.
+                #[cfg(feature = "q8")]
+                PackedWeights::Q8(_) => $crate::kernel::portable(weights, x, y, ws),
             }
         }
     };
@@ -68,6 +71,8 @@ pub(crate) mod arm;
 mod driver;
 pub(crate) mod i8d;
 pub(crate) mod io;
+#[cfg(feature = "q8")]
+pub mod q8;
 // Compiled everywhere but in Cortex-M firmware without the `cortexm-scalar` feature (every
 // dtype has a Cortex-M kernel there; the portable ones would only take flash).
 #[cfg(glocal_portable)]
@@ -189,6 +194,8 @@ pub(crate) enum PackedWeights<'a> {
     F16(Panels<'a, f16>),
     Bf16(Panels<'a, bf16>),
     I8d(i8d::I8dPanels<'a>),
+    #[cfg(feature = "q8")]
+    Q8(q8::Q8Panels<'a>),
 }
 
 /// An instruction-set family a kernel is written for.
@@ -391,6 +398,10 @@ registry! {
     #[cfg(target_arch = "aarch64")] "f16_f32acc_6x16__neon": Neon, F16, aarch64::neon::MR, true, aarch64::neon::run;
     #[cfg(target_arch = "aarch64")] "bf16_f32acc_6x16__neon": Neon, Bf16, aarch64::neon::MR, true, aarch64::neon::run;
     #[cfg(target_arch = "aarch64")] "i8d_f32acc_6x16__neon": Neon, I8d, aarch64::neon::MR, true, aarch64::neon::run;
+
+    #[cfg(all(feature = "q8", glocal_portable))] "q8_i32acc_1x16__scalar": Scalar, Q8, 1, false, portable;
+    #[cfg(all(feature = "q8", glocal_cortex_m_fpu))] "q8_i32acc_1x16__cortexm": CortexM, Q8, 1, false, arm::cortex_m::run;
+    #[cfg(all(feature = "q8", glocal_helium))] "q8_i32acc_1x16__helium": Helium, Q8, 1, false, arm::helium::run;
 }
 
 /// The registry entry for `isa` and `dtype`.
@@ -453,5 +464,7 @@ pub(crate) fn portable(
         PackedWeights::F16(p) => scalar::apply(p, x, &mut y),
         PackedWeights::Bf16(p) => scalar::apply(p, x, &mut y),
         PackedWeights::I8d(p) => i8d::apply(p, x, &mut y),
+        #[cfg(feature = "q8")]
+        PackedWeights::Q8(p) => q8::apply(p, x, &mut y),
     }
 }

@@ -11,7 +11,10 @@ use core::fmt;
 
 use crate::aligned::AlignedBlob;
 use crate::dtype::WeightDtype;
-use crate::format::{self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_MAX_SCALE, MAX_DIM, NR};
+use crate::format::{
+    self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_MAX_SCALE, MAX_DIM, NR, Q8_GROUP, Q8_MAX_D_IN,
+    Q8_MAX_SCALE,
+};
 
 pub mod measure;
 #[cfg(feature = "npz")]
@@ -215,8 +218,8 @@ fn store_weight(dtype: WeightDtype, v: f64, out: &mut [u8]) -> bool {
             out.copy_from_slice(&r.to_bits().to_le_bytes());
             r.is_finite()
         }
-        // Quantised per column by `pack_i8d`, never one weight at a time.
-        WeightDtype::I8d => false,
+        // Quantised per input row by `pack_quantized`, never one weight at a time.
+        WeightDtype::I8d | WeightDtype::Q8 => false,
     }
 }
 
@@ -255,8 +258,8 @@ pub fn pack(
         return Err(PackError::BiasOverflow { col, value });
     }
     let flags = FLAG_NORM_FOLDED | if source.bias.is_some() { FLAG_HAS_BIAS } else { 0 };
-    if dtype == WeightDtype::I8d {
-        return pack_i8d(source, &weights, &bias, flags, model, module);
+    if matches!(dtype, WeightDtype::I8d | WeightDtype::Q8) {
+        return pack_quantized(dtype, source, &weights, &bias, flags, model, module);
     }
     let mut overflow = None;
     let blob = write_blob(
@@ -331,11 +334,27 @@ impl I8dQuant {
 /// # Errors
 /// [`PackError::Overflow`] when a diagonal value does not fit f32 or a row scale exceeds
 /// [`I8D_MAX_SCALE`] (an off-diagonal weight beyond about 1.7e38).
+pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, PackError> {
+    quantize_rows(WeightDtype::I8d, w, d_in, d_out)
+}
+
+/// Quantises folded weights to `q8`: the same rounding as [`quantize_i8d`] (per-input-row
+/// scales, exact diagonal), with the row scales bounded by [`Q8_MAX_SCALE`].
+///
+/// # Errors
+/// [`PackError::Overflow`] when a diagonal value does not fit f32 or an off-diagonal weight
+/// exceeds 127 in magnitude (a row scale above 1).
+pub fn quantize_q8(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, PackError> {
+    quantize_rows(WeightDtype::Q8, w, d_in, d_out)
+}
+
+/// The row quantisation of `i8d` and `q8`, which differ only in the largest scale allowed.
 // Offline packing, not the hot path: every index is below the length of a vector allocated
 // right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
 #[allow(clippy::indexing_slicing)]
-pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, PackError> {
-    let overflow = |row, col, value| PackError::Overflow { dtype: WeightDtype::I8d, row, col, value };
+fn quantize_rows(dtype: WeightDtype, w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, PackError> {
+    let max_scale = if dtype == WeightDtype::Q8 { Q8_MAX_SCALE } else { I8D_MAX_SCALE };
+    let overflow = |row, col, value| PackError::Overflow { dtype, row, col, value };
     let mut scales = alloc::vec![0f32; d_in];
     let mut diag = alloc::vec![0f32; d_out];
     let mut q = alloc::vec![0i8; d_in * d_out];
@@ -352,9 +371,10 @@ pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, Pa
             }
         }
         let s = (max / 127.0) as f32;
-        // The bound validation enforces (docs/FORMAT.md): every stored weight scale * q is
-        // then a finite f32. (s is never NaN: the weights were validated finite.)
-        if s > I8D_MAX_SCALE {
+        // The bound validation enforces (docs/FORMAT.md): for i8d every stored weight
+        // scale * q is then a finite f32, for q8 every folded input x * scale of a finite x.
+        // (s is never NaN: the weights were validated finite.)
+        if s > max_scale {
             return Err(overflow(k, at, row[at]));
         }
         scales[k] = s;
@@ -370,7 +390,8 @@ pub fn quantize_i8d(w: &[f64], d_in: usize, d_out: usize) -> Result<I8dQuant, Pa
 // Offline packing, not the hot path: every index is below the length of a vector allocated
 // right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
 #[allow(clippy::indexing_slicing)]
-fn pack_i8d(
+fn pack_quantized(
+    dtype: WeightDtype,
     source: &Source,
     weights: &[f64],
     bias: &[f64],
@@ -379,7 +400,10 @@ fn pack_i8d(
     module: &str,
 ) -> Result<AlignedBlob, PackError> {
     let (d_in, d_out) = (source.d_in, source.d_out);
-    let quant = quantize_i8d(weights, d_in, d_out)?;
+    if dtype == WeightDtype::Q8 && d_in > Q8_MAX_D_IN as usize {
+        return Err(PackError::Dims { d_in, d_out });
+    }
+    let quant = quantize_rows(dtype, weights, d_in, d_out)?;
     // Fold the mean with the weights as stored, not as given: b'' = b - mean * colsum(W'_q),
     // so the blob computes ((x - mean) / std) @ W_q + b exactly and the quantisation error
     // only multiplies the centred input (the mean's share of it would be a systematic bias:
@@ -389,51 +413,59 @@ fn pack_i8d(
         let delta: f64 = (0..d_in).map(|k| quant.weight(k, j) - weights[k * d_out + j]).sum();
         *b -= source.mean * delta;
     }
-    let spec = BlobSpec {
-        dtype: WeightDtype::I8d,
-        d_in,
-        d_out,
-        flags,
-        mean: source.mean,
-        std: source.std,
-        model,
-        module,
-    };
+    let spec = BlobSpec { dtype, d_in, d_out, flags, mean: source.mean, std: source.std, model, module };
     let mut blob = write_blob(spec, &bias, |k, j, out| out[0] = quant.q[k * d_out + j] as u8)?;
-    write_i8d_aux(&mut blob, &quant.scales, &quant.diag);
+    write_aux(&mut blob, &quant.scales, &quant.diag);
     Ok(blob)
 }
 
-/// Writes the `i8d` aux section (row scales, zero padded to `round_up(d_in, NR)`, then the
-/// diagonal, zero padded to `panels * NR`) of a blob made by [`write_blob`] with dtype `i8d`, and
-/// refreshes its checksum. Values beyond `d_in` / `d_out` are ignored. A blob of another dtype
-/// is a caller bug: debug builds assert, release builds leave the blob as it is.
+/// Writes the aux section of an `i8d` or `q8` blob made by [`write_blob`] and refreshes its
+/// checksum: the row scales, zero padded to `round_up(d_in, NR)`, then the diagonal, zero
+/// padded to `panels * NR`, and for `q8` the column sums of the weights already written.
+/// Values beyond `d_in` / `d_out` are ignored. A blob of another dtype is a caller bug: debug
+/// builds assert, release builds leave the blob as it is.
 // Offline packing, not the hot path: every index is below the length of a vector allocated
 // right here from dims that `Source::validate` bounded, or of a layout section `Header::parse` checked.
 #[allow(clippy::indexing_slicing)]
-pub fn write_i8d_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
+pub fn write_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
     let parsed = Header::parse(blob.as_bytes());
+    let quantized = |h: &Header| matches!(h.dtype, WeightDtype::I8d | WeightDtype::Q8);
     debug_assert!(
-        matches!(parsed, Ok(Header { dtype: WeightDtype::I8d, .. })),
-        "write_i8d_aux on a blob that is not an i8d blob: {:?}",
+        parsed.as_ref().is_ok_and(quantized),
+        "write_aux on a blob that is not an i8d or q8 blob: {:?}",
         parsed.as_ref().map(|h| h.dtype)
     );
     let Ok(h) = parsed else { return };
-    if h.dtype != WeightDtype::I8d {
+    if !quantized(&h) {
         return;
     }
     let l = h.layout;
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
     let scales_len = d_in.div_ceil(NR) * NR * 4;
+    let cols = l.panels as usize * NR;
+    // Column sums over every stored byte of each column, padding rows included (q8 only).
+    let mut sums = alloc::vec![0i32; cols];
+    if h.dtype == WeightDtype::Q8 {
+        let rows = d_in.div_ceil(Q8_GROUP) * Q8_GROUP;
+        let weights = &blob.as_bytes()[l.weights_offset as usize..][..l.weights_len as usize];
+        for (j, sum) in sums.iter_mut().enumerate() {
+            let panel = &weights[(j / NR) * l.panel_stride as usize..];
+            *sum = (0..rows).map(|k| panel[format::weight_offset(h.dtype, k, j % NR)] as i8 as i32).sum();
+        }
+    }
     let bytes = blob.as_bytes_mut();
     let aux = bytes.get_mut(l.aux_offset as usize..(l.aux_offset + l.aux_len) as usize);
     debug_assert!(aux.is_some(), "aux section outside a parsed blob");
     let Some(aux) = aux else { return };
-    let (s_part, d_part) = aux.split_at_mut(scales_len);
+    let (s_part, rest) = aux.split_at_mut(scales_len);
+    let (d_part, sum_part) = rest.split_at_mut(cols * 4);
     for (dst, values, n) in [(s_part, scales, d_in), (d_part, diag, d_out)] {
         for (d, v) in dst.chunks_exact_mut(4).zip(values.iter().take(n)) {
             d.copy_from_slice(&v.to_le_bytes());
         }
+    }
+    for (d, v) in sum_part.chunks_exact_mut(4).zip(&sums) {
+        d.copy_from_slice(&v.to_le_bytes());
     }
     let crc = format::checksum(blob.as_bytes());
     blob.as_bytes_mut()[format::offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
@@ -523,11 +555,13 @@ pub fn write_blob(
     debug_assert!(weight_section.is_some(), "weight section outside the blob");
     let weight_section = weight_section.unwrap_or_default();
     for (p, panel) in weight_section.chunks_exact_mut(layout.panel_stride as usize).enumerate() {
-        for (k, row) in panel.chunks_exact_mut(NR * es).take(d_in).enumerate() {
-            for (c, out) in row.chunks_exact_mut(es).enumerate() {
-                let j = p * NR + c;
-                if j < d_out {
-                    weight(k, j, out);
+        for k in 0..d_in {
+            for c in 0..NR.min(d_out.saturating_sub(p * NR)) {
+                let at = format::weight_offset(dtype, k, c);
+                let out = panel.get_mut(at..at + es);
+                debug_assert!(out.is_some(), "weight [{k}][{c}] outside its panel");
+                if let Some(out) = out {
+                    weight(k, p * NR + c, out);
                 }
             }
         }

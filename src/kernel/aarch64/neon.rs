@@ -209,9 +209,10 @@ unsafe fn load16<W: WeightElem>(p: *const W) -> V16 {
                     vreinterpretq_f32_u32(vshll_high_n_u16::<16>(hi)),
                 ]
             }
-            // The int8 panel of an i8d blob: 16 signed bytes sign-extended twice (SXTL/SXTL2)
-            // and converted (SCVTF), exact.
-            WeightDtype::I8d => {
+            // The int8 panel of an i8d blob (the only other WeightElem; q8 has its own
+            // kernels): 16 signed bytes sign-extended twice (SXTL/SXTL2) and converted (SCVTF),
+            // exact.
+            WeightDtype::I8d | WeightDtype::Q8 => {
                 let b = vld1q_s8(p.cast::<i8>());
                 let (lo, hi) = (vmovl_s8(vget_low_s8(b)), vmovl_high_s8(b));
                 [

@@ -87,6 +87,10 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 /// The drivers below are compiled once per weight dtype, with the element types as run-time
 /// [`Kind`]s handled outside the hot loop: flash matters more than a branch per panel.
 pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
+    #[cfg(feature = "q8")]
+    if let PackedWeights::Q8(p) = weights {
+        return super::super::q8::drive(p, x, &mut y, super::super::q8::dot_portable);
+    }
     let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
     let y = y.as_bytes_mut();
     match weights {
@@ -94,6 +98,8 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
         PackedWeights::F16(p) => apply(p, x, xk, y, yk),
         PackedWeights::Bf16(p) => apply(p, x, xk, y, yk),
         PackedWeights::I8d(p) => drive_i8d(__glocal_cm_i8d_1x16, p, x, xk, y, yk),
+        #[cfg(feature = "q8")]
+        PackedWeights::Q8(_) => {}
     }
 }
 

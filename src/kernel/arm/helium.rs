@@ -147,6 +147,10 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
     fn panels<'a, W: MveWeight>(p: &Panels<'a, W>) -> Blob<'a> {
         (W::KERNELS, p.bias, bytemuck::cast_slice(p.weights), (p.d_in, p.d_out, p.stride * W::KERNELS.w_size))
     }
+    #[cfg(feature = "q8")]
+    if let PackedWeights::Q8(p) = weights {
+        return super::super::q8::drive(p, x, &mut y, super::super::q8::dot_portable);
+    }
     // One call for every dtype: the driver's nine arguments are set up once.
     let ((ks, bias, w, dims), aux) = match weights {
         PackedWeights::F32(p) => (panels(p), None),
@@ -156,6 +160,8 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
             (I8D_KERNELS, p.bias, bytemuck::cast_slice(p.q), (p.d_in, p.d_out, p.stride)),
             Some(I8dAux { scales: p.scales, diag: p.diag }),
         ),
+        #[cfg(feature = "q8")]
+        PackedWeights::Q8(_) => return,
     };
     let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
     drive(ks, bias, w, dims, x, xk, y.as_bytes_mut(), yk, aux);

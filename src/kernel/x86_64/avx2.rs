@@ -147,9 +147,11 @@ unsafe fn load8<W: WeightElem>(p: *const W) -> __m256 {
             WeightDtype::Bf16 => {
                 _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()))))
             }
-            // The int8 panel of an i8d blob: 8 signed bytes sign-extended (vpmovsxbd) and
-            // converted (vcvtdq2ps), exact.
-            WeightDtype::I8d => _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.cast()))),
+            // The int8 panel of an i8d blob (the only other WeightElem; q8 has its own
+            // kernels): 8 signed bytes sign-extended (vpmovsxbd) and converted (vcvtdq2ps), exact.
+            WeightDtype::I8d | WeightDtype::Q8 => {
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.cast())))
+            }
         }
     }
 }

@@ -341,7 +341,10 @@ unsafe fn load16<W: WeightElem>(p: *const W) -> __m512 {
             WeightDtype::Bf16 => _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(
                 _mm256_loadu_si256(p.cast()),
             ))),
-            WeightDtype::I8d => _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p.cast()))),
+            // i8d's int8 panel (the only other WeightElem; q8 has its own kernels).
+            WeightDtype::I8d | WeightDtype::Q8 => {
+                _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p.cast())))
+            }
         }
     }
 }

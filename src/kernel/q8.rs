@@ -1,0 +1,177 @@
+//! `q8` weights: integer dot products, the same bits on every ISA.
+//!
+//! For input row `x` and output column `j` (see `docs/FORMAT.md` for the byte layout):
+//!
+//! ```text
+//! a[k]   = x[k] * scale[k]                              f32, one rounding
+//! amax   = max_k |a[k]|;   step = amax / 2047          f32
+//! act[k] = round_ties_even(a[k] * (2047 / amax))        integer in -2047..=2047
+//! acc[j] = sum_k act[k] * q[k][j]                       exact int32 (|acc| < 2^31 by the d_in bound)
+//! y[j]   = (bias[j] + f32(acc[j]) * step) + diag[j] * x[j]
+//! ```
+//!
+//! (`act` is `a[k] / amax * 2047` when `2047 / amax` overflows, for a subnormal `amax`; a row of
+//! zeros has `step = 0` and gives exactly the bias; a row with a NaN or infinite input gives NaN
+//! outputs; the diagonal term exists for `j < d_in` only.)
+//!
+//! The float steps are per input and per output, never per multiply-add, and are computed here,
+//! once, for every kernel: a kernel only computes the exact `acc` of a panel ([`Dot`]), so two
+//! kernels cannot differ in a bit, and an FPU-less core spends soft-float calls on `d_in + d_out`
+//! values per row, not `d_in * d_out`.
+
+use super::io::{InputRows, OutputRows};
+use super::NR;
+use crate::dtype::WeightDtype;
+use crate::format::{weight_offset, Q8_ACT_MAX, Q8_GROUP};
+
+/// The largest `d_in` this build can run: the quantized activations of a row live on the stack.
+/// Bare-metal builds keep the buffer at 2 KiB (`Transform::new` rejects wider `q8` blobs there);
+/// hosted builds take every `d_in` the format allows.
+pub const ACT_LEN: usize = if cfg!(target_os = "none") { 1024 } else { crate::format::Q8_MAX_D_IN as usize };
+
+/// A borrowed view of the panels of a `q8` blob.
+#[derive(Clone, Copy, Debug)]
+pub struct Q8Panels<'a> {
+    /// Folded f32 bias, `panels * NR`.
+    pub(crate) bias: &'a [f32],
+    /// Weight section: per panel `round_up(d_in, 4) / 4` groups of `NR x 4` int8 (column-major
+    /// within a group), at `stride` bytes apart.
+    pub(crate) q: &'a [i8],
+    /// Per-input-row f32 scales, `round_up(d_in, NR)`.
+    pub(crate) scales: &'a [f32],
+    /// Per-column f32 diagonal `W'[j][j]`, `panels * NR` (0 for `j >= min(d_in, d_out)`).
+    pub(crate) diag: &'a [f32],
+    /// Per-column sums of the stored int8 weights, `panels * NR` (validated): what a kernel
+    /// that offsets its activations (`VPDPBUSD` takes unsigned ones) subtracts again.
+    #[allow(dead_code)] // until the x86 VNNI kernel reads them
+    pub(crate) sums: &'a [i32],
+    pub(crate) d_in: usize,
+    pub(crate) d_out: usize,
+    /// Bytes from one panel to the next.
+    pub(crate) stride: usize,
+}
+
+impl Q8Panels<'_> {
+    /// Inputs per panel with the padding to whole groups of four.
+    pub(crate) fn rows(&self) -> usize {
+        self.d_in.div_ceil(Q8_GROUP) * Q8_GROUP
+    }
+
+    /// The stored weight `W'[k][j]` as the kernel uses it (`scale[k] * q[k][j]`, plus the
+    /// diagonal), or `None` out of range.
+    pub(crate) fn weight(&self, k: usize, j: usize) -> Option<f32> {
+        if k >= self.d_in || j >= self.d_out {
+            return None;
+        }
+        let at = (j / NR) * self.stride + weight_offset(WeightDtype::Q8, k, j % NR);
+        let off = *self.scales.get(k)? * *self.q.get(at)? as f32;
+        Some(if k == j { off + *self.diag.get(j)? } else { off })
+    }
+}
+
+/// What a `q8` kernel computes: `acc[c] = sum_k act[k] * q[k][c]` over one panel, exactly.
+/// `act` holds `rows()` activations (zero past `d_in`), `panel` at least `rows() * NR` weights.
+pub(crate) type Dot = fn(act: &[i16], panel: &[i8], acc: &mut [i32; NR]);
+
+/// The portable [`Dot`]: plain integer multiply-adds, on every target (Cortex-M0, RISC-V
+/// `rv32imac`, and every core without an integer dot-product instruction).
+pub(crate) fn dot_portable(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
+    *acc = [0; NR];
+    for (a, group) in act.chunks_exact(Q8_GROUP).zip(panel.chunks_exact(NR * Q8_GROUP)) {
+        let a = [a[0] as i32, a[1] as i32, a[2] as i32, a[3] as i32];
+        for (s, w) in acc.iter_mut().zip(group.chunks_exact(Q8_GROUP)) {
+            *s += a[0] * w[0] as i32 + a[1] * w[1] as i32 + a[2] * w[2] as i32 + a[3] * w[3] as i32;
+        }
+    }
+}
+
+/// Rounds to the nearest integer, ties to even, for `|v| < 2^22`: adding and subtracting
+/// `1.5 * 2^23` leaves no fraction bits (two IEEE additions, the same bits on every target,
+/// with or without an FPU).
+#[inline(always)]
+fn round_ties_even(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (v + MAGIC) - MAGIC
+}
+
+/// Quantizes input row `x[start .. start + d_in]` (`d_in = act.len()` up to the padding, which
+/// is zeroed) into `act` with the row scales; returns the step (`amax / 2047`), or `None` when
+/// an input is NaN or infinite.
+pub(crate) fn quantize_row(
+    x: &InputRows<'_>,
+    start: usize,
+    d_in: usize,
+    scales: &[f32],
+    act: &mut [i16],
+) -> Option<f32> {
+    let folded = |k: usize| x.get(start + k).unwrap_or(0.0) * scales.get(k).copied().unwrap_or(0.0);
+    let mut amax = 0f32;
+    for k in 0..d_in {
+        let a = folded(k);
+        // `scale <= 1` (validated): only a non-finite input gives a non-finite `a`.
+        if !a.is_finite() {
+            return None;
+        }
+        amax = amax.max(a.abs());
+    }
+    act.fill(0);
+    if amax == 0.0 {
+        return Some(0.0);
+    }
+    let max = Q8_ACT_MAX as f32;
+    let r = max / amax;
+    for (k, v) in act.iter_mut().take(d_in).enumerate() {
+        let a = folded(k);
+        let q = if r.is_finite() { a * r } else { a / amax * max };
+        *v = round_ties_even(q).clamp(-max, max) as i16;
+    }
+    Some(amax / max)
+}
+
+/// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`. Lengths were
+/// checked by the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=`
+/// [`ACT_LEN`]); anything short is skipped, never indexed.
+// Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
+#[inline(never)]
+pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, dot: Dot) {
+    let (d_in, d_out) = (p.d_in, p.d_out);
+    debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
+    debug_assert!(p.rows() <= ACT_LEN, "q8: d_in {d_in} beyond the activation buffer");
+    let Some(rows) = x.len().checked_div(d_in) else { return };
+    let mut buf = [0i16; ACT_LEN];
+    let Some(act) = buf.get_mut(..p.rows()) else { return };
+    let body = p.rows() * NR;
+    for r in 0..rows {
+        let step = quantize_row(&x, r * d_in, d_in, p.scales, act);
+        for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
+            let col0 = panel * NR;
+            let lanes = col0..col0 + NR;
+            let (Some(q), Some(bias), Some(diag)) =
+                (q.get(..body), p.bias.get(lanes.clone()), p.diag.get(lanes))
+            else {
+                debug_assert!(false, "q8: panel {panel} out of the blob's bounds");
+                return;
+            };
+            let mut out = [f32::NAN; NR];
+            if let Some(step) = step {
+                let mut acc = [0i32; NR];
+                dot(act, q, &mut acc);
+                for (c, o) in out.iter_mut().enumerate() {
+                    let j = col0 + c;
+                    // Beyond d_in there is no diagonal term at all (not `diag * 0`: padding of a
+                    // crafted blob could hold an infinity... validation forbids it, but the
+                    // formula does not depend on it).
+                    let diag_term =
+                        if j < d_in { x.get(r * d_in + j).map_or(0.0, |v| diag[c] * v) } else { 0.0 };
+                    *o = (bias[c] + acc[c] as f32 * step) + diag_term;
+                }
+            }
+            y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
+        }
+    }
+}
+
+/// The portable `q8` kernel.
+pub(crate) fn apply(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
+    drive(p, x, y, dot_portable);
+}
