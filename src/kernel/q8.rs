@@ -172,6 +172,8 @@ pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, 
 }
 
 /// The portable `q8` kernel.
+// Cortex-M firmware without `cortexm-scalar` compiles no portable entry point to call it.
+#[cfg_attr(not(glocal_portable), allow(dead_code))]
 pub(crate) fn apply(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     drive(p, x, y, dot_portable);
 }
