@@ -8,6 +8,9 @@
 //! - `glocal_cortex_m_fpu`: the scalar-FPU Cortex-M kernels (`Isa::CortexM`) are compiled: on
 //!   every `glocal_cortex_m` target but Helium builds without `cortexm-scalar` (Helium always
 //!   wins there, so they would only take flash; the feature keeps them to test against).
+//! - `glocal_cortex_m_dsp`: `glocal_cortex_m_fpu` on a core with the DSP extension (SXTB16,
+//!   SMLAD: the q8 kernel): every v7E-M core (M4F, M7), and on `thumbv8m.main` the
+//!   Cortex-M55/M85 or `target-feature=+dsp` (the extension is optional on a Cortex-M33).
 //!
 //! Stable rustc reports no Arm target features through `cfg(target_feature)` on the
 //! `thumbv8m.main` targets (`rustc --print cfg -C target-cpu=cortex-m55` lists none), and there
@@ -23,6 +26,7 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(glocal_portable)");
     println!("cargo::rustc-check-cfg=cfg(glocal_helium)");
     println!("cargo::rustc-check-cfg=cfg(glocal_cortex_m_fpu)");
+    println!("cargo::rustc-check-cfg=cfg(glocal_cortex_m_dsp)");
     println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let var = |k: &str| env::var(k).unwrap_or_default();
     let cortex_m = var("CARGO_CFG_TARGET_ARCH") == "arm"
@@ -45,6 +49,13 @@ fn main() {
     }
     if cortex_m && (!helium || scalar_feature) {
         println!("cargo::rustc-cfg=glocal_cortex_m_fpu");
+        let flags = var("CARGO_ENCODED_RUSTFLAGS");
+        let dsp = var("TARGET").starts_with("thumbv7em")
+            || flags_select_mve(&flags)
+            || flags.split('\x1f').any(|a| a.contains("target-feature=") && a.contains("+dsp"));
+        if dsp {
+            println!("cargo::rustc-cfg=glocal_cortex_m_dsp");
+        }
     }
 }
 

@@ -14,6 +14,7 @@ M7="$EMU 300 qemu-system-arm -cpu cortex-m7 -machine mps2-an500 -nographic -moni
 
 echo "--- generated Cortex-M kernels are up to date (src/kernel/arm/gen_cortex_m.py)"
 python3 src/kernel/arm/gen_cortex_m.py | diff -u src/kernel/arm/cortex_m.s -
+python3 src/kernel/arm/gen_cortex_m.py --q8 | diff -u src/kernel/arm/cortex_m_q8.s -
 
 echo "--- rustfmt of the sub-crates outside the workspace"
 (cd mcu-tests && cargo fmt -- --check)

@@ -35,12 +35,16 @@ pub const MR: usize = 1;
 const KC: usize = 32;
 
 core::arch::global_asm!(include_str!("cortex_m.s"), options(raw));
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+core::arch::global_asm!(include_str!("cortex_m_q8.s"), options(raw));
 
 extern "C" {
     fn __glocal_cm_f32_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_f16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
+    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+    fn __glocal_cm_q8_dot(acc: *mut i32, act: *const i16, panel: *const i8, groups: usize);
 }
 
 /// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
@@ -89,7 +93,7 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
     #[cfg(feature = "q8")]
     if let PackedWeights::Q8(p) = weights {
-        return super::super::q8::drive(p, x, &mut y, super::super::q8::dot_portable);
+        return super::super::q8::drive(p, x, &mut y, DOT_Q8);
     }
     let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
     let y = y.as_bytes_mut();
@@ -101,6 +105,31 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
         #[cfg(feature = "q8")]
         PackedWeights::Q8(_) => {}
     }
+}
+
+/// The q8 panel sums: the DSP kernel where the core has SXTB16/SMLAD, else the portable one.
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+const DOT_Q8: super::super::q8::Dot = dot_q8;
+#[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
+const DOT_Q8: super::super::q8::Dot = super::super::q8::dot_portable;
+
+/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m.s`): exact, so the same sums as
+/// the portable kernel. Falls back to it when the slices do not have the kernel's shape
+/// (validated blobs and the driver's buffer always do, but nothing here relies on it).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
+    use crate::format::Q8_GROUP;
+    let groups = act.len() / Q8_GROUP;
+    let aligned = (act.as_ptr() as usize).is_multiple_of(4) && (panel.as_ptr() as usize).is_multiple_of(4);
+    if !act.len().is_multiple_of(Q8_GROUP) || panel.len() / (NR * Q8_GROUP) < groups || !aligned {
+        return super::super::q8::dot_portable(act, panel, acc);
+    }
+    // SAFETY: the kernel reads `groups * 4` i16 at `act` (exactly `act.len()`),
+    // `groups * 64` int8 at `panel` (checked above) and writes the 16 i32 of `acc`. VLDM and
+    // LDRD fault on unaligned addresses: `act` and `panel` are checked 4-byte aligned, `acc` is
+    // by type. It follows AAPCS-VFP (saves r4-r11 and s16-s31, restores sp) and touches no
+    // other memory.
+    unsafe { __glocal_cm_q8_dot(acc.as_mut_ptr(), act.as_ptr(), panel.as_ptr(), groups) }
 }
 
 /// `y = x @ W + bias` for all rows, one row and one panel at a time.
