@@ -85,13 +85,32 @@ pub(crate) fn dot_portable(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     }
 }
 
-/// Rounds to the nearest integer, ties to even, for `|v| < 2^22`: adding and subtracting
-/// `1.5 * 2^23` leaves no fraction bits (two IEEE additions, the same bits on every target,
-/// with or without an FPU).
+/// `round_ties_even(q).clamp(-2047, 2047) as i16` for a finite `q`, from its bits: the
+/// integer part of the significand, rounded to nearest even by its dropped bits. The same
+/// integer as rounding in floating point (exact either way), but integer instructions only:
+/// on cores without an FPU each float addition or comparison would be a library call.
 #[inline(always)]
-fn round_ties_even(v: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
-    (v + MAGIC) - MAGIC
+fn round_clamp(q: f32) -> i16 {
+    let bits = q.to_bits();
+    let exp = (bits >> 23) & 0xff;
+    let mag = if exp < 126 {
+        // |q| < 0.5 (zero and subnormals included).
+        0
+    } else if exp >= 150 {
+        // |q| >= 2^23: an integer already, beyond the clamp.
+        Q8_ACT_MAX as u32
+    } else {
+        // |q| = mant * 2^-sh with 1 <= sh <= 24.
+        let sh = 150 - exp;
+        let mant = (bits & 0x007f_ffff) | 0x0080_0000;
+        (mant + ((1 << (sh - 1)) - 1) + ((mant >> sh) & 1)) >> sh
+    };
+    let m = mag.min(Q8_ACT_MAX as u32) as i16;
+    if bits >> 31 != 0 {
+        -m
+    } else {
+        m
+    }
 }
 
 /// Quantizes input row `x[start .. start + d_in]` (`d_in = act.len()` up to the padding, which
@@ -104,26 +123,44 @@ pub(crate) fn quantize_row(
     scales: &[f32],
     act: &mut [i16],
 ) -> Option<f32> {
-    let folded = |k: usize| x.get(start + k).unwrap_or(0.0) * scales.get(k).copied().unwrap_or(0.0);
-    let mut amax = 0f32;
-    for k in 0..d_in {
-        let a = folded(k);
+    // f32 rows (the common case) are read in place, without a per-element dispatch on the
+    // input type.
+    match (x.as_f32().and_then(|v| v.get(start..start + d_in)), scales.get(..d_in)) {
+        (Some(row), Some(sc)) => quantize(row.iter().zip(sc).map(|(&x, &s)| x * s), act),
+        _ => {
+            let folded = |k: usize| x.get(start + k).unwrap_or(0.0) * scales.get(k).copied().unwrap_or(0.0);
+            quantize((0..d_in).map(folded), act)
+        }
+    }
+}
+
+/// [`quantize_row`] over the folded inputs `a[k] = x[k] * scale[k]` (`folded` is walked twice).
+#[inline(always)]
+fn quantize(folded: impl Iterator<Item = f32> + Clone, act: &mut [i16]) -> Option<f32> {
+    // |a| and its maximum as bits: for non-negative floats the order of the bit patterns is
+    // the order of the values, so this is `max |a|` with integer compares (no float calls on
+    // an FPU-less core).
+    let mut amax_bits = 0u32;
+    for a in folded.clone() {
+        let abs = a.to_bits() & 0x7fff_ffff;
         // `scale <= 1` (validated): only a non-finite input gives a non-finite `a`.
-        if !a.is_finite() {
+        if abs >= 0x7f80_0000 {
             return None;
         }
-        amax = amax.max(a.abs());
+        amax_bits = amax_bits.max(abs);
     }
     act.fill(0);
-    if amax == 0.0 {
+    if amax_bits == 0 {
         return Some(0.0);
     }
-    let max = Q8_ACT_MAX as f32;
+    let (amax, max) = (f32::from_bits(amax_bits), Q8_ACT_MAX as f32);
     let r = max / amax;
-    for (k, v) in act.iter_mut().take(d_in).enumerate() {
-        let a = folded(k);
-        let q = if r.is_finite() { a * r } else { a / amax * max };
-        *v = round_ties_even(q).clamp(-max, max) as i16;
+    // Two loops, not a select per element: a compiler may compute both arms of the select,
+    // and a division is a library call on an FPU-less core.
+    if r.is_finite() {
+        act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(a * r));
+    } else {
+        act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(a / amax * max));
     }
     Some(amax / max)
 }
@@ -176,4 +213,39 @@ pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, 
 #[cfg_attr(not(glocal_portable), allow(dead_code))]
 pub(crate) fn apply(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     drive(p, x, y, dot_portable);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The float formula `round_clamp` replaces.
+    fn by_floats(q: f32) -> i16 {
+        const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: no fraction bits left for |q| < 2^22
+        let max = Q8_ACT_MAX as f32;
+        if q.abs() >= 4_194_304.0 {
+            return q.clamp(-max, max) as i16;
+        }
+        ((q + MAGIC) - MAGIC).clamp(-max, max) as i16
+    }
+
+    #[test]
+    fn round_clamp_is_the_float_rounding() {
+        // Every tie and its neighbours around the clamp, then a sweep of bit patterns from
+        // zero through subnormals to 2^32 (both signs).
+        for k in -4200..=4200 {
+            let t = k as f32 * 0.5;
+            for q in [t, f32::from_bits(t.to_bits() + 1), f32::from_bits(t.to_bits().saturating_sub(1))] {
+                assert_eq!(round_clamp(q), by_floats(q), "{q:e}");
+                assert_eq!(round_clamp(-q), by_floats(-q), "{:e}", -q);
+            }
+        }
+        let mut bits = 0u32;
+        while bits < 0x4f80_0000 {
+            let q = f32::from_bits(bits);
+            assert_eq!(round_clamp(q), by_floats(q), "{q:e}");
+            assert_eq!(round_clamp(-q), by_floats(-q), "{:e}", -q);
+            bits += 997;
+        }
+    }
 }
