@@ -8,6 +8,8 @@
 //! - `glocal_cortex_m_fpu`: the scalar-FPU Cortex-M kernels (`Isa::CortexM`) are compiled: on
 //!   every `glocal_cortex_m` target but Helium builds without `cortexm-scalar` (Helium always
 //!   wins there, so they would only take flash; the feature keeps them to test against).
+//! - `glocal_thumbv6m`: Armv6-M (Cortex-M0/M0+), where the portable q8 kernel's loop is
+//!   assembly (`src/kernel/q8_v6m.s`);
 //! - `glocal_cortex_m_dsp`: `glocal_cortex_m_fpu` on a core with the DSP extension (SXTB16,
 //!   SMLAD: the q8 kernel): every v7E-M core (M4F, M7), and on `thumbv8m.main` the
 //!   Cortex-M55/M85 or `target-feature=+dsp` (the extension is optional on a Cortex-M33).
@@ -27,6 +29,7 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(glocal_helium)");
     println!("cargo::rustc-check-cfg=cfg(glocal_cortex_m_fpu)");
     println!("cargo::rustc-check-cfg=cfg(glocal_cortex_m_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(glocal_thumbv6m)");
     println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let var = |k: &str| env::var(k).unwrap_or_default();
     let cortex_m = var("CARGO_CFG_TARGET_ARCH") == "arm"
@@ -34,6 +37,9 @@ fn main() {
         && var("CARGO_CFG_TARGET_OS") == "none";
     if cortex_m {
         println!("cargo::rustc-cfg=glocal_cortex_m");
+    }
+    if var("TARGET").starts_with("thumbv6m") {
+        println!("cargo::rustc-cfg=glocal_thumbv6m");
     }
     let scalar_feature = env::var_os("CARGO_FEATURE_CORTEXM_SCALAR").is_some();
     if !cortex_m || scalar_feature {

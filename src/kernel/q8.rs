@@ -76,11 +76,69 @@ pub(crate) type Dot = fn(act: &[i16], panel: &[i8], acc: &mut [i32; NR]);
 /// The portable [`Dot`]: plain integer multiply-adds, on every target (Cortex-M0, RISC-V
 /// `rv32imac`, and every core without an integer dot-product instruction).
 pub(crate) fn dot_portable(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
+    #[cfg(glocal_thumbv6m)]
+    if let Some(()) = v6m::dot(act, panel, acc) {
+        return;
+    }
+    // 32-bit Arm: a column's four weights in one word load (Cortex-M0 has no sign-extending
+    // byte load with an immediate offset, and each load is a cycle or two on every M core),
+    // sign-extended by shifts. Where the panel is not 4-byte aligned, the byte loop.
+    #[cfg(target_arch = "arm")]
+    if let Ok(words) = bytemuck::try_cast_slice::<i8, i32>(panel) {
+        return dot_words(act, words, acc);
+    }
     *acc = [0; NR];
     for (a, group) in act.chunks_exact(Q8_GROUP).zip(panel.chunks_exact(NR * Q8_GROUP)) {
         let a = [a[0] as i32, a[1] as i32, a[2] as i32, a[3] as i32];
         for (s, w) in acc.iter_mut().zip(group.chunks_exact(Q8_GROUP)) {
             *s += a[0] * w[0] as i32 + a[1] * w[1] as i32 + a[2] * w[2] as i32 + a[3] * w[3] as i32;
+        }
+    }
+}
+
+/// The Armv6-M (Cortex-M0/M0+) loop of [`dot_portable`], in assembly: compiled Rust spills
+/// the activations and sums of this loop out of the core's eight low registers
+/// (`q8_v6m.s` has the register plan).
+#[cfg(glocal_thumbv6m)]
+#[allow(unsafe_code)]
+mod v6m {
+    use super::{NR, Q8_GROUP};
+
+    core::arch::global_asm!(include_str!("q8_v6m.s"), options(raw));
+
+    extern "C" {
+        fn __glocal_v6m_q8_dot(acc: *mut i32, act: *const i16, panel: *const i8, groups: usize);
+    }
+
+    /// The panel sums, or `None` (nothing written) when the slices do not have the routine's
+    /// shape: `act` whole groups, `panel` as many groups and 4-byte aligned.
+    #[inline(always)]
+    pub(super) fn dot(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) -> Option<()> {
+        let groups = act.len() / Q8_GROUP;
+        let fits = act.len().is_multiple_of(Q8_GROUP) && panel.len() / (NR * Q8_GROUP) >= groups;
+        if !fits || !(panel.as_ptr() as usize).is_multiple_of(4) {
+            return None;
+        }
+        // SAFETY: the routine reads `groups * 4` i16 at `act` (its length; LDRH needs the
+        // 2-byte alignment of the type), `groups * 64` bytes at `panel` (checked above, and
+        // 4-byte aligned as its LDR needs) and writes the 16 i32 of `acc` (aligned by type).
+        // It follows the AAPCS (restores r4-r7, r8, r10 and sp) and touches no other memory.
+        unsafe { __glocal_v6m_q8_dot(acc.as_mut_ptr(), act.as_ptr(), panel.as_ptr(), groups) };
+        Some(())
+    }
+}
+
+/// [`dot_portable`] over the panel as little-endian words (word `c` of a group = column `c`'s
+/// four weights, input `4g + i` in byte `i`).
+#[cfg(target_arch = "arm")]
+#[inline(always)]
+fn dot_words(act: &[i16], words: &[i32], acc: &mut [i32; NR]) {
+    *acc = [0; NR];
+    for (a, group) in act.chunks_exact(Q8_GROUP).zip(words.chunks_exact(NR)) {
+        let (a0, a1, a2, a3) = (a[0] as i32, a[1] as i32, a[2] as i32, a[3] as i32);
+        for (s, &w) in acc.iter_mut().zip(group) {
+            let w = i32::from_le(w);
+            *s += a0 * ((w << 24) >> 24) + a1 * ((w << 16) >> 24) + a2 * ((w << 8) >> 24) + a3 * (w >> 24);
         }
     }
 }
