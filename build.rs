@@ -10,9 +10,10 @@
 //!   wins there, so they would only take flash; the feature keeps them to test against).
 //! - `glocal_thumbv6m`: Armv6-M (Cortex-M0/M0+), where the portable q8 kernel's loop is
 //!   assembly (`src/kernel/q8_v6m.s`);
-//! - `glocal_cortex_m_dsp`: `glocal_cortex_m_fpu` on a core with the DSP extension (SXTB16,
-//!   SMLAD: the q8 kernel): every v7E-M core (M4F, M7), and on `thumbv8m.main` the
-//!   Cortex-M55/M85 or `target-feature=+dsp` (the extension is optional on a Cortex-M33).
+//! - `glocal_cortex_m_dsp`: `glocal_cortex_m_fpu` on a v7E-M core (M4F, M7), which always has
+//!   the DSP extension (SXTB16, SMLAD: the q8 kernel). Not on `thumbv8m.main`: the extension is
+//!   optional there, and `global_asm!` is not assembled with the features `target-cpu` implies
+//!   (a Cortex-M55 build rejects SMLAD), so those builds keep the portable q8 kernel.
 //!
 //! Stable rustc reports no Arm target features through `cfg(target_feature)` on the
 //! `thumbv8m.main` targets (`rustc --print cfg -C target-cpu=cortex-m55` lists none), and there
@@ -55,11 +56,7 @@ fn main() {
     }
     if cortex_m && (!helium || scalar_feature) {
         println!("cargo::rustc-cfg=glocal_cortex_m_fpu");
-        let flags = var("CARGO_ENCODED_RUSTFLAGS");
-        let dsp = var("TARGET").starts_with("thumbv7em")
-            || flags_select_mve(&flags)
-            || flags.split('\x1f').any(|a| a.contains("target-feature=") && a.contains("+dsp"));
-        if dsp {
+        if var("TARGET").starts_with("thumbv7em") {
             println!("cargo::rustc-cfg=glocal_cortex_m_dsp");
         }
     }

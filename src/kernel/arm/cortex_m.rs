@@ -107,7 +107,7 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
     }
 }
 
-/// The q8 panel sums: the DSP kernel where the core has SXTB16/SMLAD, else the portable one.
+/// The q8 panel sums: the DSP kernel on v7E-M (SXTB16/SMLAD), else the portable one.
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 const DOT_Q8: super::super::q8::Dot = dot_q8;
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]

@@ -241,7 +241,7 @@ Q8_HEADER = """\
 @
 @ Cortex-M4/M7 (DSP extension) kernel of the q8 dtype: exact int32 panel sums with
 @ SXTB16/SMLAD; the FPU registers only hold activations. Its own file: it is assembled only
-@ where the core has the DSP extension (optional on v8-M: build.rs, `glocal_cortex_m_dsp`).
+@ on v7E-M, where the DSP extension is part of the architecture (build.rs, glocal_cortex_m_dsp).
 @ Alignment: acc, act and panel 4-byte aligned (VLDM/LDRD). AAPCS-VFP: s16-s31, r4-r11 saved.
     .syntax unified
     .thumb
