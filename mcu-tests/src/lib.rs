@@ -208,7 +208,7 @@ impl Rng {
 /// benches (`tests/cost.rs`, `tests/insncount.rs`): the same blob for the same dtype and `d`.
 /// i8d gets per-row scales about 0.1 / 127 and a diagonal near 0.1, as in gLocal matrices.
 pub fn random_blob(dtype: glocal::WeightDtype, d: usize, model: &str) -> glocal::AlignedBlob {
-    use glocal::pack::{write_blob, write_aux, BlobSpec};
+    use glocal::pack::{write_aux, write_blob, BlobSpec};
     use glocal::{bf16, f16, WeightDtype};
     let mut rng = Rng(0xC0DE ^ dtype.code() as u32);
     let bias = alloc::vec![0.125f64; d];

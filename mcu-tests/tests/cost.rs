@@ -17,6 +17,9 @@ const D: usize = 512;
 /// the Cortex-M kernel on M4F/M7, the Helium kernel (issue 22's targets) on M55.
 fn limit(isa: Isa, dtype: WeightDtype) -> f64 {
     match (isa.name(), dtype) {
+        // q8: the SXTB16/SMLAD kernel (the portable one on M55, autovectorised, until Helium
+        // has its own) plus the per-row quantization and per-output epilogue.
+        (_, WeightDtype::Q8) => 1.50,
         ("helium", WeightDtype::F32) => 0.60,
         ("helium", WeightDtype::F16 | WeightDtype::Bf16) => 0.70,
         ("helium", _) => 0.95,
@@ -68,13 +71,16 @@ fn cases(s: &mut Suite) {
                 fast > 0.25 && fast <= lim,
                 format_args!("{dtype}: {} {fast:.3} instr/MAC, limit {lim}", best.name()),
             );
+            // (Helium's q8 entry runs the portable kernel until it has its own.)
+            let same_kernel = dtype == WeightDtype::Q8 && best.name() == "helium";
             c.that(
-                fast < scalar,
+                fast < scalar || same_kernel,
                 format_args!("{dtype}: {} {fast:.3} not below scalar {scalar:.3}", best.name()),
             );
             // Helium reuses each widened weight vector across a tile of rows: batch 8 must cost
             // at least 25 % less per multiply-add than batch 1.
-            if best.name() == "helium" {
+            // (Not q8: its driver quantizes and sums one row at a time.)
+            if best.name() == "helium" && dtype != WeightDtype::Q8 {
                 c.that(
                     fast8 <= 0.75 * fast,
                     format_args!("{dtype}: batch 8 {fast8:.3} instr/MAC not 25 % below batch 1 {fast:.3}"),
