@@ -87,6 +87,16 @@ pub(crate) fn dot_portable(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     if let Ok(words) = bytemuck::try_cast_slice::<i8, i32>(panel) {
         return dot_words(act, words, acc);
     }
+    #[cfg(target_arch = "riscv32")]
+    return dot_blocks(act, panel, acc);
+    #[cfg(not(target_arch = "riscv32"))]
+    dot_bytes(act, panel, acc);
+}
+
+/// [`dot_portable`] one byte load per weight, all 16 columns per group.
+#[cfg_attr(target_arch = "riscv32", allow(dead_code))]
+#[inline(always)]
+fn dot_bytes(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     *acc = [0; NR];
     for (a, group) in act.chunks_exact(Q8_GROUP).zip(panel.chunks_exact(NR * Q8_GROUP)) {
         let a = [a[0] as i32, a[1] as i32, a[2] as i32, a[3] as i32];
@@ -125,6 +135,27 @@ mod v6m {
         // It follows the AAPCS (restores r4-r7, r8, r10 and sp) and touches no other memory.
         unsafe { __glocal_v6m_q8_dot(acc.as_mut_ptr(), act.as_ptr(), panel.as_ptr(), groups) };
         Some(())
+    }
+}
+
+/// [`dot_portable`] four columns per pass over the depth: their sums, the group's four
+/// activations and sixteen weights stay in RISC-V's 31 registers (with all 16 columns in one
+/// loop body the compiler hoisted the loads and spilled).
+#[cfg(target_arch = "riscv32")]
+#[inline(always)]
+fn dot_blocks(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
+    const COLS: usize = 4;
+    for (block, out) in acc.chunks_exact_mut(COLS).enumerate() {
+        let mut s = [0i32; COLS];
+        let cols = block * COLS * Q8_GROUP..(block + 1) * COLS * Q8_GROUP;
+        for (a, group) in act.chunks_exact(Q8_GROUP).zip(panel.chunks_exact(NR * Q8_GROUP)) {
+            let a = [a[0] as i32, a[1] as i32, a[2] as i32, a[3] as i32];
+            let Some(w) = group.get(cols.clone()) else { break };
+            for (sj, w) in s.iter_mut().zip(w.chunks_exact(Q8_GROUP)) {
+                *sj += a[0] * w[0] as i32 + a[1] * w[1] as i32 + a[2] * w[2] as i32 + a[3] * w[3] as i32;
+            }
+        }
+        out.copy_from_slice(&s);
     }
 }
 
