@@ -9,7 +9,7 @@
 //!   every `glocal_cortex_m` target but Helium builds without `cortexm-scalar` (Helium always
 //!   wins there, so they would only take flash; the feature keeps them to test against).
 //! - `glocal_thumbv6m`: Armv6-M (Cortex-M0/M0+), where the portable q8 kernel's loop is
-//!   assembly (`src/kernel/q8_v6m.s`);
+//!   assembly (`src/kernel/q8_v6m.s`) and q8's quantization multiplies in integers;
 //! - `glocal_cortex_m_dsp`: `glocal_cortex_m_fpu` on a v7E-M core (M4F, M7), which always has
 //!   the DSP extension (SXTB16, SMLAD: the q8 kernel). Not on `thumbv8m.main`: the extension is
 //!   optional there, and `global_asm!` is not assembled with the features `target-cpu` implies

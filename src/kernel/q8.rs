@@ -215,12 +215,75 @@ pub(crate) fn quantize_row(
     // f32 rows (the common case) are read in place, without a per-element dispatch on the
     // input type.
     match (x.as_f32().and_then(|v| v.get(start..start + d_in)), scales.get(..d_in)) {
-        (Some(row), Some(sc)) => quantize(row.iter().zip(sc).map(|(&x, &s)| x * s), act),
+        (Some(row), Some(sc)) => quantize(row.iter().zip(sc).map(|(&x, &s)| mul(x, s)), act),
         _ => {
             let folded = |k: usize| x.get(start + k).unwrap_or(0.0) * scales.get(k).copied().unwrap_or(0.0);
             quantize((0..d_in).map(folded), act)
         }
     }
+}
+
+/// `a * b` as IEEE-754 rounds it (to nearest, ties to even). On Armv6-M (Cortex-M0, no FPU)
+/// the common case (normal operands, normal product) in integers, fewer instructions than the
+/// soft-float library's multiply, whose 48-bit significand product is a 64-bit multiply call
+/// there; everything else goes to `a * b`. (Cortex-M3 and rv32imac have a widening multiply:
+/// there the library's routine is as short.)
+#[inline(always)]
+fn mul(a: f32, b: f32) -> f32 {
+    if cfg!(glocal_thumbv6m) {
+        mul_normal(a, b).unwrap_or_else(|| mul_other(a, b))
+    } else {
+        a * b
+    }
+}
+
+/// The rare products of [`mul`], out of line: a plain `a * b` beside the fast path could be
+/// computed speculatively, and without an FPU it is a library call.
+#[cold]
+#[inline(never)]
+fn mul_other(a: f32, b: f32) -> f32 {
+    a * b
+}
+
+/// `a * b` when both operands and the rounded product are normal, else `None`.
+#[cfg_attr(not(any(glocal_thumbv6m, test)), allow(dead_code))]
+#[inline(always)]
+fn mul_normal(a: f32, b: f32) -> Option<f32> {
+    let (x, y) = (a.to_bits(), b.to_bits());
+    let (ea, eb) = ((x >> 23) & 0xff, (y >> 23) & 0xff);
+    if ea.wrapping_sub(1) >= 254 || eb.wrapping_sub(1) >= 254 {
+        return None; // zero, subnormal, infinity or NaN
+    }
+    let (ma, mb) = ((x & 0x007f_ffff) | 0x0080_0000, (y & 0x007f_ffff) | 0x0080_0000);
+    // ma * mb = hi * 2^24 + lo (2^46 <= product < 2^48) from 12-bit halves: every partial
+    // product fits MULS's 32 bits (a 64-bit product would be a library call).
+    let (ah, al, bh, bl) = (ma >> 12, ma & 0xfff, mb >> 12, mb & 0xfff);
+    let mid = ah * bl + al * bh;
+    let low = al * bl + ((mid & 0xfff) << 12);
+    let (hi, lo) = (ah * bh + (mid >> 12) + (low >> 24), low & 0x00ff_ffff);
+    // A 24-bit significand and the 24 bits below it.
+    let (mut m, rem, mut e) = if hi >= 1 << 23 {
+        (hi, lo, ea + eb)
+    } else {
+        ((hi << 1) | (lo >> 23), (lo << 1) & 0x00ff_ffff, ea + eb - 1)
+    };
+    // Biased exponent of m * 2^(e - 126 - 23): e - 126; a subnormal or overflowing product
+    // (its rounding differs) goes to the library.
+    if e <= 126 {
+        return None;
+    }
+    e -= 126;
+    if rem > 1 << 23 || (rem == 1 << 23 && m & 1 == 1) {
+        m += 1;
+        if m == 1 << 24 {
+            m >>= 1;
+            e += 1;
+        }
+    }
+    if e >= 255 {
+        return None;
+    }
+    Some(f32::from_bits(((x ^ y) & 0x8000_0000) | (e << 23) | (m & 0x007f_ffff)))
 }
 
 /// [`quantize_row`] over the folded inputs `a[k] = x[k] * scale[k]` (`folded` is walked twice).
@@ -247,7 +310,7 @@ fn quantize(folded: impl Iterator<Item = f32> + Clone, act: &mut [i16]) -> Optio
     // Two loops, not a select per element: a compiler may compute both arms of the select,
     // and a division is a library call on an FPU-less core.
     if r.is_finite() {
-        act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(a * r));
+        act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(mul(a, r)));
     } else {
         act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(a / amax * max));
     }
@@ -316,6 +379,48 @@ mod tests {
             return q.clamp(-max, max) as i16;
         }
         ((q + MAGIC) - MAGIC).clamp(-max, max) as i16
+    }
+
+    #[test]
+    fn mul_normal_is_the_float_product() {
+        // Random bit patterns of every class, then products near the rounding boundaries
+        // (significands with long runs of ones) and near underflow and overflow.
+        let mut z = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut v = z;
+            v = (v ^ (v >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            v = (v ^ (v >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (v ^ (v >> 31)) as u32
+        };
+        let mut normal = 0;
+        for i in 0..4_000_000u32 {
+            let (mut x, mut y) = (next(), next());
+            match i % 4 {
+                1 => x |= 0x007f_f000,
+                // Exponent sums near underflow (2) and overflow (3).
+                2 | 3 => {
+                    let sum = if i % 4 == 2 { 126 + i % 5 } else { 377 + i % 5 };
+                    let eb = sum.saturating_sub(x >> 23 & 0xff).clamp(1, 254);
+                    y = (y & 0x807f_ffff) | (eb << 23);
+                }
+                _ => {}
+            }
+            let (a, b) = (f32::from_bits(x), f32::from_bits(y));
+            if let Some(p) = mul_normal(a, b) {
+                assert_eq!(p.to_bits(), (a * b).to_bits(), "{a:e} * {b:e}");
+                normal += 1;
+            }
+        }
+        assert!(normal > 1_000_000, "{normal} normal products only");
+        // The boundaries themselves: the smallest normal product, the largest, and ties.
+        let m = f32::MIN_POSITIVE;
+        for (a, b) in [(m, 1.0), (m * 2.0, 0.5), (f32::MAX, 1.0), (f32::MAX, 0.5), (1.5, 1.0 + f32::EPSILON)]
+        {
+            if let Some(p) = mul_normal(a, b) {
+                assert_eq!(p.to_bits(), (a * b).to_bits(), "{a:e} * {b:e}");
+            }
+        }
     }
 
     #[test]
