@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Arm cost harness (benches/arm): instructions per MAC under qemu and llvm-mca cycles per
 # MAC of glocal beside OpenBLAS and CMSIS-DSP on Cortex-A57, Neoverse-N1, Cortex-M4F, M7, M55,
-# M3 and M0. Fails when any measured result (glocal's or a peer's) disagrees with its oracle, when
+# M3, M0 and (q8 only, qemu-riscv32) RISC-V rv32imac; q8 results must equal the host's bit for
+# bit. Fails when any measured result (glocal's or a peer's) disagrees with its oracle, when
 # a bench program fails or hangs, or when the plugin's windows do not match the cases; the
 # issues' targets in the table are reported, not enforced. Builds and downloads are cached in
 # target/arm-cost, so a rerun on a warm machine only measures.

@@ -4,7 +4,8 @@
 Run it through `bash benches/arm/run.sh` (see benches/README.md, "Arm cost harness").
 
 For every core it builds a bench program (benches/arm/a64 for aarch64 user mode, the firmware
-benches/arm/mcu for Cortex-M), runs it under qemu with the instruction-count plugin of
+benches/arm/mcu for Cortex-M, and the same firmware as a user-mode executable for riscv32imac,
+the FPU-less RISC-V core of issue 23), runs it under qemu with the instruction-count plugin of
 ../shared/tools/qemu-insncount (compiled here, at run time), and reads one `case` line per
 measurement window from the program and one `window` count per window from the plugin:
 
@@ -45,7 +46,7 @@ CACHE = Path(os.environ.get("GLOCAL_ARM_COST_CACHE", ROOT / "target" / "arm-cost
 # The weight dtypes measured everywhere: name -> (error bound as a fraction of max |y_ref|,
 # bytes per weight, which sizes the Cortex-M0's transform to its flash).
 # THE one list: a new dtype (e.g. q8) is one entry here once glocal can pack it.
-DTYPES = {"f32": (4e-6, 4), "f16": (1e-3, 2), "bf16": (8e-3, 2), "i8d": (8e-3, 1)}
+DTYPES = {"f32": (4e-6, 4), "f16": (1e-3, 2), "bf16": (8e-3, 2), "i8d": (8e-3, 1), "q8": (8e-3, 1)}
 
 # Peers: the bound their f32 results must meet (CMSIS f16 accumulates in f16 and its q7 path
 # quantizes x: their errors are reported, and q7 is checked bit-exactly against an integer
@@ -77,13 +78,14 @@ TARGETS = [
     ("Cortex-M0", "q8", 1, "insn", 8.0, "#23"),
     ("Cortex-M3", "q8", 1, "insn", 5.0, "#23"),
     ("Cortex-M4F", "q8", 1, "insn", 1.2, "#23"),
+    ("RISC-V rv32imac", "q8", 1, "insn", 6.0, "#23"),
     ("Neoverse-N1", "q8", 1, "mca", "f16*0.5", "#23"),
 ]
 
 OPENBLAS = "/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.so.0"
 LLVM_BIN = Path(os.environ.get("GLOCAL_LLVM_BIN", "/usr/lib/llvm-19/bin"))
 QEMU_TIMEOUT = int(os.environ.get("GLOCAL_ARM_QEMU_TIMEOUT", "300"))
-HIST = 400  # most executed addresses per window: more than any hot loop's length
+HIST = 800  # most executed addresses per window: more than any hot loop's length (q8 on M4F: 632)
 
 CMSIS_VERSION = "1.10.3"
 
@@ -93,7 +95,7 @@ class Core:
     """One emulated core: how to build its bench program and how to run it."""
 
     name: str
-    kind: str  # "a64" or "mcu"
+    kind: str  # "a64", "mcu" (qemu-system-arm) or "rv32" (the mcu firmware in qemu-riscv32)
     qemu: list[str]
     d: int
     batches: list[int]
@@ -105,6 +107,7 @@ class Core:
     objdump_args: list[str] = field(default_factory=list)
     cflags: list[str] = field(default_factory=list)  # CMSIS-DSP build ("" = no CMSIS peer)
     flash_budget: int = 0  # bytes for one blob when the flash cannot hold every dtype's (0: no limit)
+    dtypes: list[str] = field(default_factory=list)  # the dtypes measured here ([]: all)
 
 
 def a64_core(name: str, cpu: str, coretype: str) -> Core:
@@ -158,6 +161,20 @@ CORES = {
     # no llvm-mca (the hot loops of soft float are compiler-builtins' routines, not FMAs).
     "m3": mcu_core(
         "Cortex-M3", "mps2-an385", "cortex-m3", "thumbv7m-none-eabi", "an386", 512, cflags=M3_CFLAGS
+    ),
+    # RISC-V rv32imac (no FPU, soft float like the M0/M3): the same firmware as a static Linux
+    # executable under qemu-riscv32 (user mode; the plugin counts guest instructions the same).
+    "rv32": Core(
+        name="RISC-V rv32imac",
+        kind="rv32",
+        qemu=["qemu-riscv32"],
+        d=512,
+        batches=[1, 8],
+        target="riscv32imac-unknown-none-elf",
+        board="rv32",
+        # The integer path is what an FPU-less core runs (issue 23); the float dtypes there
+        # would measure compiler-builtins' soft float and lengthen CI for nothing.
+        dtypes=["q8"],
     ),
     # 256 KiB of flash: d = 256 (a 256 x 256 f32 blob alone fills it: f32 runs at d = 128).
     "m0": mcu_core("Cortex-M0", "microbit", "", "thumbv6m-none-eabi", "microbit", 256, flash_budget=160 * 1024),
@@ -266,7 +283,8 @@ def build_mcu(core: Core, dtypes: list[str], cmsis: Path | None) -> Path:
         "GLOCAL_ARM_DTYPES": ",".join(dtypes),
         "GLOCAL_SHARED": str(SHARED),
     }
-    flags = ["-C", "link-arg=-Tlink.x"] + core.rustflags.split()
+    # cortex-m-rt's linker script (the rv32 user-mode executable needs none).
+    flags = (["-C", "link-arg=-Tlink.x"] if core.kind == "mcu" else []) + core.rustflags.split()
     env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(flags)
     if cmsis is not None and core.cflags:
         env["GLOCAL_ARM_CMSIS"] = str(cmsis)
@@ -596,11 +614,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cores", default=",".join(CORES), help=f"comma list of {', '.join(CORES)} (default: all)")
     ap.add_argument("--no-cmsis", action="store_true", help="skip the CMSIS-DSP peer (no download)")
+    ap.add_argument("--dtypes", default=",".join(DTYPES), help=f"comma list of {', '.join(DTYPES)} (default: all)")
     args = ap.parse_args()
     wanted = [c for c in args.cores.split(",") if c]
-    unknown = [c for c in wanted if c not in CORES]
+    unknown = [c for c in wanted if c not in CORES] + [d for d in args.dtypes.split(",") if d not in DTYPES]
     if unknown:
-        raise SystemExit(f"arm-cost: unknown core(s) {unknown}; known: {list(CORES)}")
+        raise SystemExit(f"arm-cost: unknown core(s) or dtype(s) {unknown}; known: {list(CORES)}, {list(DTYPES)}")
 
     t0 = time.time()
     plug = plugin()
@@ -610,7 +629,9 @@ def main() -> int:
     cmsis = None
     for key in wanted:
         core = CORES[key]
-        dtypes = list(DTYPES)
+        dtypes = [d for d in args.dtypes.split(",") if d and (not core.dtypes or d in core.dtypes)]
+        if not dtypes:
+            continue
         if core.kind == "a64":
             a64_bin = a64_bin or build_a64()
             cases, info = run_bench(core, a64_bin, [str(core.d), ",".join(map(str, core.batches)), ",".join(dtypes)], plug,
@@ -629,7 +650,8 @@ def main() -> int:
                 if core.flash_budget and DTYPES[group[0]][1] * core.d * core.d > core.flash_budget:
                     sub = Core(**{**core.__dict__, "d": core.d // 2})
                 fw = build_mcu(sub, group, None if args.no_cmsis else cmsis)
-                got, info = run_bench(sub, fw, [], plug, "arm-none-eabi-nm")
+                nm = "arm-none-eabi-nm" if core.kind == "mcu" else str(LLVM_BIN / "llvm-nm")
+                got, info = run_bench(sub, fw, [], plug, nm)
                 failures += check(sub, got)
                 analyse_loops(sub, got, fw, info)
                 cases += [(sub, c) for c in got]

@@ -2,7 +2,7 @@
 //! benches/arm/run.py sets (defaults in brackets):
 //!
 //! - `GLOCAL_ARM_BOARD` [an386]: the memory map (`an386`/`an500`: mps2, `an547`: mps3-an547,
-//!   `microbit`: nRF51, 256 KiB flash and 16 KiB RAM);
+//!   `microbit`: nRF51, 256 KiB flash and 16 KiB RAM; `rv32`: riscv32imac in qemu-riscv32);
 //! - `GLOCAL_ARM_D` [512], `GLOCAL_ARM_BATCHES` [1,8], `GLOCAL_ARM_DTYPES` [f32,f16,bf16,i8d];
 //! - `GLOCAL_ARM_CMSIS`: the unpacked CMSIS-DSP sdist; when set, its `arm_mat_vec_mult_*` are
 //!   compiled with `GLOCAL_ARM_CMSIS_CFLAGS` and measured beside glocal.
@@ -52,7 +52,10 @@ fn memory_x(board: &str) -> &'static str {
             "MEMORY {\n  FLASH : ORIGIN = 0x00000000, LENGTH = 256K\n  RAM : ORIGIN = 0x20000000, LENGTH = 16K\n}\n\
              REGION_ALIAS(\"BENCH\", FLASH);\n"
         }
-        _ => panic!("GLOCAL_ARM_BOARD={board}: expected an386, an500, an547 or microbit"),
+        // riscv32imac under qemu-riscv32 (user mode): the ELF loader places every segment; no
+        // linker script is used (this one is written but not passed to the linker).
+        "rv32" => "",
+        _ => panic!("GLOCAL_ARM_BOARD={board}: expected an386, an500, an547, microbit or rv32"),
     }
 }
 
@@ -86,6 +89,7 @@ fn main() {
     let max_b = batches.iter().copied().max().unwrap_or(1);
     println!("cargo:rerun-if-changed=../common/synth.rs");
     println!("cargo::rustc-check-cfg=cfg(glocal_cmsis)");
+    println!("cargo::rustc-check-cfg=cfg(glocal_q8)");
 
     fs::write(out.join("memory.x"), format!("{}{SECTIONS}", memory_x(&board))).expect("memory.x");
     println!("cargo:rustc-link-search={}", out.display());
@@ -108,6 +112,18 @@ fn main() {
         let ident = format!("BLOB_{}", name.to_uppercase());
         emit_static(&mut rs, &out, &ident, &format!("blob_{name}.glw"), blob.as_bytes());
         list.push(format!("(\"{name}\", &{ident} as &Aligned<[u8]>)"));
+        if dtype == WeightDtype::Q8 {
+            // q8 is exact integer arithmetic between float steps every kernel shares, so the
+            // firmware's results must equal the host's portable kernel bit for bit (tests/q8.rs
+            // checks that one against the integer oracle): a wrong kernel fails the run even
+            // where its error would stay within the f64 bound.
+            let t =
+                glocal::Transform::with_isa(blob.as_bytes(), glocal::kernel::Isa::Scalar).expect("q8 blob");
+            let mut y = vec![0f32; max_b * d];
+            t.apply(&x, &mut y).expect("q8 apply");
+            emit_static(&mut rs, &out, "Y_Q8", "y_q8.f32", &f32_bytes(&y));
+            println!("cargo:rustc-cfg=glocal_q8");
+        }
     }
     writeln!(rs, "pub static BLOBS: &[(&str, &Aligned<[u8]>)] = &[{}];", list.join(", ")).unwrap();
 

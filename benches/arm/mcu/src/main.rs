@@ -5,16 +5,28 @@
 //! build time by `build.rs` from `benches/arm/common/synth.rs`. Each `case` line printed over
 //! semihosting belongs to one measurement window between the two marker functions, in order;
 //! the first window is empty (markers only). Errors are judged by run.py; a CMSIS-DSP q7
-//! result that differs from its integer oracle prints `FAIL` here.
+//! result that differs from its integer oracle, or a glocal q8 result that differs from the
+//! host's (bit for bit), prints `FAIL` here.
 #![no_std]
 #![no_main]
 
 use core::hint::black_box;
 
+#[cfg(target_arch = "arm")]
 use cortex_m as _; // critical-section implementation for semihosting
+#[cfg(target_arch = "arm")]
 use cortex_m_rt::{entry, exception, ExceptionFrame};
+#[cfg(target_arch = "arm")]
 use cortex_m_semihosting::{debug, hprintln};
 use glocal::Transform;
+
+/// riscv32imac under `qemu-riscv32` (user mode): entry point, output and exit by Linux system
+/// calls, in place of cortex-m-rt and semihosting.
+#[cfg(target_arch = "riscv32")]
+#[macro_use]
+mod rv32;
+#[cfg(target_arch = "riscv32")]
+use rv32::exit_code;
 
 /// 64-byte aligned storage: blobs must be 64-byte aligned, and the f32/f64 views need 8.
 #[repr(C, align(64))]
@@ -83,13 +95,24 @@ pub fn y_buf() -> &'static mut [f32; MAX_B * D] {
 }
 
 fn exit(ok: bool) -> ! {
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    #[allow(clippy::empty_loop)]
-    loop {}
+    #[cfg(target_arch = "riscv32")]
+    exit_code(if ok { 0 } else { 1 });
+    #[cfg(target_arch = "arm")]
+    {
+        debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+        #[allow(clippy::empty_loop)]
+        loop {}
+    }
 }
 
+#[cfg(target_arch = "arm")]
 #[entry]
 fn main() -> ! {
+    bench()
+}
+
+/// Every case, then exit.
+fn bench() -> ! {
     let (x, y_ref) = inputs();
     glocal_bench_start(0);
     glocal_bench_stop(0);
@@ -114,6 +137,20 @@ fn main() -> ! {
                 hprintln!("FAIL {} apply: {}", name, e);
                 exit(false)
             }
+            #[cfg(glocal_q8)]
+            if name == "q8" {
+                let want = &as_f32(&data::Y_Q8)[..b * D];
+                if let Some(i) = (0..b * D).find(|&i| yb[i].to_bits() != want[i].to_bits()) {
+                    hprintln!(
+                        "FAIL q8 batch {}: y[{}] = {:e}, the host's portable kernel gives {:e}",
+                        b,
+                        i,
+                        yb[i],
+                        want[i]
+                    );
+                    exit(false)
+                }
+            }
             let (e, m) = error(yb, &y_ref[..b * D]);
             hprintln!("case glocal {} {} {} {:e} {:e} {}", name, b, b * D * D, e, m, t.kernel().name);
         }
@@ -131,6 +168,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     exit(false)
 }
 
+#[cfg(target_arch = "arm")]
 #[exception]
 unsafe fn HardFault(ef: &ExceptionFrame) -> ! {
     // SAFETY: CFSR (0xE000ED28) is a read-only status register of the SCB.
