@@ -46,6 +46,7 @@
 //! | `f16` | 2 | about 5e-4 |
 //! | `bf16` | 2 | about 4e-3 |
 //! | `i8d` | about 1 | about 3e-3 (int8 off-diagonal with per-row scales, exact f32 diagonal; scalar kernel) |
+//! | `q8` | about 1 | about 3e-3 (stored like `i8d`; inputs quantized per row to 12 bits, exact int32 sums: the same bits on every ISA, integer speed without an FPU; feature `q8`, part of `std`) |
 //!
 //! The bias is always stored as f32.
 //!
