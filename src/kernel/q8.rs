@@ -171,7 +171,8 @@ pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, 
     }
 }
 
-/// The portable `q8` kernel.
+/// The portable `q8` kernel (the Cortex-M entries call [`drive`] with their own [`Dot`]).
+#[cfg(glocal_portable)]
 pub(crate) fn apply(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     drive(p, x, y, dot_portable);
 }
