@@ -49,8 +49,4 @@ fi
 
 echo "--- footprint"
 # GLOCAL_FLASH_LIMIT overrides; the default is the measured size with some margin (EMBEDDED.md).
-# Known finding, reported instead of failed: on soft-float targets the portable i8d kernel
-# (src/kernel/i8d.rs, whose `bias[c]`/`diag[c]` the compiler cannot prove in bounds) links
-# core::panicking::panic_bounds_check; hard-float builds run the Cortex-M i8d kernel instead.
-GLOCAL_FOOTPRINT_KNOWN="${GLOCAL_FOOTPRINT_KNOWN-panic_bounds_check}" \
-  python3 "$root/examples/firmware-c/footprint.py" "$work/app.map" "$lib" "${GLOCAL_FLASH_LIMIT:-24576}"
+python3 "$root/examples/firmware-c/footprint.py" "$work/app.map" "$lib" "${GLOCAL_FLASH_LIMIT:-24576}"

@@ -10,7 +10,6 @@ including the core/compiler-builtins pieces it pulls in; weights excluded (the b
 program's own C array). Heap: libglocal.a must not need an allocator (no undefined malloc,
 free, _sbrk, __rust_alloc...). Exit 1 if a limit is crossed.
 """
-import os
 import re
 import subprocess
 import sys
@@ -23,10 +22,7 @@ limit = int(sys.argv[3]) if len(sys.argv) > 3 else 16 * 1024
 # that reach the trap, may stay); linking any of it is a size regression.
 FORBIDDEN = ("4core3fmt", "slice_index_fail", "slice_end_index_len_fail", "panic_bounds_check",
              "__aeabi_d", "__divdf3", "__muldf3", "__adddf3", "float_to_decimal")
-# Known findings that a build reports instead of failing on (comma-separated substrings of
-# section names in GLOCAL_FOOTPRINT_KNOWN), each with its issue in the build script that sets it.
-KNOWN = [k for k in os.environ.get("GLOCAL_FOOTPRINT_KNOWN", "").split(",") if k]
-linked_fmt, panics, known = [], [], []
+linked_fmt, panics = [], []
 FLASH = {".text", ".rodata", ".data", ".ARM.exidx", ".ARM.extab", ".init_array", ".fini_array"}
 
 
@@ -65,7 +61,7 @@ for line in text.splitlines():
             total += size
             name = m.group(1) or pending or ""
             if any(t in name for t in FORBIDDEN):
-                (known if any(k in name for k in KNOWN) else linked_fmt).append(name)
+                linked_fmt.append(name)
             if "9panicking" in name or "rust_begin_unwind" in name:
                 panics.append(name)
             by_obj[re.sub(r"-[0-9a-f]{16}", "", member.split(".")[0])] += size
@@ -81,8 +77,6 @@ for sec, size in by_sec.most_common(14):
     print(f"  {size:7d}  {sec[:90]}")
 ok = 0 < total <= limit
 
-if known:
-    print(f"KNOWN (reported, not failed: GLOCAL_FOOTPRINT_KNOWN): {known[:6]}")
 if linked_fmt:
     print(f"FAIL: core::fmt / panic-message / soft-float f64 code linked from libglocal.a: {linked_fmt[:6]}")
     ok = False

@@ -156,14 +156,15 @@ pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, 
             if let Some(step) = step {
                 let mut acc = [0i32; NR];
                 dot(act, q, &mut acc);
-                for (c, o) in out.iter_mut().enumerate() {
+                // Zipped, not indexed: no bounds-check panic path in soft-float firmware.
+                let lanes = out.iter_mut().zip(acc).zip(bias.iter().zip(diag));
+                for (c, ((o, acc), (&bias, &diag))) in lanes.enumerate() {
+                    // Beyond d_in there is no diagonal term at all (the formula of
+                    // docs/FORMAT.md), not `diag * 0`.
                     let j = col0 + c;
-                    // Beyond d_in there is no diagonal term at all (not `diag * 0`: padding of a
-                    // crafted blob could hold an infinity... validation forbids it, but the
-                    // formula does not depend on it).
                     let diag_term =
-                        if j < d_in { x.get(r * d_in + j).map_or(0.0, |v| diag[c] * v) } else { 0.0 };
-                    *o = (bias[c] + acc[c] as f32 * step) + diag_term;
+                        if j < d_in { x.get(r * d_in + j).map_or(0.0, |v| diag * v) } else { 0.0 };
+                    *o = (bias + acc as f32 * step) + diag_term;
                 }
             }
             y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
