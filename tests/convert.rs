@@ -13,7 +13,13 @@ fn spec(dtype: WeightDtype, d_in: usize, d_out: usize) -> BlobSpec<'static> {
 }
 
 fn isas() -> Vec<Isa> {
-    let mut isas: Vec<Isa> = KERNELS.iter().map(|k| k.isa).filter(|isa| isa.is_available()).collect();
+    // The ISAs with f16 kernels (`neondot` has q8 kernels only).
+    let mut isas: Vec<Isa> = KERNELS
+        .iter()
+        .filter(|k| k.dtype == WeightDtype::F16)
+        .map(|k| k.isa)
+        .filter(|isa| isa.is_available())
+        .collect();
     isas.dedup();
     isas
 }

@@ -211,6 +211,9 @@ pub enum Isa {
     Avx512,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
+    /// aarch64 NEON with the Armv8.2 dot product (`SDOT`, feature `dotprod`; Jetson Orin's
+    /// Cortex-A78AE): `q8` kernels only, the other dtypes run `neon`'s. Name `neondot`.
+    NeonDot,
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm;
     /// on Helium builds only with the feature `cortexm-scalar`, see `build.rs`).
     #[cfg(glocal_cortex_m_fpu)]
@@ -228,6 +231,7 @@ impl Isa {
         Isa::Avx2,
         Isa::Avx512,
         Isa::Neon,
+        Isa::NeonDot,
         #[cfg(glocal_cortex_m_fpu)]
         Isa::CortexM,
         #[cfg(glocal_helium)]
@@ -241,6 +245,7 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => "cortexm",
             #[cfg(glocal_helium)]
@@ -267,6 +272,8 @@ impl Isa {
             Isa::Avx512 => x86_64::Avx512::detect().is_some(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64::Neon::detect().is_some(),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => aarch64::NeonDot::detect().is_some(),
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => true,
@@ -278,9 +285,10 @@ impl Isa {
         }
     }
 
-    /// The best ISA available on this CPU.
+    /// The best ISA available on this CPU for every dtype (an ISA with kernels for some dtypes
+    /// only, such as `neondot`, is chosen per blob by [`Isa::best_for`]).
     pub fn best() -> Isa {
-        Isa::ALL.iter().rev().copied().find(|isa| isa.is_available()).unwrap_or(Isa::Scalar)
+        Isa::best_for(WeightDtype::F32)
     }
 
     /// The best available ISA with a registered kernel for `dtype` (an ISA without a kernel for
@@ -402,6 +410,8 @@ registry! {
     #[cfg(all(feature = "q8", glocal_portable))] "q8_i32acc_1x16__scalar": Scalar, Q8, 1, false, portable;
     #[cfg(all(feature = "q8", glocal_cortex_m_fpu))] "q8_i32acc_1x16__cortexm": CortexM, Q8, 1, false, arm::cortex_m::run;
     #[cfg(all(feature = "q8", glocal_helium))] "q8_i32acc_1x16__helium": Helium, Q8, 1, false, arm::helium::run;
+    #[cfg(all(feature = "q8", target_arch = "aarch64"))] "q8_i32acc_1x16__neon": Neon, Q8, 1, false, aarch64::q8::run_neon;
+    #[cfg(all(feature = "q8", target_arch = "aarch64"))] "q8_i32acc_1x16__neondot": NeonDot, Q8, 1, false, aarch64::q8::run_dot;
 }
 
 /// The registry entry for `isa` and `dtype`.
