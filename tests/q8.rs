@@ -6,7 +6,7 @@ mod common;
 
 use common::Rng;
 use glocal::format::{offsets, Layout, Q8_MAX_D_IN};
-use glocal::kernel::{KernelInfo, KERNELS};
+use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{self, PackError, Source};
 use glocal::{Error, QuantizedRows, Transform, WeightDtype};
 
@@ -93,7 +93,8 @@ fn assert_bits(got: &[f32], want: &[f32], what: &str) {
 #[test]
 fn every_kernel_matches_the_integer_oracle_bit_for_bit() {
     let mut rng = Rng::new(98);
-    let shapes = [(1, 1), (3, 5), (4, 16), (5, 17), (13, 33), (64, 48), (100, 130), (257, 31)];
+    // d_in padded to 4..=16 past whole chunks of 16 activations (the SIMD kernels' tails).
+    let shapes = [(1, 1), (3, 5), (4, 16), (5, 17), (13, 33), (44, 20), (64, 48), (100, 130), (257, 31)];
     let mut cases = 0;
     for (d_in, d_out) in shapes {
         let src = source(d_in, d_out, &mut rng);
@@ -475,5 +476,79 @@ fn views_at_every_aligned_offset() {
         let mut y = vec![0f32; 40];
         Transform::new(&buf.as_bytes()[off..off + blob.len()]).unwrap().apply(&x, &mut y).unwrap();
         assert_bits(&y, &want, &format!("offset {off}"));
+    }
+}
+
+/// The int32 bound at its edge: d_in = 8192, every activation +-2047 (digits 32 / -1 in the
+/// split kernels) and every weight +-127 (packed) or -128 (crafted: column sums and checksum
+/// rewritten), so the column sums reach 2,146,435,072 of 2^31. Every kernel against the
+/// scalar one (itself checked against the oracle above) and the packed case against the oracle.
+#[test]
+fn int32_bound_at_the_largest_d_in() {
+    let (d_in, d_out) = (Q8_MAX_D_IN as usize, 20);
+    let weights: Vec<f64> =
+        (0..d_in * d_out).map(|i| if (i / d_out + i % d_out) % 3 == 0 { -1.0 } else { 1.0 }).collect();
+    let src = Source { d_in, d_out, weights, bias: None, mean: 0.0, std: 1.0 };
+    let packed = pack::pack(&src, WeightDtype::Q8, "", "").unwrap();
+    // Column 1's signs: its sum is +-(d_in - 1) * 2047 * 127.
+    let x: Vec<f32> = (0..2 * d_in)
+        .map(|i| {
+            if i < d_in {
+                if (i + 1) % 3 == 0 {
+                    -1.0
+                } else {
+                    1.0
+                }
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    let mut crafted = packed.as_bytes().to_vec();
+    let l = Layout::new(WeightDtype::Q8, d_in as u32, d_out as u32);
+    let (w0, w1) = (l.weights_offset as usize, (l.weights_offset + l.weights_len) as usize);
+    crafted[w0..w1].iter_mut().for_each(|b| *b = 0x80);
+    let sums_at = l.aux_offset as usize + d_in.div_ceil(16) * 16 * 4 + l.panels as usize * 16 * 4;
+    for j in 0..l.panels as usize * 16 {
+        crafted[sums_at + 4 * j..][..4].copy_from_slice(&(-128 * d_in as i32).to_le_bytes());
+    }
+    let crafted = glocal::AlignedBlob::from_bytes(&with_crc(crafted));
+    for (blob, oracle_too) in [(packed.as_bytes(), true), (crafted.as_bytes(), false)] {
+        let scalar = Transform::with_isa(blob, Isa::Scalar).unwrap();
+        let mut want = vec![0f32; 2 * d_out];
+        scalar.apply(&x, &mut want).unwrap();
+        if oracle_too {
+            assert_bits(&want, &oracle(&src, &scalar, &x), "scalar at the bound");
+        }
+        for k in q8_kernels() {
+            let t = Transform::with_isa(blob, k.isa).unwrap();
+            let mut y = vec![0f32; 2 * d_out];
+            t.apply(&x, &mut y).unwrap();
+            assert_bits(&y, &want, &format!("{} at the int32 bound (crafted {})", k.name, !oracle_too));
+        }
+    }
+}
+
+/// The default q8 kernel is the best ISA's with a q8 kernel (on aarch64 `neondot` where the
+/// CPU has the dot product, else `neon`); `GLOCAL_FORCE_ISA` (set by CI, e.g. `neon` on a CPU
+/// with the dot product) picks its ISA's q8 kernel, or the scalar one for an ISA without.
+#[test]
+fn default_and_forced_q8_kernel() {
+    let mut rng = Rng::new(12);
+    let blob = pack::pack(&source(24, 20, &mut rng), WeightDtype::Q8, "", "").unwrap();
+    let t = Transform::new(blob.as_bytes()).unwrap();
+    let best = Isa::best_for(WeightDtype::Q8);
+    #[cfg(target_arch = "aarch64")]
+    assert_eq!(best, if Isa::NeonDot.is_available() { Isa::NeonDot } else { Isa::Neon });
+    match std::env::var("GLOCAL_FORCE_ISA") {
+        Ok(name) => {
+            let isa = Isa::from_name(&name).expect("a known ISA");
+            let want = glocal::kernel::kernel_info(isa, WeightDtype::Q8)
+                .or_else(|| glocal::kernel::kernel_info(Isa::Scalar, WeightDtype::Q8))
+                .unwrap();
+            assert_eq!(t.kernel(), want, "GLOCAL_FORCE_ISA={name}");
+            println!("GLOCAL_FORCE_ISA={name}: q8 runs {}", t.kernel().name);
+        }
+        Err(_) => assert_eq!(t.kernel().isa, best),
     }
 }

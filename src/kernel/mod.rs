@@ -217,6 +217,9 @@ pub enum Isa {
     Avx512Vnni,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
+    /// aarch64 NEON with the Armv8.2 dot product (`SDOT`, feature `dotprod`; Jetson Orin's
+    /// Cortex-A78AE): `q8` kernels only, the other dtypes run `neon`'s. Name `neondot`.
+    NeonDot,
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm;
     /// on Helium builds only with the feature `cortexm-scalar`, see `build.rs`).
     #[cfg(glocal_cortex_m_fpu)]
@@ -236,6 +239,7 @@ impl Isa {
         Isa::AvxVnni,
         Isa::Avx512Vnni,
         Isa::Neon,
+        Isa::NeonDot,
         #[cfg(glocal_cortex_m_fpu)]
         Isa::CortexM,
         #[cfg(glocal_helium)]
@@ -251,6 +255,7 @@ impl Isa {
             Isa::AvxVnni => "avxvnni",
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => "cortexm",
             #[cfg(glocal_helium)]
@@ -281,6 +286,8 @@ impl Isa {
             Isa::Avx512Vnni => x86_64::Avx512Vnni::detect().is_some(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64::Neon::detect().is_some(),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => aarch64::NeonDot::detect().is_some(),
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => true,
@@ -293,8 +300,8 @@ impl Isa {
     }
 
     /// The best ISA available on this CPU with kernels for every float dtype. The ISAs that only
-    /// add `q8` kernels (`avx512vnni`, `avxvnni`) are never it: [`Isa::best_for`] picks them for
-    /// `q8` blobs.
+    /// add `q8` kernels (`avx512vnni`, `avxvnni`, `neondot`) are never it: [`Isa::best_for`]
+    /// picks them for `q8` blobs.
     pub fn best() -> Isa {
         Isa::best_for(WeightDtype::F32)
     }
@@ -422,6 +429,8 @@ registry! {
     #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_3x16__avx512_vpmaddwd_ymm": Avx512, Q8, x86_64::q8::MR_YMM, false, x86_64::q8::run_avx512;
     #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_3x16__avxvnni_vpdpwssd": AvxVnni, Q8, x86_64::q8::MR_YMM, false, x86_64::q8::run_avxvnni;
     #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_12x16__avx512vnni_vpdpbusd": Avx512Vnni, Q8, x86_64::q8::MR_ZMM, false, x86_64::q8::run_avx512vnni;
+    #[cfg(all(feature = "q8", target_arch = "aarch64"))] "q8_i32acc_1x16__neon": Neon, Q8, 1, false, aarch64::q8::run_neon;
+    #[cfg(all(feature = "q8", target_arch = "aarch64"))] "q8_i32acc_1x16__neondot": NeonDot, Q8, 1, false, aarch64::q8::run_dot;
 }
 
 /// The registry entry for `isa` and `dtype`.
