@@ -22,6 +22,11 @@
 //! table gives the median of those fractions: the same VM phase on both sides of the division
 //! (on this VM the peak loop itself reads 65-70 GFLOP/s in one phase and 90 in another).
 //! Without `GLOCAL_BENCH_OPENBLAS` there is no peer, and the bench says so and exits.
+//!
+//! **q8 mode** (`GLOCAL_PAIRED_Q8=1`, no OpenBLAS needed; default dims 768, batches 1 and 64):
+//! every q8 kernel this CPU runs (forced by ISA, `Transform::with_isa`) paired the same way
+//! against glocal's own f16 and f32 kernels (`Isa::best`), the terms of the q8 targets
+//! (batch 1: q8 time / f16 time; batches: f32 time / q8 time is the throughput ratio).
 
 use glocal::pack;
 use glocal::{PostOp, Transform, WeightDtype};
@@ -86,11 +91,103 @@ unsafe fn peak_window(iters: u64) -> f64 {
     flop as f64 / (thread_cpu_ns() - t0).max(1) as f64
 }
 
+/// `pairs` interleaved pairs (ABAB.. / BABA..) of windows of `a` and `b`: the median time of
+/// each side (us) and the per-pair ratios a / b.
+fn paired_windows(a: &mut dyn FnMut(), b: &mut dyn FnMut(), pairs: usize) -> (f64, f64, Vec<f64>) {
+    let (ca, cb) = (calls_per_window(a), calls_per_window(b));
+    let (mut ta, mut tb, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..pairs {
+        let (x, y) = if i % 2 == 0 {
+            let x = window(a, ca);
+            (x, window(b, cb))
+        } else {
+            let y = window(b, cb);
+            (window(a, ca), y)
+        };
+        ta.push(x);
+        tb.push(y);
+        r.push(x / y);
+    }
+    (quantile(&ta, 0.5), quantile(&tb, 0.5), r)
+}
+
+/// The q8 mode (see the module documentation).
+fn q8_main(pairs: usize) {
+    use glocal::kernel::{Isa, KERNELS};
+    let dims = list("GLOCAL_PAIRED_DIMS", &[768]);
+    let batches = list("GLOCAL_PAIRED_BATCHES", &[1, 64]);
+    let base_isa = Isa::best();
+    println!(
+        "{pairs} interleaved pairs of ~{} ms windows per cell; glocal f16/f32 kernels: {}",
+        WINDOW_NS / 1_000_000,
+        base_isa.name()
+    );
+    println!();
+    println!("| d | n | q8 kernel | q8 us | peer | peer us | q8 / peer time (median of pairs) | p10 - p90 | peer / q8 (throughput) |");
+    println!("|---:|---:|---|---:|---|---:|---:|---|---:|");
+    for &d in &dims {
+        let (source, _, _) = square_transform(d);
+        let blob = |dt| pack::pack(&source, dt, "bench", "bench").expect("pack");
+        let (b32, b16, bq8) = (blob(WeightDtype::F32), blob(WeightDtype::F16), blob(WeightDtype::Q8));
+        let t32 = Transform::with_isa(b32.as_bytes(), base_isa).expect("f32");
+        let t16 = Transform::with_isa(b16.as_bytes(), base_isa).expect("f16");
+        let q8s: Vec<_> = KERNELS
+            .iter()
+            .filter(|k| k.dtype == WeightDtype::Q8 && k.isa != Isa::Scalar && k.isa.is_available())
+            .map(|k| Transform::with_isa(bq8.as_bytes(), k.isa).expect("q8"))
+            .collect();
+        for &n in &batches {
+            let x: Vec<f32> = rand_vec(n * d, 11, 1.0).iter().map(|&v| v as f32).collect();
+            for q in &q8s {
+                for (peer, name) in [(&t16, "f16"), (&t32, "f32")] {
+                    let (mut yq, mut yp) = (vec![0f32; n * d], vec![0f32; n * d]);
+                    let mut wsq = vec![0f32; q.workspace_len(n)];
+                    let mut wsp = vec![0f32; peer.workspace_len(n)];
+                    let mut a = || {
+                        q.apply_with_workspace(
+                            black_box(&x[..]),
+                            black_box(&mut yq[..]),
+                            PostOp::None,
+                            &mut wsq,
+                        )
+                        .expect("apply");
+                    };
+                    let mut b = || {
+                        peer.apply_with_workspace(
+                            black_box(&x[..]),
+                            black_box(&mut yp[..]),
+                            PostOp::None,
+                            &mut wsp,
+                        )
+                        .expect("apply");
+                    };
+                    let (ta, tb, r) = paired_windows(&mut a, &mut b, pairs);
+                    println!(
+                        "| {d} | {n} | {} | {ta:.1} | {name} {} | {tb:.1} | {:.3} | {:.3} - {:.3} | {:.2} |",
+                        q.kernel().name,
+                        peer.kernel().name,
+                        quantile(&r, 0.5),
+                        quantile(&r, 0.1),
+                        quantile(&r, 0.9),
+                        1.0 / quantile(&r, 0.5),
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 fn main() {
     if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
         eprintln!("paired: no AVX2+FMA, nothing measured");
         return;
+    }
+    if std::env::var_os("GLOCAL_PAIRED_Q8").is_some() {
+        let pairs = std::env::var("GLOCAL_PAIRED_PAIRS")
+            .map_or(21, |v| v.trim().parse().expect("GLOCAL_PAIRED_PAIRS: an integer"))
+            .max(2);
+        return q8_main(pairs);
     }
     let Some(blas) = Cblas::load() else {
         eprintln!("paired: set GLOCAL_BENCH_OPENBLAS to an OpenBLAS library (see benches/README.md)");

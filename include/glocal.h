@@ -251,6 +251,12 @@ typedef enum glocal_dtype {
    * f32 scale (about half the bytes of f16, bfloat16-level error on gLocal's matrices).
    */
   GLOCAL_DTYPE_I8D = 4,
+  /**
+   * `q8`: int8 weights for integer dot products (per-input-row scales, exact diagonal,
+   * inputs quantized per row to 12 bits, exact int32 sums: the same bits on every CPU, and
+   * integer speed on cores without an FPU). About half the bytes of f16.
+   */
+  GLOCAL_DTYPE_Q8 = 5,
 } glocal_dtype;
 
 #if defined(GLOCAL_STD)

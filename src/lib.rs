@@ -46,6 +46,7 @@
 //! | `f16` | 2 | about 5e-4 |
 //! | `bf16` | 2 | about 4e-3 |
 //! | `i8d` | about 1 | about 3e-3 (int8 off-diagonal with per-row scales, exact f32 diagonal; scalar kernel) |
+//! | `q8` | about 1 | about 3e-3 (stored like `i8d`; inputs quantized per row to 12 bits, exact int32 sums: the same bits on every ISA, integer speed without an FPU; feature `q8`, part of `std`) |
 //!
 //! The bias is always stored as f32.
 //!
@@ -55,6 +56,9 @@
 //! | any | `scalar` | `{f32,f16,bf16,i8d}_f32acc_4x16__scalar`: portable, unfused `a + x * w` (the reference and fallback) | nothing |
 //! | x86_64 | `avx2` | `f32_f32acc_6x16__avx2_fma`, `f16_f32acc_6x16__avx2_fma_f16c` (`vcvtph2ps`), `bf16_f32acc_6x16__avx2_fma` (zero-extend + shift), `i8d_f32acc_6x16__avx2_fma` | AVX2, FMA, F16C (Haswell, Zen 1 and later) |
 //! | x86_64 | `avx512` | `{f32,f16,i8d}_f32acc_12x16__avx512f`, `bf16_f32acc_12x16__avx512bw`: a `12 x 16` zmm tile with broadcast memory operands for batches; batch 1 streams eight panels in zmm registers (bf16 widened by one `vpshufb` per 16 weights) | AVX-512F and AVX-512BW besides AVX2, FMA, F16C (Xeon Skylake-SP and later, Zen 4 and later) |
+//! | x86_64 | `avx2`, `avx512` | `q8_i32acc_3x16__avx2_vpmaddwd`, `q8_i32acc_3x16__avx512_vpmaddwd_ymm`: `q8` sums by `vpmaddwd` on sign-extended weights, `3 x 16` tiles | as `avx2` |
+//! | x86_64 | `avxvnni` | `q8_i32acc_3x16__avxvnni_vpdpwssd` (`q8` only) | AVX-VNNI besides AVX2 (Alder Lake and later) |
+//! | x86_64 | `avx512vnni` | `q8_i32acc_12x16__avx512vnni_vpdpbusd` (`q8` only): activations split into two unsigned 6-bit halves, `12 x 16` tiles | AVX-512 VNNI besides `avx512` (Cascade Lake and later, Zen 4) |
 //! | Cortex-M4F/M7 (`thumbv7em-none-eabihf`) | `cortexm` | `{f32,f16,bf16,i8d}_f32acc_1x16__cortexm4f`: 16 accumulators in FPU registers, `VLDM` weight rows, `VCVTB/VCVTT` for f16, `SBFX` + `VCVT.F32.S32` for i8d (hand-written assembly, bit-identical to scalar) | FPv4-SP (every eabihf Cortex-M4F/M7) |
 //! | Cortex-M55/M85 (`thumbv8m.main-none-eabihf` + `-C target-cpu=cortex-m55`/`cortex-m85`) | `helium` | `{f32,f16,bf16}_f32acc_3x8__helium`, `i8d_f32acc_2x8__helium`: MVE `VFMA` by a broadcast core register, `1 x 16` for one row, `3 x 8` tiles for batches (generated assembly; `docs/EMBEDDED.md`) | MVE with floating point, named by `target-cpu` (read by `build.rs`) |
 //! | aarch64 | `neon` | `{f32,f16,bf16,i8d}_f32acc_6x16__neon`: a `6 x 16` tile of by-element FMAs; batch 1 widens f16 by `SSHLL` + `BIC` (or `FCVTL`), bf16 by `SHLL #16` | ARMv8.0 Advanced SIMD (Cortex-A53/A57/A72, Jetson Nano/TX2/Xavier/Orin, Apple M, Graviton) |
@@ -73,7 +77,7 @@
 //! The kernel is chosen once, at construction: [`kernel::Isa::best`] (with `std`, the CPU is
 //! asked once, `is_x86_feature_detected!` / `is_aarch64_feature_detected!`; without `std`,
 //! compile-time `target_feature`s decide, e.g. `-C target-cpu=haswell`), or the ISA named by
-//! the environment variable `GLOCAL_FORCE_ISA` (`scalar`, `avx2`, `avx512`, `neon`) when the `std`
+//! the environment variable `GLOCAL_FORCE_ISA` (`scalar`, `avx2`, `avx512`, `avxvnni`, `avx512vnni`, `neon`) when the `std`
 //! feature is on: naming an ISA this CPU lacks is an error, never a silent fallback.
 //! [`Transform::with_isa`] forces one explicitly.
 //!

@@ -12,8 +12,14 @@ fn spec(dtype: WeightDtype, d_in: usize, d_out: usize) -> BlobSpec<'static> {
     BlobSpec { dtype, d_in, d_out, flags: FLAG_NORM_FOLDED, mean: 0.0, std: 1.0, model: "", module: "" }
 }
 
+/// The available ISAs with float kernels (not the q8-only ones).
 fn isas() -> Vec<Isa> {
-    let mut isas: Vec<Isa> = KERNELS.iter().map(|k| k.isa).filter(|isa| isa.is_available()).collect();
+    let mut isas: Vec<Isa> = KERNELS
+        .iter()
+        .filter(|k| k.dtype == glocal::WeightDtype::F32)
+        .map(|k| k.isa)
+        .filter(|isa| isa.is_available())
+        .collect();
     isas.dedup();
     isas
 }

@@ -122,9 +122,19 @@ fn error_paths() {
     let mut bad = blob.clone();
     bad.as_bytes_mut()[l.aux_offset as usize + 3] ^= 0x40;
     assert!(matches!(err(&bad), Error::ChecksumMismatch { .. }));
-    // Every ISA has an i8d kernel: forcing one runs it where the CPU has it, else it is
-    // refused clearly; the default is the best ISA, as for the other dtypes.
+    // Every ISA but the q8-only ones (`avx512vnni`, `avxvnni`, `neondot`) has an i8d kernel:
+    // forcing one runs it where the CPU has it, else it is refused clearly; the default is the
+    // best ISA, as for the other dtypes.
     for &isa in Isa::ALL {
+        if glocal::kernel::kernel_info(isa, WeightDtype::Q8).is_some()
+            && glocal::kernel::kernel_info(isa, WeightDtype::F32).is_none()
+        {
+            assert_eq!(
+                Transform::with_isa(blob.as_bytes(), isa).err(),
+                Some(Error::KernelUnavailable { isa: isa.name() })
+            );
+            continue;
+        }
         match Transform::with_isa(blob.as_bytes(), isa) {
             Ok(t) => {
                 assert!(isa.is_available());
@@ -132,7 +142,8 @@ fn error_paths() {
                 assert_eq!((t.kernel().name, t.kernel().isa), (want.name, isa));
             }
             Err(e) => {
-                assert!(!isa.is_available(), "{isa:?} is available but refused: {e}");
+                let has = glocal::kernel::kernel_info(isa, WeightDtype::I8d).is_some();
+                assert!(!isa.is_available() || !has, "{isa:?} is available but refused: {e}");
                 assert_eq!(e, Error::KernelUnavailable { isa: isa.name() });
             }
         }
@@ -140,7 +151,11 @@ fn error_paths() {
     let t = Transform::new(blob.as_bytes()).unwrap();
     assert_eq!(Isa::best_for(WeightDtype::I8d), Isa::best());
     // Transform::new honours GLOCAL_FORCE_ISA (.ci/steps/10-isa.sh sets it), else the best ISA.
-    assert_eq!(t.kernel().isa, Isa::default_choice().unwrap());
+    // (A forced q8-only ISA has no i8d kernel: scalar runs.)
+    let forced = Isa::default_choice().unwrap();
+    let want =
+        if glocal::kernel::kernel_info(forced, WeightDtype::I8d).is_some() { forced } else { Isa::Scalar };
+    assert_eq!(t.kernel().isa, want);
     assert_eq!(Isa::best_for(WeightDtype::F16), Isa::best());
     // apply length errors leave y untouched.
     let mut y = [f32::INFINITY; 32];

@@ -451,11 +451,33 @@ fn best_isa_is_a_simd_one_where_the_cpu_has_it() {
     }
     #[cfg(target_arch = "aarch64")]
     assert_eq!(Isa::best(), Isa::Neon);
-    // Every kernel the registry lists for the best ISA exists for all weight dtypes, i8d included.
-    // q8 is covered once its SIMD kernels are registered for the best ISA.
+    // Every kernel the registry lists for the best ISA exists for all float dtypes and i8d; q8
+    // has its own integer ISAs where the CPU has VNNI.
     for dtype in WeightDtype::ALL.into_iter().filter(|&d| d != WeightDtype::Q8) {
         assert!(glocal::kernel::kernel_info(Isa::best(), dtype).is_some(), "{dtype} on {:?}", Isa::best());
         assert_eq!(Isa::best_for(dtype), Isa::best(), "{dtype}");
+    }
+    let q8 = Isa::best_for(WeightDtype::Q8);
+    assert!(glocal::kernel::kernel_info(q8, WeightDtype::Q8).is_some());
+    #[cfg(target_arch = "x86_64")]
+    if Isa::best() != Isa::Scalar {
+        // A SIMD q8 kernel wherever there is a SIMD ISA: VNNI first, else the best ISA's own.
+        let want = if Isa::Avx512Vnni.is_available() {
+            Isa::Avx512Vnni
+        } else if Isa::AvxVnni.is_available() {
+            Isa::AvxVnni
+        } else {
+            Isa::best()
+        };
+        assert_eq!(q8, want);
+        assert_eq!(
+            Isa::Avx512Vnni.is_available(),
+            Isa::Avx512.is_available() && std::is_x86_feature_detected!("avx512vnni")
+        );
+        assert_eq!(
+            Isa::AvxVnni.is_available(),
+            Isa::Avx2.is_available() && std::is_x86_feature_detected!("avxvnni")
+        );
     }
 }
 
@@ -471,6 +493,16 @@ fn unavailable_isa_is_refused() {
     }
 }
 
+/// The dtype `force_isa_env_is_honoured` checks a forced ISA with: f16, or q8 for the ISAs
+/// whose only kernels are q8 ones.
+fn forced_dtype(isa: Isa) -> WeightDtype {
+    if glocal::kernel::kernel_info(isa, WeightDtype::F16).is_some() {
+        WeightDtype::F16
+    } else {
+        WeightDtype::Q8
+    }
+}
+
 /// The child half of `force_isa_env_selects_the_kernel` (run by it in a child process with
 /// `GLOCAL_FORCE_ISA` set). Also meaningful on its own when CI sets the variable for the
 /// whole test run (`.ci/steps/10-isa.sh`): the forced ISA must then be the one used.
@@ -483,7 +515,7 @@ fn force_isa_env_is_honoured() {
         return;
     };
     let isa = Isa::from_name(&name).expect("GLOCAL_FORCE_ISA names a known ISA");
-    let blob = pack::pack(&source(20, 20, 2, true), WeightDtype::F16, "t", "m").expect("pack");
+    let blob = pack::pack(&source(20, 20, 2, true), forced_dtype(isa), "t", "m").expect("pack");
     match Transform::new(blob.as_bytes()) {
         Ok(t) => {
             assert_eq!(t.kernel().isa, isa, "GLOCAL_FORCE_ISA={name} but {} runs", t.kernel().name);
@@ -525,7 +557,7 @@ fn force_isa_env_selects_the_kernel() {
             .expect("spawn the test binary");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "child with GLOCAL_FORCE_ISA={} failed:\n{stdout}", isa.name());
-        let want = match glocal::kernel::kernel_info(isa, WeightDtype::F16) {
+        let want = match glocal::kernel::kernel_info(isa, forced_dtype(isa)) {
             Some(k) if isa.is_available() => format!("FORCED-ISA-RAN {}", k.name),
             _ => format!("FORCED-ISA-REFUSED {}", isa.name()),
         };

@@ -282,3 +282,42 @@ fn views_at_every_aligned_offset() {
         }
     }
 }
+
+/// The SIMD q8 kernels (their exact integer sums) against the portable one, bit for bit, on
+/// shapes that reach their group remainders and row tiles: under Miri (`GLOCAL_SMALL_ISAS`
+/// selects the AVX2 or NEON ones) this interprets their unsafe loads. The integer oracle and
+/// the larger shapes are in tests/q8.rs.
+#[test]
+fn q8_kernels_match_the_portable_kernel() {
+    let only = std::env::var("GLOCAL_SMALL_ISAS").ok();
+    let selected =
+        |k: &KernelInfo| only.as_deref().is_none_or(|l| l.split(',').any(|n| n.trim() == k.isa.name()));
+    let kernels: Vec<_> = KERNELS
+        .iter()
+        .filter(|k| {
+            k.dtype == WeightDtype::Q8 && k.isa.is_available() && k.isa.name() != "scalar" && selected(k)
+        })
+        .collect();
+    let mut ran = 0;
+    for (d_in, d_out, rows) in [(5, 17, 1), (22, 16, 7), (3, 33, 13)] {
+        let s = source(d_in, d_out);
+        let blob = pack::pack(&s, WeightDtype::Q8, "small", "q8").unwrap();
+        let x: Vec<f32> = (0..rows * d_in).map(|i| ((i * 5 + 1) % 7) as f32 - 3.0).collect();
+        let mut want = vec![f32::NAN; rows * d_out];
+        Transform::with_isa(blob.as_bytes(), glocal::kernel::Isa::Scalar)
+            .unwrap()
+            .apply(&x, &mut want)
+            .unwrap();
+        for k in &kernels {
+            let mut y = vec![f32::NAN; rows * d_out];
+            Transform::with_isa(blob.as_bytes(), k.isa).unwrap().apply(&x, &mut y).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&want), "{} ({d_in}, {d_out}, {rows})", k.name);
+            ran += 1;
+        }
+    }
+    if cfg!(miri) {
+        println!("miri-q8 | {}", kernels.iter().map(|k| k.name).collect::<Vec<_>>().join(" "));
+    }
+    assert!(ran > 0 || kernels.is_empty());
+}

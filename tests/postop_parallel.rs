@@ -92,7 +92,7 @@ fn l2_normalize_postop_zero_and_nan_rows() {
         std: 1.0,
     };
     let blob = pack::pack(&src, WeightDtype::F32, "", "").unwrap();
-    for isa in isas() {
+    for isa in isas().into_iter().filter(|&i| glocal::kernel::kernel_info(i, WeightDtype::F32).is_some()) {
         let t = Transform::with_isa(blob.as_bytes(), isa).unwrap();
         let x = [0.0f32, 0.0, 0.0, 2.0, 0.0, 0.0, f32::NAN, 1.0, 1.0, 1e30, 1e30, 0.0];
         let mut y = [f32::INFINITY; 12];

@@ -6,7 +6,7 @@ mod common;
 
 use common::Rng;
 use glocal::format::{offsets, Layout, Q8_MAX_D_IN};
-use glocal::kernel::{KernelInfo, KERNELS};
+use glocal::kernel::{Isa, KernelInfo, KERNELS};
 use glocal::pack::{self, PackError, Source};
 use glocal::{Error, QuantizedRows, Transform, WeightDtype};
 
@@ -46,9 +46,16 @@ fn oracle(source: &Source, t: &Transform<'_>, x: &[f32]) -> Vec<f32> {
     let (w, _) = source.fold();
     let quant = pack::quantize_q8(&w, d_in, d_out).unwrap();
     let biases: Vec<f32> = (0..d_out).map(|j| t.folded_bias(j).unwrap()).collect();
+    oracle_raw(&quant.q, &quant.scales, &quant.diag, &biases, x)
+}
+
+/// [`oracle`] from the stored values: `q` row-major `[d_in][d_out]`, `d_in` scales, `d_out`
+/// diagonal values and biases.
+fn oracle_raw(q: &[i8], scales: &[f32], diag: &[f32], biases: &[f32], x: &[f32]) -> Vec<f32> {
+    let (d_in, d_out) = (scales.len(), biases.len());
     let mut y = Vec::new();
     for row in x.chunks_exact(d_in) {
-        let a: Vec<f32> = row.iter().zip(&quant.scales).map(|(&x, &s)| x * s).collect();
+        let a: Vec<f32> = row.iter().zip(scales).map(|(&x, &s)| x * s).collect();
         if a.iter().any(|v| !v.is_finite()) {
             y.extend(std::iter::repeat_n(f32::NAN, d_out));
             continue;
@@ -65,9 +72,9 @@ fn oracle(source: &Source, t: &Transform<'_>, x: &[f32]) -> Vec<f32> {
             (act, amax / 2047.0)
         };
         for (j, &bias) in biases.iter().enumerate() {
-            let acc: i64 = (0..d_in).map(|k| act[k] * quant.q[k * d_out + j] as i64).sum();
+            let acc: i64 = (0..d_in).map(|k| act[k] * q[k * d_out + j] as i64).sum();
             assert!(acc.abs() < 1 << 31, "int32 bound broken: {acc}");
-            let diag = if j < d_in { quant.diag[j] * row[j] } else { 0.0 };
+            let diag = if j < d_in { diag[j] * row[j] } else { 0.0 };
             y.push((bias + acc as i32 as f32 * step) + diag);
         }
     }
@@ -86,7 +93,8 @@ fn assert_bits(got: &[f32], want: &[f32], what: &str) {
 #[test]
 fn every_kernel_matches_the_integer_oracle_bit_for_bit() {
     let mut rng = Rng::new(98);
-    let shapes = [(1, 1), (3, 5), (4, 16), (5, 17), (13, 33), (64, 48), (100, 130), (257, 31)];
+    // d_in padded to 4..=16 past whole chunks of 16 activations (the SIMD kernels' tails).
+    let shapes = [(1, 1), (3, 5), (4, 16), (5, 17), (13, 33), (44, 20), (64, 48), (100, 130), (257, 31)];
     let mut cases = 0;
     for (d_in, d_out) in shapes {
         let src = source(d_in, d_out, &mut rng);
@@ -124,6 +132,138 @@ fn every_kernel_matches_the_integer_oracle_bit_for_bit() {
         }
     }
     assert!(cases >= shapes.len() * 4);
+}
+
+/// The largest tile of any q8 kernel (rows per panel pass).
+fn max_tile() -> usize {
+    q8_kernels().iter().map(|k| k.mr).max().unwrap()
+}
+
+#[test]
+fn tile_paths_match_the_oracle_for_every_row_count() {
+    // Every row count up to two full tiles and one more, so each kernel runs every partial tile;
+    // d_in not a multiple of 4, 16 or 64 (and one that is), d_out not a multiple of 16; d_in
+    // above 1364 shrinks the tile (the activation buffer holds 16384).
+    let mut rng = Rng::new(41);
+    let rows_max = 2 * max_tile() + 1;
+    for (d_in, d_out) in [(5, 17), (67, 33), (130, 47), (256, 16), (1366, 20)] {
+        let src = source(d_in, d_out, &mut rng);
+        let blob = pack::pack(&src, WeightDtype::Q8, "", "").unwrap();
+        let x: Vec<f32> = (0..rows_max * d_in).map(|_| (rng.unit() * 2.0) as f32).collect();
+        for rows in 1..=rows_max {
+            let x = &x[..rows * d_in];
+            for k in q8_kernels() {
+                let t = Transform::with_isa(blob.as_bytes(), k.isa).unwrap();
+                let want = oracle(&src, &t, x);
+                let mut y = vec![0f32; rows * d_out];
+                t.apply(x, &mut y).unwrap();
+                assert_bits(&y, &want, &format!("{} {d_in}x{d_out} rows {rows}", k.name));
+            }
+        }
+    }
+}
+
+/// A q8 blob with arbitrary stored bytes `q` (row-major `[d_in][d_out]`, -128 included, which
+/// the packer never writes), row scales 1, no diagonal, zero bias.
+fn crafted_blob(q: &[i8], d_in: usize, d_out: usize) -> glocal::AlignedBlob {
+    let spec = pack::BlobSpec {
+        dtype: WeightDtype::Q8,
+        d_in,
+        d_out,
+        flags: glocal::format::FLAG_NORM_FOLDED,
+        mean: 0.0,
+        std: 1.0,
+        model: "",
+        module: "",
+    };
+    let mut blob =
+        pack::write_blob(spec, &vec![0.0; d_out], |k, j, out| out[0] = q[k * d_out + j] as u8).unwrap();
+    pack::write_aux(&mut blob, &vec![1.0; d_in], &vec![0.0; d_out]);
+    blob
+}
+
+#[test]
+fn worst_case_magnitudes_at_the_largest_d_in() {
+    // d_in = 8192, every activation +-2047 and every weight -128 or 127: the int32 sums reach
+    // -2,146,435,072 (all -128 against all +2047), the bound the format is sized for. Columns:
+    // all -128, all 127, alternating by input, by group of four, and a pseudo-random mix.
+    let (d_in, d_out) = (Q8_MAX_D_IN as usize, 21);
+    let mut rng = Rng::new(8192);
+    let q: Vec<i8> = (0..d_in * d_out)
+        .map(|i| {
+            let (k, j) = (i / d_out, i % d_out);
+            let neg = match j % 5 {
+                0 => true,
+                1 => false,
+                2 => k % 2 == 0,
+                3 => (k / 4) % 2 == 0,
+                _ => rng.unit() < 0.0,
+            };
+            if neg {
+                -128
+            } else {
+                127
+            }
+        })
+        .collect();
+    let blob = crafted_blob(&q, d_in, d_out);
+    // Rows: all +1, all -1, alternating signs, random signs, then the same again (two tiles at
+    // this d_in for the widest kernel).
+    let signs = |r: usize, k: usize, rng: &mut Rng| match r % 4 {
+        0 => 1.0,
+        1 => -1.0,
+        2 => [1.0, -1.0][k % 2],
+        _ => [1.0, -1.0][(rng.unit() < 0.0) as usize],
+    };
+    let rows = 5;
+    let x: Vec<f32> = (0..rows * d_in).map(|i| signs(i / d_in, i % d_in, &mut rng) * 0.75).collect();
+    let want = oracle_raw(&q, &vec![1.0; d_in], &vec![0.0; d_out], &vec![0.0; d_out], &x);
+    // The extreme is reached: column 0 (all -128) against row 0 (all +2047).
+    assert_eq!(want[0], (-2_146_435_072i64 as f32) * (0.75f32 / 2047.0));
+    for k in q8_kernels() {
+        let t = Transform::with_isa(blob.as_bytes(), k.isa).unwrap();
+        for n in [1, 2, rows] {
+            let mut y = vec![0f32; n * d_out];
+            t.apply(&x[..n * d_in], &mut y).unwrap();
+            assert_bits(&y, &want[..n * d_out], &format!("{} worst case, {n} rows", k.name));
+        }
+    }
+}
+
+#[test]
+fn best_q8_isa_is_the_widest_integer_one_the_cpu_has() {
+    use glocal::kernel::Isa;
+    let best = Isa::best_for(WeightDtype::Q8);
+    assert!(glocal::kernel::kernel_info(best, WeightDtype::Q8).is_some());
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c");
+        let zmm =
+            avx2 && std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
+        let want = if zmm && std::is_x86_feature_detected!("avx512vnni") {
+            Isa::Avx512Vnni
+        } else if avx2 && std::is_x86_feature_detected!("avxvnni") {
+            Isa::AvxVnni
+        } else if zmm {
+            Isa::Avx512
+        } else if avx2 {
+            Isa::Avx2
+        } else {
+            Isa::Scalar
+        };
+        assert_eq!(best, want);
+        // The q8-only ISAs never become the default for other dtypes.
+        assert!(![Isa::Avx512Vnni, Isa::AvxVnni].contains(&Isa::best()));
+        // A blob of another dtype under a q8-only ISA is refused by with_isa (no kernel), and
+        // new() with it forced runs scalar (tests/force_isa.rs).
+        for isa in [Isa::Avx512Vnni, Isa::AvxVnni].into_iter().filter(|i| i.is_available()) {
+            let src = source(4, 4, &mut Rng::new(1));
+            let f32_blob = pack::pack(&src, WeightDtype::F32, "", "").unwrap();
+            assert!(Transform::with_isa(f32_blob.as_bytes(), isa).is_err());
+        }
+    }
 }
 
 #[test]
@@ -336,5 +476,79 @@ fn views_at_every_aligned_offset() {
         let mut y = vec![0f32; 40];
         Transform::new(&buf.as_bytes()[off..off + blob.len()]).unwrap().apply(&x, &mut y).unwrap();
         assert_bits(&y, &want, &format!("offset {off}"));
+    }
+}
+
+/// The int32 bound at its edge: d_in = 8192, every activation +-2047 (digits 32 / -1 in the
+/// split kernels) and every weight +-127 (packed) or -128 (crafted: column sums and checksum
+/// rewritten), so the column sums reach 2,146,435,072 of 2^31. Every kernel against the
+/// scalar one (itself checked against the oracle above) and the packed case against the oracle.
+#[test]
+fn int32_bound_at_the_largest_d_in() {
+    let (d_in, d_out) = (Q8_MAX_D_IN as usize, 20);
+    let weights: Vec<f64> =
+        (0..d_in * d_out).map(|i| if (i / d_out + i % d_out) % 3 == 0 { -1.0 } else { 1.0 }).collect();
+    let src = Source { d_in, d_out, weights, bias: None, mean: 0.0, std: 1.0 };
+    let packed = pack::pack(&src, WeightDtype::Q8, "", "").unwrap();
+    // Column 1's signs: its sum is +-(d_in - 1) * 2047 * 127.
+    let x: Vec<f32> = (0..2 * d_in)
+        .map(|i| {
+            if i < d_in {
+                if (i + 1) % 3 == 0 {
+                    -1.0
+                } else {
+                    1.0
+                }
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    let mut crafted = packed.as_bytes().to_vec();
+    let l = Layout::new(WeightDtype::Q8, d_in as u32, d_out as u32);
+    let (w0, w1) = (l.weights_offset as usize, (l.weights_offset + l.weights_len) as usize);
+    crafted[w0..w1].iter_mut().for_each(|b| *b = 0x80);
+    let sums_at = l.aux_offset as usize + d_in.div_ceil(16) * 16 * 4 + l.panels as usize * 16 * 4;
+    for j in 0..l.panels as usize * 16 {
+        crafted[sums_at + 4 * j..][..4].copy_from_slice(&(-128 * d_in as i32).to_le_bytes());
+    }
+    let crafted = glocal::AlignedBlob::from_bytes(&with_crc(crafted));
+    for (blob, oracle_too) in [(packed.as_bytes(), true), (crafted.as_bytes(), false)] {
+        let scalar = Transform::with_isa(blob, Isa::Scalar).unwrap();
+        let mut want = vec![0f32; 2 * d_out];
+        scalar.apply(&x, &mut want).unwrap();
+        if oracle_too {
+            assert_bits(&want, &oracle(&src, &scalar, &x), "scalar at the bound");
+        }
+        for k in q8_kernels() {
+            let t = Transform::with_isa(blob, k.isa).unwrap();
+            let mut y = vec![0f32; 2 * d_out];
+            t.apply(&x, &mut y).unwrap();
+            assert_bits(&y, &want, &format!("{} at the int32 bound (crafted {})", k.name, !oracle_too));
+        }
+    }
+}
+
+/// The default q8 kernel is the best ISA's with a q8 kernel (on aarch64 `neondot` where the
+/// CPU has the dot product, else `neon`); `GLOCAL_FORCE_ISA` (set by CI, e.g. `neon` on a CPU
+/// with the dot product) picks its ISA's q8 kernel, or the scalar one for an ISA without.
+#[test]
+fn default_and_forced_q8_kernel() {
+    let mut rng = Rng::new(12);
+    let blob = pack::pack(&source(24, 20, &mut rng), WeightDtype::Q8, "", "").unwrap();
+    let t = Transform::new(blob.as_bytes()).unwrap();
+    let best = Isa::best_for(WeightDtype::Q8);
+    #[cfg(target_arch = "aarch64")]
+    assert_eq!(best, if Isa::NeonDot.is_available() { Isa::NeonDot } else { Isa::Neon });
+    match std::env::var("GLOCAL_FORCE_ISA") {
+        Ok(name) => {
+            let isa = Isa::from_name(&name).expect("a known ISA");
+            let want = glocal::kernel::kernel_info(isa, WeightDtype::Q8)
+                .or_else(|| glocal::kernel::kernel_info(Isa::Scalar, WeightDtype::Q8))
+                .unwrap();
+            assert_eq!(t.kernel(), want, "GLOCAL_FORCE_ISA={name}");
+            println!("GLOCAL_FORCE_ISA={name}: q8 runs {}", t.kernel().name);
+        }
+        Err(_) => assert_eq!(t.kernel().isa, best),
     }
 }

@@ -3,6 +3,8 @@
 # x86 ISA forced with GLOCAL_FORCE_ISA. tests/kernels.rs `force_isa_env_is_honoured` fails if the
 # forced ISA is not the one that ran. The per-kernel matrices in tests/kernels.rs select kernels
 # explicitly (Transform::with_isa), already ran in the main test step, and are skipped here.
+# avxvnni and avx512vnni have q8 kernels only: forced, every other dtype runs scalar, and the q8
+# tests (tests/q8.rs, tests/force_isa.rs) run their kernels.
 #
 # The test executables are the ones the README's command (`cargo test --workspace
 # --all-features`) built, run directly: `cargo test -p glocal` would unify features over the
@@ -15,10 +17,20 @@ skip=(--skip edge_shapes_ --skip large_batches_ --skip sixteen_bit_ --skip exhau
 isas=(scalar)
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then
   isas+=(avx2)
+  if grep -qw avx_vnni /proc/cpuinfo; then
+    isas+=(avxvnni)
+  else
+    echo "10-isa: NOTICE: this CPU lacks AVX-VNNI; GLOCAL_FORCE_ISA=avxvnni (q8 kernel) not run"
+  fi
   if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo; then
     isas+=(avx512)
+    if grep -qw avx512_vnni /proc/cpuinfo; then
+      isas+=(avx512vnni)
+    else
+      echo "10-isa: NOTICE: this CPU lacks AVX-512 VNNI; GLOCAL_FORCE_ISA=avx512vnni (q8 kernel) not run"
+    fi
   else
-    echo "10-isa: NOTICE: this CPU lacks AVX-512F/BW; GLOCAL_FORCE_ISA=avx512 not run"
+    echo "10-isa: NOTICE: this CPU lacks AVX-512F/BW; GLOCAL_FORCE_ISA=avx512 and avx512vnni not run"
   fi
 else
   echo "10-isa: NOTICE: this CPU lacks AVX2/FMA/F16C; GLOCAL_FORCE_ISA=avx2 not run"

@@ -38,7 +38,7 @@ build() {
   else
     RUSTFLAGS="$flags" cargo build -q --release --target "$triple" -p glocal --no-default-features &&
       RUSTFLAGS="$flags" cargo rustc -q --release --target "$triple" -p glocal-ffi --lib --crate-type staticlib \
-        --no-default-features
+        --no-default-features --features q8
   fi || { echo "15-target-cpu: FAILED: release build for $triple -C target-cpu=$cpu"; exit 1; }
   echo "15-target-cpu: $triple -C target-cpu=$cpu: ok ($(( $(date +%s) - t )) s)"
 }

@@ -30,11 +30,16 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="${runner[*]}"
 
 echo "--- qemu-aarch64, default CPU (max)"
 cargo test -p glocal --target aarch64-unknown-linux-gnu --lib --tests
+echo "--- qemu-aarch64, default CPU (max), GLOCAL_FORCE_ISA=neon: the q8 kernel without SDOT"
+# The default CPU has the dot product, so `neondot` runs q8 there by default (and tests/q8.rs
+# checks every available q8 kernel through with_isa); forced, `neon`'s must be the one that runs.
+GLOCAL_FORCE_ISA=neon cargo test -p glocal --target aarch64-unknown-linux-gnu --test q8
 echo "--- qemu-aarch64, QEMU_CPU=cortex-a57"
-# The NEON kernels use ARMv8.0 instructions only (FCVTL, by-element FMLA, SSHLL): on the A57
-# every code path runs once, on small and exhaustive cases (kernels_small reaches every path
-# of both drivers; convert and the exhaustive widening tests every 16-bit pattern); the large
-# shape matrices, the same code as on the default CPU, run there only.
+# The NEON kernels use ARMv8.0 instructions only (FCVTL, by-element FMLA, SSHLL, SMLAL): on the
+# A57 every code path runs once, on small and exhaustive cases (kernels_small reaches every path
+# of both drivers; convert and the exhaustive widening tests every 16-bit pattern; q8 without
+# the dot product picks the `neon` q8 kernel); the large shape matrices, the same code as on the
+# default CPU, run there only.
 QEMU_CPU=cortex-a57 cargo test -p glocal --target aarch64-unknown-linux-gnu \
-  --test kernels_small --test convert --test i8d --test kernels -- \
+  --test kernels_small --test convert --test i8d --test q8 --test kernels -- \
   --skip edge_shapes_ --skip large_batches_ --skip workspace_matches_ --skip rows_alone_ --skip sixteen_bit_

@@ -3,13 +3,13 @@
 # list of small shapes that reaches every path of the kernel drivers (tests/kernels_small.rs,
 # MIRI_CASES), plus the malformed-input cases that go through the views. Two runs:
 #
-#   x86_64, -C target-cpu=haswell: the AVX2/FMA/F16C kernels (f32, f16, bf16 weights) with the
+#   x86_64, -C target-cpu=haswell: the AVX2/FMA/F16C kernels (f32, f16, bf16 and q8 weights) with the
 #     F16C widening (vcvtph2ps) interpreted as written, on every MIRI_CASES shape
 #     (GLOCAL_SMALL_ISAS=avx2); the byte views at a 4-byte offset through every kernel
 #     (scalar and i8d included); misaligned blobs, wrong-width features and NaN rows.
 #     The portable kernels (scalar.rs, i8d.rs) contain no unsafe code: Miri adds nothing over
 #     the native tests there beyond the views, so they do not run on every shape.
-#   aarch64-unknown-linux-gnu: the NEON kernels (f32, f16, bf16 weights) on the same cases
+#   aarch64-unknown-linux-gnu: the NEON kernels (f32, f16, bf16 and q8 weights) on the same cases
 #     (GLOCAL_SMALL_ISAS=neon), and the views again. Inline asm (FCVTL, PRFM) cannot run under
 #     Miri: the kernels use their cfg(miri) alternatives there.
 #

@@ -47,6 +47,9 @@ CACHE = Path(os.environ.get("GLOCAL_ARM_COST_CACHE", ROOT / "target" / "arm-cost
 # bytes per weight, which sizes the Cortex-M0's transform to its flash).
 # THE one list: a new dtype (e.g. q8) is one entry here once glocal can pack it.
 DTYPES = {"f32": (4e-6, 4), "f16": (1e-3, 2), "bf16": (8e-3, 2), "i8d": (8e-3, 1), "q8": (8e-3, 1)}
+# Lanes of an integer dot product per multiply-add of the transform: the q8 SDOT kernel splits
+# each 12-bit activation into two int8 digits (one SDOT each), so two lanes make one MAC.
+DOT_LANES_PER_MAC = {"q8": 2}
 
 # Peers: the bound their f32 results must meet (CMSIS f16 accumulates in f16 and its q7 path
 # quantizes x: their errors are reported, and q7 is checked bit-exactly against an integer
@@ -428,9 +431,9 @@ def disassemble(binary: Path, lo: int, hi: int, extra: list[str]) -> tuple[list[
     return insns, func
 
 
-def macs_per_iteration(insns: list[tuple[str, str]]) -> tuple[int, str]:
+def macs_per_iteration(insns: list[tuple[str, str]], dot_lanes: int = 1) -> tuple[int, str]:
     """MACs of one loop iteration from its FMA instructions and their vector width, with the
-    derivation as text (e.g. `24 fmla.4s`)."""
+    derivation as text (e.g. `24 fmla.4s`); `dot_lanes` integer dot-product lanes make one MAC."""
     lanes = {"2s": 2, "4s": 4, "4h": 4, "8h": 8, "2d": 0}
     counts: dict[str, int] = {}
     total = 0
@@ -444,6 +447,12 @@ def macs_per_iteration(insns: list[tuple[str, str]]) -> tuple[int, str]:
             key, n = "bfdot.4s", 8
         elif mn in ("sdot", "udot", "usdot"):
             key, n = f"{mn}.4s", 16 if ".4s" in ops else 8
+            if dot_lanes > 1:
+                key, n = f"{key} (/{dot_lanes}: digits)", n // dot_lanes
+        elif mn in ("smlal", "smlal2", "umlal", "umlal2"):
+            m = re.match(r"v\d+\.(\w+)", ops)
+            arr = m.group(1) if m else ""
+            key, n = f"{mn}.{arr}", lanes.get(arr, 0)
         elif mn in ("smmla", "ummla", "usmmla"):
             key, n = mn, 32  # (2 x 8) x (8 x 2) int8
         elif mn == "bfmmla":
@@ -511,7 +520,7 @@ def analyse_loops(core: Core, cases: list[Case], binary: Path, info: dict[str, s
         if not insns:
             c.loop = f"cannot disassemble {lo:#x}"
             continue
-        macs, how = macs_per_iteration(insns)
+        macs, how = macs_per_iteration(insns, DOT_LANES_PER_MAC.get(c.variant, 1) if c.code == "glocal" else 1)
         cyc = llvm_mca(insns, core.mca_cpu, triple)
         coverage = macs * iters / c.macs if c.macs else 0
         back = BRANCH.match(insns[-1][0]) is not None

@@ -166,8 +166,11 @@ fn report(path: &Path, b: &[u8]) -> String {
     }
     if let (Some(l), Some(dt), Some(i), Some(o)) = (expected, dtype, d_in, d_out) {
         let payload = i as u64 * o as u64 * dt.size() as u64;
-        // i8d's row scales and diagonal.
-        let aux = if l.aux_len > 0 { format!(" + scales and diagonal {}", l.aux_len) } else { String::new() };
+        let aux = match dt {
+            WeightDtype::I8d => format!(" + scales and diagonal {}", l.aux_len),
+            WeightDtype::Q8 => format!(" + scales, diagonal and column sums {}", l.aux_len),
+            _ => String::new(),
+        };
         line(
             "sizes",
             format!(

@@ -67,6 +67,8 @@ enum WeightArg {
     Bf16,
     /// Exact f32 diagonal, off-diagonal int8 with a scale per input row (about half the bytes of f16).
     I8d,
+    /// int8 weights with exact int32 sums (integer dot products; the same bits on every CPU).
+    Q8,
 }
 
 impl WeightArg {
@@ -76,6 +78,7 @@ impl WeightArg {
             WeightArg::F16 => WeightDtype::F16,
             WeightArg::Bf16 => WeightDtype::Bf16,
             WeightArg::I8d => WeightDtype::I8d,
+            WeightArg::Q8 => WeightDtype::Q8,
         }
     }
 }

@@ -74,7 +74,7 @@ fn wider(dtype: WeightDtype) -> &'static str {
     match dtype {
         WeightDtype::F32 => "f32 is already the most precise dtype: raise the limit",
         WeightDtype::F16 => "try --dtype f32",
-        // bf16 and i8d have errors of the same order; f16 is about 8x smaller.
+        // bf16, i8d and q8 have errors of the same order; f16 is about 8x smaller.
         _ => "try a wider dtype: --dtype f16 or f32",
     }
 }

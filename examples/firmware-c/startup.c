@@ -1,5 +1,6 @@
-/* Minimal Cortex-M4F/M7/M55 startup for the glocal C firmware: a vector table at address 0, the
- * FPU (and on the M55 MVE) enabled (CP10/CP11 full access) before any float or vector code, then newlib's _start (rdimon
+/* Minimal Cortex-M3/M4F/M7/M55 startup for the glocal C firmware: a vector table at address 0, the
+ * FPU (and on the M55 MVE) enabled (CP10/CP11 full access) before any float or vector code (not with
+ * -DNO_FPU, for the Cortex-M3), then newlib's _start (rdimon
  * semihosting crt0: zeroes .bss, sets up the heap/stack from SYS_HEAPINFO, calls main and
  * exits with main's return value). Faults print a line and exit 1. */
 #include <stdint.h>
@@ -22,9 +23,11 @@ static void fault(void) {
 }
 
 void Reset_Handler(void) {
+#ifndef NO_FPU /* -DNO_FPU: a core without an FPU (examples/firmware-c-m3), nothing to enable */
     volatile uint32_t *cpacr = (volatile uint32_t *)0xE000ED88u;
     *cpacr |= 0xFu << 20;
     __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
 #ifdef STARTUP_DIRECT
     /* qemu's SYS_HEAPINFO answer on mps3-an547 does not describe this layout, so newlib's
      * crt0 (which moves the stack and bounds the heap by it) is skipped: keep the stack from

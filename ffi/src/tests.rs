@@ -305,6 +305,37 @@ fn i8d_blobs_work_through_the_same_functions() {
 }
 
 #[test]
+fn q8_blobs_work_through_the_same_functions() {
+    let (d_in, d_out) = (19, 17);
+    let b = blob(WeightDtype::Q8, d_in, d_out);
+    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+    // SAFETY: `t` is initialised.
+    unsafe {
+        assert_eq!(glocal_transform_dtype(&t), glocal_dtype::GLOCAL_DTYPE_Q8);
+        let name = CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap();
+        assert!(name.starts_with("q8_i32acc_"), "{name}");
+    }
+    let x: Vec<f32> = (0..2 * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
+    let want = reference(d_in, d_out, &x);
+    let mut y = std::vec![f32::NAN; 2 * d_out];
+    // SAFETY: pointers and lengths describe the vectors.
+    let st = unsafe { glocal_apply_f32(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len()) };
+    assert_eq!(st, GLOCAL_STATUS_OK);
+    let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (g, w) in y.iter().zip(&want) {
+        assert!((g - w).abs() <= 8e-3 * max, "{g} vs {w}");
+    }
+    // The same inputs as int8 with scale 1: the same bits (q8 quantizes the dequantized row).
+    let xq: Vec<i8> = x.iter().map(|&v| v as i8).collect();
+    let mut yq = std::vec![f32::NAN; 2 * d_out];
+    // SAFETY: pointers and lengths describe the vectors.
+    let st = unsafe { glocal_apply_s8(&t, xq.as_ptr(), xq.len(), 1.0, 0, yq.as_mut_ptr(), yq.len()) };
+    assert_eq!(st, GLOCAL_STATUS_OK);
+    assert_eq!(yq, y);
+}
+
+#[test]
 fn apply_ws_matches_apply_ex_and_checks_the_workspace() {
     let (d_in, d_out, rows) = (19, 17, 40);
     let b = blob(WeightDtype::F32, d_in, d_out);

@@ -223,6 +223,10 @@ pub enum glocal_dtype {
     /// `i8d`: the diagonal exact in f32, every off-diagonal weight as int8 times a per-input-row
     /// f32 scale (about half the bytes of f16, bfloat16-level error on gLocal's matrices).
     GLOCAL_DTYPE_I8D = 4,
+    /// `q8`: int8 weights for integer dot products (per-input-row scales, exact diagonal,
+    /// inputs quantized per row to 12 bits, exact int32 sums: the same bits on every CPU, and
+    /// integer speed on cores without an FPU). About half the bytes of f16.
+    GLOCAL_DTYPE_Q8 = 5,
 }
 
 /// The dtype the blob's weights are stored in, or `GLOCAL_DTYPE_NONE` if `t` is NULL or not
@@ -238,6 +242,7 @@ pub unsafe extern "C" fn glocal_transform_dtype(t: *const glocal_transform) -> g
         Ok(WeightDtype::F16) => glocal_dtype::GLOCAL_DTYPE_F16,
         Ok(WeightDtype::Bf16) => glocal_dtype::GLOCAL_DTYPE_BF16,
         Ok(WeightDtype::I8d) => glocal_dtype::GLOCAL_DTYPE_I8D,
+        Ok(WeightDtype::Q8) => glocal_dtype::GLOCAL_DTYPE_Q8,
         // A dtype added to the core later, until it gets its own code here.
         _ => glocal_dtype::GLOCAL_DTYPE_NONE,
     })

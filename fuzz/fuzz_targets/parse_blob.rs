@@ -69,6 +69,9 @@ fuzz_target!(|data: &[u8]| {
 /// Decodes weight `[k][j]` and bias `j` straight from the bytes (independently of the
 /// crate's panel view) and checks `apply` against the f64 sum of the same values.
 fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
+    if h.dtype == WeightDtype::Q8 {
+        return check_q8(t, blob, h);
+    }
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
     let l = h.layout;
     let es = h.dtype.size();
@@ -92,6 +95,7 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
                 let quantized = b[0] as i8 as f64 * scale;
                 (quantized + diag, quantized.abs() + diag.abs())
             }
+            // q8 is checked bit for bit by check_q8.
             _ => unreachable!("new dtype: extend the fuzzer"),
         }
     };
@@ -142,6 +146,56 @@ fn check_apply(t: &Transform<'_>, blob: &[u8], h: &Header) {
                     t.kernel().name
                 );
             }
+        }
+    }
+}
+
+/// q8 is exact by definition (docs/FORMAT.md): decode the bytes independently, quantize the
+/// inputs by the documented formula, sum in i64 and compare `apply` bit for bit.
+fn check_q8(t: &Transform<'_>, blob: &[u8], h: &Header) {
+    let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
+    let l = h.layout;
+    if d_in * d_out > 1 << 16 {
+        return;
+    }
+    let f32_at = |at: usize| f32::from_le_bytes(blob[at..at + 4].try_into().unwrap());
+    let aux = l.aux_offset as usize;
+    let scale = |k: usize| f32_at(aux + 4 * k);
+    let diag = |j: usize| f32_at(aux + 4 * (d_in.div_ceil(16) * 16 + j));
+    let q = |k: usize, j: usize| {
+        let at = l.weights_offset as usize + (j / 16) * l.panel_stride as usize + (k / 4) * 64 + (j % 16) * 4 + k % 4;
+        blob[at] as i8 as i64
+    };
+    for k in 0..d_in {
+        assert!((0.0..=format::Q8_MAX_SCALE).contains(&scale(k)), "accepted scale[{k}] = {:e}", scale(k));
+    }
+    let rows = 3;
+    let x: Vec<f32> = (0..rows * d_in).map(|i| ((i * 7 + 3) % 11) as f32 - 5.0).collect();
+    let mut y = vec![f32::NAN; rows * d_out];
+    assert_eq!(t.apply(&x, &mut y), Ok(rows));
+    for (r, row) in x.chunks_exact(d_in).enumerate() {
+        let a: Vec<f32> = (0..d_in).map(|k| row[k] * scale(k)).collect();
+        let amax = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let ratio = 2047.0 / amax;
+        let act: Vec<i64> = a
+            .iter()
+            .map(|&v| {
+                if amax == 0.0 {
+                    0
+                } else {
+                    (if ratio.is_finite() { v * ratio } else { v / amax * 2047.0 }).round_ties_even() as i64
+                }
+            })
+            .collect();
+        let step = amax / 2047.0;
+        for j in 0..d_out {
+            let acc: i64 = (0..d_in).map(|k| act[k] * q(k, j)).sum();
+            assert!(acc.abs() < 1 << 31, "q8 sum {acc} beyond int32");
+            let bias = f32_at(l.bias_offset as usize + 4 * j);
+            let diag_term = if j < d_in { diag(j) * row[j] } else { 0.0 };
+            let want = (bias + acc as f32 * step) + diag_term;
+            let got = y[r * d_out + j];
+            assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "q8 y[{r}][{j}] = {got:e}, want {want:e}");
         }
     }
 }

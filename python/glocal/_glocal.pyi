@@ -45,7 +45,7 @@ class Transform:
     def d_out(self) -> int: ...
     @property
     def dtype(self) -> str:
-        """Weight dtype: 'f32', 'f16', 'bf16' or 'i8d'."""
+        """Weight dtype: 'f32', 'f16', 'bf16', 'i8d' or 'q8'."""
     @property
     def kernel(self) -> str:
         """The kernel chosen for this CPU."""

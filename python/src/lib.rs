@@ -51,7 +51,7 @@ fn cli_err(e: CliError) -> PyErr {
 
 fn weight_dtype(name: &str) -> PyResult<WeightDtype> {
     WeightDtype::from_name(name).ok_or_else(|| {
-        PyValueError::new_err(format!("dtype '{name}': expected one of 'f32', 'f16', 'bf16', 'i8d'"))
+        PyValueError::new_err(format!("dtype '{name}': expected one of 'f32', 'f16', 'bf16', 'i8d', 'q8'"))
     })
 }
 
@@ -318,7 +318,7 @@ impl Transform {
         self.view().d_out()
     }
 
-    /// Weight dtype of the blob: 'f32', 'f16', 'bf16' or 'i8d'.
+    /// Weight dtype of the blob: 'f32', 'f16', 'bf16', 'i8d' or 'q8'.
     #[getter]
     fn dtype(&self) -> &'static str {
         self.view().dtype().name()

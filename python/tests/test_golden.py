@@ -9,7 +9,7 @@ import pytest
 import glocal
 
 # Error bound relative to max |y_ref| per weight dtype (tests/golden.rs: tolerance()).
-TOLERANCE = {"f32": 4e-6, "f16": 1e-3, "bf16": 8e-3, "i8d": 8e-3}
+TOLERANCE = {"f32": 4e-6, "f16": 1e-3, "bf16": 8e-3, "i8d": 8e-3, "q8": 8e-3}
 
 
 def golden_sets(shared, index):
@@ -57,7 +57,7 @@ def test_thingsvision_output_agrees(shared, golden_index):
         assert np.abs(y - y_tv).max() / np.abs(y_tv).max() <= 4e-6, name
 
 
-@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16", "i8d"])
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16", "i8d", "q8"])
 def test_pack_bytes_round_trip(resnet18_npz, dtype):
     blob = glocal.pack(resnet18_npz, dtype)
     with pytest.warns(glocal.GlocalCaution, match="ImageNet"):

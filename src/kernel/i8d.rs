@@ -93,12 +93,15 @@ pub(crate) fn apply(p: &I8dPanels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>)
             for (r, acc_row) in acc.iter().take(n).enumerate() {
                 let row = (r0 + r) * d_in;
                 let mut out = [0f32; NR];
-                for (c, o) in out.iter_mut().take(cols).enumerate() {
+                // Zipped, not indexed: the slices' lengths are not known to the compiler, and an
+                // index would link a bounds-check panic path into soft-float firmware.
+                let lanes = out.iter_mut().zip(acc_row).zip(bias.iter().zip(diag)).take(cols);
+                for (c, ((o, &acc), (&bias, &diag))) in lanes.enumerate() {
                     // Beyond d_in there is no diagonal term at all (not `diag * 0`: a crafted
                     // blob's padding could hold a NaN or an infinity there).
                     let j = col0 + c;
-                    let diag_term = if j < d_in { x.get(row + j).map_or(0.0, |v| diag[c] * v) } else { 0.0 };
-                    *o = (bias[c] + acc_row[c]) + diag_term;
+                    let diag_term = if j < d_in { x.get(row + j).map_or(0.0, |v| diag * v) } else { 0.0 };
+                    *o = (bias + acc) + diag_term;
                 }
                 y.store((r0 + r) * d_out + col0, out.get(..cols).unwrap_or(&[]));
             }

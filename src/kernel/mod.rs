@@ -209,8 +209,17 @@ pub enum Isa {
     /// x86_64 with AVX-512F and AVX-512BW besides AVX2, FMA and F16C (Xeon Skylake-SP, Ice
     /// Lake, Sapphire Rapids and later; Zen 4 and later). Name `avx512`.
     Avx512,
+    /// x86_64 with AVX-VNNI (VEX `vpdpwssd` on ymm) besides AVX2, FMA and F16C (Alder Lake and
+    /// later client cores; Sapphire Rapids and later Xeons). `q8` kernels only. Name `avxvnni`.
+    AvxVnni,
+    /// x86_64 with AVX-512 VNNI (`vpdpbusd` on zmm) besides AVX-512F/BW, AVX2, FMA and F16C (Xeon
+    /// Cascade Lake and later, Zen 4 and later). `q8` kernels only. Name `avx512vnni`.
+    Avx512Vnni,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
+    /// aarch64 NEON with the Armv8.2 dot product (`SDOT`, feature `dotprod`; Jetson Orin's
+    /// Cortex-A78AE): `q8` kernels only, the other dtypes run `neon`'s. Name `neondot`.
+    NeonDot,
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm;
     /// on Helium builds only with the feature `cortexm-scalar`, see `build.rs`).
     #[cfg(glocal_cortex_m_fpu)]
@@ -227,7 +236,10 @@ impl Isa {
         Isa::Scalar,
         Isa::Avx2,
         Isa::Avx512,
+        Isa::AvxVnni,
+        Isa::Avx512Vnni,
         Isa::Neon,
+        Isa::NeonDot,
         #[cfg(glocal_cortex_m_fpu)]
         Isa::CortexM,
         #[cfg(glocal_helium)]
@@ -240,7 +252,10 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::AvxVnni => "avxvnni",
+            Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
+            Isa::NeonDot => "neondot",
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => "cortexm",
             #[cfg(glocal_helium)]
@@ -265,8 +280,14 @@ impl Isa {
             Isa::Avx2 => x86_64::Avx2::detect().is_some(),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => x86_64::Avx512::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::AvxVnni => x86_64::AvxVnni::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => x86_64::Avx512Vnni::detect().is_some(),
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => aarch64::Neon::detect().is_some(),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => aarch64::NeonDot::detect().is_some(),
             // Every eabihf Cortex-M has an FPU with half-precision conversions (FPv4-SP or later).
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => true,
@@ -278,9 +299,11 @@ impl Isa {
         }
     }
 
-    /// The best ISA available on this CPU.
+    /// The best ISA available on this CPU with kernels for every float dtype. The ISAs that only
+    /// add `q8` kernels (`avx512vnni`, `avxvnni`, `neondot`) are never it: [`Isa::best_for`]
+    /// picks them for `q8` blobs.
     pub fn best() -> Isa {
-        Isa::ALL.iter().rev().copied().find(|isa| isa.is_available()).unwrap_or(Isa::Scalar)
+        Isa::best_for(WeightDtype::F32)
     }
 
     /// The best available ISA with a registered kernel for `dtype` (an ISA without a kernel for
@@ -402,6 +425,12 @@ registry! {
     #[cfg(all(feature = "q8", glocal_portable))] "q8_i32acc_1x16__scalar": Scalar, Q8, 1, false, portable;
     #[cfg(all(feature = "q8", glocal_cortex_m_fpu))] "q8_i32acc_1x16__cortexm": CortexM, Q8, 1, false, arm::cortex_m::run;
     #[cfg(all(feature = "q8", glocal_helium))] "q8_i32acc_1x16__helium": Helium, Q8, 1, false, arm::helium::run;
+    #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_3x16__avx2_vpmaddwd": Avx2, Q8, x86_64::q8::MR_YMM, false, x86_64::q8::run_avx2;
+    #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_3x16__avx512_vpmaddwd_ymm": Avx512, Q8, x86_64::q8::MR_YMM, false, x86_64::q8::run_avx512;
+    #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_3x16__avxvnni_vpdpwssd": AvxVnni, Q8, x86_64::q8::MR_YMM, false, x86_64::q8::run_avxvnni;
+    #[cfg(all(feature = "q8", target_arch = "x86_64"))] "q8_i32acc_12x16__avx512vnni_vpdpbusd": Avx512Vnni, Q8, x86_64::q8::MR_ZMM, false, x86_64::q8::run_avx512vnni;
+    #[cfg(all(feature = "q8", target_arch = "aarch64"))] "q8_i32acc_1x16__neon": Neon, Q8, 1, false, aarch64::q8::run_neon;
+    #[cfg(all(feature = "q8", target_arch = "aarch64"))] "q8_i32acc_1x16__neondot": NeonDot, Q8, 1, false, aarch64::q8::run_dot;
 }
 
 /// The registry entry for `isa` and `dtype`.

@@ -43,7 +43,7 @@ pub struct Q8Panels<'a> {
     pub(crate) diag: &'a [f32],
     /// Per-column sums of the stored int8 weights, `panels * NR` (validated): what a kernel
     /// that offsets its activations (`VPDPBUSD` takes unsigned ones) subtracts again.
-    #[allow(dead_code)] // until the x86 VNNI kernel reads them
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) sums: &'a [i32],
     pub(crate) d_in: usize,
     pub(crate) d_out: usize,
@@ -212,15 +212,47 @@ pub(crate) fn quantize_row(
     scales: &[f32],
     act: &mut [i16],
 ) -> Option<f32> {
-    // f32 rows (the common case) are read in place, without a per-element dispatch on the
-    // input type.
-    match (x.as_f32().and_then(|v| v.get(start..start + d_in)), scales.get(..d_in)) {
-        (Some(row), Some(sc)) => quantize(row.iter().zip(sc).map(|(&x, &s)| mul(x, s)), act),
-        _ => {
-            let folded = |k: usize| x.get(start + k).unwrap_or(0.0) * scales.get(k).copied().unwrap_or(0.0);
-            quantize((0..d_in).map(folded), act)
+    // The folded inputs `x * scale` are formed by `widen_into` a chunk at a time (the same
+    // single f32 rounding as per element), so the loops below run over plain slices and
+    // vectorize: 1 KiB of stack on hosts, 64 bytes on bare metal (beside the 2 KiB of
+    // activations, within the firmware examples' 3 KiB).
+    const CHUNK: usize = if cfg!(target_os = "none") { 16 } else { 256 };
+    let mut buf = [0f32; CHUNK];
+    let chunk = |c0: usize, buf: &mut [f32; CHUNK]| -> usize {
+        let n = CHUNK.min(d_in - c0);
+        let a = buf.get_mut(..n).unwrap_or_default();
+        a.fill(0.0);
+        x.widen_into(a, start + c0, Some(scales.get(c0..).unwrap_or_default()));
+        n
+    };
+    // `|a|` as bits orders like the values; NaN and the infinities lie above every finite value.
+    // (`scale <= 1`, validated: only a non-finite input gives a non-finite `a`.)
+    let mut max_bits = 0u32;
+    for c0 in (0..d_in).step_by(CHUNK) {
+        let n = chunk(c0, &mut buf);
+        max_bits = buf.iter().take(n).fold(max_bits, |m, v| m.max(v.to_bits() & 0x7fff_ffff));
+    }
+    if max_bits >= 0x7f80_0000 {
+        return None;
+    }
+    let amax = f32::from_bits(max_bits);
+    act.fill(0);
+    if amax == 0.0 {
+        return Some(0.0);
+    }
+    let max = Q8_ACT_MAX as f32;
+    let r = max / amax;
+    for c0 in (0..d_in).step_by(CHUNK) {
+        let n = chunk(c0, &mut buf);
+        let out = act.get_mut(c0..c0 + n).unwrap_or_default();
+        let a = buf.iter().take(n);
+        if r.is_finite() {
+            out.iter_mut().zip(a).for_each(|(v, &a)| *v = round_clamp(mul(a, r)));
+        } else {
+            out.iter_mut().zip(a).for_each(|(v, &a)| *v = round_clamp(a / amax * max));
         }
     }
+    Some(amax / max)
 }
 
 /// `a * b` as IEEE-754 rounds it (to nearest, ties to even). On Armv6-M (Cortex-M0, no FPU)
@@ -286,40 +318,56 @@ fn mul_normal(a: f32, b: f32) -> Option<f32> {
     Some(f32::from_bits(((x ^ y) & 0x8000_0000) | (e << 23) | (m & 0x007f_ffff)))
 }
 
-/// [`quantize_row`] over the folded inputs `a[k] = x[k] * scale[k]` (`folded` is walked twice).
+/// The float epilogue of one row over one panel, the same code for every kernel and driver:
+/// `y[j] = (bias[j] + f32(acc[j]) * step) + diag[j] * x[j]` (NaN for a row without a step).
 #[inline(always)]
-fn quantize(folded: impl Iterator<Item = f32> + Clone, act: &mut [i16]) -> Option<f32> {
-    // |a| and its maximum as bits: for non-negative floats the order of the bit patterns is
-    // the order of the values, so this is `max |a|` with integer compares (no float calls on
-    // an FPU-less core).
-    let mut amax_bits = 0u32;
-    for a in folded.clone() {
-        let abs = a.to_bits() & 0x7fff_ffff;
-        // `scale <= 1` (validated): only a non-finite input gives a non-finite `a`.
-        if abs >= 0x7f80_0000 {
-            return None;
+fn finish_panel(
+    p: &Q8Panels<'_>,
+    x: &InputRows<'_>,
+    y: &mut OutputRows<'_>,
+    r: usize,
+    panel: usize,
+    step: Option<f32>,
+    acc: &[i32; NR],
+) {
+    let (d_in, d_out) = (p.d_in, p.d_out);
+    let col0 = panel * NR;
+    let lanes = col0..col0 + NR;
+    // As arrays, so that indexing by a column below NR has no bounds-check panic path (which
+    // soft-float firmware would link).
+    fn array(s: &[f32], r: core::ops::Range<usize>) -> Option<&[f32; NR]> {
+        s.get(r).and_then(|s| s.try_into().ok())
+    }
+    let (Some(bias), Some(diag)) = (array(p.bias, lanes.clone()), array(p.diag, lanes)) else {
+        debug_assert!(false, "q8: panel {panel} out of the blob's bounds");
+        return;
+    };
+    let mut out = [f32::NAN; NR];
+    // f32 inputs with all 16 columns below d_in: the same operations on slices, vectorized.
+    let xs = x
+        .as_f32()
+        .and_then(|s| array(s, r * d_in + col0..r * d_in + col0 + NR))
+        .filter(|_| col0 + NR <= d_in);
+    if let (Some(step), Some(xs)) = (step, xs) {
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = (bias[c] + acc[c] as f32 * step) + diag[c] * xs[c];
         }
-        amax_bits = amax_bits.max(abs);
+    } else if let Some(step) = step {
+        for (c, o) in out.iter_mut().enumerate() {
+            let j = col0 + c;
+            // Beyond d_in there is no diagonal term at all (not `diag * 0`: padding of a
+            // crafted blob could hold an infinity... validation forbids it, but the formula
+            // does not depend on it).
+            let diag_term = if j < d_in { x.get(r * d_in + j).map_or(0.0, |v| diag[c] * v) } else { 0.0 };
+            *o = (bias[c] + acc[c] as f32 * step) + diag_term;
+        }
     }
-    act.fill(0);
-    if amax_bits == 0 {
-        return Some(0.0);
-    }
-    let (amax, max) = (f32::from_bits(amax_bits), Q8_ACT_MAX as f32);
-    let r = max / amax;
-    // Two loops, not a select per element: a compiler may compute both arms of the select,
-    // and a division is a library call on an FPU-less core.
-    if r.is_finite() {
-        act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(mul(a, r)));
-    } else {
-        act.iter_mut().zip(folded).for_each(|(v, a)| *v = round_clamp(a / amax * max));
-    }
-    Some(amax / max)
+    y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
 }
 
-/// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`. Lengths were
-/// checked by the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=`
-/// [`ACT_LEN`]); anything short is skipped, never indexed.
+/// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`, one row at a
+/// time. Lengths were checked by the caller (`x.len() == rows * d_in`, `y.len() == rows *
+/// d_out`, `d_in <=` [`ACT_LEN`]); anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
 #[inline(never)]
 pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, dot: Dot) {
@@ -333,36 +381,102 @@ pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, 
     for r in 0..rows {
         let step = quantize_row(&x, r * d_in, d_in, p.scales, act);
         for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
-            let col0 = panel * NR;
-            let lanes = col0..col0 + NR;
-            let (Some(q), Some(bias), Some(diag)) =
-                (q.get(..body), p.bias.get(lanes.clone()), p.diag.get(lanes))
-            else {
-                debug_assert!(false, "q8: panel {panel} out of the blob's bounds");
-                return;
-            };
-            let mut out = [f32::NAN; NR];
-            if let Some(step) = step {
-                let mut acc = [0i32; NR];
+            let mut acc = [0i32; NR];
+            if step.is_some() {
+                let Some(q) = q.get(..body) else {
+                    debug_assert!(false, "q8: panel {panel} out of the blob's bounds");
+                    return;
+                };
                 dot(act, q, &mut acc);
-                for (c, o) in out.iter_mut().enumerate() {
-                    let j = col0 + c;
-                    // Beyond d_in there is no diagonal term at all (not `diag * 0`: padding of a
-                    // crafted blob could hold an infinity... validation forbids it, but the
-                    // formula does not depend on it).
-                    let diag_term =
-                        if j < d_in { x.get(r * d_in + j).map_or(0.0, |v| diag[c] * v) } else { 0.0 };
-                    *o = (bias[c] + acc[c] as f32 * step) + diag_term;
-                }
             }
-            y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
+            finish_panel(p, &x, y, r, panel, step, &acc);
         }
     }
 }
 
-/// The portable `q8` kernel.
-// Cortex-M firmware without `cortexm-scalar` compiles no portable entry point to call it.
-#[cfg_attr(not(glocal_portable), allow(dead_code))]
+/// Most rows a [`Tile`] kernel computes per panel pass.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const TILE_ROWS: usize = 12;
+
+/// Activations (`i16`) of the tile buffer of [`drive_tiles`]: 32 KiB of stack, enough for
+/// [`TILE_ROWS`] rows up to `d_in = 1364` and at least two rows at the largest `d_in` (8192),
+/// so a tile never needs more and the frame stays bounded for every blob.
+#[cfg(target_arch = "x86_64")]
+const TILE_ACT: usize = 16 * 1024;
+
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(TILE_ACT >= 2 * crate::format::Q8_MAX_D_IN as usize);
+
+/// A `q8` kernel over a tile of rows: the exact sums of up to [`Tile::MR`] rows over one
+/// panel per pass, so each 64-byte weight group is loaded once for all of them. Implemented by
+/// capability tokens (holding one is the proof its instructions run).
+#[cfg(target_arch = "x86_64")]
+pub(crate) trait Tile: Copy {
+    /// Rows per panel pass (at most [`TILE_ROWS`]).
+    const MR: usize;
+    /// Re-encodes one row of activations (`-2047..=2047`, zero padded to a multiple of four) in
+    /// place into the kernel's own layout, once per row (not per panel).
+    fn encode(self, act: &mut [i16]);
+    /// `acc[i][c] = sum_k act_i[k] * q[k][c]` over `panel` for the `rows <= MR` encoded rows
+    /// `act[i * len ..][.. len]`; `sums` are the panel's column sums (`Q8Panels::sums`).
+    fn dot(
+        self,
+        act: &[i16],
+        len: usize,
+        rows: usize,
+        panel: &[i8],
+        sums: &[i32; NR],
+        acc: &mut [[i32; NR]; TILE_ROWS],
+    );
+}
+
+/// [`drive`] for tile kernels: up to `T::MR` rows are quantized into one stack buffer
+/// ([`TILE_ACT`]), then each panel is passed over once for all of them. The float steps are
+/// the same functions as in [`drive`] (quantization and epilogue), so the results are too.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+pub(crate) fn drive_tiles<T: Tile>(t: T, p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
+    let (d_in, d_out) = (p.d_in, p.d_out);
+    debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
+    let Some(rows) = x.len().checked_div(d_in) else { return };
+    let len = p.rows();
+    // `len <= 8192` (validated), so at least two rows fit; never more than the kernel's tile.
+    let mr = T::MR.min(TILE_ROWS).min(TILE_ACT / len.max(1)).max(1);
+    let body = len * NR;
+    let mut buf = [0i16; TILE_ACT];
+    let mut steps = [None; TILE_ROWS];
+    let mut r0 = 0;
+    while r0 < rows {
+        let n = mr.min(rows - r0);
+        for (i, (act, step)) in buf.chunks_exact_mut(len).zip(steps.iter_mut()).take(n).enumerate() {
+            *step = quantize_row(&x, (r0 + i) * d_in, d_in, p.scales, act);
+            if step.is_none() {
+                // The row's outputs are NaN; its sums only have to stay in bounds.
+                act.fill(0);
+            }
+            t.encode(act);
+        }
+        let Some(act) = buf.get(..n * len) else { return };
+        for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
+            let (Some(q), Some(sums)) = (
+                q.get(..body),
+                p.sums.get(panel * NR..panel * NR + NR).and_then(|s| <&[i32; NR]>::try_from(s).ok()),
+            ) else {
+                debug_assert!(false, "q8: panel {panel} out of the blob's bounds");
+                return;
+            };
+            let mut acc = [[0i32; NR]; TILE_ROWS];
+            t.dot(act, len, n, q, sums, &mut acc);
+            for (i, (acc, &step)) in acc.iter().zip(&steps).take(n).enumerate() {
+                finish_panel(p, &x, y, r0 + i, panel, step, acc);
+            }
+        }
+        r0 += n;
+    }
+}
+
+/// The portable `q8` kernel (the Cortex-M entries call [`drive`] with their own [`Dot`]).
+#[cfg(glocal_portable)]
 pub(crate) fn apply(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     drive(p, x, y, dot_portable);
 }
