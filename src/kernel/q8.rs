@@ -15,7 +15,7 @@
 //! outputs; the diagonal term exists for `j < d_in` only.)
 //!
 //! The float steps are per input and per output, never per multiply-add, and are computed here,
-//! once, for every kernel: a kernel only computes the exact `acc` of a panel ([`Dot`]), so two
+//! once, for every kernel: a kernel only computes the exact `acc` of a panel (`Dot`), so two
 //! kernels cannot differ in a bit, and an FPU-less core spends soft-float calls on `d_in + d_out`
 //! values per row, not `d_in * d_out`.
 
