@@ -245,37 +245,44 @@ pub struct Layout {
     pub total_len: u64,
 }
 
-const fn round_up(v: u64, to: u64) -> u64 {
-    v.div_ceil(to) * to
-}
-
 impl Layout {
     /// The layout of a blob with these dims and dtype. Dims must be within `1..=MAX_DIM`
     /// (then nothing here can overflow a `u64`).
+    // Inlined: firmware calls it once (validation), and a returned struct of nine u64 costs a
+    // copy per field on a 32-bit core.
+    #[inline(always)]
     pub const fn new(dtype: WeightDtype, d_in: u32, d_out: u32) -> Layout {
-        let nr = NR as u64;
-        let panels = (d_out as u64).div_ceil(nr);
+        // In u32 where the dims bound the value (d <= 2^16: a panel is at most 2^22 bytes, the
+        // aux section 2^19), u64 from the product of panels and panel stride on: no 64-bit
+        // multiply or division on 32-bit cores beyond the one that needs it.
+        let panels = d_out.div_ceil(NR as u32);
         // q8 groups four inputs per column: its rows are padded to a multiple of four.
         let rows = match dtype {
-            WeightDtype::Q8 => round_up(d_in as u64, Q8_GROUP as u64),
-            _ => d_in as u64,
+            WeightDtype::Q8 => d_in.next_multiple_of(Q8_GROUP as u32),
+            _ => d_in,
         };
-        let panel_stride = round_up(rows * nr * dtype.size() as u64, SECTION_ALIGN as u64);
+        let panel_stride =
+            (rows * NR as u32 * dtype.size() as u32).next_multiple_of(SECTION_ALIGN as u32) as u64;
         let bias_offset = HEADER_LEN as u64;
-        let bias_len = panels * nr * 4;
-        let weights_offset = round_up(bias_offset + bias_len, SECTION_ALIGN as u64);
-        let weights_len = panels * panel_stride;
+        let bias_len = (panels * NR as u32 * 4) as u64;
+        let weights_offset = (bias_offset + bias_len).next_multiple_of(SECTION_ALIGN as u64);
+        let weights_len = panels as u64 * panel_stride;
         let end = weights_offset + weights_len;
-        let (aux_offset, aux_len) = match dtype {
-            // Row scales (d_in rounded up to NR f32), then the diagonal (NR f32 per panel);
-            // `end` is already 64-aligned and both parts are multiples of 64 bytes.
-            WeightDtype::I8d => (end, (round_up(d_in as u64, nr) + panels * nr) * 4),
-            // q8: the same, then the int32 column sums of the stored weights (NR per panel).
-            WeightDtype::Q8 => (end, (round_up(d_in as u64, nr) + 2 * panels * nr) * 4),
-            _ => (0, 0),
+        // Row scales (d_in rounded up to NR f32), then NR f32 of diagonal per panel, and for q8
+        // NR int32 column sums of the stored weights per panel; `end` is already 64-aligned and
+        // every part is a multiple of 64 bytes.
+        let per_panel = match dtype {
+            WeightDtype::I8d => 1,
+            WeightDtype::Q8 => 2,
+            _ => 0,
+        };
+        let (aux_offset, aux_len) = if per_panel == 0 {
+            (0, 0)
+        } else {
+            (end, ((d_in.next_multiple_of(NR as u32) + per_panel * panels * NR as u32) * 4) as u64)
         };
         Layout {
-            panels,
+            panels: panels as u64,
             panel_stride,
             bias_offset,
             bias_len,
@@ -412,6 +419,12 @@ impl Header {
         }
         let [code] = read::<1>(blob, offsets::DTYPE);
         let dtype = WeightDtype::from_code(code).ok_or(Error::UnknownDtype { found: code })?;
+        // A build without the feature `q8` has no q8 kernel: refused here, before its layout
+        // and aux checks, which such firmware then need not carry.
+        #[cfg(not(feature = "q8"))]
+        if dtype == WeightDtype::Q8 {
+            return Err(Error::KernelUnavailable { isa: "q8" });
+        }
         let [nr] = read::<1>(blob, offsets::NR);
         if nr as usize != NR {
             return Err(Error::UnsupportedPanelWidth { found: nr, expected: NR as u8 });
@@ -425,6 +438,7 @@ impl Header {
         if d_in == 0 || d_out == 0 || d_in > MAX_DIM || d_out > MAX_DIM {
             return Err(Error::BadDims { d_in, d_out });
         }
+        #[cfg(feature = "q8")]
         if dtype == WeightDtype::Q8 && d_in > Q8_MAX_D_IN {
             return Err(Error::BadDims { d_in, d_out });
         }
@@ -482,7 +496,8 @@ impl Header {
         })
     }
 
-    /// Parses the header, then checks the blob length against `total_len` and the checksum.
+    /// Parses the header, then checks the blob length against `total_len` and the checksum, then
+    /// the values of an `i8d` or `q8` aux section (`q8`'s only with the feature `q8`).
     pub fn validate_blob(blob: &[u8]) -> Result<Header, Error> {
         let header = Header::parse(blob)?;
         if blob.len() as u64 != header.layout.total_len {
@@ -494,6 +509,8 @@ impl Header {
         }
         match header.dtype {
             WeightDtype::I8d => check_aux(blob, &header, I8D_MAX_SCALE)?,
+            // (Without the feature `parse` refused q8 blobs.)
+            #[cfg(feature = "q8")]
             WeightDtype::Q8 => {
                 check_aux(blob, &header, Q8_MAX_SCALE)?;
                 check_q8_column_sums(blob, &header)?;
@@ -603,6 +620,7 @@ fn check_aux(blob: &[u8], h: &Header, max_scale: f32) -> Result<(), Error> {
 /// of its column's stored int8 weights, padding rows included, because the kernels that add an
 /// offset to the activations (`VPDPBUSD` takes unsigned ones) subtract `offset * sum` again.
 /// One pass over the weights, like the checksum's.
+#[cfg(feature = "q8")]
 fn check_q8_column_sums(blob: &[u8], h: &Header) -> Result<(), Error> {
     let l = &h.layout;
     let sums_at =

@@ -191,10 +191,9 @@ impl<'a> Transform<'a> {
             WeightDtype::I8d => PackedWeights::I8d(i8d_panels(blob, &header)?),
             #[cfg(feature = "q8")]
             WeightDtype::Q8 => PackedWeights::Q8(q8_panels(blob, &header)?),
+            // Refused by `Header::parse` in builds without the feature.
             #[cfg(not(feature = "q8"))]
-            WeightDtype::Q8 => {
-                return Err(Error::KernelUnavailable { isa: "q8 (a build without the q8 feature)" })
-            }
+            WeightDtype::Q8 => return Err(Error::KernelUnavailable { isa: "q8" }),
         };
         let mut isa = isa.unwrap_or_else(|| Isa::best_for(header.dtype));
         if scalar_if_no_kernel && kernel::kernel_info(isa, header.dtype).is_none() {

@@ -211,14 +211,19 @@ pub enum Isa {
     Avx512,
     /// x86_64 with AVX-VNNI (VEX `vpdpwssd` on ymm) besides AVX2, FMA and F16C (Alder Lake and
     /// later client cores; Sapphire Rapids and later Xeons). `q8` kernels only. Name `avxvnni`.
+    /// (Only in x86_64 builds, like the other ISAs with kernels of one dtype: elsewhere they
+    /// would only lengthen every loop over [`Isa::ALL`] in firmware.)
+    #[cfg(target_arch = "x86_64")]
     AvxVnni,
     /// x86_64 with AVX-512 VNNI (`vpdpbusd` on zmm) besides AVX-512F/BW, AVX2, FMA and F16C (Xeon
     /// Cascade Lake and later, Zen 4 and later). `q8` kernels only. Name `avx512vnni`.
+    #[cfg(target_arch = "x86_64")]
     Avx512Vnni,
     /// aarch64 Advanced SIMD (NEON), with FCVTL for f16. Name `neon`.
     Neon,
     /// aarch64 NEON with the Armv8.2 dot product (`SDOT`, feature `dotprod`; Jetson Orin's
     /// Cortex-A78AE): `q8` kernels only, the other dtypes run `neon`'s. Name `neondot`.
+    #[cfg(target_arch = "aarch64")]
     NeonDot,
     /// Cortex-M4F/M7 single-precision FPU, `1 x 16` register tile (bare-metal hard-float Arm;
     /// on Helium builds only with the feature `cortexm-scalar`, see `build.rs`).
@@ -236,9 +241,12 @@ impl Isa {
         Isa::Scalar,
         Isa::Avx2,
         Isa::Avx512,
+        #[cfg(target_arch = "x86_64")]
         Isa::AvxVnni,
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx512Vnni,
         Isa::Neon,
+        #[cfg(target_arch = "aarch64")]
         Isa::NeonDot,
         #[cfg(glocal_cortex_m_fpu)]
         Isa::CortexM,
@@ -252,9 +260,12 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            #[cfg(target_arch = "x86_64")]
             Isa::AvxVnni => "avxvnni",
+            #[cfg(target_arch = "x86_64")]
             Isa::Avx512Vnni => "avx512vnni",
             Isa::Neon => "neon",
+            #[cfg(target_arch = "aarch64")]
             Isa::NeonDot => "neondot",
             #[cfg(glocal_cortex_m_fpu)]
             Isa::CortexM => "cortexm",
