@@ -50,6 +50,30 @@ const HALF: usize = NR / 2;
 const BUF: usize = 48;
 
 core::arch::global_asm!(include_str!("helium.s"), options(raw));
+#[cfg(feature = "q8")]
+core::arch::global_asm!(include_str!("helium_q8.s"), options(raw));
+
+#[cfg(feature = "q8")]
+extern "C" {
+    /// `acc[c] = sum_i act[i] * panel[(i / 4) * 64 + c * 4 + i % 4]` over `4 * groups` inputs
+    /// (the contract in `helium_q8.s`).
+    fn __glocal_mve_q8_dot(acc: *mut i32, act: *const i16, panel: *const i8, groups: usize);
+}
+
+/// The Helium [`q8::Dot`](crate::kernel::q8::Dot): `VMLADAVA.S32` over four inputs of a column
+/// at a time (`helium_q8.s`).
+#[cfg(feature = "q8")]
+fn q8_dot(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
+    let groups = act.len() / 4;
+    debug_assert!(act.len() % 4 == 0 && panel.len() >= groups * 4 * NR, "q8: short panel or activations");
+    if panel.len() < groups * 4 * NR {
+        return crate::kernel::q8::dot_portable(act, panel, acc);
+    }
+    // SAFETY: the kernel reads `4 * groups` i16 from `act` (its length, rounded down to whole
+    // groups) and `groups * 64` bytes from `panel` (checked just above), writes the 16 i32 of
+    // `acc`, and touches no other memory; `act` is 2-byte and `acc` 4-byte aligned by type.
+    unsafe { __glocal_mve_q8_dot(acc.as_mut_ptr(), act.as_ptr(), panel.as_ptr(), groups) }
+}
 
 /// A microkernel (1 x 16 or R x 8, the contract in `helium.s`): `acc[r*cols + j] += sum_{i < k}
 /// x[r*x_stride + i] * w[i*NR + j]` for its rows `r` and columns `j` (`w` at the first column,
@@ -149,7 +173,7 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
     }
     #[cfg(feature = "q8")]
     if let PackedWeights::Q8(p) = weights {
-        return super::super::q8::drive(p, x, &mut y, super::super::q8::dot_portable);
+        return super::super::q8::drive(p, x, &mut y, q8_dot);
     }
     // One call for every dtype: the driver's nine arguments are set up once.
     let ((ks, bias, w, dims), aux) = match weights {
