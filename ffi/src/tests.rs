@@ -280,59 +280,40 @@ fn apply_ex_normalises_rows_and_refuses_unknown_flags() {
 }
 
 #[test]
-fn i8d_blobs_work_through_the_same_functions() {
+fn quantized_weight_blobs_work_through_the_same_functions() {
     let (d_in, d_out) = (19, 17);
-    let b = blob(WeightDtype::I8d, d_in, d_out);
-    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
-    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
-    // SAFETY: `t` is initialised.
-    unsafe {
-        assert_eq!(glocal_transform_dtype(&t), glocal_dtype::GLOCAL_DTYPE_I8D);
-        let name = CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap();
-        assert!(name.starts_with("i8d_f32acc_"), "{name}");
+    for (dtype, code, prefix) in [
+        (WeightDtype::I8d, glocal_dtype::GLOCAL_DTYPE_I8D, "i8d_f32acc_"),
+        (WeightDtype::Q8, glocal_dtype::GLOCAL_DTYPE_Q8, "q8_i32acc_"),
+    ] {
+        let b = blob(dtype, d_in, d_out);
+        let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
+        assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
+        // SAFETY: `t` is initialised.
+        unsafe {
+            assert_eq!(glocal_transform_dtype(&t), code);
+            let name = CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap();
+            assert!(name.starts_with(prefix), "{name}");
+        }
+        let x: Vec<f32> = (0..2 * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
+        let want = reference(d_in, d_out, &x);
+        let mut y = std::vec![f32::NAN; 2 * d_out];
+        // SAFETY: pointers and lengths describe the vectors.
+        let st = unsafe { glocal_apply_f32(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len()) };
+        assert_eq!(st, GLOCAL_STATUS_OK);
+        // The issues' bound for both: 8e-3 of max |y_ref| (the C test replays i8d exactly).
+        let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (g, w) in y.iter().zip(&want) {
+            assert!((g - w).abs() <= 8e-3 * max, "{dtype}: {g} vs {w}");
+        }
+        // The same inputs as int8 with scale 1: the same bits, whatever the weights.
+        let xq: Vec<i8> = x.iter().map(|&v| v as i8).collect();
+        let mut yq = std::vec![f32::NAN; 2 * d_out];
+        // SAFETY: pointers and lengths describe the vectors.
+        let st = unsafe { glocal_apply_s8(&t, xq.as_ptr(), xq.len(), 1.0, 0, yq.as_mut_ptr(), yq.len()) };
+        assert_eq!(st, GLOCAL_STATUS_OK);
+        assert_eq!(yq, y, "{dtype}");
     }
-    let x: Vec<f32> = (0..2 * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
-    let want = reference(d_in, d_out, &x);
-    let mut y = std::vec![f32::NAN; 2 * d_out];
-    // SAFETY: pointers and lengths describe the vectors.
-    let st = unsafe { glocal_apply_f32(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len()) };
-    assert_eq!(st, GLOCAL_STATUS_OK);
-    // The i8d bound: 8e-3 of max |y_ref| (the C test replays the quantisation exactly).
-    let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    for (g, w) in y.iter().zip(&want) {
-        assert!((g - w).abs() <= 8e-3 * max, "{g} vs {w}");
-    }
-}
-
-#[test]
-fn q8_blobs_work_through_the_same_functions() {
-    let (d_in, d_out) = (19, 17);
-    let b = blob(WeightDtype::Q8, d_in, d_out);
-    let mut t = glocal_transform { _opaque: MaybeUninit::zeroed() };
-    assert_eq!(init(&mut t, b.as_bytes()), GLOCAL_STATUS_OK);
-    // SAFETY: `t` is initialised.
-    unsafe {
-        assert_eq!(glocal_transform_dtype(&t), glocal_dtype::GLOCAL_DTYPE_Q8);
-        let name = CStr::from_ptr(glocal_transform_kernel(&t)).to_str().unwrap();
-        assert!(name.starts_with("q8_i32acc_"), "{name}");
-    }
-    let x: Vec<f32> = (0..2 * d_in).map(|i| (i % 9) as f32 - 4.0).collect();
-    let want = reference(d_in, d_out, &x);
-    let mut y = std::vec![f32::NAN; 2 * d_out];
-    // SAFETY: pointers and lengths describe the vectors.
-    let st = unsafe { glocal_apply_f32(&t, x.as_ptr(), x.len(), y.as_mut_ptr(), y.len()) };
-    assert_eq!(st, GLOCAL_STATUS_OK);
-    let max = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    for (g, w) in y.iter().zip(&want) {
-        assert!((g - w).abs() <= 8e-3 * max, "{g} vs {w}");
-    }
-    // The same inputs as int8 with scale 1: the same bits (q8 quantizes the dequantized row).
-    let xq: Vec<i8> = x.iter().map(|&v| v as i8).collect();
-    let mut yq = std::vec![f32::NAN; 2 * d_out];
-    // SAFETY: pointers and lengths describe the vectors.
-    let st = unsafe { glocal_apply_s8(&t, xq.as_ptr(), xq.len(), 1.0, 0, yq.as_mut_ptr(), yq.len()) };
-    assert_eq!(st, GLOCAL_STATUS_OK);
-    assert_eq!(yq, y);
 }
 
 #[test]
