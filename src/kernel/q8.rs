@@ -212,6 +212,15 @@ pub(crate) fn quantize_row(
     scales: &[f32],
     act: &mut [i16],
 ) -> Option<f32> {
+    // f32 inputs on a core with an FPU: straight from the slices, rounded by the FPU.
+    if HARD_FLOAT {
+        let xs = x.as_f32().and_then(|s| s.get(start..start + d_in));
+        if let (Some(xs), Some(sc)) = (xs, scales.get(..d_in)) {
+            if d_in <= act.len() {
+                return quantize_f32(xs, sc, act);
+            }
+        }
+    }
     // The folded inputs `x * scale` are formed by `widen_into` a chunk at a time (the same
     // single f32 rounding as per element), so the loops below run over plain slices and
     // vectorize: 1 KiB of stack on hosts, 64 bytes on bare metal (beside the 2 KiB of
@@ -253,6 +262,51 @@ pub(crate) fn quantize_row(
         }
     }
     Some(amax / max)
+}
+
+/// Whether floating-point additions are instructions (not library calls): then
+/// [`quantize_f32`] rounds with the FPU. The same results either way.
+const HARD_FLOAT: bool = cfg!(any(glocal_cortex_m, target_arch = "x86_64", target_arch = "aarch64"));
+
+/// [`quantize_row`] of f32 inputs `xs` (`d_in` of them, `scales` as many, `act` at least as
+/// long) in two passes over the slices: the largest `|x * scale|`, then the activations. The
+/// same operations as the general path, so the same bits.
+#[inline(always)]
+fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16]) -> Option<f32> {
+    let max_bits = xs.iter().zip(scales).fold(0u32, |m, (&x, &s)| m.max((x * s).to_bits() & 0x7fff_ffff));
+    if max_bits >= 0x7f80_0000 {
+        return None;
+    }
+    let amax = f32::from_bits(max_bits);
+    let (body, pad) = act.split_at_mut(xs.len().min(act.len()));
+    pad.fill(0);
+    let max = Q8_ACT_MAX as f32;
+    let r = max / amax;
+    if amax == 0.0 {
+        body.fill(0);
+        return Some(0.0);
+    } else if r.is_finite() {
+        // |x * scale| <= amax and r <= (2047 / amax) * (1 + 2^-24), so
+        // |q| <= 2047 * (1 + 2^-24)^2 < 2047.5: `round_small` applies.
+        let acts = body.iter_mut().zip(xs.iter().zip(scales));
+        acts.for_each(|(v, (&x, &s))| *v = round_small(x * s * r));
+    } else {
+        let acts = body.iter_mut().zip(xs.iter().zip(scales));
+        acts.for_each(|(v, (&x, &s))| *v = round_clamp(x * s / amax * max));
+    }
+    Some(amax / max)
+}
+
+/// [`round_clamp`] for `|q| < 2047.5`, with one float addition: `q + 1.5 * 2^23` lies in
+/// `[2^23, 2^24]`, where the spacing of f32 is 1, so the FPU rounds `q` to the nearest integer
+/// (ties to even: 1.5 * 2^23 is even) and that integer is the sum's bits minus the constant's.
+/// It lies in `-2047..=2047` already; the clamp to 12 bits (one `SSAT` on Arm) only keeps a
+/// broken precondition inside the kernels' int32 bound.
+#[inline(always)]
+fn round_small(q: f32) -> i16 {
+    const MAGIC: f32 = 12_582_912.0;
+    let i = (q + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32;
+    i.clamp(-2048, 2047) as i16
 }
 
 /// `a * b` as IEEE-754 rounds it (to nearest, ties to even). On Armv6-M (Cortex-M0, no FPU)
@@ -365,21 +419,41 @@ fn finish_panel(
     y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
 }
 
+/// A per-row re-encoding of the activations for a [`Dot`] (in place, after [`quantize_row`],
+/// once per row rather than once per panel): the kernel's own layout of the `rows()`
+/// activations, e.g. the halfword pairs of the Cortex-M `SMLAD` kernel. Its `Dot` then
+/// receives the encoded row.
+pub(crate) type Encode = fn(act: &mut [i16]);
+
+/// The activation buffer of [`drive`], 4-byte aligned (word loads of the kernels).
+#[repr(C, align(4))]
+struct ActBuf([i16; ACT_LEN]);
+
 /// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`, one row at a
-/// time. Lengths were checked by the caller (`x.len() == rows * d_in`, `y.len() == rows *
-/// d_out`, `d_in <=` [`ACT_LEN`]); anything short is skipped, never indexed.
+/// time; `encode` (if any) re-encodes each quantized row for `dot`. Lengths were checked by
+/// the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=` [`ACT_LEN`]);
+/// anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
 #[inline(never)]
-pub(crate) fn drive(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>, dot: Dot) {
+pub(crate) fn drive(
+    p: &Q8Panels<'_>,
+    x: InputRows<'_>,
+    y: &mut OutputRows<'_>,
+    dot: Dot,
+    encode: Option<Encode>,
+) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
     debug_assert!(p.rows() <= ACT_LEN, "q8: d_in {d_in} beyond the activation buffer");
     let Some(rows) = x.len().checked_div(d_in) else { return };
-    let mut buf = [0i16; ACT_LEN];
-    let Some(act) = buf.get_mut(..p.rows()) else { return };
+    let mut buf = ActBuf([0i16; ACT_LEN]);
+    let Some(act) = buf.0.get_mut(..p.rows()) else { return };
     let body = p.rows() * NR;
     for r in 0..rows {
         let step = quantize_row(&x, r * d_in, d_in, p.scales, act);
+        if let (Some(encode), Some(_)) = (encode, step) {
+            encode(act);
+        }
         for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
             let mut acc = [0i32; NR];
             if step.is_some() {
@@ -478,7 +552,7 @@ pub(crate) fn drive_tiles<T: Tile>(t: T, p: &Q8Panels<'_>, x: InputRows<'_>, y: 
 /// The portable `q8` kernel (the Cortex-M entries call [`drive`] with their own [`Dot`]).
 #[cfg(glocal_portable)]
 pub(crate) fn apply(p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
-    drive(p, x, y, dot_portable);
+    drive(p, x, y, dot_portable, None);
 }
 
 #[cfg(test)]
@@ -534,6 +608,26 @@ mod tests {
             if let Some(p) = mul_normal(a, b) {
                 assert_eq!(p.to_bits(), (a * b).to_bits(), "{a:e} * {b:e}");
             }
+        }
+    }
+
+    #[test]
+    fn round_small_is_round_clamp() {
+        // Every tie and its neighbours up to 2047.5, then a sweep of the bit patterns below it.
+        for k in -4094..=4094 {
+            let t = k as f32 * 0.5;
+            for q in [t, f32::from_bits(t.to_bits() + 1), f32::from_bits(t.to_bits().saturating_sub(1))] {
+                if q.abs() < 2047.5 {
+                    assert_eq!(round_small(q), round_clamp(q), "{q:e}");
+                }
+            }
+        }
+        let mut bits = 0u32;
+        while f32::from_bits(bits) < 2047.5 {
+            let q = f32::from_bits(bits);
+            assert_eq!(round_small(q), round_clamp(q), "{q:e}");
+            assert_eq!(round_small(-q), round_clamp(-q), "{:e}", -q);
+            bits += 61;
         }
     }
 

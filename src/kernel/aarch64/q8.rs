@@ -37,7 +37,7 @@ const _: () = assert!(NR == 16 && Q8_GROUP == 4 && Q8_ACT_MAX == 2047);
 /// blob, which `Transform` never sends here, runs portably).
 pub(crate) fn run_dot(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
     match weights {
-        PackedWeights::Q8(p) if NeonDot::detect().is_some() => q8::drive(p, x, &mut y, dot_neondot),
+        PackedWeights::Q8(p) if NeonDot::detect().is_some() => q8::drive(p, x, &mut y, dot_neondot, None),
         _ => {
             debug_assert!(matches!(weights, PackedWeights::Q8(_)), "neondot: only q8 kernels");
             portable(weights, x, y, ws)
@@ -49,7 +49,7 @@ pub(crate) fn run_dot(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: Outp
 /// their own entry, `neon::run`).
 pub(crate) fn run_neon(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, ws: &mut [f32]) {
     match weights {
-        PackedWeights::Q8(p) if Neon::detect().is_some() => q8::drive(p, x, &mut y, dot_neon),
+        PackedWeights::Q8(p) if Neon::detect().is_some() => q8::drive(p, x, &mut y, dot_neon, None),
         _ => portable(weights, x, y, ws),
     }
 }

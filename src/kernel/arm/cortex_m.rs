@@ -93,7 +93,7 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
     #[cfg(feature = "q8")]
     if let PackedWeights::Q8(p) = weights {
-        return super::super::q8::drive(p, x, &mut y, DOT_Q8);
+        return super::super::q8::drive(p, x, &mut y, DOT_Q8, ENCODE_Q8);
     }
     let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
     let y = y.as_bytes_mut();
@@ -107,22 +107,47 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
     }
 }
 
-/// The q8 panel sums: the DSP kernel on v7E-M (SXTB16/SMLAD), else the portable one.
+/// The q8 panel sums: the DSP kernel on v7E-M (SXTB16/SMLAD, on activations paired once per
+/// row by [`encode_q8`]), else the portable one (activations in input order).
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 const DOT_Q8: super::super::q8::Dot = dot_q8;
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+const ENCODE_Q8: Option<super::super::q8::Encode> = Some(encode_q8);
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
 const DOT_Q8: super::super::q8::Dot = super::super::q8::dot_portable;
+#[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
+const ENCODE_Q8: Option<super::super::q8::Encode> = None;
 
-/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m.s`): exact, so the same sums as
-/// the portable kernel. Falls back to it when the slices do not have the kernel's shape
-/// (validated blobs and the driver's buffer always do, but nothing here relies on it).
+/// The row layout of [`dot_q8`]: each group of four activations `(a0, a1, a2, a3)` stored as
+/// `(a0, a2, a1, a3)`, i.e. the words `(a0, a2)` and `(a1, a3)` that `SMLAD` multiplies with
+/// `SXTB16 w` (bytes 0 and 2) and `SXTB16 w, ROR #8` (bytes 1 and 3). Once per row, so the
+/// kernel does not pair them once per panel.
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn encode_q8(act: &mut [i16]) {
+    for a in act.chunks_exact_mut(crate::format::Q8_GROUP) {
+        a.swap(1, 2);
+    }
+}
+
+/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m.s`) on rows encoded by
+/// [`encode_q8`]: exact, so the same sums as the portable kernel. Falls back to the same
+/// integer sums in Rust when the slices do not have the kernel's shape (validated blobs and the
+/// driver's aligned buffer always do, but nothing here relies on it).
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     use crate::format::Q8_GROUP;
     let groups = act.len() / Q8_GROUP;
     let aligned = (act.as_ptr() as usize).is_multiple_of(4) && (panel.as_ptr() as usize).is_multiple_of(4);
     if !act.len().is_multiple_of(Q8_GROUP) || panel.len() / (NR * Q8_GROUP) < groups || !aligned {
-        return super::super::q8::dot_portable(act, panel, acc);
+        // The paired order: input 4g + 1 at 4g + 2 and back.
+        *acc = [0; NR];
+        for (a, group) in act.chunks_exact(Q8_GROUP).zip(panel.chunks_exact(NR * Q8_GROUP)) {
+            let a = [a[0] as i32, a[2] as i32, a[1] as i32, a[3] as i32];
+            for (s, w) in acc.iter_mut().zip(group.chunks_exact(Q8_GROUP)) {
+                *s += a[0] * w[0] as i32 + a[1] * w[1] as i32 + a[2] * w[2] as i32 + a[3] * w[3] as i32;
+            }
+        }
+        return;
     }
     // SAFETY: the kernel reads `groups * 4` i16 at `act` (exactly `act.len()`),
     // `groups * 64` int8 at `panel` (checked above) and writes the 16 i32 of `acc`. VLDM and

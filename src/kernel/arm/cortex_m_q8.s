@@ -8,7 +8,8 @@
     .thumb
     .fpu fpv4-sp-d16
 
-@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups)
+@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups);
+@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row
     .section .text.__glocal_cm_q8_dot,"ax",%progbits
     .global __glocal_cm_q8_dot
     .hidden __glocal_cm_q8_dot
@@ -45,9 +46,7 @@ __glocal_cm_q8_dot:
     ldr r2, [sp, #4]
     vldmia r2!, {s0-s31}
     str r2, [sp, #4]
-    vmov r0, r2, s0, s1        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #0]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -84,9 +83,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s2, s3        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s2, s3        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #64]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -123,9 +120,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s4, s5        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s4, s5        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #128]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -162,9 +157,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s6, s7        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s6, s7        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #192]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -201,9 +194,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s8, s9        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s8, s9        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #256]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -240,9 +231,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s10, s11        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s10, s11        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #320]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -279,9 +268,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s12, s13        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s12, s13        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #384]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -318,9 +305,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s14, s15        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s14, s15        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #448]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -357,9 +342,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s16, s17        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s16, s17        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #512]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -396,9 +379,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s18, s19        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s18, s19        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #576]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -435,9 +416,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s20, s21        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s20, s21        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #640]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -474,9 +453,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s22, s23        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s22, s23        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #704]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -513,9 +490,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s24, s25        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s24, s25        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #768]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -552,9 +527,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s26, s27        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s26, s27        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #832]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -591,9 +564,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s28, s29        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s28, s29        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #896]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -630,9 +601,7 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    vmov r0, r2, s30, s31        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s30, s31        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #960]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
@@ -682,9 +651,7 @@ __glocal_cm_q8_dot:
     ldr r2, [sp, #4]
     vldmia r2!, {s0-s1}
     str r2, [sp, #4]
-    vmov r0, r2, s0, s1        @ (a0, a1), (a2, a3)
-    pkhtb r1, r2, r0, asr #16        @ (a1, a3)
-    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)
+    vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #0]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4

@@ -185,13 +185,12 @@ __glocal_cm_f16_to_f32:
 
 
 def q8_group(g, base):
-    """One group of four inputs for the pass's 8 columns: pair the activations (SMLAD
+    """One group of four inputs for the pass's 8 columns: the activations arrive paired (SMLAD
     multiplies halfword with halfword, and SXTB16 yields bytes 0/2 and 1/3 of a weight word, so
-    the activations must be (a0, a2) and (a1, a3)), then per column LDRD (two columns), SXTB16,
-    SMLAD, SXTB16 ROR #8, SMLAD."""
-    L = [f'    vmov r0, r2, s{2 * g}, s{2 * g + 1}        @ (a0, a1), (a2, a3)',
-         '    pkhtb r1, r2, r0, asr #16        @ (a1, a3)',
-         '    pkhbt r0, r0, r2, lsl #16        @ (a0, a2)']
+    the driver stores each group as (a0, a2), (a1, a3) once per row: `cortex_m::encode_q8`),
+    one VMOV moves both words; then per column LDRD (two columns), SXTB16, SMLAD,
+    SXTB16 ROR #8, SMLAD."""
+    L = [f'    vmov r0, r1, s{2 * g}, s{2 * g + 1}        @ (a0, a2), (a1, a3)']
     for p in range(4):
         L.append(f'    ldrd r3, lr, [r12, #{base + 8 * p}]')
         for acc, w in ((4 + 2 * p, 'r3'), (5 + 2 * p, 'lr')):
@@ -202,13 +201,15 @@ def q8_group(g, base):
 
 def q8_kernel():
     """acc[c] = sum_k act[k] * q[k][c] over `groups` groups of four inputs (q8's panel layout:
-    per group 16 little-endian words, word c = column c's four int8 weights). Two passes of 8
+    per group 16 little-endian words, word c = column c's four int8 weights; the activations
+    of a group paired as (a0, a2), (a1, a3)). Two passes of 8
     columns (accumulators r4-r11); each pass reads the activations 64 at a time into s0-s31
     (one VLDM, then one VMOV per group) so that no core register holds their pointer."""
     name = '__glocal_cm_q8_dot'
     # Locals: [sp] acc, [sp+4] act, [sp+8] groups left, [sp+12] act start, [sp+16] groups,
     # [sp+20] the pass's first weight, [sp+24] passes left.
-    L = ['', '@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups)',
+    L = ['', '@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups);',
+         '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row',
          f'    .section .text.{name},"ax",%progbits', f'    .global {name}', f'    .hidden {name}',
          f'    .type {name},%function', '    .p2align 2', '    .thumb_func', f'{name}:',
          '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #32',

@@ -173,7 +173,7 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
     }
     #[cfg(feature = "q8")]
     if let PackedWeights::Q8(p) = weights {
-        return super::super::q8::drive(p, x, &mut y, q8_dot);
+        return super::super::q8::drive(p, x, &mut y, q8_dot, None);
     }
     // One call for every dtype: the driver's nine arguments are set up once.
     let ((ks, bias, w, dims), aux) = match weights {
