@@ -16,6 +16,9 @@ echo "--- generated Cortex-M kernels are up to date (src/kernel/arm/gen_cortex_m
 python3 src/kernel/arm/gen_cortex_m.py | diff -u src/kernel/arm/cortex_m.s -
 python3 src/kernel/arm/gen_cortex_m.py --q8 | diff -u src/kernel/arm/cortex_m_q8.s -
 
+echo "--- clippy of the core for thumbv7em (Cortex-M4F/M7), with its scalar kernels and q8"
+cargo clippy -q -p glocal --no-default-features --features cortexm-scalar,q8 --target thumbv7em-none-eabihf -- -D warnings
+
 echo "--- rustfmt of the sub-crates outside the workspace"
 (cd mcu-tests && cargo fmt -- --check)
 (cd examples/firmware-rust && cargo fmt -- --check)

@@ -15,7 +15,7 @@ python3 src/kernel/arm/gen_helium.py | diff -u src/kernel/arm/helium.s -
 
 echo "--- clippy of the core for thumbv8m.main + cortex-m55 (Helium) and plain thumbv8m.main (M33)"
 CARGO_TARGET_DIR="$root/target/helium" RUSTFLAGS="$M55" cargo clippy -q -p glocal --no-default-features \
-  --features cortexm-scalar --target thumbv8m.main-none-eabihf -- -D warnings
+  --features cortexm-scalar,q8 --target thumbv8m.main-none-eabihf -- -D warnings
 CARGO_TARGET_DIR="$root/target/helium-m33" cargo clippy -q -p glocal --no-default-features \
   --target thumbv8m.main-none-eabihf -- -D warnings
 
