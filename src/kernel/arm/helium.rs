@@ -65,7 +65,10 @@ extern "C" {
 #[cfg(feature = "q8")]
 fn q8_dot(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     let groups = act.len() / 4;
-    debug_assert!(act.len().is_multiple_of(4) && panel.len() >= groups * 4 * NR, "q8: short panel or activations");
+    debug_assert!(
+        act.len().is_multiple_of(4) && panel.len() >= groups * 4 * NR,
+        "q8: short panel or activations"
+    );
     if panel.len() < groups * 4 * NR {
         return crate::kernel::q8::dot_portable(act, panel, acc);
     }
