@@ -75,6 +75,9 @@ pub(crate) type Dot = fn(act: &[i16], panel: &[i8], acc: &mut [i32; NR]);
 
 /// The portable [`Dot`]: plain integer multiply-adds, on every target (Cortex-M0, RISC-V
 /// `rv32imac`, and every core without an integer dot-product instruction).
+// Unused by an M4F/M7 build without the portable kernels: its Cortex-M q8 kernel has no
+// fallback to it.
+#[cfg_attr(all(glocal_cortex_m_dsp, not(glocal_portable)), allow(dead_code))]
 pub(crate) fn dot_portable(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     #[cfg(glocal_thumbv6m)]
     if let Some(()) = v6m::dot(act, panel, acc) {
@@ -94,7 +97,7 @@ pub(crate) fn dot_portable(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
 }
 
 /// [`dot_portable`] one byte load per weight, all 16 columns per group.
-#[cfg_attr(target_arch = "riscv32", allow(dead_code))]
+#[cfg_attr(any(target_arch = "riscv32", all(glocal_cortex_m_dsp, not(glocal_portable))), allow(dead_code))]
 #[inline(always)]
 fn dot_bytes(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     *acc = [0; NR];
@@ -162,6 +165,7 @@ fn dot_blocks(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
 /// [`dot_portable`] over the panel as little-endian words (word `c` of a group = column `c`'s
 /// four weights, input `4g + i` in byte `i`).
 #[cfg(target_arch = "arm")]
+#[cfg_attr(all(glocal_cortex_m_dsp, not(glocal_portable)), allow(dead_code))]
 #[inline(always)]
 fn dot_words(act: &[i16], words: &[i32], acc: &mut [i32; NR]) {
     *acc = [0; NR];
