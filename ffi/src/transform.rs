@@ -249,7 +249,7 @@ pub unsafe extern "C" fn glocal_transform_dtype(t: *const glocal_transform) -> g
 }
 
 /// The name of the kernel `t` runs, e.g. `"f16_f32acc_4x16__scalar"`
-/// (`<weight dtype>_f32acc_<rows>x<cols>__<instruction set>`), or NULL if `t` is NULL or not
+/// (`<weight dtype>_<f32acc or i32acc>_<rows>x<cols>__<instruction set>`), or NULL if `t` is NULL or not
 /// initialised. The string lives inside `t`: valid while `t` is, unchanged by copies.
 ///
 /// # Safety

@@ -357,7 +357,8 @@ pub(crate) type RunFn = fn(&PackedWeights<'_>, InputRows<'_>, OutputRows<'_>, &m
 /// function that runs it.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelInfo {
-    /// `<wdtype>_f32acc_<MR>x<NR>__<isa>`: names the test and the benchmark too.
+    /// `<wdtype>_<acc>_<MR>x<NR>__<isa>` (`<acc>`: `f32acc`, or `i32acc` for q8's exact integer
+    /// sums): names the test and the benchmark too.
     pub name: &'static str,
     /// Instruction set.
     pub isa: Isa,
