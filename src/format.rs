@@ -625,16 +625,8 @@ fn check_q8_column_sums(blob: &[u8], h: &Header) -> Result<(), Error> {
     let l = &h.layout;
     let sums_at =
         l.aux_offset as usize + (h.d_in as usize).div_ceil(NR) * NR * 4 + l.panels as usize * NR * 4;
-    let rows = (h.d_in as usize).div_ceil(Q8_GROUP) * Q8_GROUP;
     for p in 0..l.panels as usize {
-        let mut sums = [0i32; NR];
-        let panel = blob.get(l.weights_offset as usize + p * l.panel_stride as usize..).unwrap_or(&[]);
-        for group in panel.chunks_exact(NR * Q8_GROUP).take(rows / Q8_GROUP) {
-            for (sum, col) in sums.iter_mut().zip(group.chunks_exact(Q8_GROUP)) {
-                *sum += col.iter().map(|&b| b as i8 as i32).sum::<i32>();
-            }
-        }
-        for (c, &sum) in sums.iter().enumerate() {
+        for (c, &sum) in q8_column_sums(blob, h, p).iter().enumerate() {
             let stored = i32::from_le_bytes(read(blob, sums_at + 4 * (p * NR + c)));
             if stored != sum {
                 return Err(Error::BadAux { field: "column sum", index: p * NR + c, value: stored as f32 });
@@ -642,6 +634,22 @@ fn check_q8_column_sums(blob: &[u8], h: &Header) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The sums of the stored int8 weights of panel `p`'s 16 columns in a `q8` blob, padding rows
+/// included: what the aux section must hold (the packer writes them, validation compares).
+#[cfg(any(feature = "q8", feature = "alloc"))]
+pub(crate) fn q8_column_sums(blob: &[u8], h: &Header, p: usize) -> [i32; NR] {
+    let l = &h.layout;
+    let groups = (h.d_in as usize).div_ceil(Q8_GROUP);
+    let mut sums = [0i32; NR];
+    let panel = blob.get(l.weights_offset as usize + p * l.panel_stride as usize..).unwrap_or(&[]);
+    for group in panel.chunks_exact(NR * Q8_GROUP).take(groups) {
+        for (sum, col) in sums.iter_mut().zip(group.chunks_exact(Q8_GROUP)) {
+            *sum += col.iter().map(|&b| b as i8 as i32).sum::<i32>();
+        }
+    }
+    sums
 }
 
 /// Copies `name` into a NUL-padded field, or `None` if it does not fit (or contains NUL).

@@ -85,7 +85,7 @@ fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
     let bias = f32s(l.bias_offset, l.bias_len).map_err(|_| misaligned)?;
     let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
     let scales = f32s(l.aux_offset, scales_len).map_err(|_| misaligned)?;
-    let diag = f32s(l.aux_offset + scales_len, l.aux_len - scales_len).map_err(|_| misaligned)?;
+    let diag = f32s(l.aux_offset + scales_len, l.panels * kernel::NR as u64 * 4).map_err(|_| misaligned)?;
     let q: &[i8] = bytemuck::cast_slice(section(l.weights_offset, l.weights_len));
     Ok(I8dPanels {
         bias,
@@ -98,35 +98,21 @@ fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
     })
 }
 
-/// The view of a `q8` blob: bias, int8 panels, and the scales, diagonal and column sums of `aux`.
+/// The view of a `q8` blob: `i8d`'s sections (the same bias, int8 panels, scales and
+/// diagonal), then the column sums that follow the diagonal in `aux`.
 #[cfg(feature = "q8")]
 fn q8_panels<'a>(blob: &'a [u8], h: &Header) -> Result<kernel::q8::Q8Panels<'a>, Error> {
-    let l = &h.layout;
     if h.d_in as usize > kernel::q8::ACT_LEN {
         return Err(Error::BadDims { d_in: h.d_in, d_out: h.d_out });
     }
-    let misaligned = Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize };
-    // The header was validated against this blob: every section lies inside it.
-    let section = |off: u64, len: u64| {
-        let s = blob.get(off as usize..(off + len) as usize);
-        debug_assert!(s.is_some(), "section {off}+{len} outside a validated blob of {} bytes", blob.len());
-        s.unwrap_or(&[])
-    };
-    let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
-    let col_len = l.panels * kernel::NR as u64 * 4;
-    let f32s =
-        |off: u64, len: u64| bytemuck::try_cast_slice::<u8, f32>(section(off, len)).map_err(|_| misaligned);
-    Ok(kernel::q8::Q8Panels {
-        bias: f32s(l.bias_offset, l.bias_len)?,
-        q: bytemuck::cast_slice(section(l.weights_offset, l.weights_len)),
-        scales: f32s(l.aux_offset, scales_len)?,
-        diag: f32s(l.aux_offset + scales_len, col_len)?,
-        sums: bytemuck::try_cast_slice(section(l.aux_offset + scales_len + col_len, col_len))
-            .map_err(|_| misaligned)?,
-        d_in: h.d_in as usize,
-        d_out: h.d_out as usize,
-        stride: l.panel_stride as usize,
-    })
+    let I8dPanels { bias, q, scales, diag, d_in, d_out, stride } = i8d_panels(blob, h)?;
+    let l = &h.layout;
+    let (cols, at) = (diag.len() * 4, (l.aux_offset + l.aux_len) as usize - diag.len() * 4);
+    let sums = blob.get(at..at + cols);
+    debug_assert!(sums.is_some(), "column sums outside a validated blob of {} bytes", blob.len());
+    let sums = bytemuck::try_cast_slice(sums.unwrap_or(&[]))
+        .map_err(|_| Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize })?;
+    Ok(kernel::q8::Q8Panels { bias, q, scales, diag, sums, d_in, d_out, stride })
 }
 
 /// The ISA named by `GLOCAL_FORCE_ISA` (with `std`), or `None` to choose per dtype.

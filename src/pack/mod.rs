@@ -12,7 +12,7 @@ use core::fmt;
 use crate::aligned::AlignedBlob;
 use crate::dtype::WeightDtype;
 use crate::format::{
-    self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_MAX_SCALE, MAX_DIM, NR, Q8_GROUP, Q8_MAX_D_IN,
+    self, Header, Layout, FLAG_HAS_BIAS, FLAG_NORM_FOLDED, I8D_MAX_SCALE, MAX_DIM, NR, Q8_MAX_D_IN,
     Q8_MAX_SCALE,
 };
 
@@ -444,15 +444,12 @@ pub fn write_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
     let scales_len = d_in.div_ceil(NR) * NR * 4;
     let cols = l.panels as usize * NR;
     // Column sums over every stored byte of each column, padding rows included (q8 only).
-    let mut sums = alloc::vec![0i32; cols];
-    if h.dtype == WeightDtype::Q8 {
-        let rows = d_in.div_ceil(Q8_GROUP) * Q8_GROUP;
-        let weights = &blob.as_bytes()[l.weights_offset as usize..][..l.weights_len as usize];
-        for (j, sum) in sums.iter_mut().enumerate() {
-            let panel = &weights[(j / NR) * l.panel_stride as usize..];
-            *sum = (0..rows).map(|k| panel[format::weight_offset(h.dtype, k, j % NR)] as i8 as i32).sum();
+    let sums: Vec<i32> = match h.dtype {
+        WeightDtype::Q8 => {
+            (0..l.panels as usize).flat_map(|p| format::q8_column_sums(blob.as_bytes(), &h, p)).collect()
         }
-    }
+        _ => Vec::new(),
+    };
     let bytes = blob.as_bytes_mut();
     let aux = bytes.get_mut(l.aux_offset as usize..(l.aux_offset + l.aux_len) as usize);
     debug_assert!(aux.is_some(), "aux section outside a parsed blob");
