@@ -208,7 +208,9 @@ fn round_clamp(q: f32) -> i16 {
 
 /// Quantizes input row `x[start .. start + d_in]` (`d_in = act.len()` up to the padding, which
 /// is zeroed) into `act` with the row scales; returns the step (`amax / 2047`), or `None` when
-/// an input is NaN or infinite.
+/// an input is NaN or infinite. Inlined into its drivers (one call site each), so that x86's
+/// tile drivers vectorize it with their kernel's instruction set.
+#[inline(always)]
 pub(crate) fn quantize_row(
     x: &InputRows<'_>,
     start: usize,
@@ -407,8 +409,9 @@ fn finish_panel(
         .and_then(|s| array(s, r * d_in + col0..r * d_in + col0 + NR))
         .filter(|_| col0 + NR <= d_in);
     if let (Some(step), Some(xs)) = (step, xs) {
-        for (c, o) in out.iter_mut().enumerate() {
-            *o = (bias[c] + acc[c] as f32 * step) + diag[c] * xs[c];
+        let terms = bias.iter().zip(acc).zip(diag.iter().zip(xs));
+        for (o, ((&b, &a), (&dg, &xv))) in out.iter_mut().zip(terms) {
+            *o = (b + a as f32 * step) + dg * xv;
         }
     } else if let Some(step) = step {
         for (c, o) in out.iter_mut().enumerate() {
@@ -511,8 +514,10 @@ pub(crate) trait Tile: Copy {
 /// [`drive`] for tile kernels: up to `T::MR` rows are quantized into one stack buffer
 /// ([`TILE_ACT`]), then each panel is passed over once for all of them. The float steps are
 /// the same functions as in [`drive`] (quantization and epilogue), so the results are too.
+/// Always inlined: each kernel's caller is compiled with its instruction set
+/// (`#[target_feature]`), so those steps vectorize with it; that caller holds the buffer.
 #[cfg(target_arch = "x86_64")]
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn drive_tiles<T: Tile>(t: T, p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");

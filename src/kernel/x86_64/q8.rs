@@ -22,7 +22,7 @@ use core::arch::x86_64::*;
 use super::{Avx2, Avx512Vnni, AvxVnni};
 use crate::format::Q8_GROUP;
 use crate::kernel::io::{InputRows, OutputRows};
-use crate::kernel::q8::{drive_tiles, Tile, TILE_ROWS};
+use crate::kernel::q8::{drive_tiles, Q8Panels, Tile, TILE_ROWS};
 use crate::kernel::{portable, PackedWeights, NR};
 
 /// Rows per panel pass of the AVX-512 VNNI kernel: 2 x 12 zmm accumulators and one weight
@@ -309,10 +309,34 @@ macro_rules! dot_ymm {
 dot_ymm!(dot_ymm_avx2, "avx2", |acc, w, a| _mm256_add_epi32(acc, _mm256_madd_epi16(w, a)));
 dot_ymm!(dot_ymm_vnni, "avx2,avxvnni", |acc, w, a| _mm256_dpwssd_avx_epi32(acc, w, a));
 
-/// A registry entry: runs the tile kernel `$tile` when `$token` is detected and the blob is
-/// `q8` (always, through `Transform`), the portable kernel otherwise.
+/// [`drive_tiles`] with the AVX-512 VNNI kernel, compiled for AVX-512: the shared per-row
+/// quantization and per-output epilogue vectorize 16 lanes wide (the same operations in the same
+/// order as everywhere, so the same bits). Never inlined: it holds the tile buffer.
+#[inline(never)]
+fn drive_zmm(t: Zmm, p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn run(t: Zmm, p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
+        drive_tiles(t, p, x, y)
+    }
+    // SAFETY: the token inside `t` proves avx512f, avx512bw and avx512vnni.
+    unsafe { run(t, p, x, y) }
+}
+
+/// [`drive_tiles`] with a ymm kernel, compiled for AVX2 (as [`drive_zmm`]).
+#[inline(never)]
+fn drive_ymm(t: Ymm, p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
+    #[target_feature(enable = "avx2")]
+    unsafe fn run(t: Ymm, p: &Q8Panels<'_>, x: InputRows<'_>, y: &mut OutputRows<'_>) {
+        drive_tiles(t, p, x, y)
+    }
+    // SAFETY: both variants of `t` hold a token that proves AVX2 (AVX-VNNI's implies it).
+    unsafe { run(t, p, x, y) }
+}
+
+/// A registry entry: runs the tile kernel `$tile` through `$drive` when `$token` is detected
+/// and the blob is `q8` (always, through `Transform`), the portable kernel otherwise.
 macro_rules! entry {
-    ($name:ident, $isa:literal, $tile:expr) => {
+    ($name:ident, $isa:literal, $tile:expr, $drive:ident) => {
         #[doc = concat!("The registry's entry for the `", $isa, "` `q8` kernel.")]
         pub(crate) fn $name(
             weights: &PackedWeights<'_>,
@@ -321,7 +345,7 @@ macro_rules! entry {
             ws: &mut [f32],
         ) {
             match (weights, $tile) {
-                (PackedWeights::Q8(p), Some(t)) => drive_tiles(t, p, x, &mut y),
+                (PackedWeights::Q8(p), Some(t)) => $drive(t, p, x, &mut y),
                 _ => {
                     debug_assert!(false, concat!($isa, " q8 kernel without its CPU or a q8 blob"));
                     portable(weights, x, y, ws)
@@ -331,7 +355,7 @@ macro_rules! entry {
     };
 }
 
-entry!(run_avx512vnni, "avx512vnni", Avx512Vnni::detect().map(Zmm));
-entry!(run_avxvnni, "avxvnni", AvxVnni::detect().map(Ymm::AvxVnni));
-entry!(run_avx2, "avx2", Avx2::detect().map(Ymm::Avx2));
-entry!(run_avx512, "avx512", super::Avx512::detect().map(|t| Ymm::Avx2(t.avx2())));
+entry!(run_avx512vnni, "avx512vnni", Avx512Vnni::detect().map(Zmm), drive_zmm);
+entry!(run_avxvnni, "avxvnni", AvxVnni::detect().map(Ymm::AvxVnni), drive_ymm);
+entry!(run_avx2, "avx2", Avx2::detect().map(Ymm::Avx2), drive_ymm);
+entry!(run_avx512, "avx512", super::Avx512::detect().map(|t| Ymm::Avx2(t.avx2())), drive_ymm);
