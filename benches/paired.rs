@@ -111,6 +111,47 @@ fn paired_windows(a: &mut dyn FnMut(), b: &mut dyn FnMut(), pairs: usize) -> (f6
     (quantile(&ta, 0.5), quantile(&tb, 0.5), r)
 }
 
+/// The ceiling of the q8 / f32 throughput ratio on this CPU, measured: `vpdpbusd` and
+/// `vfmadd231ps` (zmm) issue rates, each the median of 7 windows, times the multiply-adds each
+/// instruction does for its kernel (q8: [`peak::Q8_MACS_PER_DPBUSD`], f32: 16). Without
+/// AVX-512 VNNI it says so.
+#[cfg(target_arch = "x86_64")]
+fn print_q8_ceiling() {
+    if !(std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512bw")) {
+        println!("q8 ceiling: this CPU has no AVX-512 VNNI; not measured");
+        return;
+    }
+    let rate = |f: &mut dyn FnMut() -> u64| {
+        let mut v: Vec<f64> = (0..7)
+            .map(|_| {
+                let t0 = thread_cpu_ns();
+                let n = f();
+                n as f64 / (thread_cpu_ns() - t0).max(1) as f64
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v[3]
+    };
+    let iters = 2_000_000;
+    // SAFETY: avx512f, avx512bw and avx512vnni detected above.
+    let dp = rate(&mut || {
+        let (n, v) = unsafe { peak::dpbusd_chains_512(black_box(iters)) };
+        black_box(v);
+        n
+    });
+    // SAFETY: avx512f detected above (implied by avx512bw).
+    let fma = rate(&mut || {
+        black_box(unsafe { peak::fma_chains_512(black_box(iters)) });
+        iters * 12
+    });
+    println!(
+        "q8 ceiling: vpdpbusd zmm {dp:.2} G/s, vfmadd231ps zmm {fma:.2} G/s: q8's {} MACs per vpdpbusd \
+         against f32's 16 per FMA give at most {:.2}x the f32 throughput at equal efficiency",
+        peak::Q8_MACS_PER_DPBUSD,
+        dp * peak::Q8_MACS_PER_DPBUSD as f64 / (fma * 16.0)
+    );
+}
+
 /// The q8 mode (see the module documentation).
 fn q8_main(pairs: usize) {
     use glocal::kernel::{Isa, KERNELS};
@@ -122,6 +163,7 @@ fn q8_main(pairs: usize) {
         WINDOW_NS / 1_000_000,
         base_isa.name()
     );
+    print_q8_ceiling();
     println!();
     println!("| d | n | q8 kernel | q8 us | peer | peer us | q8 / peer time (median of pairs) | p10 - p90 | peer / q8 (throughput) |");
     println!("|---:|---:|---|---:|---|---:|---:|---|---:|");
