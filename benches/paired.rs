@@ -133,14 +133,14 @@ fn print_q8_ceiling() {
         v[3]
     };
     let iters = 2_000_000;
-    // SAFETY: avx512f, avx512bw and avx512vnni detected above.
     let dp = rate(&mut || {
+        // SAFETY: avx512f, avx512bw and avx512vnni detected above.
         let (n, v) = unsafe { peak::dpbusd_chains_512(black_box(iters)) };
         black_box(v);
         n
     });
-    // SAFETY: avx512f detected above (implied by avx512bw).
     let fma = rate(&mut || {
+        // SAFETY: avx512f detected above (avx512bw implies it).
         black_box(unsafe { peak::fma_chains_512(black_box(iters)) });
         iters * 12
     });
