@@ -64,30 +64,6 @@ pub unsafe fn fma_chains_512(iters: u64) -> f32 {
     c.iter().map(|&ci| _mm512_reduce_add_ps(ci)).sum()
 }
 
-/// Multiply-adds per `vpdpbusd` of glocal's q8 kernel: 16 lanes x 4 byte products, and each
-/// 12-bit activation takes two of them (one per 6-bit digit).
-pub const Q8_MACS_PER_DPBUSD: u64 = 16 * 4 / 2;
-
-/// [`fma_chains_512`] with `vpdpbusd zmm` (AVX-512 VNNI): the issue rate of the q8 kernel's
-/// multiply-add, measured beside the FMA's to show the ceiling of the q8 / f32 throughput.
-/// Returns the number of `vpdpbusd` executed and a value so nothing is optimised away.
-///
-/// # Safety
-/// avx512f, avx512bw and avx512vnni present.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub unsafe fn dpbusd_chains_512(iters: u64) -> (u64, i32) {
-    let u = _mm512_set1_epi32(0x0102_0304);
-    let s = _mm512_set1_epi32(0x01ff_01ff);
-    let mut c = [_mm512_setzero_si512(); 12];
-    for _ in 0..iters {
-        for ci in c.iter_mut() {
-            *ci = _mm512_dpbusd_epi32(*ci, u, s);
-        }
-    }
-    (iters * 12, c.iter().map(|&ci| _mm512_reduce_add_epi32(ci)).fold(0, i32::wrapping_add))
-}
-
 /// The widest FMA peak loop this CPU runs (zmm with AVX-512F, else ymm): `iters` iterations,
 /// returning the flops done (and a value so nothing is optimised away) and the loop's name.
 ///
