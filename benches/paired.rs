@@ -189,6 +189,7 @@ fn q8_main(pairs: usize) {
         WINDOW_NS / 1_000_000,
         base_isa.name()
     );
+    #[cfg(target_arch = "x86_64")]
     print_q8_ceiling();
     println!();
     println!("| d | n | q8 kernel | q8 us | peer | peer us | q8 / peer time (median of pairs) | p10 - p90 | peer / q8 (throughput) |");
