@@ -209,6 +209,7 @@ fn round_clamp(q: f32) -> i16 {
 /// Quantizes input row `x[start .. start + d_in]` (`d_in = act.len()` up to the padding, which
 /// is zeroed) into `act` with the row scales; returns the step (`amax / 2047`), or `None` when
 /// an input is NaN or infinite.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn quantize_row(
     x: &InputRows<'_>,
     start: usize,
@@ -216,12 +217,26 @@ pub(crate) fn quantize_row(
     scales: &[f32],
     act: &mut [i16],
 ) -> Option<f32> {
+    quantize_row_with(x, start, d_in, scales, act, None)
+}
+
+/// [`quantize_row`] into the layout of `ops` (if any): its loops on f32 rows, else the shared
+/// code followed by its in-place re-encoding. The same activations either way.
+#[inline(always)]
+fn quantize_row_with(
+    x: &InputRows<'_>,
+    start: usize,
+    d_in: usize,
+    scales: &[f32],
+    act: &mut [i16],
+    ops: Option<&RowOps>,
+) -> Option<f32> {
     // f32 inputs on a core with an FPU: straight from the slices, rounded by the FPU.
     if HARD_FLOAT {
         let xs = x.as_f32().and_then(|s| s.get(start..start + d_in));
         if let (Some(xs), Some(sc)) = (xs, scales.get(..d_in)) {
             if d_in <= act.len() {
-                return quantize_f32(xs, sc, act);
+                return quantize_f32(xs, sc, act, ops);
             }
         }
     }
@@ -265,6 +280,9 @@ pub(crate) fn quantize_row(
             out.iter_mut().zip(a).for_each(|(v, &a)| *v = round_clamp(a / amax * max));
         }
     }
+    if let Some(ops) = ops {
+        (ops.pair)(act);
+    }
     Some(amax / max)
 }
 
@@ -275,9 +293,13 @@ const HARD_FLOAT: bool = cfg!(any(glocal_cortex_m, target_arch = "x86_64", targe
 /// [`quantize_row`] of f32 inputs `xs` (`d_in` of them, `scales` as many, `act` at least as
 /// long) in two passes over the slices: the largest `|x * scale|`, then the activations. The
 /// same operations as the general path, so the same bits.
+/// With `ops`, its loops (the same operations) and its layout.
 #[inline(always)]
-fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16]) -> Option<f32> {
-    let max_bits = xs.iter().zip(scales).fold(0u32, |m, (&x, &s)| m.max((x * s).to_bits() & 0x7fff_ffff));
+fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16], ops: Option<&RowOps>) -> Option<f32> {
+    let max_bits = match ops {
+        Some(ops) => (ops.amax)(xs, scales),
+        None => xs.iter().zip(scales).fold(0u32, |m, (&x, &s)| m.max((x * s).to_bits() & 0x7fff_ffff)),
+    };
     if max_bits >= 0x7f80_0000 {
         return None;
     }
@@ -292,11 +314,28 @@ fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16]) -> Option<f32> {
     } else if r.is_finite() {
         // |x * scale| <= amax and r <= (2047 / amax) * (1 + 2^-24), so
         // |q| <= 2047 * (1 + 2^-24)^2 < 2047.5: `round_small` applies.
-        let acts = body.iter_mut().zip(xs.iter().zip(scales));
+        let whole = match ops {
+            // Whole groups of four by `ops`, the last partial one (if any) below.
+            Some(ops) => {
+                let n = xs.len() / Q8_GROUP * Q8_GROUP;
+                if let (Some(v), Some(x), Some(s)) = (body.get_mut(..n), xs.get(..n), scales.get(..n)) {
+                    (ops.round)(v, x, s, r);
+                }
+                n
+            }
+            None => 0,
+        };
+        let acts = body.iter_mut().zip(xs.iter().zip(scales)).skip(whole);
         acts.for_each(|(v, (&x, &s))| *v = round_small(x * s * r));
+        if let Some(group) = ops.filter(|_| whole < xs.len()).zip(act.get_mut(whole..whole + Q8_GROUP)) {
+            (group.0.pair)(group.1);
+        }
     } else {
         let acts = body.iter_mut().zip(xs.iter().zip(scales));
         acts.for_each(|(v, (&x, &s))| *v = round_clamp(x * s / amax * max));
+        if let Some(ops) = ops {
+            (ops.pair)(act);
+        }
     }
     Some(amax / max)
 }
@@ -423,18 +462,67 @@ fn finish_panel(
     y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
 }
 
-/// A per-row re-encoding of the activations for a [`Dot`] (in place, after [`quantize_row`],
-/// once per row rather than once per panel): the kernel's own layout of the `rows()`
-/// activations, e.g. the halfword pairs of the Cortex-M `SMLAD` kernel. Its `Dot` then
-/// receives the encoded row.
-pub(crate) type Encode = fn(act: &mut [i16]);
+/// A kernel's own versions of [`drive`]'s per-input and per-output loops: the same operations
+/// in the same order (so the same bits), in the layout its [`Dot`] takes (e.g. the halfword
+/// pairs of the Cortex-M `SMLAD` kernel), once per row rather than once per panel.
+pub(crate) struct RowOps {
+    /// Re-encodes a row of `rows()` activations (whole groups of four) in place, after the
+    /// shared quantization.
+    pub(crate) pair: fn(act: &mut [i16]),
+    /// [`quantize_f32`]'s first loop: `max_k bits(|x[k] * scale[k]|)` (`&` `0x7fff_ffff`).
+    pub(crate) amax: fn(xs: &[f32], scales: &[f32]) -> u32,
+    /// [`quantize_f32`]'s second loop on whole groups of four, encoded: `act[k] =
+    /// round_small(x[k] * scale[k] * r)` (its precondition holds).
+    pub(crate) round: fn(act: &mut [i16], xs: &[f32], scales: &[f32], r: f32),
+    /// [`finish_panel`] for f32 inputs below `d_in`: `y[start + c] = (bias[c] + f32(acc[c]) *
+    /// step) + diag[c] * x[c]` for the first `cols` columns.
+    pub(crate) finish: Finish,
+}
+
+/// [`RowOps::finish`].
+pub(crate) type Finish = fn(
+    y: &mut OutputRows<'_>,
+    start: usize,
+    cols: usize,
+    acc: &[i32; NR],
+    bd: (&[f32; NR], &[f32; NR]),
+    x: &[f32; NR],
+    step: f32,
+);
+
+/// [`finish_panel`] with the loop of `ops` (if any) where [`finish_panel`] runs its f32 loop.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn finish_panel_with(
+    p: &Q8Panels<'_>,
+    x: &InputRows<'_>,
+    y: &mut OutputRows<'_>,
+    r: usize,
+    panel: usize,
+    step: Option<f32>,
+    acc: &[i32; NR],
+    ops: Option<&RowOps>,
+) {
+    let (d_in, col0) = (p.d_in, panel * NR);
+    fn arr(s: &[f32], at: usize) -> Option<&[f32; NR]> {
+        s.get(at..at + NR).and_then(|s| s.try_into().ok())
+    }
+    if let (Some(ops), Some(step)) = (ops, step) {
+        let xs = x.as_f32().and_then(|s| arr(s, r * d_in + col0)).filter(|_| col0 + NR <= d_in);
+        if let (Some(xs), Some(bias), Some(diag)) = (xs, arr(p.bias, col0), arr(p.diag, col0)) {
+            (ops.finish)(y, r * p.d_out + col0, NR.min(p.d_out - col0), acc, (bias, diag), xs, step);
+            return;
+        }
+    }
+    finish_panel(p, x, y, r, panel, step, acc);
+}
 
 /// The activation buffer of [`drive`], 4-byte aligned (word loads of the kernels).
 #[repr(C, align(4))]
 struct ActBuf([i16; ACT_LEN]);
 
 /// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`, one row at a
-/// time; `encode` (if any) re-encodes each quantized row for `dot`. Lengths were checked by
+/// time; `ops` (if any) are the kernel's own per-row loops and layout for `dot`. Lengths were checked by
 /// the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=` [`ACT_LEN`]);
 /// anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
@@ -444,7 +532,7 @@ pub(crate) fn drive(
     x: InputRows<'_>,
     y: &mut OutputRows<'_>,
     dot: Dot,
-    encode: Option<Encode>,
+    ops: Option<&RowOps>,
 ) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
@@ -454,10 +542,7 @@ pub(crate) fn drive(
     let Some(act) = buf.0.get_mut(..p.rows()) else { return };
     let body = p.rows() * NR;
     for r in 0..rows {
-        let step = quantize_row(&x, r * d_in, d_in, p.scales, act);
-        if let (Some(encode), Some(_)) = (encode, step) {
-            encode(act);
-        }
+        let step = quantize_row_with(&x, r * d_in, d_in, p.scales, act, ops);
         for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
             let mut acc = [0i32; NR];
             if step.is_some() {
@@ -467,7 +552,7 @@ pub(crate) fn drive(
                 };
                 dot(act, q, &mut acc);
             }
-            finish_panel(p, &x, y, r, panel, step, &acc);
+            finish_panel_with(p, &x, y, r, panel, step, &acc, ops);
         }
     }
 }

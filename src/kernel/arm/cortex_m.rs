@@ -45,6 +45,19 @@ extern "C" {
     fn __glocal_cm_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
     #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
     fn __glocal_cm_q8_dot(acc: *mut i32, act: *const i16, panel: *const i8, groups: usize);
+    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+    fn __glocal_cm_q8_amax(x: *const f32, scale: *const f32, n: usize) -> u32;
+    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+    fn __glocal_cm_q8_round(act: *mut i16, x: *const f32, scale: *const f32, n: usize, r: f32);
+    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+    fn __glocal_cm_q8_finish(
+        out: *mut f32,
+        acc: *const i32,
+        bias: *const f32,
+        diag: *const f32,
+        x: *const f32,
+        step: f32,
+    );
 }
 
 /// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
@@ -93,7 +106,7 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
     #[cfg(feature = "q8")]
     if let PackedWeights::Q8(p) = weights {
-        return super::super::q8::drive(p, x, &mut y, DOT_Q8, ENCODE_Q8);
+        return super::super::q8::drive(p, x, &mut y, DOT_Q8, ROW_OPS_Q8);
     }
     let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
     let y = y.as_bytes_mut();
@@ -108,24 +121,87 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
 }
 
 /// The q8 panel sums: the DSP kernel on v7E-M (SXTB16/SMLAD, on activations paired once per
-/// row by [`encode_q8`]), else the portable one (activations in input order).
+/// row by [`ROW_OPS_Q8`]), else the portable one (activations in input order).
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 const DOT_Q8: super::super::q8::Dot = dot_q8;
+/// The per-row loops of the SMLAD kernel (`cortex_m_q8.s`): quantization straight into its
+/// paired layout and the f32 epilogue, the same operations as `q8`'s shared loops.
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
-const ENCODE_Q8: Option<super::super::q8::Encode> = Some(encode_q8);
+const ROW_OPS_Q8: Option<&super::super::q8::RowOps> =
+    Some(&super::super::q8::RowOps { pair: encode_q8, amax: amax_q8, round: round_q8, finish: finish_q8 });
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
 const DOT_Q8: super::super::q8::Dot = super::super::q8::dot_portable;
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
-const ENCODE_Q8: Option<super::super::q8::Encode> = None;
+const ROW_OPS_Q8: Option<&super::super::q8::RowOps> = None;
 
 /// The row layout of [`dot_q8`]: each group of four activations `(a0, a1, a2, a3)` stored as
 /// `(a0, a2, a1, a3)`, i.e. the words `(a0, a2)` and `(a1, a3)` that `SMLAD` multiplies with
 /// `SXTB16 w` (bytes 0 and 2) and `SXTB16 w, ROR #8` (bytes 1 and 3). Once per row, so the
-/// kernel does not pair them once per panel.
+/// kernel does not pair them once per panel. (f32 rows are quantized straight into this
+/// layout by [`round_q8`]; this pairs the other rows.)
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 fn encode_q8(act: &mut [i16]) {
     for a in act.chunks_exact_mut(crate::format::Q8_GROUP) {
         a.swap(1, 2);
+    }
+}
+
+/// `max_k bits(|x[k] * scale[k]|)` over `min(xs.len(), scales.len())` inputs (`cortex_m_q8.s`).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn amax_q8(xs: &[f32], scales: &[f32]) -> u32 {
+    // SAFETY: the routine reads `n` f32 at `xs` and at `scales` (both at least `n` long, f32
+    // slices so 4-byte aligned as VLDM needs) and returns a value; it follows AAPCS-VFP (restores
+    // r4, r5) and touches no other memory.
+    unsafe { __glocal_cm_q8_amax(xs.as_ptr(), scales.as_ptr(), xs.len().min(scales.len())) }
+}
+
+/// `act[k] = round_small(xs[k] * scales[k] * r)` in [`encode_q8`]'s layout over the whole groups
+/// of four of `act`, `xs` and `scales` (`cortex_m_q8.s`), for `|xs[k] * scales[k] * r| < 2047.5`
+/// (the caller's bound; beyond it the values are wrong, never out of bounds).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn round_q8(act: &mut [i16], xs: &[f32], scales: &[f32], r: f32) {
+    use crate::format::Q8_GROUP;
+    let n = act.len().min(xs.len()).min(scales.len()) / Q8_GROUP * Q8_GROUP;
+    if !(act.as_ptr() as usize).is_multiple_of(4) {
+        // The driver's buffer is aligned: never here (nothing written, the kernel's sums wrong).
+        debug_assert!(false, "cortex_m::round_q8: activations misaligned");
+        return;
+    }
+    // SAFETY: the routine reads `n` f32 at `xs` and at `scales` (each at least `n` long,
+    // 4-byte aligned by type, as VLDM needs) and writes `n` i16 at `act` (at least `n` long,
+    // checked 4-byte aligned above for its STM); it follows AAPCS-VFP (restores r4-r9 and
+    // s16-s31) and touches no other memory.
+    unsafe { __glocal_cm_q8_round(act.as_mut_ptr(), xs.as_ptr(), scales.as_ptr(), n, r) }
+}
+
+/// `y[start + c] = (bias[c] + f32(acc[c]) * step) + diag[c] * x[c]` for `c < cols`
+/// (`cortex_m_q8.s`: VCVT, then two VMLA, each rounding its product and then its sum, like
+/// `q8::finish_panel`): straight into f32 outputs, through a stack array into others.
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn finish_q8(
+    y: &mut OutputRows<'_>,
+    start: usize,
+    cols: usize,
+    acc: &[i32; NR],
+    (bias, diag): (&[f32; NR], &[f32; NR]),
+    x: &[f32; NR],
+    step: f32,
+) {
+    let (bias, diag, x, acc) = (bias.as_ptr(), diag.as_ptr(), x.as_ptr(), acc.as_ptr());
+    // SAFETY (of both calls): the routine reads 16 i32 at `acc` and 16 f32 at `bias`, `diag` and
+    // `x` (arrays of 16) and writes 16 f32 at its first argument: outputs start .. start + 16 of
+    // `y`, in bounds (checked) and f32 (so 4-byte aligned, as VSTM needs; `f32_ptr` is the
+    // outputs' one pointer for such direct stores, nothing else uses them during the call), or
+    // a stack array. It follows AAPCS-VFP (restores s16-s31) and touches no other memory.
+    match y.f32_ptr() {
+        Some(p) if cols == NR && start + NR <= y.len() => unsafe {
+            __glocal_cm_q8_finish(p.add(start), acc, bias, diag, x, step)
+        },
+        _ => {
+            let mut out = [0f32; NR];
+            unsafe { __glocal_cm_q8_finish(out.as_mut_ptr(), acc, bias, diag, x, step) }
+            y.store_panel(start, &out, cols);
+        }
     }
 }
 
