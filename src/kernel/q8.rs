@@ -474,48 +474,17 @@ pub(crate) struct RowOps {
     /// [`quantize_f32`]'s second loop on whole groups of four, encoded: `act[k] =
     /// round_small(x[k] * scale[k] * r)` (its precondition holds).
     pub(crate) round: fn(act: &mut [i16], xs: &[f32], scales: &[f32], r: f32),
-    /// [`finish_panel`] for f32 inputs below `d_in`: `y[start + c] = (bias[c] + f32(acc[c]) *
-    /// step) + diag[c] * x[c]` for the first `cols` columns.
-    pub(crate) finish: Finish,
+    /// [`drive`]'s panel loop over the whole panels of a row of f32 inputs below both `d_in`
+    /// and `d_out` (the caller's `x`: the row's first `16 n` inputs for `n` such panels): the
+    /// sums of `act` as `dot` computes them and [`finish_panel`]'s f32 epilogue (the same
+    /// operations) into outputs `start ..` of `y`. Returns the panels done, from the first
+    /// (all `n`, or 0 where it does not apply: then [`drive`] runs them one by one).
+    pub(crate) panels: Panels,
 }
 
-/// [`RowOps::finish`].
-pub(crate) type Finish = fn(
-    y: &mut OutputRows<'_>,
-    start: usize,
-    cols: usize,
-    acc: &[i32; NR],
-    bd: (&[f32; NR], &[f32; NR]),
-    x: &[f32; NR],
-    step: f32,
-);
-
-/// [`finish_panel`] with the loop of `ops` (if any) where [`finish_panel`] runs its f32 loop.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn finish_panel_with(
-    p: &Q8Panels<'_>,
-    x: &InputRows<'_>,
-    y: &mut OutputRows<'_>,
-    r: usize,
-    panel: usize,
-    step: Option<f32>,
-    acc: &[i32; NR],
-    ops: Option<&RowOps>,
-) {
-    let (d_in, col0) = (p.d_in, panel * NR);
-    fn arr(s: &[f32], at: usize) -> Option<&[f32; NR]> {
-        s.get(at..at + NR).and_then(|s| s.try_into().ok())
-    }
-    if let (Some(ops), Some(step)) = (ops, step) {
-        let xs = x.as_f32().and_then(|s| arr(s, r * d_in + col0)).filter(|_| col0 + NR <= d_in);
-        if let (Some(xs), Some(bias), Some(diag)) = (xs, arr(p.bias, col0), arr(p.diag, col0)) {
-            (ops.finish)(y, r * p.d_out + col0, NR.min(p.d_out - col0), acc, (bias, diag), xs, step);
-            return;
-        }
-    }
-    finish_panel(p, x, y, r, panel, step, acc);
-}
+/// [`RowOps::panels`].
+pub(crate) type Panels =
+    fn(p: &Q8Panels<'_>, act: &[i16], x: &[f32], y: &mut OutputRows<'_>, start: usize, step: f32) -> usize;
 
 /// The activation buffer of [`drive`], 4-byte aligned (word loads of the kernels).
 #[repr(C, align(4))]
@@ -543,7 +512,14 @@ pub(crate) fn drive(
     let body = p.rows() * NR;
     for r in 0..rows {
         let step = quantize_row_with(&x, r * d_in, d_in, p.scales, act, ops);
-        for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
+        // The whole panels below d_in and d_out by `ops` (f32 inputs), then the others here.
+        let whole = d_in.min(d_out) / NR * NR;
+        let xs = x.as_f32().and_then(|s| s.get(r * d_in..r * d_in + whole));
+        let done = match (ops, step, xs) {
+            (Some(ops), Some(step), Some(xs)) => (ops.panels)(p, act, xs, y, r * d_out, step),
+            _ => 0,
+        };
+        for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate().skip(done) {
             let mut acc = [0i32; NR];
             if step.is_some() {
                 let Some(q) = q.get(..body) else {
@@ -552,7 +528,7 @@ pub(crate) fn drive(
                 };
                 dot(act, q, &mut acc);
             }
-            finish_panel_with(p, &x, y, r, panel, step, &acc, ops);
+            finish_panel(p, &x, y, r, panel, step, &acc);
         }
     }
 }

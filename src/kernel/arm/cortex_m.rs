@@ -44,20 +44,11 @@ extern "C" {
     fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
     #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
-    fn __glocal_cm_q8_dot(acc: *mut i32, act: *const i16, panel: *const i8, groups: usize);
+    fn __glocal_cm_q8_panels(args: *const Q8Args);
     #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
     fn __glocal_cm_q8_amax(x: *const f32, scale: *const f32, n: usize) -> u32;
     #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
     fn __glocal_cm_q8_round(act: *mut i16, x: *const f32, scale: *const f32, n: usize, r: f32);
-    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
-    fn __glocal_cm_q8_finish(
-        out: *mut f32,
-        acc: *const i32,
-        bias: *const f32,
-        diag: *const f32,
-        x: *const f32,
-        step: f32,
-    );
 }
 
 /// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
@@ -128,7 +119,7 @@ const DOT_Q8: super::super::q8::Dot = dot_q8;
 /// paired layout and the f32 epilogue, the same operations as `q8`'s shared loops.
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 const ROW_OPS_Q8: Option<&super::super::q8::RowOps> =
-    Some(&super::super::q8::RowOps { pair: encode_q8, amax: amax_q8, round: round_q8, finish: finish_q8 });
+    Some(&super::super::q8::RowOps { pair: encode_q8, amax: amax_q8, round: round_q8, panels: panels_q8 });
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
 const DOT_Q8: super::super::q8::Dot = super::super::q8::dot_portable;
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
@@ -174,41 +165,83 @@ fn round_q8(act: &mut [i16], xs: &[f32], scales: &[f32], r: f32) {
     unsafe { __glocal_cm_q8_round(act.as_mut_ptr(), xs.as_ptr(), scales.as_ptr(), n, r) }
 }
 
-/// `y[start + c] = (bias[c] + f32(acc[c]) * step) + diag[c] * x[c]` for `c < cols`
-/// (`cortex_m_q8.s`: VCVT, then two VMLA, each rounding its product and then its sum, like
-/// `q8::finish_panel`): straight into f32 outputs, through a stack array into others.
+/// The arguments of `__glocal_cm_q8_panels` (`cortex_m_q8.s`), in its order.
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
-fn finish_q8(
-    y: &mut OutputRows<'_>,
-    start: usize,
-    cols: usize,
-    acc: &[i32; NR],
-    (bias, diag): (&[f32; NR], &[f32; NR]),
-    x: &[f32; NR],
+#[repr(C)]
+struct Q8Args {
+    act: *const i16,
+    panel: *const i8,
+    groups: usize,
+    stride: usize,
+    bias: *const f32,
+    diag: *const f32,
+    x: *const f32,
+    /// Null: the one panel's sums into `acc` instead of the epilogue.
+    y: *mut f32,
+    panels: usize,
     step: f32,
-) {
-    let (bias, diag, x, acc) = (bias.as_ptr(), diag.as_ptr(), x.as_ptr(), acc.as_ptr());
-    // SAFETY (of both calls): the routine reads 16 i32 at `acc` and 16 f32 at `bias`, `diag` and
-    // `x` (arrays of 16) and writes 16 f32 at its first argument: outputs start .. start + 16 of
-    // `y`, in bounds (checked) and f32 (so 4-byte aligned, as VSTM needs; `f32_ptr` is the
-    // outputs' one pointer for such direct stores, nothing else uses them during the call), or
-    // a stack array. It follows AAPCS-VFP (restores s16-s31) and touches no other memory.
-    match y.f32_ptr() {
-        Some(p) if cols == NR && start + NR <= y.len() => unsafe {
-            __glocal_cm_q8_finish(p.add(start), acc, bias, diag, x, step)
-        },
-        _ => {
-            let mut out = [0f32; NR];
-            unsafe { __glocal_cm_q8_finish(out.as_mut_ptr(), acc, bias, diag, x, step) }
-            y.store_panel(start, &out, cols);
-        }
-    }
+    acc: *mut i32,
 }
 
-/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m.s`) on rows encoded by
-/// [`encode_q8`]: exact, so the same sums as the portable kernel. Falls back to the same
-/// integer sums in Rust when the slices do not have the kernel's shape (validated blobs and the
-/// driver's aligned buffer always do, but nothing here relies on it).
+/// `q8::RowOps::panels` with `SXTB16`/`SMLAD` on rows encoded by [`round_q8`] or
+/// [`encode_q8`]: the first `x.len() / 16` panels of the row, their sums and epilogue in one
+/// call (none unless every slice has the routine's shape and the outputs are f32).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn panels_q8(
+    p: &super::super::q8::Q8Panels<'_>,
+    act: &[i16],
+    x: &[f32],
+    y: &mut OutputRows<'_>,
+    start: usize,
+    step: f32,
+) -> usize {
+    use crate::format::Q8_GROUP;
+    let (n, rows) = (x.len() / NR, p.rows());
+    let cols = n * NR;
+    let weights =
+        n.checked_sub(1).and_then(|m| m.checked_mul(p.stride)).and_then(|b| b.checked_add(rows * NR));
+    let Some(yp) = y.f32_ptr() else { return 0 };
+    let aligned =
+        [act.as_ptr() as usize, p.q.as_ptr() as usize, p.stride].iter().all(|a| a.is_multiple_of(4));
+    let fits = weights.is_some_and(|w| w <= p.q.len())
+        && act.len() == rows
+        && rows.is_multiple_of(Q8_GROUP)
+        && start.checked_add(cols).is_some_and(|e| e <= y.len())
+        && p.bias.len() >= cols
+        && p.diag.len() >= cols;
+    if !fits || !aligned {
+        return 0;
+    }
+    let args = Q8Args {
+        act: act.as_ptr(),
+        panel: p.q.as_ptr(),
+        groups: rows / Q8_GROUP,
+        stride: p.stride,
+        bias: p.bias.as_ptr(),
+        diag: p.diag.as_ptr(),
+        x: x.as_ptr(),
+        y: yp.wrapping_add(start),
+        panels: n,
+        step,
+        acc: core::ptr::null_mut(),
+    };
+    // SAFETY: for each of the `n >= 1` panels the routine reads the `rows` i16 of `act` (its
+    // length) and `rows * 16` int8 of weights at `panel + i * stride` (inside `p.q`: checked
+    // above), 16 f32 at `bias`, `diag` and `x` plus 16 i (within their lengths, `16 n`), and
+    // writes 16 f32 at `y + 16 i`: outputs start .. start + 16 n of `y`, in bounds (checked),
+    // through `f32_ptr`, the outputs' one pointer for such direct stores (nothing else uses
+    // them during the call). Every address is 4-byte aligned as VLDM, LDRD and VSTM need
+    // (`act`, the weights and the stride checked, the f32 ones by type). It reads `args`,
+    // follows AAPCS-VFP (restores r4-r11, s16-s31 and sp) and touches no other memory.
+    unsafe { __glocal_cm_q8_panels(&args) };
+    n
+}
+
+/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m_q8.s`, one panel without the
+/// epilogue) on rows encoded by [`round_q8`] or [`encode_q8`]: exact, so the same sums as the
+/// portable kernel. Falls back to the same integer sums in Rust when the slices do not have
+/// the kernel's shape (validated blobs and the driver's aligned buffer always do, but nothing
+/// here relies on it).
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     use crate::format::Q8_GROUP;
@@ -225,12 +258,26 @@ fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
         }
         return;
     }
-    // SAFETY: the kernel reads `groups * 4` i16 at `act` (exactly `act.len()`),
-    // `groups * 64` int8 at `panel` (checked above) and writes the 16 i32 of `acc`. VLDM and
-    // LDRD fault on unaligned addresses: `act` and `panel` are checked 4-byte aligned, `acc` is
-    // by type. It follows AAPCS-VFP (saves r4-r11 and s16-s31, restores sp) and touches no
-    // other memory.
-    unsafe { __glocal_cm_q8_dot(acc.as_mut_ptr(), act.as_ptr(), panel.as_ptr(), groups) }
+    let null = core::ptr::null();
+    let args = Q8Args {
+        act: act.as_ptr(),
+        panel: panel.as_ptr(),
+        groups,
+        stride: 0,
+        bias: null,
+        diag: null,
+        x: null,
+        y: core::ptr::null_mut(),
+        panels: 1,
+        step: 0.0,
+        acc: acc.as_mut_ptr(),
+    };
+    // SAFETY: with a null `y` and one panel the routine reads `groups * 4` i16 at `act`
+    // (exactly `act.len()`) and `groups * 64` int8 at `panel` (checked above), and writes the
+    // 16 i32 of `acc`. VLDM and LDRD fault on unaligned addresses: `act` and `panel` are checked
+    // 4-byte aligned, `acc` is by type. It reads `args`, follows AAPCS-VFP (restores r4-r11,
+    // s16-s31 and sp) and touches no other memory.
+    unsafe { __glocal_cm_q8_panels(&args) }
 }
 
 /// `y = x @ W + bias` for all rows, one row and one panel at a time.

@@ -8,46 +8,54 @@
     .thumb
     .fpu fpv4-sp-d16
 
-@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups);
-@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row
-    .section .text.__glocal_cm_q8_dot,"ax",%progbits
-    .global __glocal_cm_q8_dot
-    .hidden __glocal_cm_q8_dot
-    .type __glocal_cm_q8_dot,%function
+@ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;
+@     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);
+@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.
+@ With y: y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c] for
+@ every panel p; without (NULL): the one panel's sums into acc[16].
+    .section .text.__glocal_cm_q8_panels,"ax",%progbits
+    .global __glocal_cm_q8_panels
+    .hidden __glocal_cm_q8_panels
+    .type __glocal_cm_q8_panels,%function
     .p2align 2
     .thumb_func
-__glocal_cm_q8_dot:
+__glocal_cm_q8_panels:
     push {r4-r11, lr}
     vpush {s16-s31}
-    sub sp, sp, #32
-    str r0, [sp]
-    str r1, [sp, #12]
-    str r2, [sp, #20]
+    sub sp, sp, #124
+    ldmia r0, {r1-r11}
+    str r1, [sp, #64]
     bic r0, r3, #15
     add r0, r1, r0, lsl #3
-    str r0, [sp, #8]
+    str r0, [sp, #72]
     add r0, r1, r3, lsl #3
-    str r0, [sp, #28]
-    movs r0, #2
-    str r0, [sp, #24]
-1:                                    @ pass: 8 columns
-    ldr r12, [sp, #20]
-    ldr r2, [sp, #12]
-    movs r4, #0
-    movs r5, #0
-    movs r6, #0
-    movs r7, #0
-    movs r8, #0
-    movs r9, #0
-    movs r10, #0
-    movs r11, #0
-    ldr r0, [sp, #8]
+    str r0, [sp, #76]
+    str r2, [sp, #84]
+    str r4, [sp, #88]
+    add r0, sp, #92
+    stmia r0, {r5-r10}
+    cmp r11, #0
+    it eq
+    moveq r11, sp
+    str r11, [sp, #120]
+    mov r0, #-32
+    add r0, r0, r3, lsl #6
+    str r0, [sp, #80]
+6:                                    @ panel
+    ldr r12, [sp, #84]
+    ldr r0, [sp, #120]
+    str r0, [sp, #116]
+1:                                    @ pass: 8 columns (r12: its first weight)
+    ldr r2, [sp, #64]
+    adr r0, .Lq8_zeros
+    ldmia r0, {r4-r11}
+    ldr r0, [sp, #72]
     cmp r2, r0
     beq 3f
 2:                                    @ 16 groups (64 inputs) per iteration
     vldmia r2!, {s0-s31}
-    str r2, [sp, #4]
-    ldr r0, [sp, #8]
+    str r2, [sp, #68]
+    ldr r0, [sp, #72]
     cmp r2, r0                         @ Z: the last block (flags kept to the bne)
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #512
@@ -641,16 +649,16 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    ldr r2, [sp, #4]
+    ldr r2, [sp, #68]
     bne 2b
 3:
-    ldr r0, [sp, #28]
+    ldr r0, [sp, #76]
     cmp r2, r0
     beq 5f
 4:                                    @ the last groups, one at a time
     vldmia r2!, {s0-s1}
-    str r2, [sp, #4]
-    ldr r0, [sp, #28]
+    str r2, [sp, #68]
+    ldr r0, [sp, #76]
     cmp r2, r0
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #64
@@ -689,23 +697,109 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    ldr r2, [sp, #4]
+    ldr r2, [sp, #68]
     bne 4b
 5:
-    ldr r2, [sp]
+    ldr r2, [sp, #116]
     stmia r2!, {r4-r11}
-    str r2, [sp]
-    ldr r2, [sp, #20]
-    adds r2, r2, #32
-    str r2, [sp, #20]
-    ldr r2, [sp, #24]
-    subs r2, r2, #1
-    str r2, [sp, #24]
+    str r2, [sp, #116]
+    ldr r0, [sp, #80]
+    sub r12, r12, r0                   @ the next pass: 32 bytes on
+    ldr r0, [sp, #120]
+    adds r0, r0, #64
+    cmp r2, r0
     bne 1b
-    add sp, sp, #32
+    ldr r3, [sp, #104]
+    cmp r3, #0
+    beq 7f
+    ldr r0, [sp, #92]
+    ldr r1, [sp, #96]
+    ldr r2, [sp, #100]
+    vldr s0, [sp, #112]
+    mov r12, sp
+    vldmia r12!, {s8-s15}
+    vcvt.f32.s32 s8, s8
+    vcvt.f32.s32 s9, s9
+    vcvt.f32.s32 s10, s10
+    vcvt.f32.s32 s11, s11
+    vcvt.f32.s32 s12, s12
+    vcvt.f32.s32 s13, s13
+    vcvt.f32.s32 s14, s14
+    vcvt.f32.s32 s15, s15
+    vldmia r0!, {s16-s23}
+    vmla.f32 s16, s8, s0
+    vmla.f32 s17, s9, s0
+    vmla.f32 s18, s10, s0
+    vmla.f32 s19, s11, s0
+    vmla.f32 s20, s12, s0
+    vmla.f32 s21, s13, s0
+    vmla.f32 s22, s14, s0
+    vmla.f32 s23, s15, s0
+    vldmia r1!, {s8-s15}
+    vldmia r2!, {s24-s31}
+    vmla.f32 s16, s8, s24
+    vmla.f32 s17, s9, s25
+    vmla.f32 s18, s10, s26
+    vmla.f32 s19, s11, s27
+    vmla.f32 s20, s12, s28
+    vmla.f32 s21, s13, s29
+    vmla.f32 s22, s14, s30
+    vmla.f32 s23, s15, s31
+    vstmia r3!, {s16-s23}
+    vldmia r12!, {s8-s15}
+    vcvt.f32.s32 s8, s8
+    vcvt.f32.s32 s9, s9
+    vcvt.f32.s32 s10, s10
+    vcvt.f32.s32 s11, s11
+    vcvt.f32.s32 s12, s12
+    vcvt.f32.s32 s13, s13
+    vcvt.f32.s32 s14, s14
+    vcvt.f32.s32 s15, s15
+    vldmia r0!, {s16-s23}
+    vmla.f32 s16, s8, s0
+    vmla.f32 s17, s9, s0
+    vmla.f32 s18, s10, s0
+    vmla.f32 s19, s11, s0
+    vmla.f32 s20, s12, s0
+    vmla.f32 s21, s13, s0
+    vmla.f32 s22, s14, s0
+    vmla.f32 s23, s15, s0
+    vldmia r1!, {s8-s15}
+    vldmia r2!, {s24-s31}
+    vmla.f32 s16, s8, s24
+    vmla.f32 s17, s9, s25
+    vmla.f32 s18, s10, s26
+    vmla.f32 s19, s11, s27
+    vmla.f32 s20, s12, s28
+    vmla.f32 s21, s13, s29
+    vmla.f32 s22, s14, s30
+    vmla.f32 s23, s15, s31
+    vstmia r3!, {s16-s23}
+    add r12, sp, #92
+    stmia r12, {r0-r3}
+7:
+    ldr r0, [sp, #84]
+    ldr r1, [sp, #88]
+    add r0, r0, r1
+    str r0, [sp, #84]
+    ldr r0, [sp, #108]
+    subs r0, r0, #1
+    str r0, [sp, #108]
+    bne 6b
+    add sp, sp, #124
     vpop {s16-s31}
     pop {r4-r11, pc}
-    .size __glocal_cm_q8_dot, .-__glocal_cm_q8_dot
+    .p2align 2
+.Lq8_zeros:
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .size __glocal_cm_q8_panels, .-__glocal_cm_q8_panels
 
 @ q8: uint32_t k(const float *x, const float *scale, size_t n): max_k bits(|x[k] * scale[k]|)
     .section .text.__glocal_cm_q8_amax,"ax",%progbits
@@ -715,7 +809,7 @@ __glocal_cm_q8_dot:
     .p2align 2
     .thumb_func
 __glocal_cm_q8_amax:
-    push {r4, r5}
+    push {r4-r11}
     movs r3, #0                        @ twice the largest |a| so far, as bits
     subs r2, r2, #8
     blt 3f
@@ -731,33 +825,21 @@ __glocal_cm_q8_amax:
     vmul.f32 s6, s6, s14
     vmul.f32 s7, s7, s15
     vmov r4, r5, s0, s1
+    vmov r6, r7, s2, s3
+    vmov r8, r9, s4, s5
+    vmov r10, r11, s6, s7
     cmp.w r3, r4, lsl #1
-    blo .Lq8amax_up0
-.Lq8amax_back0:
-    cmp.w r3, r5, lsl #1
-    blo .Lq8amax_up1
-.Lq8amax_back1:
-    vmov r4, r5, s2, s3
-    cmp.w r3, r4, lsl #1
-    blo .Lq8amax_up2
-.Lq8amax_back2:
-    cmp.w r3, r5, lsl #1
-    blo .Lq8amax_up3
-.Lq8amax_back3:
-    vmov r4, r5, s4, s5
-    cmp.w r3, r4, lsl #1
-    blo .Lq8amax_up4
-.Lq8amax_back4:
-    cmp.w r3, r5, lsl #1
-    blo .Lq8amax_up5
-.Lq8amax_back5:
-    vmov r4, r5, s6, s7
-    cmp.w r3, r4, lsl #1
-    blo .Lq8amax_up6
-.Lq8amax_back6:
-    cmp.w r3, r5, lsl #1
-    blo .Lq8amax_up7
-.Lq8amax_back7:
+    itttt hs
+    cmphs.w r3, r5, lsl #1
+    cmphs.w r3, r6, lsl #1
+    cmphs.w r3, r7, lsl #1
+    cmphs.w r3, r8, lsl #1
+    ittt hs
+    cmphs.w r3, r9, lsl #1
+    cmphs.w r3, r10, lsl #1
+    cmphs.w r3, r11, lsl #1
+    blo .Lq8amax_raise
+.Lq8amax_next:
     subs r2, r2, #8
     bge 1b
 3:
@@ -775,32 +857,34 @@ __glocal_cm_q8_amax:
     bne 4b
 5:
     lsrs r0, r3, #1
-    pop {r4, r5}
+    pop {r4-r11}
     bx lr
-.Lq8amax_up0:
-    lsl r3, r4, #1
-    b .Lq8amax_back0
-.Lq8amax_up1:
-    lsl r3, r5, #1
-    b .Lq8amax_back1
-.Lq8amax_up2:
-    lsl r3, r4, #1
-    b .Lq8amax_back2
-.Lq8amax_up3:
-    lsl r3, r5, #1
-    b .Lq8amax_back3
-.Lq8amax_up4:
-    lsl r3, r4, #1
-    b .Lq8amax_back4
-.Lq8amax_up5:
-    lsl r3, r5, #1
-    b .Lq8amax_back5
-.Lq8amax_up6:
-    lsl r3, r4, #1
-    b .Lq8amax_back6
-.Lq8amax_up7:
-    lsl r3, r5, #1
-    b .Lq8amax_back7
+.Lq8amax_raise:
+    cmp.w r3, r4, lsl #1
+    it lo
+    lsllo r3, r4, #1
+    cmp.w r3, r5, lsl #1
+    it lo
+    lsllo r3, r5, #1
+    cmp.w r3, r6, lsl #1
+    it lo
+    lsllo r3, r6, #1
+    cmp.w r3, r7, lsl #1
+    it lo
+    lsllo r3, r7, #1
+    cmp.w r3, r8, lsl #1
+    it lo
+    lsllo r3, r8, #1
+    cmp.w r3, r9, lsl #1
+    it lo
+    lsllo r3, r9, #1
+    cmp.w r3, r10, lsl #1
+    it lo
+    lsllo r3, r10, #1
+    cmp.w r3, r11, lsl #1
+    it lo
+    lsllo r3, r11, #1
+    b .Lq8amax_next
     .size __glocal_cm_q8_amax, .-__glocal_cm_q8_amax
 
 @ q8: void k(int16_t *act, const float *x, const float *scale, size_t n, float r)
@@ -881,76 +965,3 @@ __glocal_cm_q8_round:
     .word 0x4b400000
     .word 0x4b400000
     .size __glocal_cm_q8_round, .-__glocal_cm_q8_round
-
-@ q8: void k(float out[16], const int32_t acc[16], const float bias[16], const float diag[16],
-@            const float x[16], float step)
-    .section .text.__glocal_cm_q8_finish,"ax",%progbits
-    .global __glocal_cm_q8_finish
-    .hidden __glocal_cm_q8_finish
-    .type __glocal_cm_q8_finish,%function
-    .p2align 2
-    .thumb_func
-__glocal_cm_q8_finish:
-    ldr r12, [sp]                      @ x
-    vpush {s16-s31}
-    vldmia r1!, {s8-s15}
-    vcvt.f32.s32 s8, s8
-    vcvt.f32.s32 s9, s9
-    vcvt.f32.s32 s10, s10
-    vcvt.f32.s32 s11, s11
-    vcvt.f32.s32 s12, s12
-    vcvt.f32.s32 s13, s13
-    vcvt.f32.s32 s14, s14
-    vcvt.f32.s32 s15, s15
-    vldmia r2!, {s16-s23}
-    vmla.f32 s16, s8, s0
-    vmla.f32 s17, s9, s0
-    vmla.f32 s18, s10, s0
-    vmla.f32 s19, s11, s0
-    vmla.f32 s20, s12, s0
-    vmla.f32 s21, s13, s0
-    vmla.f32 s22, s14, s0
-    vmla.f32 s23, s15, s0
-    vldmia r3!, {s8-s15}
-    vldmia r12!, {s24-s31}
-    vmla.f32 s16, s8, s24
-    vmla.f32 s17, s9, s25
-    vmla.f32 s18, s10, s26
-    vmla.f32 s19, s11, s27
-    vmla.f32 s20, s12, s28
-    vmla.f32 s21, s13, s29
-    vmla.f32 s22, s14, s30
-    vmla.f32 s23, s15, s31
-    vstmia r0!, {s16-s23}
-    vldmia r1!, {s8-s15}
-    vcvt.f32.s32 s8, s8
-    vcvt.f32.s32 s9, s9
-    vcvt.f32.s32 s10, s10
-    vcvt.f32.s32 s11, s11
-    vcvt.f32.s32 s12, s12
-    vcvt.f32.s32 s13, s13
-    vcvt.f32.s32 s14, s14
-    vcvt.f32.s32 s15, s15
-    vldmia r2!, {s16-s23}
-    vmla.f32 s16, s8, s0
-    vmla.f32 s17, s9, s0
-    vmla.f32 s18, s10, s0
-    vmla.f32 s19, s11, s0
-    vmla.f32 s20, s12, s0
-    vmla.f32 s21, s13, s0
-    vmla.f32 s22, s14, s0
-    vmla.f32 s23, s15, s0
-    vldmia r3!, {s8-s15}
-    vldmia r12!, {s24-s31}
-    vmla.f32 s16, s8, s24
-    vmla.f32 s17, s9, s25
-    vmla.f32 s18, s10, s26
-    vmla.f32 s19, s11, s27
-    vmla.f32 s20, s12, s28
-    vmla.f32 s21, s13, s29
-    vmla.f32 s22, s14, s30
-    vmla.f32 s23, s15, s31
-    vstmia r0!, {s16-s23}
-    vpop {s16-s31}
-    bx lr
-    .size __glocal_cm_q8_finish, .-__glocal_cm_q8_finish

@@ -206,46 +206,75 @@ def q8_group(g, base, step=None):
 
 
 def q8_kernel():
-    """acc[c] = sum_k act[k] * q[k][c] over `groups` groups of four inputs (q8's panel layout:
-    per group 16 little-endian words, word c = column c's four int8 weights; the activations
-    of a group paired as (a0, a2), (a1, a3)). Two passes of 8
-    columns (accumulators r4-r11); each pass reads the activations 64 at a time into s0-s31
-    (one VLDM, then one VMOV per group) so that no core register holds their pointer. The
-    loops end on the activation pointer reaching its end: the CMP after the VLDM sets the flags
-    that the BNE after the body reads (VMOV, LDRD, SXTB16 and SMLAD leave them alone), and the
-    weight pointer moves by post-incrementing LDRDs (+512 twice per 16 groups)."""
-    name = '__glocal_cm_q8_dot'
-    # Locals: [sp] acc, [sp+4] act, [sp+8] end of the 16-group blocks, [sp+12] act start,
-    # [sp+20] the pass's first weight, [sp+24] passes left, [sp+28] act end.
-    L = ['', '@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups);',
-         '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row',
+    """The q8 panels of one row: for each of `panels` panels (`stride` bytes apart), acc[c] =
+    sum_k act[k] * q[k][c] over `groups` groups of four inputs (q8's panel layout: per group 16
+    little-endian words, word c = column c's four int8 weights; the activations of a group
+    paired as (a0, a2), (a1, a3)), then either the panel's f32 epilogue into y (q8::finish_panel's
+    operations: VCVT, then two VMLA, each rounding its product and then its sum) or, without y,
+    the sums into `acc` (one panel). Two passes of 8 columns per panel (accumulators r4-r11);
+    each pass reads the activations 64 at a time into s0-s31 (one VLDM, then one VMOV per
+    group) so that no core register holds their pointer. The loops end on the activation pointer
+    reaching its end: the CMP after the VLDM sets the flags that the BNE after the body reads
+    (VMOV, LDRD, SXTB16 and SMLAD leave them alone), and the weight pointer moves by
+    post-incrementing LDRDs (+512 twice per 16 groups)."""
+    name = '__glocal_cm_q8_panels'
+    # Arguments (one struct, words): act, panel, groups, stride, bias, diag, x, y, panels, step, acc.
+    # Locals: [sp, #0-63] the sums of a panel (epilogue mode), 64 act start, 68 act, 72 end of the
+    # 16-group blocks, 76 act end, 80 groups * 64 - 32 (from a pass's weight end to the next
+    # pass's first weight), 84 the panel's first weight, 88 stride, 92 bias,
+    # 96 diag, 100 x, 104 y, 108 panels left, 112 step, 116 where the pass's sums go, 120 where
+    # a panel's sums go (acc, or the stack without it).
+    L = ['', '@ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;',
+         '@     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);',
+         '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.',
+         '@ With y: y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c] for',
+         '@ every panel p; without (NULL): the one panel\'s sums into acc[16].',
          f'    .section .text.{name},"ax",%progbits', f'    .global {name}', f'    .hidden {name}',
          f'    .type {name},%function', '    .p2align 2', '    .thumb_func', f'{name}:',
-         '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #32',
-         '    str r0, [sp]', '    str r1, [sp, #12]', '    str r2, [sp, #20]',
-         '    bic r0, r3, #15', '    add r0, r1, r0, lsl #3', '    str r0, [sp, #8]',
-         '    add r0, r1, r3, lsl #3', '    str r0, [sp, #28]',
-         '    movs r0, #2', '    str r0, [sp, #24]',
-         '1:                                    @ pass: 8 columns',
-         '    ldr r12, [sp, #20]', '    ldr r2, [sp, #12]']
-    L += [f'    movs r{r}, #0' for r in range(4, 12)]
-    L += ['    ldr r0, [sp, #8]', '    cmp r2, r0', '    beq 3f',
+         '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #124',
+         '    ldmia r0, {r1-r11}', '    str r1, [sp, #64]',
+         '    bic r0, r3, #15', '    add r0, r1, r0, lsl #3', '    str r0, [sp, #72]',
+         '    add r0, r1, r3, lsl #3', '    str r0, [sp, #76]', '    str r2, [sp, #84]', '    str r4, [sp, #88]',
+         '    add r0, sp, #92', '    stmia r0, {r5-r10}',
+         '    cmp r11, #0', '    it eq', '    moveq r11, sp', '    str r11, [sp, #120]',
+         '    mov r0, #-32', '    add r0, r0, r3, lsl #6', '    str r0, [sp, #80]',
+         '6:                                    @ panel',
+         '    ldr r12, [sp, #84]', '    ldr r0, [sp, #120]', '    str r0, [sp, #116]',
+         '1:                                    @ pass: 8 columns (r12: its first weight)',
+         '    ldr r2, [sp, #64]', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r11}',
+         '    ldr r0, [sp, #72]', '    cmp r2, r0', '    beq 3f',
           '2:                                    @ 16 groups (64 inputs) per iteration',
-          '    vldmia r2!, {s0-s31}', '    str r2, [sp, #4]', '    ldr r0, [sp, #8]',
+          '    vldmia r2!, {s0-s31}', '    str r2, [sp, #68]', '    ldr r0, [sp, #72]',
           '    cmp r2, r0                         @ Z: the last block (flags kept to the bne)']
     for g in range(16):
         L += q8_group(g, 0 if g % 8 == 0 else 64 * (g % 8) - 512, 512 if g % 8 == 0 else None)
-    L += ['    ldr r2, [sp, #4]', '    bne 2b',
-          '3:', '    ldr r0, [sp, #28]', '    cmp r2, r0', '    beq 5f',
+    L += ['    ldr r2, [sp, #68]', '    bne 2b',
+          '3:', '    ldr r0, [sp, #76]', '    cmp r2, r0', '    beq 5f',
           '4:                                    @ the last groups, one at a time',
-          '    vldmia r2!, {s0-s1}', '    str r2, [sp, #4]', '    ldr r0, [sp, #28]', '    cmp r2, r0']
+          '    vldmia r2!, {s0-s1}', '    str r2, [sp, #68]', '    ldr r0, [sp, #76]', '    cmp r2, r0']
     L += q8_group(0, 0, 64)
-    L += ['    ldr r2, [sp, #4]', '    bne 4b',
-          '5:', '    ldr r2, [sp]', '    stmia r2!, {r4-r11}', '    str r2, [sp]',
-          '    ldr r2, [sp, #20]', '    adds r2, r2, #32', '    str r2, [sp, #20]',
-          '    ldr r2, [sp, #24]', '    subs r2, r2, #1', '    str r2, [sp, #24]', '    bne 1b',
-          '    add sp, sp, #32', '    vpop {s16-s31}', '    pop {r4-r11, pc}', f'    .size {name}, .-{name}']
+    L += ['    ldr r2, [sp, #68]', '    bne 4b',
+          '5:', '    ldr r2, [sp, #116]', '    stmia r2!, {r4-r11}', '    str r2, [sp, #116]',
+          '    ldr r0, [sp, #80]', '    sub r12, r12, r0                   @ the next pass: 32 bytes on',
+          '    ldr r0, [sp, #120]', '    adds r0, r0, #64', '    cmp r2, r0', '    bne 1b',
+          '    ldr r3, [sp, #104]', '    cmp r3, #0', '    beq 7f',
+          '    ldr r0, [sp, #92]', '    ldr r1, [sp, #96]', '    ldr r2, [sp, #100]', '    vldr s0, [sp, #112]',
+          '    mov r12, sp']
+    for h in range(2):
+        L += ['    vldmia r12!, {s8-s15}']
+        L += [f'    vcvt.f32.s32 s{8 + i}, s{8 + i}' for i in range(8)]
+        L += ['    vldmia r0!, {s16-s23}']
+        L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s0' for i in range(8)]
+        L += ['    vldmia r1!, {s8-s15}', '    vldmia r2!, {s24-s31}']
+        L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s{24 + i}' for i in range(8)]
+        L += ['    vstmia r3!, {s16-s23}']
+    L += ['    add r12, sp, #92', '    stmia r12, {r0-r3}',
+          '7:', '    ldr r0, [sp, #84]', '    ldr r1, [sp, #88]', '    add r0, r0, r1', '    str r0, [sp, #84]',
+          '    ldr r0, [sp, #108]', '    subs r0, r0, #1', '    str r0, [sp, #108]', '    bne 6b',
+          '    add sp, sp, #124', '    vpop {s16-s31}', '    pop {r4-r11, pc}',
+          '    .p2align 2', '.Lq8_zeros:'] + ['    .word 0'] * 8 + [f'    .size {name}, .-{name}']
     return L
+
 
 def q8_fn_head(name, doc):
     return ['', *[f'@ {d}' for d in doc], f'    .section .text.{name},"ax",%progbits', f'    .global {name}',
@@ -256,23 +285,26 @@ def q8_amax():
     """The largest |x[k] * scale[k]| of a row as bits (q8::quantize_f32's first loop, the same
     VMUL): 8 inputs per iteration, their products moved to core registers in pairs and compared
     shifted left by one (the sign bit out) against twice the maximum's bits, which only a new
-    maximum branches away to raise."""
+    maximum among the 8 branches away to raise."""
     name = '__glocal_cm_q8_amax'
     L = q8_fn_head(name, ['q8: uint32_t k(const float *x, const float *scale, size_t n): max_k bits(|x[k] * scale[k]|)'])
-    L += ['    push {r4, r5}', '    movs r3, #0                        @ twice the largest |a| so far, as bits',
+    L += ['    push {r4-r11}', '    movs r3, #0                        @ twice the largest |a| so far, as bits',
           '    subs r2, r2, #8', '    blt 3f', '1:', '    vldmia r0!, {s0-s7}', '    vldmia r1!, {s8-s15}']
     L += [f'    vmul.f32 s{i}, s{i}, s{8 + i}' for i in range(8)]
-    ups = []
+    # All 8 products in r4-r11; one chain of conditional compares (a CMP, then CMPHS in IT blocks)
+    # leaves LO if any exceeds the maximum, and only then the slow path raises it.
+    L += [f'    vmov r{4 + 2 * i}, r{5 + 2 * i}, s{2 * i}, s{2 * i + 1}' for i in range(4)]
+    L += ['    cmp.w r3, r4, lsl #1', '    itttt hs'] + [f'    cmphs.w r3, r{5 + i}, lsl #1' for i in range(4)]
+    L += ['    ittt hs'] + [f'    cmphs.w r3, r{9 + i}, lsl #1' for i in range(3)]
+    L += ['    blo .Lq8amax_raise', '.Lq8amax_next:']
+    ups = ['.Lq8amax_raise:']
     for i in range(8):
-        r = 'r4' if i % 2 == 0 else 'r5'
-        if i % 2 == 0:
-            L.append(f'    vmov r4, r5, s{i}, s{i + 1}')
-        L += [f'    cmp.w r3, {r}, lsl #1', f'    blo .Lq8amax_up{i}', f'.Lq8amax_back{i}:']
-        ups += [f'.Lq8amax_up{i}:', f'    lsl r3, {r}, #1', f'    b .Lq8amax_back{i}']
+        ups += [f'    cmp.w r3, r{4 + i}, lsl #1', '    it lo', f'    lsllo r3, r{4 + i}, #1']
+    ups += ['    b .Lq8amax_next']
     L += ['    subs r2, r2, #8', '    bge 1b', '3:', '    adds r2, r2, #8', '    beq 5f',
           '4:', '    vldmia r0!, {s0}', '    vldmia r1!, {s8}', '    vmul.f32 s0, s0, s8', '    vmov r4, s0',
           '    cmp.w r3, r4, lsl #1', '    it lo', '    lsllo r3, r4, #1', '    subs r2, r2, #1', '    bne 4b',
-          '5:', '    lsrs r0, r3, #1', '    pop {r4, r5}', '    bx lr'] + ups + [f'    .size {name}, .-{name}']
+          '5:', '    lsrs r0, r3, #1', '    pop {r4-r11}', '    bx lr'] + ups + [f'    .size {name}, .-{name}']
     return L
 
 
@@ -303,25 +335,6 @@ def q8_round():
     return L
 
 
-def q8_finish():
-    """q8's float epilogue of one panel (q8::finish_panel's f32 case, the same operations):
-    out[c] = (bias[c] + f32(acc[c]) * step) + diag[c] * x[c], eight columns at a time: VCVT
-    (round to nearest, like `as f32`), then two VMLA (each rounds its product, then its sum)."""
-    name = '__glocal_cm_q8_finish'
-    L = q8_fn_head(name, ['q8: void k(float out[16], const int32_t acc[16], const float bias[16], const float diag[16],',
-                          '           const float x[16], float step)'])
-    L += ['    ldr r12, [sp]                      @ x', '    vpush {s16-s31}']
-    for h in range(2):
-        L += ['    vldmia r1!, {s8-s15}']
-        L += [f'    vcvt.f32.s32 s{8 + i}, s{8 + i}' for i in range(8)]
-        L += ['    vldmia r2!, {s16-s23}']
-        L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s0' for i in range(8)]
-        L += ['    vldmia r3!, {s8-s15}', '    vldmia r12!, {s24-s31}']
-        L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s{24 + i}' for i in range(8)]
-        L += ['    vstmia r0!, {s16-s23}']
-    L += ['    vpop {s16-s31}', '    bx lr', f'    .size {name}, .-{name}']
-    return L
-
 Q8_HEADER = """\
 @ GENERATED by src/kernel/arm/gen_cortex_m.py --q8 -- do not edit; regenerate and commit.
 @
@@ -335,7 +348,7 @@ Q8_HEADER = """\
 """
 
 if sys.argv[1:] == ['--q8']:
-    print('\n'.join([Q8_HEADER.rstrip('\n')] + q8_kernel() + q8_amax() + q8_round() + q8_finish()))
+    print('\n'.join([Q8_HEADER.rstrip('\n')] + q8_kernel() + q8_amax() + q8_round()))
     sys.exit(0)
 
 out = [HEADER.rstrip('\n')]
