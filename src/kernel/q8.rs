@@ -496,6 +496,7 @@ struct ActBuf([i16; ACT_LEN]);
 /// anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
 #[inline(never)]
+#[allow(unsafe_code)]
 pub(crate) fn drive(
     p: &Q8Panels<'_>,
     x: InputRows<'_>,
@@ -507,8 +508,22 @@ pub(crate) fn drive(
     debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
     debug_assert!(p.rows() <= ACT_LEN, "q8: d_in {d_in} beyond the activation buffer");
     let Some(rows) = x.len().checked_div(d_in) else { return };
-    let mut buf = ActBuf([0i16; ACT_LEN]);
-    let Some(act) = buf.0.get_mut(..p.rows()) else { return };
+    // Only the activations of a row are initialised (zeros), not all ACT_LEN: at batch 1 the
+    // 2 KiB memset was a call's largest cost after the kernel and the quantization.
+    let len = p.rows();
+    if len > ACT_LEN {
+        return;
+    }
+    let mut buf = core::mem::MaybeUninit::<ActBuf>::uninit();
+    let ptr = buf.as_mut_ptr().cast::<i16>();
+    // SAFETY: `ptr` is the start of `buf`'s `[i16; ACT_LEN]` (`ActBuf` is `repr(C)` with that
+    // one field, so at offset 0 and aligned for i16 and for the kernels' word loads); its first
+    // `len <= ACT_LEN` elements are zeroed here, so the slice covers exactly memory that is
+    // initialised, lives as long as `buf` (this frame) and is borrowed only through it.
+    let act: &mut [i16] = unsafe {
+        ptr.write_bytes(0, len);
+        core::slice::from_raw_parts_mut(ptr, len)
+    };
     let body = p.rows() * NR;
     for r in 0..rows {
         let step = quantize_row_with(&x, r * d_in, d_in, p.scales, act, ops);

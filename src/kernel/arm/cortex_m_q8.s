@@ -28,23 +28,28 @@ __glocal_cm_q8_panels:
     bic r0, r3, #15
     add r0, r1, r0, lsl #3
     str r0, [sp, #72]
-    add r0, r1, r3, lsl #3
-    str r0, [sp, #76]
-    str r2, [sp, #84]
-    str r4, [sp, #88]
-    add r0, sp, #92
-    stmia r0, {r5-r10}
-    cmp r11, #0
+    add r1, r1, r3, lsl #3
+    str r1, [sp, #76]
+    cmp r0, r1
+    adr r0, 4f
     it eq
-    moveq r11, sp
-    str r11, [sp, #120]
+    adreq r0, 5f
+    orr r0, r0, #1
+    str r0, [sp, #84]
     mov r0, #-32
     add r0, r0, r3, lsl #6
     str r0, [sp, #80]
+    sub r4, r4, #64
+    str r4, [sp, #88]
+    add r0, sp, #92
+    stmia r0, {r5-r8}
+    add r0, r8, r9, lsl #6
+    str r0, [sp, #108]
+    str r10, [sp, #112]
+    str r11, [sp, #120]
+    mov r12, r2
 6:                                    @ panel
-    ldr r12, [sp, #84]
-    ldr r0, [sp, #120]
-    str r0, [sp, #116]
+    str sp, [sp, #116]
 1:                                    @ pass: 8 columns (r12: its first weight)
     ldr r2, [sp, #64]
     adr r0, .Lq8_zeros
@@ -652,9 +657,7 @@ __glocal_cm_q8_panels:
     ldr r2, [sp, #68]
     bne 2b
 3:
-    ldr r0, [sp, #76]
-    cmp r2, r0
-    beq 5f
+    ldr pc, [sp, #84]                  @ to 4 or 5
 4:                                    @ the last groups, one at a time
     vldmia r2!, {s0-s1}
     str r2, [sp, #68]
@@ -705,19 +708,18 @@ __glocal_cm_q8_panels:
     str r2, [sp, #116]
     ldr r0, [sp, #80]
     sub r12, r12, r0                   @ the next pass: 32 bytes on
-    ldr r0, [sp, #120]
-    adds r0, r0, #64
+    add r0, sp, #64
     cmp r2, r0
     bne 1b
     ldr r3, [sp, #104]
     cmp r3, #0
-    beq 7f
+    beq 8f
     ldr r0, [sp, #92]
     ldr r1, [sp, #96]
     ldr r2, [sp, #100]
     vldr s0, [sp, #112]
-    mov r12, sp
-    vldmia r12!, {s8-s15}
+    mov r4, sp
+    vldmia r4!, {s8-s15}
     vcvt.f32.s32 s8, s8
     vcvt.f32.s32 s9, s9
     vcvt.f32.s32 s10, s10
@@ -746,7 +748,7 @@ __glocal_cm_q8_panels:
     vmla.f32 s22, s14, s30
     vmla.f32 s23, s15, s31
     vstmia r3!, {s16-s23}
-    vldmia r12!, {s8-s15}
+    vldmia r4!, {s8-s15}
     vcvt.f32.s32 s8, s8
     vcvt.f32.s32 s9, s9
     vcvt.f32.s32 s10, s10
@@ -775,20 +777,25 @@ __glocal_cm_q8_panels:
     vmla.f32 s22, s14, s30
     vmla.f32 s23, s15, s31
     vstmia r3!, {s16-s23}
-    add r12, sp, #92
-    stmia r12, {r0-r3}
-7:
-    ldr r0, [sp, #84]
-    ldr r1, [sp, #88]
-    add r0, r0, r1
-    str r0, [sp, #84]
+    add r4, sp, #92
+    stmia r4, {r0-r3}
+    ldr r0, [sp, #88]
+    add r12, r12, r0
     ldr r0, [sp, #108]
-    subs r0, r0, #1
-    str r0, [sp, #108]
+    cmp r3, r0
     bne 6b
+9:
     add sp, sp, #124
     vpop {s16-s31}
     pop {r4-r11, pc}
+8:                                    @ without y: the sums to acc
+    ldr r0, [sp, #120]
+    ldmia sp, {r4-r11}
+    stmia r0!, {r4-r11}
+    add r1, sp, #32
+    ldmia r1, {r4-r11}
+    stmia r0!, {r4-r11}
+    b 9b
     .p2align 2
 .Lq8_zeros:
     .word 0
