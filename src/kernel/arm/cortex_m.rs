@@ -176,10 +176,10 @@ struct Q8Args {
     bias: *const f32,
     diag: *const f32,
     x: *const f32,
-    /// Null: the one panel's sums into `acc` instead of the epilogue.
     y: *mut f32,
     panels: usize,
     step: f32,
+    /// Non-null: the one panel's sums into it, no epilogue (`y`, `bias`, `diag`, `x` unused).
     acc: *mut i32,
 }
 
@@ -228,7 +228,8 @@ fn panels_q8(
     // SAFETY: for each of the `n >= 1` panels the routine reads the `rows` i16 of `act` (its
     // length) and `rows * 16` int8 of weights at `panel + i * stride` (inside `p.q`: checked
     // above), 16 f32 at `bias`, `diag` and `x` plus 16 i (within their lengths, `16 n`), and
-    // writes 16 f32 at `y + 16 i`: outputs start .. start + 16 n of `y`, in bounds (checked),
+    // writes 16 words at `y + 16 i` (the panel's int32 sums, then its f32 results over them):
+    // outputs start .. start + 16 n of `y`, in bounds (checked), any bits a valid f32,
     // through `f32_ptr`, the outputs' one pointer for such direct stores (nothing else uses
     // them during the call). Every address is 4-byte aligned as VLDM, LDRD and VSTM need
     // (`act`, the weights and the stride checked, the f32 ones by type). It reads `args`,
@@ -272,7 +273,7 @@ fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
         step: 0.0,
         acc: acc.as_mut_ptr(),
     };
-    // SAFETY: with a null `y` and one panel the routine reads `groups * 4` i16 at `act`
+    // SAFETY: with `acc` and one panel the routine reads `groups * 4` i16 at `act`
     // (exactly `act.len()`) and `groups * 64` int8 at `panel` (checked above), and writes the
     // 16 i32 of `acc`. VLDM and LDRD fault on unaligned addresses: `act` and `panel` are checked
     // 4-byte aligned, `acc` is by type. It reads `args`, follows AAPCS-VFP (restores r4-r11,

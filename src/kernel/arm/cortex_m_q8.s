@@ -11,8 +11,8 @@
 @ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;
 @     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);
 @ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.
-@ With y: y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c] for
-@ every panel p; without (NULL): the one panel's sums into acc[16].
+@ Without acc (NULL): y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c]
+@ for every panel p; with acc: the one panel's sums into acc[16] (y, bias, diag, x unused).
     .section .text.__glocal_cm_q8_panels,"ax",%progbits
     .global __glocal_cm_q8_panels
     .hidden __glocal_cm_q8_panels
@@ -22,45 +22,51 @@
 __glocal_cm_q8_panels:
     push {r4-r11, lr}
     vpush {s16-s31}
-    sub sp, sp, #124
+    sub sp, sp, #64
     ldmia r0, {r1-r11}
-    str r1, [sp, #64]
+    str r1, [sp]
     bic r0, r3, #15
     add r0, r1, r0, lsl #3
-    str r0, [sp, #72]
+    str r0, [sp, #8]
     add r1, r1, r3, lsl #3
-    str r1, [sp, #76]
+    str r1, [sp, #12]
     cmp r0, r1
     adr r0, 4f
     it eq
     adreq r0, 5f
     orr r0, r0, #1
-    str r0, [sp, #84]
+    str r0, [sp, #20]
     mov r0, #-32
     add r0, r0, r3, lsl #6
-    str r0, [sp, #80]
+    str r0, [sp, #16]
     sub r4, r4, #64
-    str r4, [sp, #88]
-    add r0, sp, #92
+    str r4, [sp, #24]
+    cmp r11, #0
+    it ne
+    movne r8, r11                      @ with acc: the sums go there
+    add r0, sp, #28
     stmia r0, {r5-r8}
     add r0, r8, r9, lsl #6
-    str r0, [sp, #108]
-    str r10, [sp, #112]
-    str r11, [sp, #120]
+    str r0, [sp, #44]
+    str r10, [sp, #48]
+    str r11, [sp, #60]
     mov r12, r2
 6:                                    @ panel
-    str sp, [sp, #116]
+    ldr r0, [sp, #40]
+    str r0, [sp, #52]
+    adds r0, r0, #64
+    str r0, [sp, #56]
 1:                                    @ pass: 8 columns (r12: its first weight)
-    ldr r2, [sp, #64]
+    ldr r2, [sp]
     adr r0, .Lq8_zeros
     ldmia r0, {r4-r11}
-    ldr r0, [sp, #72]
+    ldr r0, [sp, #8]
     cmp r2, r0
     beq 3f
 2:                                    @ 16 groups (64 inputs) per iteration
     vldmia r2!, {s0-s31}
-    str r2, [sp, #68]
-    ldr r0, [sp, #72]
+    str r2, [sp, #4]
+    ldr r0, [sp, #8]
     cmp r2, r0                         @ Z: the last block (flags kept to the bne)
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #512
@@ -654,14 +660,14 @@ __glocal_cm_q8_panels:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    ldr r2, [sp, #68]
+    ldr r2, [sp, #4]
     bne 2b
 3:
-    ldr pc, [sp, #84]                  @ to 4 or 5
+    ldr pc, [sp, #20]                  @ to 4 or 5
 4:                                    @ the last groups, one at a time
     vldmia r2!, {s0-s1}
-    str r2, [sp, #68]
-    ldr r0, [sp, #76]
+    str r2, [sp, #4]
+    ldr r0, [sp, #12]
     cmp r2, r0
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #64
@@ -700,25 +706,26 @@ __glocal_cm_q8_panels:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    ldr r2, [sp, #68]
+    ldr r2, [sp, #4]
     bne 4b
 5:
-    ldr r2, [sp, #116]
+    ldr r2, [sp, #52]
     stmia r2!, {r4-r11}
-    str r2, [sp, #116]
-    ldr r0, [sp, #80]
+    str r2, [sp, #52]
+    ldr r0, [sp, #16]
     sub r12, r12, r0                   @ the next pass: 32 bytes on
-    add r0, sp, #64
+    ldr r0, [sp, #56]
     cmp r2, r0
     bne 1b
-    ldr r3, [sp, #104]
-    cmp r3, #0
-    beq 8f
-    ldr r0, [sp, #92]
-    ldr r1, [sp, #96]
-    ldr r2, [sp, #100]
-    vldr s0, [sp, #112]
-    mov r4, sp
+    ldr r0, [sp, #60]
+    cmp r0, #0
+    bne 9f
+    ldr r0, [sp, #28]
+    ldr r1, [sp, #32]
+    ldr r2, [sp, #36]
+    ldr r3, [sp, #40]
+    vldr s0, [sp, #48]
+    mov r4, r3                         @ the sums, in the outputs
     vldmia r4!, {s8-s15}
     vcvt.f32.s32 s8, s8
     vcvt.f32.s32 s9, s9
@@ -777,25 +784,17 @@ __glocal_cm_q8_panels:
     vmla.f32 s22, s14, s30
     vmla.f32 s23, s15, s31
     vstmia r3!, {s16-s23}
-    add r4, sp, #92
+    add r4, sp, #28
     stmia r4, {r0-r3}
-    ldr r0, [sp, #88]
+    ldr r0, [sp, #24]
     add r12, r12, r0
-    ldr r0, [sp, #108]
+    ldr r0, [sp, #44]
     cmp r3, r0
     bne 6b
 9:
-    add sp, sp, #124
+    add sp, sp, #64
     vpop {s16-s31}
     pop {r4-r11, pc}
-8:                                    @ without y: the sums to acc
-    ldr r0, [sp, #120]
-    ldmia sp, {r4-r11}
-    stmia r0!, {r4-r11}
-    add r1, sp, #32
-    ldmia r1, {r4-r11}
-    stmia r0!, {r4-r11}
-    b 9b
     .p2align 2
 .Lq8_zeros:
     .word 0

@@ -210,8 +210,8 @@ def q8_kernel():
     sum_k act[k] * q[k][c] over `groups` groups of four inputs (q8's panel layout: per group 16
     little-endian words, word c = column c's four int8 weights; the activations of a group
     paired as (a0, a2), (a1, a3)), then either the panel's f32 epilogue into y (q8::finish_panel's
-    operations: VCVT, then two VMLA, each rounding its product and then its sum) or, without y,
-    the sums into `acc` (one panel). Two passes of 8 columns per panel (accumulators r4-r11);
+    operations: VCVT, then two VMLA, each rounding its product and then its sum) or, with `acc`,
+    the sums into it (one panel). Two passes of 8 columns per panel (accumulators r4-r11);
     each pass reads the activations 64 at a time into s0-s31 (one VLDM, then one VMOV per
     group) so that no core register holds their pointer. The loops end on the activation pointer
     reaching its end: the CMP after the VLDM sets the flags that the BNE after the body reads
@@ -219,50 +219,52 @@ def q8_kernel():
     post-incrementing LDRDs (+512 twice per 16 groups)."""
     name = '__glocal_cm_q8_panels'
     # Arguments (one struct, words): act, panel, groups, stride, bias, diag, x, y, panels, step, acc.
-    # Locals: [sp, #0-63] a panel's sums, 64 act start, 68 act, 72 end of the 16-group blocks,
-    # 76 act end, 80 groups * 64 - 32 (from a pass's last weight to the next pass's first),
-    # 84 where a pass goes after its 16-group blocks (the tail loop, or the pass end without
-    # one; an address with the Thumb bit), 88 stride - 64 (from the second pass's end to the
-    # next panel), 92 bias, 96 diag, 100 x, 104 y, 108 y end, 112 step, 116 where the pass's
-    # sums go, 120 acc. r12 is the weight pointer throughout.
+    # Locals: 0 act start, 4 act, 8 end of the 16-group blocks, 12 act end, 16 groups * 64 - 32
+    # (from a pass's last weight to the next pass's first), 20 where a pass goes after its
+    # 16-group blocks (the tail loop, or the pass end without one; an address with the Thumb
+    # bit), 24 stride - 64 (from the second pass's end to the next panel), 28 bias, 32 diag,
+    # 36 x, 40 y (acc without y), 44 y end, 48 step, 52 where the pass's sums go, 56 where the
+    # panel's end, 60 acc. A panel's sums go to its 16 outputs (then replaced by the epilogue's
+    # values: no stack for them). r12 is the weight pointer throughout.
     L = ['', '@ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;',
          '@     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);',
          '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.',
-         '@ With y: y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c] for',
-         '@ every panel p; without (NULL): the one panel\'s sums into acc[16].',
+         '@ Without acc (NULL): y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c]',
+         '@ for every panel p; with acc: the one panel\'s sums into acc[16] (y, bias, diag, x unused).',
          f'    .section .text.{name},"ax",%progbits', f'    .global {name}', f'    .hidden {name}',
          f'    .type {name},%function', '    .p2align 2', '    .thumb_func', f'{name}:',
-         '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #124',
-         '    ldmia r0, {r1-r11}', '    str r1, [sp, #64]',
-         '    bic r0, r3, #15', '    add r0, r1, r0, lsl #3', '    str r0, [sp, #72]',
-         '    add r1, r1, r3, lsl #3', '    str r1, [sp, #76]',
-         '    cmp r0, r1', '    adr r0, 4f', '    it eq', '    adreq r0, 5f', '    orr r0, r0, #1', '    str r0, [sp, #84]',
-         '    mov r0, #-32', '    add r0, r0, r3, lsl #6', '    str r0, [sp, #80]',
-         '    sub r4, r4, #64', '    str r4, [sp, #88]',
-         '    add r0, sp, #92', '    stmia r0, {r5-r8}', '    add r0, r8, r9, lsl #6', '    str r0, [sp, #108]',
-         '    str r10, [sp, #112]', '    str r11, [sp, #120]', '    mov r12, r2',
+         '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #64',
+         '    ldmia r0, {r1-r11}', '    str r1, [sp]',
+         '    bic r0, r3, #15', '    add r0, r1, r0, lsl #3', '    str r0, [sp, #8]',
+         '    add r1, r1, r3, lsl #3', '    str r1, [sp, #12]',
+         '    cmp r0, r1', '    adr r0, 4f', '    it eq', '    adreq r0, 5f', '    orr r0, r0, #1', '    str r0, [sp, #20]',
+         '    mov r0, #-32', '    add r0, r0, r3, lsl #6', '    str r0, [sp, #16]',
+         '    sub r4, r4, #64', '    str r4, [sp, #24]',
+         '    cmp r11, #0', '    it ne', '    movne r8, r11                      @ with acc: the sums go there',
+         '    add r0, sp, #28', '    stmia r0, {r5-r8}', '    add r0, r8, r9, lsl #6', '    str r0, [sp, #44]',
+         '    str r10, [sp, #48]', '    str r11, [sp, #60]', '    mov r12, r2',
          '6:                                    @ panel',
-         '    str sp, [sp, #116]',
+         '    ldr r0, [sp, #40]', '    str r0, [sp, #52]', '    adds r0, r0, #64', '    str r0, [sp, #56]',
          '1:                                    @ pass: 8 columns (r12: its first weight)',
-         '    ldr r2, [sp, #64]', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r11}',
-         '    ldr r0, [sp, #72]', '    cmp r2, r0', '    beq 3f',
+         '    ldr r2, [sp]', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r11}',
+         '    ldr r0, [sp, #8]', '    cmp r2, r0', '    beq 3f',
          '2:                                    @ 16 groups (64 inputs) per iteration',
-         '    vldmia r2!, {s0-s31}', '    str r2, [sp, #68]', '    ldr r0, [sp, #72]',
+         '    vldmia r2!, {s0-s31}', '    str r2, [sp, #4]', '    ldr r0, [sp, #8]',
          '    cmp r2, r0                         @ Z: the last block (flags kept to the bne)']
     for g in range(16):
         L += q8_group(g, 0 if g % 8 == 0 else 64 * (g % 8) - 512, 512 if g % 8 == 0 else None)
-    L += ['    ldr r2, [sp, #68]', '    bne 2b',
-          '3:', '    ldr pc, [sp, #84]                  @ to 4 or 5',
+    L += ['    ldr r2, [sp, #4]', '    bne 2b',
+          '3:', '    ldr pc, [sp, #20]                  @ to 4 or 5',
           '4:                                    @ the last groups, one at a time',
-          '    vldmia r2!, {s0-s1}', '    str r2, [sp, #68]', '    ldr r0, [sp, #76]', '    cmp r2, r0']
+          '    vldmia r2!, {s0-s1}', '    str r2, [sp, #4]', '    ldr r0, [sp, #12]', '    cmp r2, r0']
     L += q8_group(0, 0, 64)
-    L += ['    ldr r2, [sp, #68]', '    bne 4b',
-          '5:', '    ldr r2, [sp, #116]', '    stmia r2!, {r4-r11}', '    str r2, [sp, #116]',
-          '    ldr r0, [sp, #80]', '    sub r12, r12, r0                   @ the next pass: 32 bytes on',
-          '    add r0, sp, #64', '    cmp r2, r0', '    bne 1b',
-          '    ldr r3, [sp, #104]', '    cmp r3, #0', '    beq 8f',
-          '    ldr r0, [sp, #92]', '    ldr r1, [sp, #96]', '    ldr r2, [sp, #100]', '    vldr s0, [sp, #112]',
-          '    mov r4, sp']
+    L += ['    ldr r2, [sp, #4]', '    bne 4b',
+          '5:', '    ldr r2, [sp, #52]', '    stmia r2!, {r4-r11}', '    str r2, [sp, #52]',
+          '    ldr r0, [sp, #16]', '    sub r12, r12, r0                   @ the next pass: 32 bytes on',
+          '    ldr r0, [sp, #56]', '    cmp r2, r0', '    bne 1b',
+          '    ldr r0, [sp, #60]', '    cmp r0, #0', '    bne 9f',
+          '    ldr r0, [sp, #28]', '    ldr r1, [sp, #32]', '    ldr r2, [sp, #36]', '    ldr r3, [sp, #40]',
+          '    vldr s0, [sp, #48]', '    mov r4, r3                         @ the sums, in the outputs']
     for h in range(2):
         L += ['    vldmia r4!, {s8-s15}']
         L += [f'    vcvt.f32.s32 s{8 + i}, s{8 + i}' for i in range(8)]
@@ -271,12 +273,9 @@ def q8_kernel():
         L += ['    vldmia r1!, {s8-s15}', '    vldmia r2!, {s24-s31}']
         L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s{24 + i}' for i in range(8)]
         L += ['    vstmia r3!, {s16-s23}']
-    L += ['    add r4, sp, #92', '    stmia r4, {r0-r3}',
-          '    ldr r0, [sp, #88]', '    add r12, r12, r0', '    ldr r0, [sp, #108]', '    cmp r3, r0', '    bne 6b',
-          '9:', '    add sp, sp, #124', '    vpop {s16-s31}', '    pop {r4-r11, pc}',
-          '8:                                    @ without y: the sums to acc',
-          '    ldr r0, [sp, #120]', '    ldmia sp, {r4-r11}', '    stmia r0!, {r4-r11}', '    add r1, sp, #32',
-          '    ldmia r1, {r4-r11}', '    stmia r0!, {r4-r11}', '    b 9b',
+    L += ['    add r4, sp, #28', '    stmia r4, {r0-r3}',
+          '    ldr r0, [sp, #24]', '    add r12, r12, r0', '    ldr r0, [sp, #44]', '    cmp r3, r0', '    bne 6b',
+          '9:', '    add sp, sp, #64', '    vpop {s16-s31}', '    pop {r4-r11, pc}',
           '    .p2align 2', '.Lq8_zeros:'] + ['    .word 0'] * 8 + [f'    .size {name}, .-{name}']
     return L
 
