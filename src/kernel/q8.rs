@@ -292,8 +292,8 @@ const HARD_FLOAT: bool = cfg!(any(glocal_cortex_m, target_arch = "x86_64", targe
 
 /// [`quantize_row`] of f32 inputs `xs` (`d_in` of them, `scales` as many, `act` at least as
 /// long) in two passes over the slices: the largest `|x * scale|`, then the activations. The
-/// same operations as the general path, so the same bits.
-/// With `ops`, its loops (the same operations) and its layout.
+/// same operations as the general path, so the same bits. With `ops`, its loops (the same
+/// operations) and its layout.
 #[inline(always)]
 fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16], ops: Option<&RowOps>) -> Option<f32> {
     let max_bits = match ops {
@@ -491,9 +491,9 @@ pub(crate) type Panels =
 struct ActBuf([i16; ACT_LEN]);
 
 /// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`, one row at a
-/// time; `ops` (if any) are the kernel's own per-row loops and layout for `dot`. Lengths were checked by
-/// the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=` [`ACT_LEN`]);
-/// anything short is skipped, never indexed.
+/// time; `ops` (if any) are the kernel's own per-row loops and layout for `dot`. Lengths were
+/// checked by the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=`
+/// [`ACT_LEN`]); anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
 #[inline(never)]
 #[allow(unsafe_code)]
