@@ -208,9 +208,10 @@ fn round_clamp(q: f32) -> i16 {
 
 /// Quantizes input row `x[start .. start + d_in]` (`d_in = act.len()` up to the padding, which
 /// is zeroed) into `act` with the row scales; returns the step (`amax / 2047`), or `None` when
-/// an input is NaN or infinite. Inlined into its drivers (one call site each), so that x86's
-/// tile drivers vectorize it with their kernel's instruction set.
+/// an input is NaN or infinite. Inlined, so that x86's tile drivers vectorize it with their
+/// kernel's instruction set.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn quantize_row(
     x: &InputRows<'_>,
     start: usize,
@@ -218,12 +219,26 @@ pub(crate) fn quantize_row(
     scales: &[f32],
     act: &mut [i16],
 ) -> Option<f32> {
+    quantize_row_with(x, start, d_in, scales, act, None)
+}
+
+/// [`quantize_row`] into the layout of `ops` (if any): its loops on f32 rows, else the shared
+/// code followed by its in-place re-encoding. The same activations either way.
+#[inline(always)]
+fn quantize_row_with(
+    x: &InputRows<'_>,
+    start: usize,
+    d_in: usize,
+    scales: &[f32],
+    act: &mut [i16],
+    ops: Option<&RowOps>,
+) -> Option<f32> {
     // f32 inputs on a core with an FPU: straight from the slices, rounded by the FPU.
     if HARD_FLOAT {
         let xs = x.as_f32().and_then(|s| s.get(start..start + d_in));
         if let (Some(xs), Some(sc)) = (xs, scales.get(..d_in)) {
             if d_in <= act.len() {
-                return quantize_f32(xs, sc, act);
+                return quantize_f32(xs, sc, act, ops);
             }
         }
     }
@@ -267,6 +282,9 @@ pub(crate) fn quantize_row(
             out.iter_mut().zip(a).for_each(|(v, &a)| *v = round_clamp(a / amax * max));
         }
     }
+    if let Some(ops) = ops {
+        (ops.pair)(act);
+    }
     Some(amax / max)
 }
 
@@ -276,10 +294,14 @@ const HARD_FLOAT: bool = cfg!(any(glocal_cortex_m, target_arch = "x86_64", targe
 
 /// [`quantize_row`] of f32 inputs `xs` (`d_in` of them, `scales` as many, `act` at least as
 /// long) in two passes over the slices: the largest `|x * scale|`, then the activations. The
-/// same operations as the general path, so the same bits.
+/// same operations as the general path, so the same bits. With `ops`, its loops (the same
+/// operations) and its layout.
 #[inline(always)]
-fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16]) -> Option<f32> {
-    let max_bits = xs.iter().zip(scales).fold(0u32, |m, (&x, &s)| m.max((x * s).to_bits() & 0x7fff_ffff));
+fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16], ops: Option<&RowOps>) -> Option<f32> {
+    let max_bits = match ops {
+        Some(ops) => (ops.amax)(xs, scales),
+        None => xs.iter().zip(scales).fold(0u32, |m, (&x, &s)| m.max((x * s).to_bits() & 0x7fff_ffff)),
+    };
     if max_bits >= 0x7f80_0000 {
         return None;
     }
@@ -294,11 +316,28 @@ fn quantize_f32(xs: &[f32], scales: &[f32], act: &mut [i16]) -> Option<f32> {
     } else if r.is_finite() {
         // |x * scale| <= amax and r <= (2047 / amax) * (1 + 2^-24), so
         // |q| <= 2047 * (1 + 2^-24)^2 < 2047.5: `round_small` applies.
-        let acts = body.iter_mut().zip(xs.iter().zip(scales));
+        let whole = match ops {
+            // Whole groups of four by `ops`, the last partial one (if any) below.
+            Some(ops) => {
+                let n = xs.len() / Q8_GROUP * Q8_GROUP;
+                if let (Some(v), Some(x), Some(s)) = (body.get_mut(..n), xs.get(..n), scales.get(..n)) {
+                    (ops.round)(v, x, s, r);
+                }
+                n
+            }
+            None => 0,
+        };
+        let acts = body.iter_mut().zip(xs.iter().zip(scales)).skip(whole);
         acts.for_each(|(v, (&x, &s))| *v = round_small(x * s * r));
+        if let Some(group) = ops.filter(|_| whole < xs.len()).zip(act.get_mut(whole..whole + Q8_GROUP)) {
+            (group.0.pair)(group.1);
+        }
     } else {
         let acts = body.iter_mut().zip(xs.iter().zip(scales));
         acts.for_each(|(v, (&x, &s))| *v = round_clamp(x * s / amax * max));
+        if let Some(ops) = ops {
+            (ops.pair)(act);
+        }
     }
     Some(amax / max)
 }
@@ -426,42 +465,79 @@ fn finish_panel(
     y.store_panel(r * d_out + col0, &out, NR.min(d_out - col0));
 }
 
-/// A per-row re-encoding of the activations for a [`Dot`] (in place, after [`quantize_row`],
-/// once per row rather than once per panel): the kernel's own layout of the `rows()`
-/// activations, e.g. the halfword pairs of the Cortex-M `SMLAD` kernel. Its `Dot` then
-/// receives the encoded row.
-pub(crate) type Encode = fn(act: &mut [i16]);
+/// A kernel's own versions of [`drive`]'s per-input and per-output loops: the same operations
+/// in the same order (so the same bits), in the layout its [`Dot`] takes (e.g. the halfword
+/// pairs of the Cortex-M `SMLAD` kernel), once per row rather than once per panel.
+pub(crate) struct RowOps {
+    /// Re-encodes a row of `rows()` activations (whole groups of four) in place, after the
+    /// shared quantization.
+    pub(crate) pair: fn(act: &mut [i16]),
+    /// [`quantize_f32`]'s first loop: `max_k bits(|x[k] * scale[k]|)` (`&` `0x7fff_ffff`).
+    pub(crate) amax: fn(xs: &[f32], scales: &[f32]) -> u32,
+    /// [`quantize_f32`]'s second loop on whole groups of four, encoded: `act[k] =
+    /// round_small(x[k] * scale[k] * r)` (its precondition holds).
+    pub(crate) round: fn(act: &mut [i16], xs: &[f32], scales: &[f32], r: f32),
+    /// [`drive`]'s panel loop over the whole panels of a row of f32 inputs below both `d_in`
+    /// and `d_out` (the caller's `x`: the row's first `16 n` inputs for `n` such panels): the
+    /// sums of `act` as `dot` computes them and [`finish_panel`]'s f32 epilogue (the same
+    /// operations) into outputs `start ..` of `y`. Returns the panels done, from the first
+    /// (all `n`, or 0 where it does not apply: then [`drive`] runs them one by one).
+    pub(crate) panels: Panels,
+}
+
+/// [`RowOps::panels`].
+pub(crate) type Panels =
+    fn(p: &Q8Panels<'_>, act: &[i16], x: &[f32], y: &mut OutputRows<'_>, start: usize, step: f32) -> usize;
 
 /// The activation buffer of [`drive`], 4-byte aligned (word loads of the kernels).
 #[repr(C, align(4))]
 struct ActBuf([i16; ACT_LEN]);
 
 /// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`, one row at a
-/// time; `encode` (if any) re-encodes each quantized row for `dot`. Lengths were checked by
-/// the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=` [`ACT_LEN`]);
-/// anything short is skipped, never indexed.
+/// time; `ops` (if any) are the kernel's own per-row loops and layout for `dot`. Lengths were
+/// checked by the caller (`x.len() == rows * d_in`, `y.len() == rows * d_out`, `d_in <=`
+/// [`ACT_LEN`]); anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
 #[inline(never)]
+#[allow(unsafe_code)]
 pub(crate) fn drive(
     p: &Q8Panels<'_>,
     x: InputRows<'_>,
     y: &mut OutputRows<'_>,
     dot: Dot,
-    encode: Option<Encode>,
+    ops: Option<&RowOps>,
 ) {
     let (d_in, d_out) = (p.d_in, p.d_out);
     debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
     debug_assert!(p.rows() <= ACT_LEN, "q8: d_in {d_in} beyond the activation buffer");
     let Some(rows) = x.len().checked_div(d_in) else { return };
-    let mut buf = ActBuf([0i16; ACT_LEN]);
-    let Some(act) = buf.0.get_mut(..p.rows()) else { return };
+    // Only the activations of a row are initialised (zeros), not all ACT_LEN: at batch 1 the
+    // 2 KiB memset was a call's largest cost after the kernel and the quantization.
+    let len = p.rows();
+    if len > ACT_LEN {
+        return;
+    }
+    let mut buf = core::mem::MaybeUninit::<ActBuf>::uninit();
+    let ptr = buf.as_mut_ptr().cast::<i16>();
+    // SAFETY: `ptr` is the start of `buf`'s `[i16; ACT_LEN]` (`ActBuf` is `repr(C)` with that
+    // one field, so at offset 0 and aligned for i16 and for the kernels' word loads); its first
+    // `len <= ACT_LEN` elements are zeroed here, so the slice covers exactly memory that is
+    // initialised, lives as long as `buf` (this frame) and is borrowed only through it.
+    let act: &mut [i16] = unsafe {
+        ptr.write_bytes(0, len);
+        core::slice::from_raw_parts_mut(ptr, len)
+    };
     let body = p.rows() * NR;
     for r in 0..rows {
-        let step = quantize_row(&x, r * d_in, d_in, p.scales, act);
-        if let (Some(encode), Some(_)) = (encode, step) {
-            encode(act);
-        }
-        for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate() {
+        let step = quantize_row_with(&x, r * d_in, d_in, p.scales, act, ops);
+        // The whole panels below d_in and d_out by `ops` (f32 inputs), then the others here.
+        let whole = d_in.min(d_out) / NR * NR;
+        let xs = x.as_f32().and_then(|s| s.get(r * d_in..r * d_in + whole));
+        let done = match (ops, step, xs) {
+            (Some(ops), Some(step), Some(xs)) => (ops.panels)(p, act, xs, y, r * d_out, step),
+            _ => 0,
+        };
+        for (panel, q) in p.q.chunks(p.stride.max(1)).take(d_out.div_ceil(NR)).enumerate().skip(done) {
             let mut acc = [0i32; NR];
             if step.is_some() {
                 let Some(q) = q.get(..body) else {

@@ -44,7 +44,11 @@ extern "C" {
     fn __glocal_cm_bf16_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize);
     fn __glocal_cm_i8d_1x16(acc: *mut f32, x: *const f32, w: *const u8, k: usize, scale: *const f32);
     #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
-    fn __glocal_cm_q8_dot(acc: *mut i32, act: *const i16, panel: *const i8, groups: usize);
+    fn __glocal_cm_q8_panels(args: *const Q8Args);
+    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+    fn __glocal_cm_q8_amax(x: *const f32, scale: *const f32, n: usize) -> u32;
+    #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+    fn __glocal_cm_q8_round(act: *mut i16, x: *const f32, scale: *const f32, n: usize, r: f32);
 }
 
 /// A microkernel: `acc[j] += sum_{i < k} x[i] * w[i * NR + j]`, `w` in the kernel's dtype.
@@ -93,7 +97,7 @@ fn mac(kernel: Mac, w_size: usize, acc: &mut [f32; NR], x: &[f32], w: &[u8]) {
 pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRows<'_>, _ws: &mut [f32]) {
     #[cfg(feature = "q8")]
     if let PackedWeights::Q8(p) = weights {
-        return super::super::q8::drive(p, x, &mut y, DOT_Q8, ENCODE_Q8);
+        return super::super::q8::drive(p, x, &mut y, DOT_Q8, ROW_OPS_Q8);
     }
     let ((x, xk), yk) = (x.bytes_and_kind(), y.kind());
     let y = y.as_bytes_mut();
@@ -108,20 +112,24 @@ pub(crate) fn run(weights: &PackedWeights<'_>, x: InputRows<'_>, mut y: OutputRo
 }
 
 /// The q8 panel sums: the DSP kernel on v7E-M (SXTB16/SMLAD, on activations paired once per
-/// row by [`encode_q8`]), else the portable one (activations in input order).
+/// row by [`ROW_OPS_Q8`]), else the portable one (activations in input order).
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 const DOT_Q8: super::super::q8::Dot = dot_q8;
+/// The per-row loops of the SMLAD kernel (`cortex_m_q8.s`): quantization straight into its
+/// paired layout and the f32 epilogue, the same operations as `q8`'s shared loops.
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
-const ENCODE_Q8: Option<super::super::q8::Encode> = Some(encode_q8);
+const ROW_OPS_Q8: Option<&super::super::q8::RowOps> =
+    Some(&super::super::q8::RowOps { pair: encode_q8, amax: amax_q8, round: round_q8, panels: panels_q8 });
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
 const DOT_Q8: super::super::q8::Dot = super::super::q8::dot_portable;
 #[cfg(all(feature = "q8", not(glocal_cortex_m_dsp)))]
-const ENCODE_Q8: Option<super::super::q8::Encode> = None;
+const ROW_OPS_Q8: Option<&super::super::q8::RowOps> = None;
 
 /// The row layout of [`dot_q8`]: each group of four activations `(a0, a1, a2, a3)` stored as
 /// `(a0, a2, a1, a3)`, i.e. the words `(a0, a2)` and `(a1, a3)` that `SMLAD` multiplies with
 /// `SXTB16 w` (bytes 0 and 2) and `SXTB16 w, ROR #8` (bytes 1 and 3). Once per row, so the
-/// kernel does not pair them once per panel.
+/// kernel does not pair them once per panel. (f32 rows are quantized straight into this
+/// layout by [`round_q8`]; this pairs the other rows.)
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 fn encode_q8(act: &mut [i16]) {
     for a in act.chunks_exact_mut(crate::format::Q8_GROUP) {
@@ -129,10 +137,112 @@ fn encode_q8(act: &mut [i16]) {
     }
 }
 
-/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m.s`) on rows encoded by
-/// [`encode_q8`]: exact, so the same sums as the portable kernel. Falls back to the same
-/// integer sums in Rust when the slices do not have the kernel's shape (validated blobs and the
-/// driver's aligned buffer always do, but nothing here relies on it).
+/// `max_k bits(|x[k] * scale[k]|)` over `min(xs.len(), scales.len())` inputs (`cortex_m_q8.s`).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn amax_q8(xs: &[f32], scales: &[f32]) -> u32 {
+    // SAFETY: the routine reads `n` f32 at `xs` and at `scales` (both at least `n` long, f32
+    // slices so 4-byte aligned as VLDM needs) and returns a value; it follows AAPCS-VFP (restores
+    // r4, r5) and touches no other memory.
+    unsafe { __glocal_cm_q8_amax(xs.as_ptr(), scales.as_ptr(), xs.len().min(scales.len())) }
+}
+
+/// `act[k] = round_small(xs[k] * scales[k] * r)` in [`encode_q8`]'s layout over the whole groups
+/// of four of `act`, `xs` and `scales` (`cortex_m_q8.s`), for `|xs[k] * scales[k] * r| < 2047.5`
+/// (the caller's bound; beyond it the values are wrong, never out of bounds).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn round_q8(act: &mut [i16], xs: &[f32], scales: &[f32], r: f32) {
+    use crate::format::Q8_GROUP;
+    let n = act.len().min(xs.len()).min(scales.len()) / Q8_GROUP * Q8_GROUP;
+    if !(act.as_ptr() as usize).is_multiple_of(4) {
+        // The driver's buffer is aligned: never here (nothing written, the kernel's sums wrong).
+        debug_assert!(false, "cortex_m::round_q8: activations misaligned");
+        return;
+    }
+    // SAFETY: the routine reads `n` f32 at `xs` and at `scales` (each at least `n` long,
+    // 4-byte aligned by type, as VLDM needs) and writes `n` i16 at `act` (at least `n` long,
+    // checked 4-byte aligned above for its STM); it follows AAPCS-VFP (restores r4-r9 and
+    // s16-s31) and touches no other memory.
+    unsafe { __glocal_cm_q8_round(act.as_mut_ptr(), xs.as_ptr(), scales.as_ptr(), n, r) }
+}
+
+/// The arguments of `__glocal_cm_q8_panels` (`cortex_m_q8.s`), in its order.
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+#[repr(C)]
+struct Q8Args {
+    act: *const i16,
+    panel: *const i8,
+    groups: usize,
+    stride: usize,
+    bias: *const f32,
+    diag: *const f32,
+    x: *const f32,
+    y: *mut f32,
+    panels: usize,
+    step: f32,
+    /// Non-null: the one panel's sums into it, no epilogue (`y`, `bias`, `diag`, `x` unused).
+    acc: *mut i32,
+}
+
+/// `q8::RowOps::panels` with `SXTB16`/`SMLAD` on rows encoded by [`round_q8`] or
+/// [`encode_q8`]: the first `x.len() / 16` panels of the row, their sums and epilogue in one
+/// call (none unless every slice has the routine's shape and the outputs are f32).
+#[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
+fn panels_q8(
+    p: &super::super::q8::Q8Panels<'_>,
+    act: &[i16],
+    x: &[f32],
+    y: &mut OutputRows<'_>,
+    start: usize,
+    step: f32,
+) -> usize {
+    use crate::format::Q8_GROUP;
+    let (n, rows) = (x.len() / NR, p.rows());
+    let cols = n * NR;
+    let weights =
+        n.checked_sub(1).and_then(|m| m.checked_mul(p.stride)).and_then(|b| b.checked_add(rows * NR));
+    let Some(yp) = y.f32_ptr() else { return 0 };
+    let aligned =
+        [act.as_ptr() as usize, p.q.as_ptr() as usize, p.stride].iter().all(|a| a.is_multiple_of(4));
+    let fits = weights.is_some_and(|w| w <= p.q.len())
+        && act.len() == rows
+        && rows.is_multiple_of(Q8_GROUP)
+        && start.checked_add(cols).is_some_and(|e| e <= y.len())
+        && p.bias.len() >= cols
+        && p.diag.len() >= cols;
+    if !fits || !aligned {
+        return 0;
+    }
+    let args = Q8Args {
+        act: act.as_ptr(),
+        panel: p.q.as_ptr(),
+        groups: rows / Q8_GROUP,
+        stride: p.stride,
+        bias: p.bias.as_ptr(),
+        diag: p.diag.as_ptr(),
+        x: x.as_ptr(),
+        y: yp.wrapping_add(start),
+        panels: n,
+        step,
+        acc: core::ptr::null_mut(),
+    };
+    // SAFETY: for each of the `n >= 1` panels the routine reads the `rows` i16 of `act` (its
+    // length) and `rows * 16` int8 of weights at `panel + i * stride` (inside `p.q`: checked
+    // above), 16 f32 at `bias`, `diag` and `x` plus 16 i (within their lengths, `16 n`), and
+    // writes 16 words at `y + 16 i` (the panel's int32 sums, then its f32 results over them):
+    // outputs start .. start + 16 n of `y`, in bounds (checked), any bits a valid f32,
+    // through `f32_ptr`, the outputs' one pointer for such direct stores (nothing else uses
+    // them during the call). Every address is 4-byte aligned as VLDM, LDRD and VSTM need
+    // (`act`, the weights and the stride checked, the f32 ones by type). It reads `args`,
+    // follows AAPCS-VFP (restores r4-r11, s16-s31 and sp) and touches no other memory.
+    unsafe { __glocal_cm_q8_panels(&args) };
+    n
+}
+
+/// [`super::super::q8::Dot`] with `SXTB16`/`SMLAD` (`cortex_m_q8.s`, one panel without the
+/// epilogue) on rows encoded by [`round_q8`] or [`encode_q8`]: exact, so the same sums as the
+/// portable kernel. Falls back to the same integer sums in Rust when the slices do not have
+/// the kernel's shape (validated blobs and the driver's aligned buffer always do, but nothing
+/// here relies on it).
 #[cfg(all(feature = "q8", glocal_cortex_m_dsp))]
 fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
     use crate::format::Q8_GROUP;
@@ -149,12 +259,26 @@ fn dot_q8(act: &[i16], panel: &[i8], acc: &mut [i32; NR]) {
         }
         return;
     }
-    // SAFETY: the kernel reads `groups * 4` i16 at `act` (exactly `act.len()`),
-    // `groups * 64` int8 at `panel` (checked above) and writes the 16 i32 of `acc`. VLDM and
-    // LDRD fault on unaligned addresses: `act` and `panel` are checked 4-byte aligned, `acc` is
-    // by type. It follows AAPCS-VFP (saves r4-r11 and s16-s31, restores sp) and touches no
-    // other memory.
-    unsafe { __glocal_cm_q8_dot(acc.as_mut_ptr(), act.as_ptr(), panel.as_ptr(), groups) }
+    let null = core::ptr::null();
+    let args = Q8Args {
+        act: act.as_ptr(),
+        panel: panel.as_ptr(),
+        groups,
+        stride: 0,
+        bias: null,
+        diag: null,
+        x: null,
+        y: core::ptr::null_mut(),
+        panels: 1,
+        step: 0.0,
+        acc: acc.as_mut_ptr(),
+    };
+    // SAFETY: with `acc` and one panel the routine reads `groups * 4` i16 at `act`
+    // (exactly `act.len()`) and `groups * 64` int8 at `panel` (checked above), and writes the
+    // 16 i32 of `acc`. VLDM and LDRD fault on unaligned addresses: `act` and `panel` are checked
+    // 4-byte aligned, `acc` is by type. It reads `args`, follows AAPCS-VFP (restores r4-r11,
+    // s16-s31 and sp) and touches no other memory.
+    unsafe { __glocal_cm_q8_panels(&args) }
 }
 
 /// `y = x @ W + bias` for all rows, one row and one panel at a time.

@@ -8,46 +8,68 @@
     .thumb
     .fpu fpv4-sp-d16
 
-@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups);
-@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row
-    .section .text.__glocal_cm_q8_dot,"ax",%progbits
-    .global __glocal_cm_q8_dot
-    .hidden __glocal_cm_q8_dot
-    .type __glocal_cm_q8_dot,%function
+@ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;
+@     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);
+@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.
+@ Without acc (NULL): y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c]
+@ for every panel p; with acc: the one panel's sums into acc[16] (y, bias, diag, x unused).
+    .section .text.__glocal_cm_q8_panels,"ax",%progbits
+    .global __glocal_cm_q8_panels
+    .hidden __glocal_cm_q8_panels
+    .type __glocal_cm_q8_panels,%function
     .p2align 2
     .thumb_func
-__glocal_cm_q8_dot:
+__glocal_cm_q8_panels:
     push {r4-r11, lr}
     vpush {s16-s31}
-    sub sp, sp, #32
-    str r0, [sp]
+    sub sp, sp, #64
+    ldmia r0, {r1-r11}
+    str r1, [sp]
+    bic r0, r3, #15
+    add r0, r1, r0, lsl #3
+    str r0, [sp, #8]
+    add r1, r1, r3, lsl #3
     str r1, [sp, #12]
-    str r3, [sp, #16]
-    str r2, [sp, #20]
-    movs r0, #2
-    str r0, [sp, #24]
-1:                                    @ pass: 8 columns
-    ldr r12, [sp, #20]
-    ldr r0, [sp, #12]
-    str r0, [sp, #4]
-    movs r4, #0
-    movs r5, #0
-    movs r6, #0
-    movs r7, #0
-    movs r8, #0
-    movs r9, #0
-    movs r10, #0
-    movs r11, #0
-    ldr r2, [sp, #16]
-    subs r2, r2, #16
-    blt 3f
-    str r2, [sp, #8]
+    cmp r0, r1
+    adr r0, 4f
+    it eq
+    adreq r0, 5f
+    orr r0, r0, #1
+    str r0, [sp, #20]
+    mov r0, #-32
+    add r0, r0, r3, lsl #6
+    str r0, [sp, #16]
+    sub r4, r4, #64
+    str r4, [sp, #24]
+    cmp r11, #0
+    it ne
+    movne r8, r11                      @ with acc: the sums go there
+    add r0, sp, #28
+    stmia r0, {r5-r8}
+    add r0, r8, r9, lsl #6
+    str r0, [sp, #44]
+    str r10, [sp, #48]
+    str r11, [sp, #60]
+    mov r12, r2
+6:                                    @ panel
+    ldr r0, [sp, #40]
+    str r0, [sp, #52]
+    adds r0, r0, #64
+    str r0, [sp, #56]
+1:                                    @ pass: 8 columns (r12: its first weight)
+    ldr r2, [sp]
+    adr r0, .Lq8_zeros
+    ldmia r0, {r4-r11}
+    ldr r0, [sp, #8]
+    cmp r2, r0
+    beq 3f
 2:                                    @ 16 groups (64 inputs) per iteration
-    ldr r2, [sp, #4]
     vldmia r2!, {s0-s31}
     str r2, [sp, #4]
+    ldr r0, [sp, #8]
+    cmp r2, r0                         @ Z: the last block (flags kept to the bne)
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #0]
+    ldrd r3, lr, [r12], #512
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -56,7 +78,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #8]
+    ldrd r3, lr, [r12, #-504]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -65,7 +87,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #16]
+    ldrd r3, lr, [r12, #-496]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -74,7 +96,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #24]
+    ldrd r3, lr, [r12, #-488]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -84,7 +106,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s2, s3        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #64]
+    ldrd r3, lr, [r12, #-448]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -93,7 +115,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #72]
+    ldrd r3, lr, [r12, #-440]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -102,7 +124,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #80]
+    ldrd r3, lr, [r12, #-432]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -111,7 +133,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #88]
+    ldrd r3, lr, [r12, #-424]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -121,7 +143,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s4, s5        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #128]
+    ldrd r3, lr, [r12, #-384]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -130,7 +152,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #136]
+    ldrd r3, lr, [r12, #-376]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -139,7 +161,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #144]
+    ldrd r3, lr, [r12, #-368]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -148,7 +170,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #152]
+    ldrd r3, lr, [r12, #-360]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -158,7 +180,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s6, s7        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #192]
+    ldrd r3, lr, [r12, #-320]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -167,7 +189,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #200]
+    ldrd r3, lr, [r12, #-312]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -176,7 +198,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #208]
+    ldrd r3, lr, [r12, #-304]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -185,7 +207,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #216]
+    ldrd r3, lr, [r12, #-296]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -195,7 +217,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s8, s9        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #256]
+    ldrd r3, lr, [r12, #-256]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -204,7 +226,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #264]
+    ldrd r3, lr, [r12, #-248]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -213,7 +235,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #272]
+    ldrd r3, lr, [r12, #-240]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -222,7 +244,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #280]
+    ldrd r3, lr, [r12, #-232]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -232,7 +254,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s10, s11        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #320]
+    ldrd r3, lr, [r12, #-192]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -241,7 +263,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #328]
+    ldrd r3, lr, [r12, #-184]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -250,7 +272,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #336]
+    ldrd r3, lr, [r12, #-176]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -259,7 +281,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #344]
+    ldrd r3, lr, [r12, #-168]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -269,7 +291,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s12, s13        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #384]
+    ldrd r3, lr, [r12, #-128]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -278,7 +300,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #392]
+    ldrd r3, lr, [r12, #-120]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -287,7 +309,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #400]
+    ldrd r3, lr, [r12, #-112]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -296,7 +318,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #408]
+    ldrd r3, lr, [r12, #-104]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -306,7 +328,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s14, s15        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #448]
+    ldrd r3, lr, [r12, #-64]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -315,7 +337,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #456]
+    ldrd r3, lr, [r12, #-56]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -324,7 +346,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #464]
+    ldrd r3, lr, [r12, #-48]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -333,7 +355,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #472]
+    ldrd r3, lr, [r12, #-40]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -343,7 +365,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s16, s17        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #512]
+    ldrd r3, lr, [r12], #512
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -352,7 +374,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #520]
+    ldrd r3, lr, [r12, #-504]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -361,7 +383,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #528]
+    ldrd r3, lr, [r12, #-496]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -370,7 +392,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #536]
+    ldrd r3, lr, [r12, #-488]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -380,7 +402,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s18, s19        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #576]
+    ldrd r3, lr, [r12, #-448]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -389,7 +411,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #584]
+    ldrd r3, lr, [r12, #-440]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -398,7 +420,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #592]
+    ldrd r3, lr, [r12, #-432]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -407,7 +429,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #600]
+    ldrd r3, lr, [r12, #-424]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -417,7 +439,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s20, s21        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #640]
+    ldrd r3, lr, [r12, #-384]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -426,7 +448,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #648]
+    ldrd r3, lr, [r12, #-376]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -435,7 +457,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #656]
+    ldrd r3, lr, [r12, #-368]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -444,7 +466,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #664]
+    ldrd r3, lr, [r12, #-360]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -454,7 +476,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s22, s23        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #704]
+    ldrd r3, lr, [r12, #-320]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -463,7 +485,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #712]
+    ldrd r3, lr, [r12, #-312]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -472,7 +494,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #720]
+    ldrd r3, lr, [r12, #-304]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -481,7 +503,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #728]
+    ldrd r3, lr, [r12, #-296]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -491,7 +513,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s24, s25        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #768]
+    ldrd r3, lr, [r12, #-256]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -500,7 +522,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #776]
+    ldrd r3, lr, [r12, #-248]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -509,7 +531,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #784]
+    ldrd r3, lr, [r12, #-240]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -518,7 +540,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #792]
+    ldrd r3, lr, [r12, #-232]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -528,7 +550,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s26, s27        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #832]
+    ldrd r3, lr, [r12, #-192]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -537,7 +559,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #840]
+    ldrd r3, lr, [r12, #-184]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -546,7 +568,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #848]
+    ldrd r3, lr, [r12, #-176]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -555,7 +577,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #856]
+    ldrd r3, lr, [r12, #-168]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -565,7 +587,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s28, s29        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #896]
+    ldrd r3, lr, [r12, #-128]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -574,7 +596,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #904]
+    ldrd r3, lr, [r12, #-120]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -583,7 +605,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #912]
+    ldrd r3, lr, [r12, #-112]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -592,7 +614,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #920]
+    ldrd r3, lr, [r12, #-104]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -602,7 +624,7 @@ __glocal_cm_q8_dot:
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
     vmov r0, r1, s30, s31        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #960]
+    ldrd r3, lr, [r12, #-64]
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -611,7 +633,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #968]
+    ldrd r3, lr, [r12, #-56]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -620,7 +642,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #976]
+    ldrd r3, lr, [r12, #-48]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -629,7 +651,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #984]
+    ldrd r3, lr, [r12, #-40]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -638,21 +660,17 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    add r12, r12, #1024
-    ldr r2, [sp, #8]
-    subs r2, r2, #16
-    str r2, [sp, #8]
-    bge 2b
-3:
-    adds r2, r2, #16
-    beq 5f
-    str r2, [sp, #8]
-4:                                    @ the last groups, one at a time
     ldr r2, [sp, #4]
+    bne 2b
+3:
+    ldr pc, [sp, #20]                  @ to 4 or 5
+4:                                    @ the last groups, one at a time
     vldmia r2!, {s0-s1}
     str r2, [sp, #4]
+    ldr r0, [sp, #12]
+    cmp r2, r0
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
-    ldrd r3, lr, [r12, #0]
+    ldrd r3, lr, [r12], #64
     sxtb16 r2, r3
     smlad r4, r0, r2, r4
     sxtb16 r3, r3, ror #8
@@ -661,7 +679,7 @@ __glocal_cm_q8_dot:
     smlad r5, r0, r2, r5
     sxtb16 lr, lr, ror #8
     smlad r5, r1, lr, r5
-    ldrd r3, lr, [r12, #8]
+    ldrd r3, lr, [r12, #-56]
     sxtb16 r2, r3
     smlad r6, r0, r2, r6
     sxtb16 r3, r3, ror #8
@@ -670,7 +688,7 @@ __glocal_cm_q8_dot:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #16]
+    ldrd r3, lr, [r12, #-48]
     sxtb16 r2, r3
     smlad r8, r0, r2, r8
     sxtb16 r3, r3, ror #8
@@ -679,7 +697,7 @@ __glocal_cm_q8_dot:
     smlad r9, r0, r2, r9
     sxtb16 lr, lr, ror #8
     smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #24]
+    ldrd r3, lr, [r12, #-40]
     sxtb16 r2, r3
     smlad r10, r0, r2, r10
     sxtb16 r3, r3, ror #8
@@ -688,23 +706,268 @@ __glocal_cm_q8_dot:
     smlad r11, r0, r2, r11
     sxtb16 lr, lr, ror #8
     smlad r11, r1, lr, r11
-    add r12, r12, #64
-    ldr r2, [sp, #8]
-    subs r2, r2, #1
-    str r2, [sp, #8]
+    ldr r2, [sp, #4]
     bne 4b
 5:
-    ldr r2, [sp]
+    ldr r2, [sp, #52]
     stmia r2!, {r4-r11}
-    str r2, [sp]
-    ldr r2, [sp, #20]
-    adds r2, r2, #32
-    str r2, [sp, #20]
-    ldr r2, [sp, #24]
-    subs r2, r2, #1
-    str r2, [sp, #24]
+    str r2, [sp, #52]
+    ldr r0, [sp, #16]
+    sub r12, r12, r0                   @ the next pass: 32 bytes on
+    ldr r0, [sp, #56]
+    cmp r2, r0
     bne 1b
-    add sp, sp, #32
+    ldr r0, [sp, #60]
+    cmp r0, #0
+    bne 9f
+    ldr r0, [sp, #28]
+    ldr r1, [sp, #32]
+    ldr r2, [sp, #36]
+    ldr r3, [sp, #40]
+    vldr s0, [sp, #48]
+    mov r4, r3                         @ the sums, in the outputs
+    vldmia r4!, {s8-s15}
+    vcvt.f32.s32 s8, s8
+    vcvt.f32.s32 s9, s9
+    vcvt.f32.s32 s10, s10
+    vcvt.f32.s32 s11, s11
+    vcvt.f32.s32 s12, s12
+    vcvt.f32.s32 s13, s13
+    vcvt.f32.s32 s14, s14
+    vcvt.f32.s32 s15, s15
+    vldmia r0!, {s16-s23}
+    vmla.f32 s16, s8, s0
+    vmla.f32 s17, s9, s0
+    vmla.f32 s18, s10, s0
+    vmla.f32 s19, s11, s0
+    vmla.f32 s20, s12, s0
+    vmla.f32 s21, s13, s0
+    vmla.f32 s22, s14, s0
+    vmla.f32 s23, s15, s0
+    vldmia r1!, {s8-s15}
+    vldmia r2!, {s24-s31}
+    vmla.f32 s16, s8, s24
+    vmla.f32 s17, s9, s25
+    vmla.f32 s18, s10, s26
+    vmla.f32 s19, s11, s27
+    vmla.f32 s20, s12, s28
+    vmla.f32 s21, s13, s29
+    vmla.f32 s22, s14, s30
+    vmla.f32 s23, s15, s31
+    vstmia r3!, {s16-s23}
+    vldmia r4!, {s8-s15}
+    vcvt.f32.s32 s8, s8
+    vcvt.f32.s32 s9, s9
+    vcvt.f32.s32 s10, s10
+    vcvt.f32.s32 s11, s11
+    vcvt.f32.s32 s12, s12
+    vcvt.f32.s32 s13, s13
+    vcvt.f32.s32 s14, s14
+    vcvt.f32.s32 s15, s15
+    vldmia r0!, {s16-s23}
+    vmla.f32 s16, s8, s0
+    vmla.f32 s17, s9, s0
+    vmla.f32 s18, s10, s0
+    vmla.f32 s19, s11, s0
+    vmla.f32 s20, s12, s0
+    vmla.f32 s21, s13, s0
+    vmla.f32 s22, s14, s0
+    vmla.f32 s23, s15, s0
+    vldmia r1!, {s8-s15}
+    vldmia r2!, {s24-s31}
+    vmla.f32 s16, s8, s24
+    vmla.f32 s17, s9, s25
+    vmla.f32 s18, s10, s26
+    vmla.f32 s19, s11, s27
+    vmla.f32 s20, s12, s28
+    vmla.f32 s21, s13, s29
+    vmla.f32 s22, s14, s30
+    vmla.f32 s23, s15, s31
+    vstmia r3!, {s16-s23}
+    add r4, sp, #28
+    stmia r4, {r0-r3}
+    ldr r0, [sp, #24]
+    add r12, r12, r0
+    ldr r0, [sp, #44]
+    cmp r3, r0
+    bne 6b
+9:
+    add sp, sp, #64
     vpop {s16-s31}
     pop {r4-r11, pc}
-    .size __glocal_cm_q8_dot, .-__glocal_cm_q8_dot
+    .p2align 2
+.Lq8_zeros:
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .word 0
+    .size __glocal_cm_q8_panels, .-__glocal_cm_q8_panels
+
+@ q8: uint32_t k(const float *x, const float *scale, size_t n): max_k bits(|x[k] * scale[k]|)
+    .section .text.__glocal_cm_q8_amax,"ax",%progbits
+    .global __glocal_cm_q8_amax
+    .hidden __glocal_cm_q8_amax
+    .type __glocal_cm_q8_amax,%function
+    .p2align 2
+    .thumb_func
+__glocal_cm_q8_amax:
+    push {r4-r11}
+    movs r3, #0                        @ twice the largest |a| so far, as bits
+    subs r2, r2, #8
+    blt 3f
+1:
+    vldmia r0!, {s0-s7}
+    vldmia r1!, {s8-s15}
+    vmul.f32 s0, s0, s8
+    vmul.f32 s1, s1, s9
+    vmul.f32 s2, s2, s10
+    vmul.f32 s3, s3, s11
+    vmul.f32 s4, s4, s12
+    vmul.f32 s5, s5, s13
+    vmul.f32 s6, s6, s14
+    vmul.f32 s7, s7, s15
+    vmov r4, r5, s0, s1
+    vmov r6, r7, s2, s3
+    vmov r8, r9, s4, s5
+    vmov r10, r11, s6, s7
+    cmp.w r3, r4, lsl #1
+    itttt hs
+    cmphs.w r3, r5, lsl #1
+    cmphs.w r3, r6, lsl #1
+    cmphs.w r3, r7, lsl #1
+    cmphs.w r3, r8, lsl #1
+    ittt hs
+    cmphs.w r3, r9, lsl #1
+    cmphs.w r3, r10, lsl #1
+    cmphs.w r3, r11, lsl #1
+    blo .Lq8amax_raise
+.Lq8amax_next:
+    subs r2, r2, #8
+    bge 1b
+3:
+    adds r2, r2, #8
+    beq 5f
+4:
+    vldmia r0!, {s0}
+    vldmia r1!, {s8}
+    vmul.f32 s0, s0, s8
+    vmov r4, s0
+    cmp.w r3, r4, lsl #1
+    it lo
+    lsllo r3, r4, #1
+    subs r2, r2, #1
+    bne 4b
+5:
+    lsrs r0, r3, #1
+    pop {r4-r11}
+    bx lr
+.Lq8amax_raise:
+    cmp.w r3, r4, lsl #1
+    it lo
+    lsllo r3, r4, #1
+    cmp.w r3, r5, lsl #1
+    it lo
+    lsllo r3, r5, #1
+    cmp.w r3, r6, lsl #1
+    it lo
+    lsllo r3, r6, #1
+    cmp.w r3, r7, lsl #1
+    it lo
+    lsllo r3, r7, #1
+    cmp.w r3, r8, lsl #1
+    it lo
+    lsllo r3, r8, #1
+    cmp.w r3, r9, lsl #1
+    it lo
+    lsllo r3, r9, #1
+    cmp.w r3, r10, lsl #1
+    it lo
+    lsllo r3, r10, #1
+    cmp.w r3, r11, lsl #1
+    it lo
+    lsllo r3, r11, #1
+    b .Lq8amax_next
+    .size __glocal_cm_q8_amax, .-__glocal_cm_q8_amax
+
+@ q8: void k(int16_t *act, const float *x, const float *scale, size_t n, float r)
+    .section .text.__glocal_cm_q8_round,"ax",%progbits
+    .global __glocal_cm_q8_round
+    .hidden __glocal_cm_q8_round
+    .type __glocal_cm_q8_round,%function
+    .p2align 2
+    .thumb_func
+__glocal_cm_q8_round:
+    push {r4-r9}
+    vpush {s16-s31}
+    adr r12, .Lq8_magic
+    subs r3, r3, #8
+    blt 3f
+1:
+    vldmia r1!, {s8-s15}
+    vldmia r2!, {s16-s23}
+    vldmia r12, {s24-s31}          @ 1.5 * 2^23
+    vmul.f32 s8, s8, s16
+    vmul.f32 s9, s9, s17
+    vmul.f32 s10, s10, s18
+    vmul.f32 s11, s11, s19
+    vmul.f32 s12, s12, s20
+    vmul.f32 s13, s13, s21
+    vmul.f32 s14, s14, s22
+    vmul.f32 s15, s15, s23
+    vmla.f32 s24, s8, s0
+    vmla.f32 s25, s9, s0
+    vmla.f32 s26, s10, s0
+    vmla.f32 s27, s11, s0
+    vmla.f32 s28, s12, s0
+    vmla.f32 s29, s13, s0
+    vmla.f32 s30, s14, s0
+    vmla.f32 s31, s15, s0
+    vmov r4, r5, s24, s25
+    vmov r6, r7, s26, s27
+    pkhbt r4, r4, r6, lsl #16
+    pkhbt r5, r5, r7, lsl #16
+    vmov r6, r7, s28, s29
+    vmov r8, r9, s30, s31
+    pkhbt r6, r6, r8, lsl #16
+    pkhbt r7, r7, r9, lsl #16
+    stmia r0!, {r4-r7}
+    subs r3, r3, #8
+    bge 1b
+3:
+    adds r3, r3, #8
+    beq 5f
+    vldmia r1!, {s8-s11}
+    vldmia r2!, {s16-s19}
+    vldmia r12, {s24-s27}
+    vmul.f32 s8, s8, s16
+    vmul.f32 s9, s9, s17
+    vmul.f32 s10, s10, s18
+    vmul.f32 s11, s11, s19
+    vmla.f32 s24, s8, s0
+    vmla.f32 s25, s9, s0
+    vmla.f32 s26, s10, s0
+    vmla.f32 s27, s11, s0
+    vmov r4, r5, s24, s25
+    vmov r6, r7, s26, s27
+    pkhbt r4, r4, r6, lsl #16
+    pkhbt r5, r5, r7, lsl #16
+    stmia r0!, {r4, r5}
+5:
+    vpop {s16-s31}
+    pop {r4-r9}
+    bx lr
+    .p2align 2
+.Lq8_magic:
+    .word 0x4b400000
+    .word 0x4b400000
+    .word 0x4b400000
+    .word 0x4b400000
+    .word 0x4b400000
+    .word 0x4b400000
+    .word 0x4b400000
+    .word 0x4b400000
+    .size __glocal_cm_q8_round, .-__glocal_cm_q8_round

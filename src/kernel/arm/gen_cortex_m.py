@@ -184,15 +184,21 @@ __glocal_cm_f16_to_f32:
 """
 
 
-def q8_group(g, base):
+def q8_group(g, base, step=None):
     """One group of four inputs for the pass's 8 columns: the activations arrive paired (SMLAD
     multiplies halfword with halfword, and SXTB16 yields bytes 0/2 and 1/3 of a weight word, so
-    the driver stores each group as (a0, a2), (a1, a3) once per row: `cortex_m::encode_q8`),
+    the driver stores each group as (a0, a2), (a1, a3) once per row: `cortex_m::RowOps`),
     one VMOV moves both words; then per column LDRD (two columns), SXTB16, SMLAD,
-    SXTB16 ROR #8, SMLAD."""
+    SXTB16 ROR #8, SMLAD. `base` is the group's weights relative to r12; with `step` the first
+    LDRD post-increments r12 by it (so no ADD moves the weight pointer)."""
     L = [f'    vmov r0, r1, s{2 * g}, s{2 * g + 1}        @ (a0, a2), (a1, a3)']
     for p in range(4):
-        L.append(f'    ldrd r3, lr, [r12, #{base + 8 * p}]')
+        if step is not None and p == 0:
+            assert base == 0
+            L.append(f'    ldrd r3, lr, [r12], #{step}')
+            base -= step
+        else:
+            L.append(f'    ldrd r3, lr, [r12, #{base + 8 * p}]')
         for acc, w in ((4 + 2 * p, 'r3'), (5 + 2 * p, 'lr')):
             L += [f'    sxtb16 r2, {w}', f'    smlad r{acc}, r0, r2, r{acc}',
                   f'    sxtb16 {w}, {w}, ror #8', f'    smlad r{acc}, r1, {w}, r{acc}']
@@ -200,42 +206,138 @@ def q8_group(g, base):
 
 
 def q8_kernel():
-    """acc[c] = sum_k act[k] * q[k][c] over `groups` groups of four inputs (q8's panel layout:
-    per group 16 little-endian words, word c = column c's four int8 weights; the activations
-    of a group paired as (a0, a2), (a1, a3)). Two passes of 8
-    columns (accumulators r4-r11); each pass reads the activations 64 at a time into s0-s31
-    (one VLDM, then one VMOV per group) so that no core register holds their pointer."""
-    name = '__glocal_cm_q8_dot'
-    # Locals: [sp] acc, [sp+4] act, [sp+8] groups left, [sp+12] act start, [sp+16] groups,
-    # [sp+20] the pass's first weight, [sp+24] passes left.
-    L = ['', '@ q8: void k(int32_t acc[16], const int16_t *act, const int8_t *panel, size_t groups);',
-         '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row',
+    """The q8 panels of one row: for each of `panels` panels (`stride` bytes apart), acc[c] =
+    sum_k act[k] * q[k][c] over `groups` groups of four inputs (q8's panel layout: per group 16
+    little-endian words, word c = column c's four int8 weights; the activations of a group
+    paired as (a0, a2), (a1, a3)), then either the panel's f32 epilogue into y (q8::finish_panel's
+    operations: VCVT, then two VMLA, each rounding its product and then its sum) or, with `acc`,
+    the sums into it (one panel). Two passes of 8 columns per panel (accumulators r4-r11);
+    each pass reads the activations 64 at a time into s0-s31 (one VLDM, then one VMOV per
+    group) so that no core register holds their pointer. The loops end on the activation pointer
+    reaching its end: the CMP after the VLDM sets the flags that the BNE after the body reads
+    (VMOV, LDRD, SXTB16 and SMLAD leave them alone), and the weight pointer moves by
+    post-incrementing LDRDs (+512 twice per 16 groups)."""
+    name = '__glocal_cm_q8_panels'
+    # Arguments (one struct, words): act, panel, groups, stride, bias, diag, x, y, panels, step, acc.
+    # Locals: 0 act start, 4 act, 8 end of the 16-group blocks, 12 act end, 16 groups * 64 - 32
+    # (from a pass's last weight to the next pass's first), 20 where a pass goes after its
+    # 16-group blocks (the tail loop, or the pass end without one; an address with the Thumb
+    # bit), 24 stride - 64 (from the second pass's end to the next panel), 28 bias, 32 diag,
+    # 36 x, 40 y (acc without y), 44 y end, 48 step, 52 where the pass's sums go, 56 where the
+    # panel's end, 60 acc. A panel's sums go to its 16 outputs (then replaced by the epilogue's
+    # values: no stack for them). r12 is the weight pointer throughout.
+    L = ['', '@ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;',
+         '@     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);',
+         '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.',
+         '@ Without acc (NULL): y[16p + c] = (bias[16p + c] + f32(sum) * step) + diag[16p + c] * x[16p + c]',
+         '@ for every panel p; with acc: the one panel\'s sums into acc[16] (y, bias, diag, x unused).',
          f'    .section .text.{name},"ax",%progbits', f'    .global {name}', f'    .hidden {name}',
          f'    .type {name},%function', '    .p2align 2', '    .thumb_func', f'{name}:',
-         '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #32',
-         '    str r0, [sp]', '    str r1, [sp, #12]', '    str r3, [sp, #16]', '    str r2, [sp, #20]',
-         '    movs r0, #2', '    str r0, [sp, #24]',
-         '1:                                    @ pass: 8 columns',
-         '    ldr r12, [sp, #20]', '    ldr r0, [sp, #12]', '    str r0, [sp, #4]']
-    L += [f'    movs r{r}, #0' for r in range(4, 12)]
-    L += ['    ldr r2, [sp, #16]', '    subs r2, r2, #16', '    blt 3f', '    str r2, [sp, #8]',
-          '2:                                    @ 16 groups (64 inputs) per iteration',
-          '    ldr r2, [sp, #4]', '    vldmia r2!, {s0-s31}', '    str r2, [sp, #4]']
+         '    push {r4-r11, lr}', '    vpush {s16-s31}', '    sub sp, sp, #64',
+         '    ldmia r0, {r1-r11}', '    str r1, [sp]',
+         '    bic r0, r3, #15', '    add r0, r1, r0, lsl #3', '    str r0, [sp, #8]',
+         '    add r1, r1, r3, lsl #3', '    str r1, [sp, #12]',
+         '    cmp r0, r1', '    adr r0, 4f', '    it eq', '    adreq r0, 5f', '    orr r0, r0, #1', '    str r0, [sp, #20]',
+         '    mov r0, #-32', '    add r0, r0, r3, lsl #6', '    str r0, [sp, #16]',
+         '    sub r4, r4, #64', '    str r4, [sp, #24]',
+         '    cmp r11, #0', '    it ne', '    movne r8, r11                      @ with acc: the sums go there',
+         '    add r0, sp, #28', '    stmia r0, {r5-r8}', '    add r0, r8, r9, lsl #6', '    str r0, [sp, #44]',
+         '    str r10, [sp, #48]', '    str r11, [sp, #60]', '    mov r12, r2',
+         '6:                                    @ panel',
+         '    ldr r0, [sp, #40]', '    str r0, [sp, #52]', '    adds r0, r0, #64', '    str r0, [sp, #56]',
+         '1:                                    @ pass: 8 columns (r12: its first weight)',
+         '    ldr r2, [sp]', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r11}',
+         '    ldr r0, [sp, #8]', '    cmp r2, r0', '    beq 3f',
+         '2:                                    @ 16 groups (64 inputs) per iteration',
+         '    vldmia r2!, {s0-s31}', '    str r2, [sp, #4]', '    ldr r0, [sp, #8]',
+         '    cmp r2, r0                         @ Z: the last block (flags kept to the bne)']
     for g in range(16):
-        L += q8_group(g, 64 * g)
-    L += ['    add r12, r12, #1024', '    ldr r2, [sp, #8]', '    subs r2, r2, #16', '    str r2, [sp, #8]',
-          '    bge 2b',
-          '3:', '    adds r2, r2, #16', '    beq 5f', '    str r2, [sp, #8]',
+        L += q8_group(g, 0 if g % 8 == 0 else 64 * (g % 8) - 512, 512 if g % 8 == 0 else None)
+    L += ['    ldr r2, [sp, #4]', '    bne 2b',
+          '3:', '    ldr pc, [sp, #20]                  @ to 4 or 5',
           '4:                                    @ the last groups, one at a time',
-          '    ldr r2, [sp, #4]', '    vldmia r2!, {s0-s1}', '    str r2, [sp, #4]']
-    L += q8_group(0, 0)
-    L += ['    add r12, r12, #64', '    ldr r2, [sp, #8]', '    subs r2, r2, #1', '    str r2, [sp, #8]',
-          '    bne 4b',
-          '5:', '    ldr r2, [sp]', '    stmia r2!, {r4-r11}', '    str r2, [sp]',
-          '    ldr r2, [sp, #20]', '    adds r2, r2, #32', '    str r2, [sp, #20]',
-          '    ldr r2, [sp, #24]', '    subs r2, r2, #1', '    str r2, [sp, #24]', '    bne 1b',
-          '    add sp, sp, #32', '    vpop {s16-s31}', '    pop {r4-r11, pc}', f'    .size {name}, .-{name}']
+          '    vldmia r2!, {s0-s1}', '    str r2, [sp, #4]', '    ldr r0, [sp, #12]', '    cmp r2, r0']
+    L += q8_group(0, 0, 64)
+    L += ['    ldr r2, [sp, #4]', '    bne 4b',
+          '5:', '    ldr r2, [sp, #52]', '    stmia r2!, {r4-r11}', '    str r2, [sp, #52]',
+          '    ldr r0, [sp, #16]', '    sub r12, r12, r0                   @ the next pass: 32 bytes on',
+          '    ldr r0, [sp, #56]', '    cmp r2, r0', '    bne 1b',
+          '    ldr r0, [sp, #60]', '    cmp r0, #0', '    bne 9f',
+          '    ldr r0, [sp, #28]', '    ldr r1, [sp, #32]', '    ldr r2, [sp, #36]', '    ldr r3, [sp, #40]',
+          '    vldr s0, [sp, #48]', '    mov r4, r3                         @ the sums, in the outputs']
+    for h in range(2):
+        L += ['    vldmia r4!, {s8-s15}']
+        L += [f'    vcvt.f32.s32 s{8 + i}, s{8 + i}' for i in range(8)]
+        L += ['    vldmia r0!, {s16-s23}']
+        L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s0' for i in range(8)]
+        L += ['    vldmia r1!, {s8-s15}', '    vldmia r2!, {s24-s31}']
+        L += [f'    vmla.f32 s{16 + i}, s{8 + i}, s{24 + i}' for i in range(8)]
+        L += ['    vstmia r3!, {s16-s23}']
+    L += ['    add r4, sp, #28', '    stmia r4, {r0-r3}',
+          '    ldr r0, [sp, #24]', '    add r12, r12, r0', '    ldr r0, [sp, #44]', '    cmp r3, r0', '    bne 6b',
+          '9:', '    add sp, sp, #64', '    vpop {s16-s31}', '    pop {r4-r11, pc}',
+          '    .p2align 2', '.Lq8_zeros:'] + ['    .word 0'] * 8 + [f'    .size {name}, .-{name}']
     return L
+
+
+def q8_fn_head(name, doc):
+    return ['', *[f'@ {d}' for d in doc], f'    .section .text.{name},"ax",%progbits', f'    .global {name}',
+            f'    .hidden {name}', f'    .type {name},%function', '    .p2align 2', '    .thumb_func', f'{name}:']
+
+
+def q8_amax():
+    """The largest |x[k] * scale[k]| of a row as bits (q8::quantize_f32's first loop, the same
+    VMUL): 8 inputs per iteration, their products moved to core registers in pairs and compared
+    shifted left by one (the sign bit out) against twice the maximum's bits, which only a new
+    maximum among the 8 branches away to raise."""
+    name = '__glocal_cm_q8_amax'
+    L = q8_fn_head(name, ['q8: uint32_t k(const float *x, const float *scale, size_t n): max_k bits(|x[k] * scale[k]|)'])
+    L += ['    push {r4-r11}', '    movs r3, #0                        @ twice the largest |a| so far, as bits',
+          '    subs r2, r2, #8', '    blt 3f', '1:', '    vldmia r0!, {s0-s7}', '    vldmia r1!, {s8-s15}']
+    L += [f'    vmul.f32 s{i}, s{i}, s{8 + i}' for i in range(8)]
+    # All 8 products in r4-r11; one chain of conditional compares (a CMP, then CMPHS in IT blocks)
+    # leaves LO if any exceeds the maximum, and only then the slow path raises it.
+    L += [f'    vmov r{4 + 2 * i}, r{5 + 2 * i}, s{2 * i}, s{2 * i + 1}' for i in range(4)]
+    L += ['    cmp.w r3, r4, lsl #1', '    itttt hs'] + [f'    cmphs.w r3, r{5 + i}, lsl #1' for i in range(4)]
+    L += ['    ittt hs'] + [f'    cmphs.w r3, r{9 + i}, lsl #1' for i in range(3)]
+    L += ['    blo .Lq8amax_raise', '.Lq8amax_next:']
+    ups = ['.Lq8amax_raise:']
+    for i in range(8):
+        ups += [f'    cmp.w r3, r{4 + i}, lsl #1', '    it lo', f'    lsllo r3, r{4 + i}, #1']
+    ups += ['    b .Lq8amax_next']
+    L += ['    subs r2, r2, #8', '    bge 1b', '3:', '    adds r2, r2, #8', '    beq 5f',
+          '4:', '    vldmia r0!, {s0}', '    vldmia r1!, {s8}', '    vmul.f32 s0, s0, s8', '    vmov r4, s0',
+          '    cmp.w r3, r4, lsl #1', '    it lo', '    lsllo r3, r4, #1', '    subs r2, r2, #1', '    bne 4b',
+          '5:', '    lsrs r0, r3, #1', '    pop {r4-r11}', '    bx lr'] + ups + [f'    .size {name}, .-{name}']
+    return L
+
+
+def q8_round():
+    """q8::quantize_f32's second loop in the SMLAD kernel's layout: act = round(x * scale * r)
+    for |x * scale * r| < 2047.5 (the caller's precondition), rounded as `round_small` does, by
+    adding 1.5 * 2^23 (VMLA: the product rounded, then the sum, like VMUL then VADD) to the
+    product: the low halfword of the sum's bits is then the integer as an int16, and PKHBT
+    pairs them as (a0, a2), (a1, a3) per group of four. n a multiple of 4."""
+    name = '__glocal_cm_q8_round'
+    L = q8_fn_head(name, ['q8: void k(int16_t *act, const float *x, const float *scale, size_t n, float r)'])
+    L += ['    push {r4-r9}', '    vpush {s16-s31}', '    adr r12, .Lq8_magic', '    subs r3, r3, #8', '    blt 3f', '1:',
+          '    vldmia r1!, {s8-s15}', '    vldmia r2!, {s16-s23}', '    vldmia r12, {s24-s31}          @ 1.5 * 2^23']
+    L += [f'    vmul.f32 s{8 + i}, s{8 + i}, s{16 + i}' for i in range(8)]
+    L += [f'    vmla.f32 s{24 + i}, s{8 + i}, s0' for i in range(8)]
+    L += ['    vmov r4, r5, s24, s25', '    vmov r6, r7, s26, s27', '    pkhbt r4, r4, r6, lsl #16',
+          '    pkhbt r5, r5, r7, lsl #16', '    vmov r6, r7, s28, s29', '    vmov r8, r9, s30, s31',
+          '    pkhbt r6, r6, r8, lsl #16', '    pkhbt r7, r7, r9, lsl #16', '    stmia r0!, {r4-r7}',
+          '    subs r3, r3, #8', '    bge 1b', '3:', '    adds r3, r3, #8', '    beq 5f',
+          '    vldmia r1!, {s8-s11}', '    vldmia r2!, {s16-s19}', '    vldmia r12, {s24-s27}']
+    L += [f'    vmul.f32 s{8 + i}, s{8 + i}, s{16 + i}' for i in range(4)]
+    L += [f'    vmla.f32 s{24 + i}, s{8 + i}, s0' for i in range(4)]
+    L += ['    vmov r4, r5, s24, s25', '    vmov r6, r7, s26, s27', '    pkhbt r4, r4, r6, lsl #16',
+          '    pkhbt r5, r5, r7, lsl #16', '    stmia r0!, {r4, r5}',
+          '5:', '    vpop {s16-s31}', '    pop {r4-r9}', '    bx lr', '    .p2align 2', '.Lq8_magic:']
+    L += ['    .word 0x4b400000'] * 8
+    L += [f'    .size {name}, .-{name}']
+    return L
+
 
 Q8_HEADER = """\
 @ GENERATED by src/kernel/arm/gen_cortex_m.py --q8 -- do not edit; regenerate and commit.
@@ -250,7 +352,7 @@ Q8_HEADER = """\
 """
 
 if sys.argv[1:] == ['--q8']:
-    print('\n'.join([Q8_HEADER.rstrip('\n')] + q8_kernel()))
+    print('\n'.join([Q8_HEADER.rstrip('\n')] + q8_kernel() + q8_amax() + q8_round()))
     sys.exit(0)
 
 out = [HEADER.rstrip('\n')]
