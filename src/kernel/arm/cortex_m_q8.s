@@ -36,10 +36,11 @@ __glocal_cm_q8_panels:
     adreq r0, 5f
     orr r0, r0, #1
     str r0, [sp, #20]
-    mov r0, #-32
+    mov r0, #-24
     add r0, r0, r3, lsl #6
     str r0, [sp, #16]
-    sub r4, r4, #64
+    sub r4, r4, r3, lsl #6
+    sub r4, r4, #48
     str r4, [sp, #24]
     cmp r11, #0
     it ne
@@ -54,12 +55,12 @@ __glocal_cm_q8_panels:
 6:                                    @ panel
     ldr r0, [sp, #40]
     str r0, [sp, #52]
-    adds r0, r0, #64
+    adds r0, r0, #48
     str r0, [sp, #56]
-1:                                    @ pass: 8 columns (r12: its first weight)
+1:                                    @ pass: 6 columns (r12: its first weight)
     ldr r2, [sp]
     adr r0, .Lq8_zeros
-    ldmia r0, {r4-r11}
+    ldmia r0, {r4-r9}
     ldr r0, [sp, #8]
     cmp r2, r0
     beq 3f
@@ -68,6 +69,494 @@ __glocal_cm_q8_panels:
     str r2, [sp, #4]
     ldr r0, [sp, #8]
     cmp r2, r0                         @ Z: the last block (flags kept to the bne)
+    vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s2, s3        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s4, s5        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s6, s7        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s8, s9        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s10, s11        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s12, s13        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s14, s15        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s16, s17        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s18, s19        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s20, s21        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s22, s23        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s24, s25        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s26, s27        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s28, s29        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    vmov r0, r1, s30, s31        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    ldr r2, [sp, #4]
+    bne 2b
+3:
+    ldr pc, [sp, #20]                  @ to 4 or 5
+4:                                    @ the last groups, one at a time
+    vldmia r2!, {s0-s1}
+    str r2, [sp, #4]
+    ldr r0, [sp, #12]
+    cmp r2, r0
+    vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
+    ldmia r12!, {r2, r3, r10, r11}
+    sxtb16 lr, r2
+    smlad r4, r0, lr, r4
+    sxtb16 r2, r2, ror #8
+    smlad r4, r1, r2, r4
+    sxtb16 lr, r3
+    smlad r5, r0, lr, r5
+    sxtb16 r3, r3, ror #8
+    smlad r5, r1, r3, r5
+    sxtb16 lr, r10
+    smlad r6, r0, lr, r6
+    sxtb16 r10, r10, ror #8
+    smlad r6, r1, r10, r6
+    sxtb16 lr, r11
+    smlad r7, r0, lr, r7
+    sxtb16 r11, r11, ror #8
+    smlad r7, r1, r11, r7
+    ldrd r2, r3, [r12], #48
+    sxtb16 lr, r2
+    smlad r8, r0, lr, r8
+    sxtb16 r2, r2, ror #8
+    smlad r8, r1, r2, r8
+    sxtb16 lr, r3
+    smlad r9, r0, lr, r9
+    sxtb16 r3, r3, ror #8
+    smlad r9, r1, r3, r9
+    ldr r2, [sp, #4]
+    bne 4b
+5:
+    ldr r2, [sp, #52]
+    stmia r2!, {r4-r9}
+    str r2, [sp, #52]
+    ldr r0, [sp, #16]
+    sub r12, r12, r0                   @ the next pass: 24 bytes on
+    ldr r0, [sp, #56]
+    cmp r2, r0
+    bne 1b
+@ pass: the last 4 columns (r8 act, r10 end of the blocks, r11 act end)
+    ldmia sp, {r8-r11}
+    adr r0, .Lq8_zeros
+    ldmia r0, {r4-r7}
+    cmp r8, r10
+    beq 3f
+2:                                    @ 16 groups (64 inputs) per iteration
+    vldmia r8!, {s0-s31}
+    cmp r8, r10                        @ Z: the last block
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #512
     sxtb16 r2, r3
@@ -87,24 +576,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-496]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-488]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s2, s3        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-448]
     sxtb16 r2, r3
@@ -124,24 +595,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-432]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-424]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s4, s5        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-384]
     sxtb16 r2, r3
@@ -161,24 +614,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-368]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-360]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s6, s7        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-320]
     sxtb16 r2, r3
@@ -198,24 +633,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-304]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-296]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s8, s9        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-256]
     sxtb16 r2, r3
@@ -235,24 +652,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-240]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-232]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s10, s11        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-192]
     sxtb16 r2, r3
@@ -272,24 +671,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-176]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-168]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s12, s13        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-128]
     sxtb16 r2, r3
@@ -309,24 +690,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-112]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-104]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s14, s15        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-64]
     sxtb16 r2, r3
@@ -346,24 +709,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-48]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-40]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s16, s17        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #512
     sxtb16 r2, r3
@@ -383,24 +728,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-496]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-488]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s18, s19        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-448]
     sxtb16 r2, r3
@@ -420,24 +747,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-432]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-424]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s20, s21        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-384]
     sxtb16 r2, r3
@@ -457,24 +766,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-368]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-360]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s22, s23        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-320]
     sxtb16 r2, r3
@@ -494,24 +785,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-304]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-296]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s24, s25        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-256]
     sxtb16 r2, r3
@@ -531,24 +804,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-240]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-232]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s26, s27        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-192]
     sxtb16 r2, r3
@@ -568,24 +823,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-176]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-168]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s28, s29        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-128]
     sxtb16 r2, r3
@@ -605,24 +842,6 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-112]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-104]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
     vmov r0, r1, s30, s31        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12, #-64]
     sxtb16 r2, r3
@@ -642,33 +861,13 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-48]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-40]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
-    ldr r2, [sp, #4]
     bne 2b
 3:
-    ldr pc, [sp, #20]                  @ to 4 or 5
+    cmp r8, r11
+    beq 5f
 4:                                    @ the last groups, one at a time
-    vldmia r2!, {s0-s1}
-    str r2, [sp, #4]
-    ldr r0, [sp, #12]
-    cmp r2, r0
+    vldmia r8!, {s0-s1}
+    cmp r8, r11
     vmov r0, r1, s0, s1        @ (a0, a2), (a1, a3)
     ldrd r3, lr, [r12], #64
     sxtb16 r2, r3
@@ -688,35 +887,10 @@ __glocal_cm_q8_panels:
     smlad r7, r0, r2, r7
     sxtb16 lr, lr, ror #8
     smlad r7, r1, lr, r7
-    ldrd r3, lr, [r12, #-48]
-    sxtb16 r2, r3
-    smlad r8, r0, r2, r8
-    sxtb16 r3, r3, ror #8
-    smlad r8, r1, r3, r8
-    sxtb16 r2, lr
-    smlad r9, r0, r2, r9
-    sxtb16 lr, lr, ror #8
-    smlad r9, r1, lr, r9
-    ldrd r3, lr, [r12, #-40]
-    sxtb16 r2, r3
-    smlad r10, r0, r2, r10
-    sxtb16 r3, r3, ror #8
-    smlad r10, r1, r3, r10
-    sxtb16 r2, lr
-    smlad r11, r0, r2, r11
-    sxtb16 lr, lr, ror #8
-    smlad r11, r1, lr, r11
-    ldr r2, [sp, #4]
     bne 4b
 5:
     ldr r2, [sp, #52]
-    stmia r2!, {r4-r11}
-    str r2, [sp, #52]
-    ldr r0, [sp, #16]
-    sub r12, r12, r0                   @ the next pass: 32 bytes on
-    ldr r0, [sp, #56]
-    cmp r2, r0
-    bne 1b
+    stmia r2!, {r4-r7}
     ldr r0, [sp, #60]
     cmp r0, #0
     bne 9f

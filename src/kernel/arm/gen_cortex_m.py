@@ -184,15 +184,36 @@ __glocal_cm_f16_to_f32:
 """
 
 
-def q8_group(g, base, step=None):
-    """One group of four inputs for the pass's 8 columns: the activations arrive paired (SMLAD
-    multiplies halfword with halfword, and SXTB16 yields bytes 0/2 and 1/3 of a weight word, so
-    the driver stores each group as (a0, a2), (a1, a3) once per row: `cortex_m::RowOps`),
-    one VMOV moves both words; then per column LDRD (two columns), SXTB16, SMLAD,
-    SXTB16 ROR #8, SMLAD. `base` is the group's weights relative to r12; with `step` the first
-    LDRD post-increments r12 by it (so no ADD moves the weight pointer)."""
+def q8_col(acc, w, t):
+    """One column of a group: the weight word `w` (four int8), `t` free: SXTB16 (bytes 0/2),
+    SMLAD with (a0, a2); SXTB16 ROR #8 (bytes 1/3), SMLAD with (a1, a3)."""
+    return [f'    sxtb16 {t}, {w}', f'    smlad r{acc}, r0, {t}, r{acc}',
+            f'    sxtb16 {w}, {w}, ror #8', f'    smlad r{acc}, r1, {w}, r{acc}']
+
+
+def q8_group6(g):
+    """One group of four inputs for a 6-column pass (accumulators r4-r9): the activations arrive
+    paired (SMLAD multiplies halfword with halfword, and SXTB16 yields bytes 0/2 and 1/3 of a
+    weight word, so the driver stores each group as (a0, a2), (a1, a3) once per row:
+    `cortex_m::RowOps`), one VMOV moves both words; the 6 weight words come with two loads, an
+    LDM of 4 (r12 += 16) and an LDRD post-incremented by 48, so that r12 moves one group (64
+    bytes) on. 27 instructions for 24 MACs."""
+    L = [f'    vmov r0, r1, s{2 * g}, s{2 * g + 1}        @ (a0, a2), (a1, a3)',
+         '    ldmia r12!, {r2, r3, r10, r11}']
+    for acc, w in ((4, 'r2'), (5, 'r3'), (6, 'r10'), (7, 'r11')):
+        L += q8_col(acc, w, 'lr')
+    L.append('    ldrd r2, r3, [r12], #48')
+    for acc, w in ((8, 'r2'), (9, 'r3')):
+        L += q8_col(acc, w, 'lr')
+    return L
+
+
+def q8_group4(g, base, step=None):
+    """One group of four inputs for the 4-column pass (accumulators r4-r7): one VMOV, two LDRD.
+    `base` is the group's weights relative to r12; with `step` the first LDRD post-increments
+    r12 by it (so no ADD moves the weight pointer). 19 instructions for 16 MACs."""
     L = [f'    vmov r0, r1, s{2 * g}, s{2 * g + 1}        @ (a0, a2), (a1, a3)']
-    for p in range(4):
+    for p in range(2):
         if step is not None and p == 0:
             assert base == 0
             L.append(f'    ldrd r3, lr, [r12], #{step}')
@@ -200,8 +221,7 @@ def q8_group(g, base, step=None):
         else:
             L.append(f'    ldrd r3, lr, [r12, #{base + 8 * p}]')
         for acc, w in ((4 + 2 * p, 'r3'), (5 + 2 * p, 'lr')):
-            L += [f'    sxtb16 r2, {w}', f'    smlad r{acc}, r0, r2, r{acc}',
-                  f'    sxtb16 {w}, {w}, ror #8', f'    smlad r{acc}, r1, {w}, r{acc}']
+            L += q8_col(acc, w, 'r2')
     return L
 
 
@@ -211,21 +231,25 @@ def q8_kernel():
     little-endian words, word c = column c's four int8 weights; the activations of a group
     paired as (a0, a2), (a1, a3)), then either the panel's f32 epilogue into y (q8::finish_panel's
     operations: VCVT, then two VMLA, each rounding its product and then its sum) or, with `acc`,
-    the sums into it (one panel). Two passes of 8 columns per panel (accumulators r4-r11);
-    each pass reads the activations 64 at a time into s0-s31 (one VLDM, then one VMOV per
-    group) so that no core register holds their pointer. The loops end on the activation pointer
+    the sums into it (one panel). Three passes per panel: two of 6 columns (accumulators r4-r9,
+    weights by LDM + LDRD, one code run twice) and one of 4 (r4-r7, two LDRD). Each pass reads
+    the activations 64 at a time into s0-s31 (one VLDM, then one VMOV per group). The 6-column
+    passes use every core register, so their activation pointer lives on the stack; the
+    4-column pass keeps it and its ends in r8-r11. The loops end on the activation pointer
     reaching its end: the CMP after the VLDM sets the flags that the BNE after the body reads
-    (VMOV, LDRD, SXTB16 and SMLAD leave them alone), and the weight pointer moves by
-    post-incrementing LDRDs (+512 twice per 16 groups)."""
+    (VMOV, LDM, LDRD, SXTB16 and SMLAD leave them alone); the weight pointer moves by
+    post-incrementing loads (+64 per group in the 6-column passes, +512 twice per 16 groups in
+    the 4-column pass)."""
     name = '__glocal_cm_q8_panels'
     # Arguments (one struct, words): act, panel, groups, stride, bias, diag, x, y, panels, step, acc.
-    # Locals: 0 act start, 4 act, 8 end of the 16-group blocks, 12 act end, 16 groups * 64 - 32
-    # (from a pass's last weight to the next pass's first), 20 where a pass goes after its
-    # 16-group blocks (the tail loop, or the pass end without one; an address with the Thumb
-    # bit), 24 stride - 64 (from the second pass's end to the next panel), 28 bias, 32 diag,
-    # 36 x, 40 y (acc without y), 44 y end, 48 step, 52 where the pass's sums go, 56 where the
-    # panel's end, 60 acc. A panel's sums go to its 16 outputs (then replaced by the epilogue's
-    # values: no stack for them). r12 is the weight pointer throughout.
+    # Locals: 0 act start, 4 act, 8 end of the 16-group blocks, 12 act end, 16 groups * 64 - 24
+    # (from a pass's last weight to the next pass's first), 20 where a 6-column pass goes after
+    # its 16-group blocks (the tail loop, or the pass end without one; an address with the
+    # Thumb bit), 24 stride - 48 - groups * 64 (from the 4-column pass's end to the next panel),
+    # 28 bias, 32 diag, 36 x, 40 y (acc without y), 44 y end, 48 step, 52 where the pass's sums
+    # go, 56 where the 6-column passes' sums end, 60 acc. A panel's sums go to its 16 outputs
+    # (then replaced by the epilogue's values: no stack for them). r12 is the weight pointer
+    # throughout.
     L = ['', '@ q8: void k(const struct { const int16_t *act; const int8_t *panel; size_t groups, stride;',
          '@     const float *bias, *diag, *x; float *y; size_t panels; float step; int32_t *acc; } *a);',
          '@ act: per group of four inputs (a0, a2, a1, a3): the pairs SMLAD takes, made once per row.',
@@ -238,30 +262,43 @@ def q8_kernel():
          '    bic r0, r3, #15', '    add r0, r1, r0, lsl #3', '    str r0, [sp, #8]',
          '    add r1, r1, r3, lsl #3', '    str r1, [sp, #12]',
          '    cmp r0, r1', '    adr r0, 4f', '    it eq', '    adreq r0, 5f', '    orr r0, r0, #1', '    str r0, [sp, #20]',
-         '    mov r0, #-32', '    add r0, r0, r3, lsl #6', '    str r0, [sp, #16]',
-         '    sub r4, r4, #64', '    str r4, [sp, #24]',
+         '    mov r0, #-24', '    add r0, r0, r3, lsl #6', '    str r0, [sp, #16]',
+         '    sub r4, r4, r3, lsl #6', '    sub r4, r4, #48', '    str r4, [sp, #24]',
          '    cmp r11, #0', '    it ne', '    movne r8, r11                      @ with acc: the sums go there',
          '    add r0, sp, #28', '    stmia r0, {r5-r8}', '    add r0, r8, r9, lsl #6', '    str r0, [sp, #44]',
          '    str r10, [sp, #48]', '    str r11, [sp, #60]', '    mov r12, r2',
          '6:                                    @ panel',
-         '    ldr r0, [sp, #40]', '    str r0, [sp, #52]', '    adds r0, r0, #64', '    str r0, [sp, #56]',
-         '1:                                    @ pass: 8 columns (r12: its first weight)',
-         '    ldr r2, [sp]', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r11}',
+         '    ldr r0, [sp, #40]', '    str r0, [sp, #52]', '    adds r0, r0, #48', '    str r0, [sp, #56]',
+         '1:                                    @ pass: 6 columns (r12: its first weight)',
+         '    ldr r2, [sp]', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r9}',
          '    ldr r0, [sp, #8]', '    cmp r2, r0', '    beq 3f',
          '2:                                    @ 16 groups (64 inputs) per iteration',
          '    vldmia r2!, {s0-s31}', '    str r2, [sp, #4]', '    ldr r0, [sp, #8]',
          '    cmp r2, r0                         @ Z: the last block (flags kept to the bne)']
     for g in range(16):
-        L += q8_group(g, 0 if g % 8 == 0 else 64 * (g % 8) - 512, 512 if g % 8 == 0 else None)
+        L += q8_group6(g)
     L += ['    ldr r2, [sp, #4]', '    bne 2b',
           '3:', '    ldr pc, [sp, #20]                  @ to 4 or 5',
           '4:                                    @ the last groups, one at a time',
           '    vldmia r2!, {s0-s1}', '    str r2, [sp, #4]', '    ldr r0, [sp, #12]', '    cmp r2, r0']
-    L += q8_group(0, 0, 64)
+    L += q8_group6(0)
     L += ['    ldr r2, [sp, #4]', '    bne 4b',
-          '5:', '    ldr r2, [sp, #52]', '    stmia r2!, {r4-r11}', '    str r2, [sp, #52]',
-          '    ldr r0, [sp, #16]', '    sub r12, r12, r0                   @ the next pass: 32 bytes on',
+          '5:', '    ldr r2, [sp, #52]', '    stmia r2!, {r4-r9}', '    str r2, [sp, #52]',
+          '    ldr r0, [sp, #16]', '    sub r12, r12, r0                   @ the next pass: 24 bytes on',
           '    ldr r0, [sp, #56]', '    cmp r2, r0', '    bne 1b',
+          '@ pass: the last 4 columns (r8 act, r10 end of the blocks, r11 act end)',
+          '    ldmia sp, {r8-r11}', '    adr r0, .Lq8_zeros', '    ldmia r0, {r4-r7}',
+          '    cmp r8, r10', '    beq 3f',
+          '2:                                    @ 16 groups (64 inputs) per iteration',
+          '    vldmia r8!, {s0-s31}', '    cmp r8, r10                        @ Z: the last block']
+    for g in range(16):
+        L += q8_group4(g, 0 if g % 8 == 0 else 64 * (g % 8) - 512, 512 if g % 8 == 0 else None)
+    L += ['    bne 2b', '3:', '    cmp r8, r11', '    beq 5f',
+          '4:                                    @ the last groups, one at a time',
+          '    vldmia r8!, {s0-s1}', '    cmp r8, r11']
+    L += q8_group4(0, 0, 64)
+    L += ['    bne 4b',
+          '5:', '    ldr r2, [sp, #52]', '    stmia r2!, {r4-r7}',
           '    ldr r0, [sp, #60]', '    cmp r0, #0', '    bne 9f',
           '    ldr r0, [sp, #28]', '    ldr r1, [sp, #32]', '    ldr r2, [sp, #36]', '    ldr r3, [sp, #40]',
           '    vldr s0, [sp, #48]', '    mov r4, r3                         @ the sums, in the outputs']
