@@ -394,7 +394,31 @@ pub fn name_str(field: &[u8; NAME_LEN]) -> Option<&str> {
     core::str::from_utf8(text).ok()
 }
 
+/// Where the parts of an `i8d` or `q8` aux section lie in the blob (byte ranges): the row
+/// scales (`d_in` rounded up to `NR` f32), the diagonal (`NR` f32 per panel) and, for `q8`, the
+/// int32 column sums (`NR` per panel; empty for `i8d`). The one place that knows this layout:
+/// the packer writes, validation checks and `Transform` borrows these ranges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AuxParts {
+    pub(crate) scales: core::ops::Range<usize>,
+    pub(crate) diag: core::ops::Range<usize>,
+    pub(crate) sums: core::ops::Range<usize>,
+}
+
 impl Header {
+    /// The parts of this blob's aux section ([`AuxParts`]); meaningful for `i8d` and `q8`.
+    pub(crate) fn aux_parts(&self) -> AuxParts {
+        let l = &self.layout;
+        let scales_end = l.aux_offset as usize + (self.d_in as usize).div_ceil(NR) * NR * 4;
+        let cols = l.panels as usize * NR * 4;
+        let sums_len = if self.dtype == WeightDtype::Q8 { cols } else { 0 };
+        AuxParts {
+            scales: l.aux_offset as usize..scales_end,
+            diag: scales_end..scales_end + cols,
+            sums: scales_end + cols..scales_end + cols + sums_len,
+        }
+    }
+
     /// Parses and validates the header fields of `blob` (not the checksum, not the length:
     /// [`Header::validate_blob`] does both). Checks run in byte order, so the first bad field is reported.
     pub fn parse(blob: &[u8]) -> Result<Header, Error> {
@@ -593,11 +617,10 @@ impl Header {
 /// far below the checksum's cost.
 fn check_aux(blob: &[u8], h: &Header, max_scale: f32) -> Result<(), Error> {
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
-    let aux = h.layout.aux_offset as usize;
-    let scales = d_in.div_ceil(NR) * NR;
-    let value = |i: usize| f32::from_le_bytes(read(blob, aux + 4 * i));
-    for k in 0..scales {
-        let s = value(k);
+    let parts = h.aux_parts();
+    let value = |at: usize, i: usize| f32::from_le_bytes(read(blob, at + 4 * i));
+    for k in 0..parts.scales.len() / 4 {
+        let s = value(parts.scales.start, k);
         let ok = if k < d_in { (0.0..=max_scale).contains(&s) } else { s == 0.0 };
         if !ok {
             let field = if k < d_in { "scale" } else { "scale padding" };
@@ -605,8 +628,8 @@ fn check_aux(blob: &[u8], h: &Header, max_scale: f32) -> Result<(), Error> {
         }
     }
     let n = d_in.min(d_out);
-    for j in 0..h.layout.panels as usize * NR {
-        let d = value(scales + j);
+    for j in 0..parts.diag.len() / 4 {
+        let d = value(parts.diag.start, j);
         let ok = if j < n { d.is_finite() } else { d == 0.0 };
         if !ok {
             let field = if j < n { "diag" } else { "diag padding" };
@@ -622,10 +645,8 @@ fn check_aux(blob: &[u8], h: &Header, max_scale: f32) -> Result<(), Error> {
 /// One pass over the weights, like the checksum's.
 #[cfg(feature = "q8")]
 fn check_q8_column_sums(blob: &[u8], h: &Header) -> Result<(), Error> {
-    let l = &h.layout;
-    let sums_at =
-        l.aux_offset as usize + (h.d_in as usize).div_ceil(NR) * NR * 4 + l.panels as usize * NR * 4;
-    for p in 0..l.panels as usize {
+    let sums_at = h.aux_parts().sums.start;
+    for p in 0..h.layout.panels as usize {
         for (c, &sum) in q8_column_sums(blob, h, p).iter().enumerate() {
             let stored = i32::from_le_bytes(read(blob, sums_at + 4 * (p * NR + c)));
             if stored != sum {

@@ -83,9 +83,9 @@ fn i8d_panels<'a>(blob: &'a [u8], h: &Header) -> Result<I8dPanels<'a>, Error> {
     };
     let f32s = |off: u64, len: u64| bytemuck::try_cast_slice::<u8, f32>(section(off, len));
     let bias = f32s(l.bias_offset, l.bias_len).map_err(|_| misaligned)?;
-    let scales_len = (h.d_in as u64).div_ceil(kernel::NR as u64) * kernel::NR as u64 * 4;
-    let scales = f32s(l.aux_offset, scales_len).map_err(|_| misaligned)?;
-    let diag = f32s(l.aux_offset + scales_len, l.panels * kernel::NR as u64 * 4).map_err(|_| misaligned)?;
+    let parts = h.aux_parts();
+    let part = |r: core::ops::Range<usize>| f32s(r.start as u64, r.len() as u64).map_err(|_| misaligned);
+    let (scales, diag) = (part(parts.scales)?, part(parts.diag)?);
     let q: &[i8] = bytemuck::cast_slice(section(l.weights_offset, l.weights_len));
     Ok(I8dPanels {
         bias,
@@ -106,9 +106,7 @@ fn q8_panels<'a>(blob: &'a [u8], h: &Header) -> Result<kernel::q8::Q8Panels<'a>,
         return Err(Error::BadDims { d_in: h.d_in, d_out: h.d_out });
     }
     let I8dPanels { bias, q, scales, diag, d_in, d_out, stride } = i8d_panels(blob, h)?;
-    let l = &h.layout;
-    let (cols, at) = (diag.len() * 4, (l.aux_offset + l.aux_len) as usize - diag.len() * 4);
-    let sums = blob.get(at..at + cols);
+    let sums = blob.get(h.aux_parts().sums);
     debug_assert!(sums.is_some(), "column sums outside a validated blob of {} bytes", blob.len());
     let sums = bytemuck::try_cast_slice(sums.unwrap_or(&[]))
         .map_err(|_| Error::Misaligned { required: BLOB_ALIGN, address: blob.as_ptr() as usize })?;

@@ -489,9 +489,32 @@ pub(crate) struct RowOps {
 pub(crate) type Panels =
     fn(p: &Q8Panels<'_>, act: &[i16], x: &[f32], y: &mut OutputRows<'_>, start: usize, step: f32) -> usize;
 
-/// The activation buffer of [`drive`], 4-byte aligned (word loads of the kernels).
+/// A stack buffer of `N` activations, 4-byte aligned (word loads of the kernels), of which a
+/// driver initialises only the part its rows use ([`ActBuf::zeroed`]): the drivers quantize
+/// into all of that part before a kernel reads it, and clearing the whole buffer on every call
+/// (2 KiB on bare metal, 16 and 32 KiB on hosts) was a batch-1 call's largest cost after the
+/// kernel and the quantization.
 #[repr(C, align(4))]
-struct ActBuf([i16; ACT_LEN]);
+struct ActBuf<const N: usize>([i16; N]);
+
+impl<const N: usize> ActBuf<N> {
+    /// The first `len` activations of `buf`, zeroed, or `None` if `len > N`.
+    #[allow(unsafe_code)]
+    fn zeroed(buf: &mut core::mem::MaybeUninit<Self>, len: usize) -> Option<&mut [i16]> {
+        if len > N {
+            return None;
+        }
+        let ptr = buf.as_mut_ptr().cast::<i16>();
+        // SAFETY: `ptr` is the start of the buffer's `[i16; N]` (`ActBuf` is `repr(C)` with that
+        // one field, so at offset 0 and aligned for i16); its first `len <= N` elements are
+        // zeroed here, so the slice covers exactly initialised memory, and it borrows `buf`
+        // mutably for as long as it lives.
+        unsafe {
+            ptr.write_bytes(0, len);
+            Some(core::slice::from_raw_parts_mut(ptr, len))
+        }
+    }
+}
 
 /// `y = x @ W' + b'` for all rows with `q8` weights, the panel sums by `dot`, one row at a
 /// time; `ops` (if any) are the kernel's own per-row loops and layout for `dot`. Lengths were
@@ -499,7 +522,6 @@ struct ActBuf([i16; ACT_LEN]);
 /// [`ACT_LEN`]); anything short is skipped, never indexed.
 // Never inlined: its 16 KiB activation buffer must not join the frame of every caller.
 #[inline(never)]
-#[allow(unsafe_code)]
 pub(crate) fn drive(
     p: &Q8Panels<'_>,
     x: InputRows<'_>,
@@ -511,27 +533,13 @@ pub(crate) fn drive(
     debug_assert!(d_in >= 1 && x.len().checked_div(d_in).map(|r| r * d_out) == Some(y.len()), "q8: lengths");
     debug_assert!(p.rows() <= ACT_LEN, "q8: d_in {d_in} beyond the activation buffer");
     let Some(rows) = x.len().checked_div(d_in) else { return };
-    // Only the activations of a row are initialised (zeros), not all ACT_LEN: at batch 1 the
-    // 2 KiB memset was a call's largest cost after the kernel and the quantization.
-    let len = p.rows();
-    if len > ACT_LEN {
-        return;
-    }
-    let mut buf = core::mem::MaybeUninit::<ActBuf>::uninit();
-    let ptr = buf.as_mut_ptr().cast::<i16>();
-    // SAFETY: `ptr` is the start of `buf`'s `[i16; ACT_LEN]` (`ActBuf` is `repr(C)` with that
-    // one field, so at offset 0 and aligned for i16 and for the kernels' word loads); its first
-    // `len <= ACT_LEN` elements are zeroed here, so the slice covers exactly memory that is
-    // initialised, lives as long as `buf` (this frame) and is borrowed only through it.
-    let act: &mut [i16] = unsafe {
-        ptr.write_bytes(0, len);
-        core::slice::from_raw_parts_mut(ptr, len)
-    };
+    let mut buf = core::mem::MaybeUninit::<ActBuf<ACT_LEN>>::uninit();
+    let Some(act) = ActBuf::zeroed(&mut buf, p.rows()) else { return };
     let body = p.rows() * NR;
+    // The whole panels below d_in and d_out go to `ops` (f32 inputs), the others are done here.
+    let whole = d_in.min(d_out) / NR * NR;
     for r in 0..rows {
         let step = quantize_row_with(&x, r * d_in, d_in, p.scales, act, ops);
-        // The whole panels below d_in and d_out by `ops` (f32 inputs), then the others here.
-        let whole = d_in.min(d_out) / NR * NR;
         let xs = x.as_f32().and_then(|s| s.get(r * d_in..r * d_in + whole));
         let done = match (ops, step, xs) {
             (Some(ops), Some(step), Some(xs)) => (ops.panels)(p, act, xs, y, r * d_out, step),
@@ -602,7 +610,8 @@ pub(crate) fn drive_tiles<T: Tile>(t: T, p: &Q8Panels<'_>, x: InputRows<'_>, y: 
     // `len <= 8192` (validated), so at least two rows fit; never more than the kernel's tile.
     let mr = T::MR.min(TILE_ROWS).min(TILE_ACT / len.max(1)).max(1);
     let body = len * NR;
-    let mut buf = [0i16; TILE_ACT];
+    let mut buf = core::mem::MaybeUninit::<ActBuf<TILE_ACT>>::uninit();
+    let Some(buf) = ActBuf::zeroed(&mut buf, mr * len) else { return };
     let mut steps = [None; TILE_ROWS];
     let mut r0 = 0;
     while r0 < rows {

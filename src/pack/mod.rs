@@ -439,31 +439,25 @@ pub fn write_aux(blob: &mut AlignedBlob, scales: &[f32], diag: &[f32]) {
     if !quantized(&h) {
         return;
     }
-    let l = h.layout;
     let (d_in, d_out) = (h.d_in as usize, h.d_out as usize);
-    let scales_len = d_in.div_ceil(NR) * NR * 4;
-    let cols = l.panels as usize * NR;
     // Column sums over every stored byte of each column, padding rows included (q8 only).
     let sums: Vec<i32> = match h.dtype {
-        WeightDtype::Q8 => {
-            (0..l.panels as usize).flat_map(|p| format::q8_column_sums(blob.as_bytes(), &h, p)).collect()
-        }
+        WeightDtype::Q8 => (0..h.layout.panels as usize)
+            .flat_map(|p| format::q8_column_sums(blob.as_bytes(), &h, p))
+            .collect(),
         _ => Vec::new(),
     };
+    let parts = h.aux_parts();
     let bytes = blob.as_bytes_mut();
-    let aux = bytes.get_mut(l.aux_offset as usize..(l.aux_offset + l.aux_len) as usize);
-    debug_assert!(aux.is_some(), "aux section outside a parsed blob");
-    let Some(aux) = aux else { return };
-    let (s_part, rest) = aux.split_at_mut(scales_len);
-    let (d_part, sum_part) = rest.split_at_mut(cols * 4);
-    for (dst, values, n) in [(s_part, scales, d_in), (d_part, diag, d_out)] {
-        for (d, v) in dst.chunks_exact_mut(4).zip(values.iter().take(n)) {
-            d.copy_from_slice(&v.to_le_bytes());
+    debug_assert!(bytes.len() >= parts.sums.end, "aux section outside a parsed blob");
+    fn put(dst: Option<&mut [u8]>, values: impl Iterator<Item = [u8; 4]>) {
+        for (d, v) in dst.unwrap_or_default().chunks_exact_mut(4).zip(values) {
+            d.copy_from_slice(&v);
         }
     }
-    for (d, v) in sum_part.chunks_exact_mut(4).zip(&sums) {
-        d.copy_from_slice(&v.to_le_bytes());
-    }
+    put(bytes.get_mut(parts.scales), scales.iter().take(d_in).map(|v| v.to_le_bytes()));
+    put(bytes.get_mut(parts.diag), diag.iter().take(d_out).map(|v| v.to_le_bytes()));
+    put(bytes.get_mut(parts.sums), sums.iter().map(|v| v.to_le_bytes()));
     let crc = format::checksum(blob.as_bytes());
     blob.as_bytes_mut()[format::offsets::CRC..][..4].copy_from_slice(&crc.to_le_bytes());
 }
